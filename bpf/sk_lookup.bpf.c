@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * zd's sk_lookup dispatcher. The kernel runs it when a new connection (a
+ * TCP SYN) needs a listening socket in this network namespace. It finds the
+ * packet's domain, then hands the packet to the listening socket of the
+ * domain's active workspace. Established connections never come here, which
+ * is why a switch leaves them alone.
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/socket.h>
+#include <bpf/bpf_helpers.h>
+
+#include "zd_maps.bpf.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+enum zd_outcome { ZD_STEERED, ZD_FALLBACK, ZD_DROPPED };
+
+static __always_inline void count(void *stats, __u32 id, enum zd_outcome outcome,
+				  int looked_up)
+{
+	struct zd_counters *c = bpf_map_lookup_elem(stats, &id);
+
+	if (!c)
+		return;
+	/* Per-CPU values: plain increments cannot race with another CPU. */
+	c->lookups += looked_up;
+	if (outcome == ZD_STEERED)
+		c->steered++;
+	else if (outcome == ZD_FALLBACK)
+		c->fallbacks++;
+	else
+		c->drops++;
+}
+
+static __always_inline __u32 *find_domain(struct bpf_sk_lookup *ctx)
+{
+	struct zd_prefix_key key = {};
+	struct zd_config *cfg;
+	__u32 zero = 0;
+	__u32 *domain;
+
+	key.binding.protocol = ctx->protocol;
+	key.binding.family = ctx->family;
+	key.binding.port = ctx->local_port;
+	if (ctx->family == AF_INET) {
+		__builtin_memcpy(key.binding.addr, &ctx->local_ip4, 4);
+		key.prefixlen = ZD_BINDING_FIXED_BITS + 32;
+	} else {
+		__u32 *a = (__u32 *)key.binding.addr;
+
+		/* ctx fields are 4-byte context loads; copy them one by one. */
+		a[0] = ctx->local_ip6[0];
+		a[1] = ctx->local_ip6[1];
+		a[2] = ctx->local_ip6[2];
+		a[3] = ctx->local_ip6[3];
+		key.prefixlen = ZD_BINDING_FIXED_BITS + 128;
+	}
+
+	domain = bpf_map_lookup_elem(&zd_bindings, &key.binding);
+	if (domain)
+		return domain;
+
+	cfg = bpf_map_lookup_elem(&zd_config, &zero);
+	if (!cfg || !cfg->prefix_bindings)
+		return NULL;
+	return bpf_map_lookup_elem(&zd_prefixes, &key);
+}
+
+/* Assign the workspace's socket for this packet; 0 when it has none live. */
+static __always_inline int assign(struct bpf_sk_lookup *ctx, __u32 workspace)
+{
+	struct zd_socket_key key = {
+		.workspace = workspace,
+		.protocol = ctx->protocol,
+		.family = ctx->family,
+	};
+	struct bpf_sock *sk;
+	long err;
+
+	if (workspace == ZD_NO_ID)
+		return 0;
+	sk = bpf_map_lookup_elem(&zd_sockets, &key);
+	if (!sk)
+		return 0;
+	err = bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return err == 0;
+}
+
+SEC("sk_lookup")
+int zd_dispatch(struct bpf_sk_lookup *ctx)
+{
+	struct zd_route *route;
+	__u32 *domain, id;
+
+	domain = find_domain(ctx);
+	if (!domain)
+		return SK_PASS; /* not ours: the normal lookup goes on */
+	id = *domain;
+
+	route = bpf_map_lookup_elem(&zd_routes, &id);
+	if (route) {
+		/* Read once: the route is replaced whole, never edited. */
+		__u32 active = route->active, previous = route->previous;
+
+		if (assign(ctx, active)) {
+			count(&zd_domain_stats, id, ZD_STEERED, 1);
+			count(&zd_workspace_stats, active, ZD_STEERED, 1);
+			return SK_PASS;
+		}
+		if (active != ZD_NO_ID)
+			count(&zd_workspace_stats, active, ZD_DROPPED, 1);
+		if (assign(ctx, previous)) {
+			count(&zd_domain_stats, id, ZD_FALLBACK, 1);
+			count(&zd_workspace_stats, previous, ZD_FALLBACK, 0);
+			return SK_PASS;
+		}
+	}
+	/* The domain owns this address: refuse rather than let anyone else in. */
+	count(&zd_domain_stats, id, ZD_DROPPED, 1);
+	return SK_DROP;
+}

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The maps of a zd state. Every data plane program includes this file, so
+ * all of them share one set of pinned maps: the control plane (names,
+ * routes) never depends on which program delivers the packets.
+ */
+#ifndef ZD_MAPS_BPF_H
+#define ZD_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "zd_shared.h"
+
+/* Identity and layout of the state; see struct zd_config. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zd_config);
+} zd_config SEC(".maps");
+
+/* Exact (protocol, family, port, address) -> domain id: the hot path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_BINDINGS);
+	__type(key, struct zd_binding_key);
+	__type(value, __u32);
+} zd_bindings SEC(".maps");
+
+/* Bindings with an address prefix; only consulted while any exist. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, ZD_MAX_PREFIX_BINDINGS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct zd_prefix_key);
+	__type(value, __u32);
+} zd_prefixes SEC(".maps");
+
+/*
+ * Domain id -> route. Not preallocated: an update links a fresh element and
+ * frees the old one after an RCU grace period, so a lookup racing a switch
+ * sees the old route or the new one, never a mix.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_DOMAINS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct zd_route);
+} zd_routes SEC(".maps");
+
+/*
+ * (workspace, protocol, family) -> listening socket. The kernel drops an
+ * entry by itself when its socket is closed. The 8-byte value lets zdctl
+ * read back the socket cookie to tell a live socket from a replaced one.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, ZD_MAX_SOCKETS);
+	__type(key, struct zd_socket_key);
+	__type(value, __u64);
+} zd_sockets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZD_MAX_DOMAINS + 1);
+	__type(key, __u32);
+	__type(value, struct zd_counters);
+} zd_domain_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZD_MAX_WORKSPACES + 1);
+	__type(key, __u32);
+	__type(value, struct zd_counters);
+} zd_workspace_stats SEC(".maps");
+
+/* Control plane only: names and what was registered under them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_DOMAINS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct zd_name);
+	__type(value, struct zd_domain_record);
+} zd_domains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_WORKSPACES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct zd_name);
+	__type(value, struct zd_workspace_record);
+} zd_workspaces SEC(".maps");
+
+/* Workspace id -> name, so a switch can name what it replaced in O(1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_WORKSPACES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct zd_name);
+} zd_workspace_names SEC(".maps");
+
+#endif /* ZD_MAPS_BPF_H */

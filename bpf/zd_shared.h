@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Everything the BPF programs and zdctl agree on: map keys and values,
+ * limits, and the state layout version. This is the ONLY definition; both
+ * sides include this file, so a change here is a change to both.
+ *
+ * Integer types come from <linux/types.h> so the header builds unchanged
+ * with clang -target bpf and with g++.
+ */
+#ifndef ZD_SHARED_H
+#define ZD_SHARED_H
+
+#include <linux/types.h>
+
+/*
+ * Bumped whenever a map's key, value or meaning changes. zdctl refuses to
+ * touch state pinned under another layout version.
+ */
+#define ZD_LAYOUT_VERSION 1
+#define ZD_STATE_MAGIC 0x7a645354u /* "zdST" */
+
+#define ZD_MAX_DOMAINS 16384
+#define ZD_MAX_WORKSPACES 32768
+#define ZD_MAX_BINDINGS 65536
+#define ZD_MAX_PREFIX_BINDINGS 4096
+/* A workspace has at most one socket per (protocol, family): tcp/udp x 4/6. */
+#define ZD_MAX_SOCKETS (ZD_MAX_WORKSPACES * 4)
+#define ZD_NAME_LEN 64
+#define ZD_MAX_BINDINGS_PER_DOMAIN 16
+#define ZD_MAX_SOCKETS_PER_WORKSPACE 4
+
+/* Id 0 means "no domain" / "no workspace"; real ids start at 1. */
+#define ZD_NO_ID 0
+
+/*
+ * A binding is looked up with the destination of the packet. Fields are
+ * ordered so that the same bytes also form the data of an LPM trie key:
+ * protocol, family and port are matched in full (32 bits), then the address
+ * by prefix.
+ */
+struct zd_binding_key {
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;   /* AF_INET or AF_INET6 */
+	__u16 port;    /* host byte order, as bpf_sk_lookup.local_port */
+	__u8 addr[16]; /* network order; IPv4 uses the first 4 bytes */
+};
+
+struct zd_prefix_key {
+	__u32 prefixlen; /* 32 + address prefix length, for the LPM trie */
+	struct zd_binding_key binding;
+};
+
+#define ZD_BINDING_FIXED_BITS 32
+
+/*
+ * Which workspace serves a domain. A switch rewrites this whole value with
+ * one map update, so the program never sees a half-made route.
+ */
+struct zd_route {
+	__u32 active;
+	__u32 previous;
+};
+
+struct zd_socket_key {
+	__u32 workspace;
+	__u8 protocol;
+	__u8 family;
+	__u16 pad; /* always zero: part of the hash */
+};
+
+/* Per-CPU; zdctl sums them. Kept per domain and per workspace. */
+struct zd_counters {
+	__u64 lookups;   /* the program saw a connection for this domain */
+	__u64 steered;   /* delivered to the active workspace */
+	__u64 fallbacks; /* active had no live socket: delivered to previous */
+	__u64 drops;     /* neither had one: refused */
+};
+
+/* Single-entry array: identifies the state and its layout. */
+struct zd_config {
+	__u32 magic;
+	__u32 layout_version;
+	__u32 prefix_bindings; /* LPM trie consulted only while non-zero */
+	__u32 next_domain_id;
+	__u32 next_workspace_id;
+	__u32 pad;
+};
+
+/*
+ * Control-plane records, keyed by name. Not read by any BPF program: they
+ * live in pinned maps only so that every zdctl invocation agrees on names.
+ */
+struct zd_name {
+	char name[ZD_NAME_LEN];
+};
+
+struct zd_domain_record {
+	__u32 id;
+	__u32 n_bindings;
+	struct zd_prefix_key bindings[ZD_MAX_BINDINGS_PER_DOMAIN];
+};
+
+struct zd_socket_record {
+	__u8 protocol;
+	__u8 family;
+	__u16 port;
+	__u8 addr[16];
+	__u64 cookie; /* SO_COOKIE when registered: tells a live socket apart */
+};
+
+struct zd_workspace_record {
+	__u32 id;
+	__u32 pid; /* 0 when registered with --fd */
+	__u32 n_sockets;
+	__u32 pad;
+	struct zd_socket_record sockets[ZD_MAX_SOCKETS_PER_WORKSPACE];
+};
+
+#endif /* ZD_SHARED_H */

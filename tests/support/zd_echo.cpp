@@ -1,0 +1,128 @@
+// zd-echo: the small TCP server the tests and the demo use as a workspace.
+// It greets each connection with "NAME\n" and answers every chunk it reads
+// with "NAME:<chunk>", so a client always knows which workspace served it,
+// on its first byte and on every exchange after a switch.
+//
+//   zd-echo NAME ADDRESS:PORT...       listen on each (IPv6 as [::1]:3001)
+//   zd-echo --bind-only NAME ADDR:PORT bind but never listen (for error tests)
+//
+// Prints "ready" on stdout once every socket is listening.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void die(const std::string &what) {
+  std::fprintf(stderr, "zd-echo: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(1);
+}
+
+int bind_socket(const std::string &spec, bool listen_too) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos)
+    die("bad address " + spec);
+  std::string host = spec.substr(0, colon);
+  int port = std::atoi(spec.c_str() + colon + 1);
+  if (!host.empty() && host.front() == '[') {
+    auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &in6->sin6_addr) != 1)
+      die("bad address " + spec);
+    len = sizeof(*in6);
+  } else {
+    auto *in = reinterpret_cast<sockaddr_in *>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) != 1)
+      die("bad address " + spec);
+    len = sizeof(*in);
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+    die("socket");
+  if (ss.ss_family == AF_INET6)
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0)
+    die("bind " + spec);
+  if (listen_too && listen(fd, 4096) != 0)
+    die("listen " + spec);
+  return fd;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  int arg = 1;
+  bool bind_only = arg < argc && std::strcmp(argv[arg], "--bind-only") == 0;
+  arg += bind_only;
+  if (argc - arg < 2) {
+    std::fprintf(stderr, "usage: zd-echo [--bind-only] NAME ADDRESS:PORT...\n");
+    return 2;
+  }
+  const std::string name = argv[arg++];
+  std::vector<int> listeners;
+  for (; arg < argc; ++arg)
+    listeners.push_back(bind_socket(argv[arg], !bind_only));
+
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0)
+    die("epoll_create1");
+  for (int fd : listeners) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = (1ull << 32) | static_cast<uint32_t>(fd);
+    if (!bind_only && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+      die("epoll_ctl");
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+
+  const std::string greeting = name + "\n";
+  char buf[4096];
+  epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(ep, events, 64, -1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      die("epoll_wait");
+    for (int i = 0; i < n; ++i) {
+      int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+      if (events[i].data.u64 >> 32) { // a listener
+        int conn = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (conn < 0)
+          continue;
+        if (write(conn, greeting.data(), greeting.size()) < 0) {
+          close(conn);
+          continue;
+        }
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = static_cast<uint32_t>(conn);
+        epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev);
+        continue;
+      }
+      ssize_t got = read(fd, buf, sizeof(buf));
+      if (got <= 0) {
+        close(fd); // also removes it from the epoll set
+        continue;
+      }
+      std::string reply = name + ":" + std::string(buf, static_cast<size_t>(got));
+      if (write(fd, reply.data(), reply.size()) < 0)
+        close(fd);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+#include "report.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace zd {
+
+namespace {
+
+nlohmann::json name_or_null(const std::string &name) {
+  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
+}
+
+std::string address_of(const Endpoint &ep) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ep.family, ep.addr.data(), buf, sizeof(buf));
+  return buf;
+}
+
+std::string joined(const std::vector<std::string> &parts) {
+  std::string out;
+  for (const auto &part : parts)
+    out += (out.empty() ? "" : ", ") + part;
+  return out;
+}
+
+// Left-aligned columns, two spaces apart.
+std::string render(const std::vector<std::vector<std::string>> &rows) {
+  std::vector<size_t> width;
+  for (const auto &row : rows)
+    for (size_t i = 0; i < row.size(); ++i) {
+      width.resize(std::max(width.size(), row.size()));
+      width[i] = std::max(width[i], row[i].size());
+    }
+  std::ostringstream out;
+  for (const auto &row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size())
+        line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+  return out.str();
+}
+
+std::string or_dash(const std::string &s) { return s.empty() ? "-" : s; }
+
+} // namespace
+
+nlohmann::json to_json(const zd_counters &c) {
+  return {{"lookups", c.lookups}, {"steered", c.steered}, {"fallbacks", c.fallbacks},
+          {"drops", c.drops}};
+}
+
+nlohmann::json to_json(const Status &status) {
+  nlohmann::json domains = nlohmann::json::array();
+  for (const auto &d : status.domains) {
+    nlohmann::json bindings = nlohmann::json::array();
+    for (const auto &b : d.bindings)
+      bindings.push_back(format_endpoint(b));
+    domains.push_back({{"name", d.name},
+                       {"bindings", bindings},
+                       {"active", name_or_null(d.active)},
+                       {"previous", name_or_null(d.previous)},
+                       {"counters", to_json(d.counters)}});
+  }
+  nlohmann::json workspaces = nlohmann::json::array();
+  for (const auto &w : status.workspaces) {
+    nlohmann::json sockets = nlohmann::json::array();
+    for (const auto &s : w.sockets)
+      sockets.push_back({{"protocol", protocol_name(s.bound.protocol)},
+                         {"family", family_name(s.bound.family)},
+                         {"address", address_of(s.bound)},
+                         {"port", s.bound.port},
+                         {"endpoint", format_endpoint(s.bound)},
+                         {"alive", s.alive}});
+    workspaces.push_back({{"name", w.name},
+                          {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
+                          {"sockets", sockets},
+                          {"counters", to_json(w.counters)}});
+  }
+  return {{"domains", domains}, {"workspaces", workspaces}};
+}
+
+std::string to_table(const Status &status) {
+  std::vector<std::vector<std::string>> domains{
+      {"DOMAIN", "ACTIVE", "PREVIOUS", "STEERED", "FALLBACKS", "DROPS", "BINDINGS"}};
+  for (const auto &d : status.domains) {
+    std::vector<std::string> bindings;
+    for (const auto &b : d.bindings)
+      bindings.push_back(format_endpoint(b));
+    domains.push_back({d.name, or_dash(d.active), or_dash(d.previous),
+                       std::to_string(d.counters.steered), std::to_string(d.counters.fallbacks),
+                       std::to_string(d.counters.drops), joined(bindings)});
+  }
+  std::vector<std::vector<std::string>> workspaces{{"WORKSPACE", "PID", "STEERED", "SOCKETS"}};
+  for (const auto &w : status.workspaces) {
+    std::vector<std::string> sockets;
+    for (const auto &s : w.sockets)
+      sockets.push_back(format_endpoint(s.bound) + (s.alive ? " (alive)" : " (DEAD)"));
+    workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-",
+                          std::to_string(w.counters.steered + w.counters.fallbacks),
+                          joined(sockets)});
+  }
+  std::string out;
+  out += status.domains.empty() ? "no domains\n" : render(domains);
+  out += "\n";
+  out += status.workspaces.empty() ? "no workspaces\n" : render(workspaces);
+  return out;
+}
+
+} // namespace zd

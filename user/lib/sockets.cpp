@@ -1,0 +1,170 @@
+#include "sockets.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "error.hpp"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace zd {
+
+namespace {
+
+template <typename T> bool get_option(int fd, int option, T &value) {
+  socklen_t len = sizeof(value);
+  return getsockopt(fd, SOL_SOCKET, option, &value, &len) == 0;
+}
+
+bool is_any(const Endpoint &ep) {
+  for (unsigned i = 0; i < ep.address_bits() / 8; ++i)
+    if (ep.addr[i])
+      return false;
+  return true;
+}
+
+Endpoint wildcard_of(const Endpoint &ep) {
+  Endpoint any = ep;
+  any.addr = {};
+  return any;
+}
+
+// Called through syscall(2): Debian 12's <sys/pidfd.h> lacks C linkage for C++.
+int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_getfd(int pidfd, int target) {
+  return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, target, 0));
+}
+
+struct DirCloser {
+  void operator()(DIR *dir) const { closedir(dir); }
+};
+
+} // namespace
+
+SocketInfo inspect_socket(int fd) {
+  SocketInfo info;
+  int domain = 0, protocol = 0, listening = 0;
+  if (!get_option(fd, SO_DOMAIN, domain)) {
+    if (errno == ENOTSOCK)
+      throw Error("fd " + std::to_string(fd) + " is not a socket");
+    throw_errno("inspecting fd " + std::to_string(fd));
+  }
+  if (domain != AF_INET && domain != AF_INET6)
+    throw Error("fd " + std::to_string(fd) + " is not an IPv4 or IPv6 socket");
+  if (!get_option(fd, SO_PROTOCOL, protocol) || !get_option(fd, SO_ACCEPTCONN, listening) ||
+      !get_option(fd, SO_COOKIE, info.cookie) || !get_option(fd, SO_NETNS_COOKIE, info.netns_cookie))
+    throw_errno("inspecting socket fd " + std::to_string(fd));
+
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
+    throw_errno("getsockname on fd " + std::to_string(fd));
+  info.bound.family = static_cast<uint8_t>(domain);
+  info.bound.protocol = static_cast<uint8_t>(protocol);
+  if (domain == AF_INET) {
+    auto *in = reinterpret_cast<sockaddr_in *>(&addr);
+    std::memcpy(info.bound.addr.data(), &in->sin_addr, 4);
+    info.bound.port = ntohs(in->sin_port);
+    info.bound.prefix_len = 32;
+  } else {
+    auto *in6 = reinterpret_cast<sockaddr_in6 *>(&addr);
+    std::memcpy(info.bound.addr.data(), &in6->sin6_addr, 16);
+    info.bound.port = ntohs(in6->sin6_port);
+    info.bound.prefix_len = 128;
+  }
+  info.listening = listening != 0;
+  return info;
+}
+
+uint64_t current_netns_cookie() {
+  Fd probe(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  uint64_t cookie = 0;
+  if (!probe || !get_option(probe.get(), SO_NETNS_COOKIE, cookie))
+    throw_errno("reading this network namespace's cookie");
+  return cookie;
+}
+
+Fd socket_from_pid(int pid, const Endpoint &want) {
+  const std::string who = "pid " + std::to_string(pid);
+  Fd pidfd(pidfd_open(pid));
+  if (!pidfd) {
+    if (errno == ESRCH)
+      throw Error("no process with pid " + std::to_string(pid));
+    throw_errno("opening " + who);
+  }
+
+  std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::unique_ptr<DIR, DirCloser> dir(opendir(fd_dir.c_str()));
+  if (!dir) {
+    if (errno == ENOENT)
+      throw Error("no process with pid " + std::to_string(pid));
+    throw_errno("listing " + fd_dir);
+  }
+
+  Fd exact, wildcard;
+  bool bound_not_listening = false;
+  while (dirent *entry = readdir(dir.get())) {
+    char target[64] = {};
+    std::string path = fd_dir + "/" + entry->d_name;
+    ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+    if (n <= 0 || std::strncmp(target, "socket:[", 8) != 0)
+      continue;
+    int target_fd = std::atoi(entry->d_name);
+    Fd copy(pidfd_getfd(pidfd.get(), target_fd));
+    if (!copy) {
+      if (errno == EBADF)
+        continue; // closed since we listed it
+      if (errno == ESRCH)
+        throw Error(who + " exited while its sockets were being read");
+      throw_errno("taking fd " + std::to_string(target_fd) + " of " + who);
+    }
+    SocketInfo info;
+    try {
+      info = inspect_socket(copy.get());
+    } catch (const Error &) {
+      continue; // unix or netlink socket: not a candidate
+    }
+    if (info.bound.family != want.family || info.bound.protocol != want.protocol ||
+        info.bound.port != want.port)
+      continue;
+    bool is_exact = info.bound == want;
+    if (!is_exact && !is_any(info.bound))
+      continue;
+    if (want.protocol == IPPROTO_TCP && !info.listening) {
+      bound_not_listening = true;
+      continue;
+    }
+    (is_exact ? exact : wildcard) = std::move(copy);
+  }
+  if (exact)
+    return exact;
+  if (wildcard)
+    return wildcard;
+  if (bound_not_listening)
+    throw Error(who + " has a socket bound to " + format_endpoint(want) +
+                " but it is not listening");
+  std::string also = is_any(want) ? "" : " (nor to " + format_endpoint(wildcard_of(want)) + ")";
+  throw Error(who + " has no socket bound to " + format_endpoint(want) + also);
+}
+
+Fd socket_from_fd(int fd) {
+  Fd copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) {
+    if (errno == EBADF)
+      throw Error("fd " + std::to_string(fd) + " is not open in zdctl");
+    throw_errno("duplicating fd " + std::to_string(fd));
+  }
+  inspect_socket(copy.get());
+  return copy;
+}
+
+} // namespace zd

@@ -1,0 +1,46 @@
+// A zd state: the pinned link, program and maps under one bpffs directory,
+// one per network namespace. State::open() hands out the maps only while it
+// holds the directory's flock, so two zdctl processes never interleave.
+#pragma once
+
+#include <string>
+
+#include "fd.hpp"
+#include "maps.hpp"
+
+namespace zd {
+
+inline constexpr const char *kDefaultStateDir = "/sys/fs/bpf/zd";
+
+enum class Lock { shared, exclusive };
+
+class State {
+public:
+  // Loads the embedded program, attaches it to this process's network
+  // namespace and pins everything under dir (atomically: pinned into a
+  // temporary directory, then renamed). Returns false, changing nothing,
+  // when dir already holds a compatible state.
+  static bool attach(const std::string &dir);
+
+  // Detaches the program and removes the pins. Established connections and
+  // the workspaces' listening sockets are not touched.
+  static void detach(const std::string &dir);
+
+  // Opens an attached state under a lock; checks that it is a zd state, of
+  // this layout version, attached to this network namespace.
+  static State open(const std::string &dir, Lock lock);
+
+  Maps &maps() { return maps_; }
+  const Maps &maps() const { return maps_; }
+  const std::string &dir() const { return dir_; }
+
+private:
+  State(std::string dir, Fd lock, Maps maps)
+      : dir_(std::move(dir)), lock_(std::move(lock)), maps_(std::move(maps)) {}
+
+  std::string dir_;
+  Fd lock_; // the flocked state directory; released on destruction
+  Maps maps_;
+};
+
+} // namespace zd
