@@ -4,6 +4,8 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 
+#include <cstring>
+
 #include "error.hpp"
 #include "parse.hpp"
 
@@ -137,8 +139,15 @@ void Maps::remove_binding(const zd_prefix_key &key) {
 
 std::optional<uint32_t> Maps::binding(const zd_prefix_key &key) const {
   uint32_t domain = 0;
-  if (lookup(fd(MapId::bindings), key.binding, domain, MapId::bindings))
-    return domain;
+  if (is_exact_key(key)) {
+    if (lookup(fd(MapId::bindings), key.binding, domain, MapId::bindings))
+      return domain;
+    return std::nullopt;
+  }
+  // An LPM lookup answers "longest match", not "this prefix": compare keys.
+  for (const auto &[other, id] : entries<zd_prefix_key, uint32_t>(fd(MapId::prefixes), MapId::prefixes))
+    if (std::memcmp(&other, &key, sizeof(key)) == 0)
+      return id;
   return std::nullopt;
 }
 

@@ -64,7 +64,8 @@ public:
   // Returns false when that exact key is already bound (to anything).
   bool add_binding(const zd_prefix_key &key, uint32_t domain);
   void remove_binding(const zd_prefix_key &key);
-  // The domain an exact (full-length) key is bound to, for tests and status.
+  // The domain this exact key or this very prefix is bound to. O(1) for an
+  // exact key; a prefix walks the (small) prefix trie.
   std::optional<uint32_t> binding(const zd_prefix_key &key) const;
 
   std::optional<zd_route> route(uint32_t domain) const;

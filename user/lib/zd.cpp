@@ -53,6 +53,14 @@ zd_workspace_record Zd::find_workspace(const std::string &name) const {
   return *record;
 }
 
+// Cold path (error messages): domains are not indexed by id.
+std::string Zd::domain_name(uint32_t id) const {
+  for (const auto &[name, record] : maps_.domains())
+    if (record.id == id)
+      return from_name(name);
+  return "#" + std::to_string(id);
+}
+
 std::string Zd::workspace_name(uint32_t id) const {
   if (id == ZD_NO_ID)
     return "";
@@ -134,15 +142,10 @@ void Zd::add_domain(const std::string &name, const std::vector<Endpoint> &listen
     throw Error("domain '" + name + "' already exists");
 
   // Refuse a binding another domain holds before writing anything.
-  auto existing = maps_.domains();
-  for (const auto &ep : listen) {
-    zd_prefix_key key = to_prefix_key(ep);
-    for (const auto &[other, record] : existing)
-      for (uint32_t i = 0; i < record.n_bindings; ++i)
-        if (std::memcmp(&record.bindings[i], &key, sizeof(key)) == 0)
-          throw Error(format_endpoint(ep) + " is already bound to domain '" + from_name(other) +
-                      "'");
-  }
+  for (const auto &ep : listen)
+    if (auto owner = maps_.binding(to_prefix_key(ep)))
+      throw Error(format_endpoint(ep) + " is already bound to domain '" + domain_name(*owner) +
+                  "'");
 
   zd_domain_record record{};
   record.id = allocate_id(true);

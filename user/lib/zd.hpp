@@ -68,6 +68,7 @@ public:
 private:
   zd_domain_record find_domain(const std::string &name) const;
   zd_workspace_record find_workspace(const std::string &name) const;
+  std::string domain_name(uint32_t id) const;
   std::string workspace_name(uint32_t id) const;
   bool socket_alive(uint32_t workspace, const zd_socket_record &socket) const;
   // Throws unless workspace has a live socket for every binding of domain.
