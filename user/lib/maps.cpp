@@ -13,7 +13,9 @@ namespace zd {
 
 namespace {
 
-const char *pin_name(MapId id) { return kMapNames[static_cast<size_t>(id)].pin; }
+const char *pin_name(MapId id) {
+  return kMapNames[static_cast<size_t>(id)].pin;
+}
 
 // Lookup that tells "absent" (false) from a real failure (throws).
 template <typename K, typename V> bool lookup(int fd, const K &key, V &value, MapId id) {
@@ -145,7 +147,8 @@ std::optional<uint32_t> Maps::binding(const zd_prefix_key &key) const {
     return std::nullopt;
   }
   // An LPM lookup answers "longest match", not "this prefix": compare keys.
-  for (const auto &[other, id] : entries<zd_prefix_key, uint32_t>(fd(MapId::prefixes), MapId::prefixes))
+  for (const auto &[other, id] :
+       entries<zd_prefix_key, uint32_t>(fd(MapId::prefixes), MapId::prefixes))
     if (std::memcmp(&other, &key, sizeof(key)) == 0)
       return id;
   return std::nullopt;
@@ -162,7 +165,9 @@ void Maps::set_route(uint32_t domain, const zd_route &route) {
   update(fd(MapId::routes), domain, route, BPF_ANY, MapId::routes);
 }
 
-void Maps::remove_route(uint32_t domain) { erase(fd(MapId::routes), domain, MapId::routes); }
+void Maps::remove_route(uint32_t domain) {
+  erase(fd(MapId::routes), domain, MapId::routes);
+}
 
 std::vector<std::pair<uint32_t, zd_route>> Maps::routes() const {
   return entries<uint32_t, zd_route>(fd(MapId::routes), MapId::routes);
@@ -215,7 +220,9 @@ void Maps::put_domain(const zd_name &name, const zd_domain_record &record) {
   update(fd(MapId::domains), name, record, BPF_ANY, MapId::domains);
 }
 
-void Maps::remove_domain(const zd_name &name) { erase(fd(MapId::domains), name, MapId::domains); }
+void Maps::remove_domain(const zd_name &name) {
+  erase(fd(MapId::domains), name, MapId::domains);
+}
 
 std::vector<std::pair<zd_name, zd_domain_record>> Maps::domains() const {
   return entries<zd_name, zd_domain_record>(fd(MapId::domains), MapId::domains);

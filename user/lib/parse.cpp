@@ -15,7 +15,9 @@ namespace {
 
 constexpr size_t kMaxEndpointLength = 128;
 
-std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+std::string quoted(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
 
 // Decimal digits only, value within [min, max].
 bool parse_uint(std::string_view text, long long min, long long max, long long &out) {
@@ -71,12 +73,13 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
 
 } // namespace
 
-unsigned Endpoint::address_bits() const { return family == AF_INET6 ? 128 : 32; }
+unsigned Endpoint::address_bits() const {
+  return family == AF_INET6 ? 128 : 32;
+}
 
 Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   if (text.size() > kMaxEndpointLength)
-    throw Error("bad endpoint: longer than " + std::to_string(kMaxEndpointLength) +
-                " characters");
+    throw Error("bad endpoint: longer than " + std::to_string(kMaxEndpointLength) + " characters");
   auto sep = text.find("://");
   if (sep == std::string_view::npos)
     throw Error("bad endpoint " + quoted(text) + ": expected PROTO://ADDRESS:PORT, e.g. " +
@@ -209,7 +212,8 @@ std::string from_name(const zd_name &name) {
 int parse_pid(std::string_view text) {
   long long value = 0;
   if (!parse_uint(text, 1, 4194304, value))
-    throw Error("bad pid " + quoted(text.substr(0, 40)) + ": expected a process id from 1 to 4194304");
+    throw Error("bad pid " + quoted(text.substr(0, 40)) +
+                ": expected a process id from 1 to 4194304");
   return static_cast<int>(value);
 }
 

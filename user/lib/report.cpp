@@ -47,12 +47,16 @@ std::string render(const std::vector<std::vector<std::string>> &rows) {
   return out.str();
 }
 
-std::string or_dash(const std::string &s) { return s.empty() ? "-" : s; }
+std::string or_dash(const std::string &s) {
+  return s.empty() ? "-" : s;
+}
 
 } // namespace
 
 nlohmann::json to_json(const zd_counters &c) {
-  return {{"lookups", c.lookups}, {"steered", c.steered}, {"fallbacks", c.fallbacks},
+  return {{"lookups", c.lookups},
+          {"steered", c.steered},
+          {"fallbacks", c.fallbacks},
           {"drops", c.drops}};
 }
 

@@ -39,7 +39,9 @@ Endpoint wildcard_of(const Endpoint &ep) {
 }
 
 // Called through syscall(2): Debian 12's <sys/pidfd.h> lacks C linkage for C++.
-int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_open(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
 int pidfd_getfd(int pidfd, int target) {
   return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, target, 0));
 }
@@ -61,7 +63,8 @@ SocketInfo inspect_socket(int fd) {
   if (domain != AF_INET && domain != AF_INET6)
     throw Error("fd " + std::to_string(fd) + " is not an IPv4 or IPv6 socket");
   if (!get_option(fd, SO_PROTOCOL, protocol) || !get_option(fd, SO_ACCEPTCONN, listening) ||
-      !get_option(fd, SO_COOKIE, info.cookie) || !get_option(fd, SO_NETNS_COOKIE, info.netns_cookie))
+      !get_option(fd, SO_COOKIE, info.cookie) ||
+      !get_option(fd, SO_NETNS_COOKIE, info.netns_cookie))
     throw_errno("inspecting socket fd " + std::to_string(fd));
 
   sockaddr_storage addr{};

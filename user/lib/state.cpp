@@ -41,7 +41,7 @@ std::string parent_of(const std::string &dir) {
 }
 
 bool on_bpffs(const std::string &path) {
-  struct statfs fs{};
+  struct statfs fs {};
   return statfs(path.c_str(), &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
 }
 
@@ -79,14 +79,15 @@ Fd lock_dir(const std::string &dir, Lock lock) {
 // After waiting for the lock, make sure dir was not removed (detach) or
 // replaced (detach + attach) while we waited: the lock must be on the live one.
 void check_same_dir(const Fd &locked, const std::string &dir) {
-  struct stat held{}, now{};
+  struct stat held {
+  }, now{};
   if (fstat(locked.get(), &held) != 0 || stat(dir.c_str(), &now) != 0 ||
       held.st_ino != now.st_ino || held.st_dev != now.st_dev)
     throw Error("zd state at " + dir + " was detached while this command waited for it");
 }
 
 uint64_t this_netns_inode() {
-  struct stat st{};
+  struct stat st {};
   if (stat("/proc/self/ns/net", &st) != 0)
     throw_errno("reading /proc/self/ns/net");
   return st.st_ino;
@@ -105,6 +106,10 @@ void check_netns(const std::string &dir) {
     throw_errno("reading link info of " + path);
   if (info.type != BPF_LINK_TYPE_NETNS)
     throw Error(dir + " is not a zd state (its link is not a netns link)");
+  if (info.netns.netns_ino == 0)
+    throw Error("the zd link at " + dir +
+                " was detached behind zdctl's back; run zdctl detach, "
+                "then zdctl attach");
   if (info.netns.netns_ino != this_netns_inode())
     throw Error("zd state at " + dir + " belongs to another network namespace; run zdctl " +
                 "inside that namespace, or give this one its own --state");

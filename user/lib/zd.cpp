@@ -196,7 +196,8 @@ void Zd::remove_domain(const std::string &name) {
 void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<Fd> &sockets) {
   validate_name("workspace", name);
   if (sockets.empty())
-    throw Error("workspace '" + name + "' needs at least one socket (--pid with --socket, or --fd)");
+    throw Error("workspace '" + name +
+                "' needs at least one socket (--pid with --socket, or --fd)");
   if (maps_.workspace(to_name(name)))
     throw Error("workspace '" + name + "' already exists");
 
@@ -205,8 +206,8 @@ void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<
   std::vector<SocketInfo> infos;
   for (const auto &fd : sockets) {
     SocketInfo info = inspect_socket(fd.get());
-    const std::string what = describe(info.bound.protocol, info.bound.family) + " socket " +
-                             format_endpoint(info.bound);
+    const std::string what =
+        describe(info.bound.protocol, info.bound.family) + " socket " + format_endpoint(info.bound);
     if (info.bound.protocol != IPPROTO_TCP)
       throw Error(what + " is not TCP: zd steers TCP only for now");
     if (!info.listening)
@@ -243,8 +244,9 @@ void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<
   size_t added = 0;
   try {
     for (; added < infos.size(); ++added)
-      maps_.add_socket(socket_key(record.id, infos[added].bound.protocol, infos[added].bound.family),
-                       sockets[added].get());
+      maps_.add_socket(
+          socket_key(record.id, infos[added].bound.protocol, infos[added].bound.family),
+          sockets[added].get());
   } catch (...) {
     for (size_t i = 0; i < added; ++i)
       maps_.remove_socket(socket_key(record.id, infos[i].bound.protocol, infos[i].bound.family));
@@ -271,13 +273,13 @@ void Zd::remove_workspace(const std::string &name, bool force) {
   for (const auto &[domain, route] : touched)
     maps_.set_route(domain, route);
   for (uint32_t i = 0; i < record.n_sockets; ++i)
-    maps_.remove_socket(socket_key(record.id, record.sockets[i].protocol, record.sockets[i].family));
+    maps_.remove_socket(
+        socket_key(record.id, record.sockets[i].protocol, record.sockets[i].family));
   maps_.remove_workspace(to_name(name));
   maps_.remove_workspace_name(record.id);
 }
 
-SwitchResult Zd::switch_to(const std::string &domain_name, const std::string &ws_name,
-                           bool force) {
+SwitchResult Zd::switch_to(const std::string &domain_name, const std::string &ws_name, bool force) {
   zd_domain_record domain = find_domain(domain_name);
   zd_workspace_record workspace = find_workspace(ws_name);
   zd_route route = maps_.route(domain.id).value_or(zd_route{});
@@ -312,7 +314,9 @@ Status Zd::status() const {
   auto workspaces = maps_.workspaces();
   auto ws_names = names_by_id(workspaces);
   auto name_of = [&](uint32_t id) {
-    return id == ZD_NO_ID ? std::string() : ws_names.count(id) ? ws_names[id] : "#" + std::to_string(id);
+    return id == ZD_NO_ID       ? std::string()
+           : ws_names.count(id) ? ws_names[id]
+                                : "#" + std::to_string(id);
   };
 
   for (const auto &[name, record] : maps_.domains()) {

@@ -64,14 +64,17 @@ void print(const Options &opts, const nlohmann::json &json, const std::string &t
     std::cout << text << "\n";
 }
 
-std::string or_none(const std::string &name) { return name.empty() ? "(none)" : name; }
+std::string or_none(const std::string &name) {
+  return name.empty() ? "(none)" : name;
+}
 
 void print_switch(const Options &opts, const std::string &domain, const zd::SwitchResult &r) {
   bool changed = r.changed == zd::Changed::yes;
-  nlohmann::json json = {{"domain", domain},
-                         {"changed", changed},
-                         {"from", r.from.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.from)},
-                         {"to", r.to}};
+  nlohmann::json json = {
+      {"domain", domain},
+      {"changed", changed},
+      {"from", r.from.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.from)},
+      {"to", r.to}};
   print(opts, json,
         changed ? domain + ": " + or_none(r.from) + " -> " + r.to
                 : domain + ": already on " + r.to + ", nothing changed");
@@ -115,12 +118,12 @@ int run(int argc, char **argv) {
   domain->require_subcommand(1);
   std::string domain_name;
   std::vector<std::string> listen;
-  auto *domain_add = command(*domain, "add",
-                             "Add a domain: the addresses whose new connections zd steers",
-                             "zdctl domain add shop --listen tcp://10.99.0.1:80 "
-                             "--listen tcp://[fd00:99::1]:80\n"
-                             "  zdctl domain add fleet --listen tcp://10.99.1.0/24:443   "
-                             "(a whole prefix)");
+  auto *domain_add =
+      command(*domain, "add", "Add a domain: the addresses whose new connections zd steers",
+              "zdctl domain add shop --listen tcp://10.99.0.1:80 "
+              "--listen tcp://[fd00:99::1]:80\n"
+              "  zdctl domain add fleet --listen tcp://10.99.1.0/24:443   "
+              "(a whole prefix)");
   domain_add->add_option("NAME", domain_name, "domain name (letters, digits, - _ .)")->required();
   domain_add
       ->add_option("--listen", listen,
@@ -166,9 +169,9 @@ int run(int argc, char **argv) {
   switch_cmd->add_option("WORKSPACE", switch_ws, "workspace name")->required();
   switch_cmd->add_flag("--force", force, "switch even if WORKSPACE lacks a live socket");
 
-  auto *revert = command(app, "revert",
-                         "Swap DOMAIN's active and previous workspaces (undo the last switch)",
-                         "zdctl revert shop");
+  auto *revert =
+      command(app, "revert", "Swap DOMAIN's active and previous workspaces (undo the last switch)",
+              "zdctl revert shop");
   revert->add_option("DOMAIN", switch_domain, "domain name")->required();
   revert->add_flag("--force", force, "revert even if the previous workspace has no live socket");
 
