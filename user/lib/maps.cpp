@@ -106,6 +106,15 @@ Maps Maps::from_pins(const std::string &dir) {
 }
 
 zd_config Maps::config() const {
+  // The first read of a pinned state: make sure the map has our shape before
+  // the kernel copies its value into our struct (a foreign pin could be larger).
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd(MapId::config), &info, &len) != 0)
+    throw_errno("reading map config");
+  if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(uint32_t) ||
+      info.value_size != sizeof(zd_config))
+    throw Error("the config map is not zd's (wrong type or size): not a zd state");
   zd_config config{};
   uint32_t zero = 0;
   lookup(fd(MapId::config), zero, config, MapId::config);
