@@ -1,0 +1,421 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+extern char **environ;
+
+namespace zdtest {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void fail(const std::string &what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+std::pair<Fd, Fd> make_pipe() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    fail("pipe2");
+  return {Fd(fds[0]), Fd(fds[1])};
+}
+
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+std::vector<char *> c_argv(const std::vector<std::string> &argv) {
+  std::vector<char *> out;
+  for (const auto &arg : argv)
+    out.push_back(const_cast<char *>(arg.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+bool parse_address(const std::string &host, int port, sockaddr_storage &ss, socklen_t &len) {
+  ss = {};
+  auto *in = reinterpret_cast<sockaddr_in *>(&ss);
+  auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+  if (inet_pton(AF_INET, host.c_str(), &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*in);
+    return true;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(*in6);
+    return true;
+  }
+  return false;
+}
+
+void set_timeouts(int fd, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = timeout.count() / 1000;
+  tv.tv_usec = (timeout.count() % 1000) * 1000;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+} // namespace
+
+Fd &Fd::operator=(Fd &&other) noexcept {
+  if (this != &other)
+    reset(std::exchange(other.fd_, -1));
+  return *this;
+}
+
+Fd::~Fd() { reset(); }
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0)
+    close(fd_);
+  fd_ = fd;
+}
+
+Child::Child(Child &&other) noexcept
+    : pid_(std::exchange(other.pid_, -1)), out_(std::move(other.out_)),
+      err_(std::move(other.err_)) {}
+
+Child &Child::operator=(Child &&other) noexcept {
+  if (this != &other) {
+    kill();
+    pid_ = std::exchange(other.pid_, -1);
+    out_ = std::move(other.out_);
+    err_ = std::move(other.err_);
+  }
+  return *this;
+}
+
+void Child::kill() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+int Child::wait(std::chrono::milliseconds timeout) {
+  // A pidfd becomes readable when the process exits: wait on it, bounded.
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
+  if (!pidfd)
+    fail("pidfd_open");
+  pollfd p{pidfd.get(), POLLIN, 0};
+  int n;
+  while ((n = poll(&p, 1, static_cast<int>(timeout.count()))) < 0 && errno == EINTR) {
+  }
+  if (n == 0)
+    return -1;
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0)
+    if (errno != EINTR)
+      fail("waitpid");
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Child spawn(const std::vector<std::string> &argv, const SpawnOptions &options) {
+  auto [out_r, out_w] = make_pipe();
+  auto [err_r, err_w] = make_pipe();
+  // Copies above every target number so no dup2 overwrites a later source.
+  std::vector<Fd> sources;
+  for (const auto &[from, to] : options.inherit) {
+    (void)to;
+    int copy = fcntl(from, F_DUPFD_CLOEXEC, 200);
+    if (copy < 0)
+      fail("dup of inherited fd");
+    sources.emplace_back(copy);
+  }
+  auto args = c_argv(argv);
+  pid_t pid = -1;
+  if (options.uid) {
+    // posix_spawn cannot change credentials; fork and only call
+    // async-signal-safe functions before exec.
+    uid_t uid = *options.uid;
+    pid = fork();
+    if (pid < 0)
+      fail("fork");
+    if (pid == 0) {
+      dup2(out_w.get(), 1);
+      dup2(err_w.get(), 2);
+      for (size_t i = 0; i < sources.size(); ++i)
+        dup2(sources[i].get(), options.inherit[i].second);
+      if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)
+        _exit(125);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  } else {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
+    posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+    for (size_t i = 0; i < sources.size(); ++i)
+      posix_spawn_file_actions_adddup2(&actions, sources[i].get(), options.inherit[i].second);
+    int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      errno = rc;
+      fail("posix_spawn " + argv[0]);
+    }
+  }
+  return Child(pid, std::move(out_r), std::move(err_r));
+}
+
+Result run(const std::vector<std::string> &argv, const SpawnOptions &options,
+           std::chrono::milliseconds timeout) {
+  Child child = spawn(argv, options);
+  Result result;
+  auto deadline = Clock::now() + timeout;
+  bool out_open = true, err_open = true;
+  char buf[4096];
+  while ((out_open || err_open) && remaining_ms(deadline) > 0) {
+    pollfd fds[2] = {{out_open ? child.out_fd() : -1, POLLIN, 0},
+                     {err_open ? child.err_fd() : -1, POLLIN, 0}};
+    int n = poll(fds, 2, remaining_ms(deadline));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      fail("poll");
+    for (int i = 0; i < 2; ++i) {
+      if (!fds[i].revents)
+        continue;
+      ssize_t got = read(fds[i].fd, buf, sizeof(buf));
+      if (got > 0)
+        (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(got));
+      else
+        (i == 0 ? out_open : err_open) = false;
+    }
+  }
+  if (out_open || err_open) {
+    result.err += "[test harness: timed out]";
+    child.kill();
+    return result;
+  }
+  result.code = child.wait(std::chrono::milliseconds(remaining_ms(deadline) + 1000));
+  return result;
+}
+
+Echo start_echo(const std::string &name, const std::vector<std::string> &addrs,
+                const std::vector<std::string> &prefix) {
+  std::vector<std::string> argv = prefix;
+  argv.push_back(kEcho);
+  size_t flags = 0;
+  while (flags < addrs.size() && addrs[flags].rfind("--", 0) == 0)
+    argv.push_back(addrs[flags++]);
+  argv.push_back(name);
+  argv.insert(argv.end(), addrs.begin() + static_cast<long>(flags), addrs.end());
+
+  Echo echo{spawn(argv), name};
+  // Wait for "ready" (or for the child to die) with a bound, never a sleep.
+  std::string seen;
+  auto deadline = Clock::now() + 10s;
+  while (seen.find("ready\n") == std::string::npos) {
+    pollfd p{echo.child.out_fd(), POLLIN, 0};
+    if (poll(&p, 1, remaining_ms(deadline)) <= 0)
+      throw std::runtime_error("zd-echo " + name + " did not become ready");
+    char buf[256];
+    ssize_t got = read(p.fd, buf, sizeof(buf));
+    if (got <= 0) {
+      char err[512] = {};
+      ssize_t n = read(echo.child.err_fd(), err, sizeof(err) - 1);
+      (void)n;
+      throw std::runtime_error("zd-echo " + name + " exited before ready: " + err);
+    }
+    seen.append(buf, static_cast<size_t>(got));
+  }
+  return echo;
+}
+
+ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, std::string *why,
+                               std::chrono::milliseconds timeout) {
+  auto error = [&](ConnectError e, const std::string &what) {
+    if (why)
+      *why = what + ": " + std::strerror(errno);
+    return e;
+  };
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!parse_address(host, port, ss, len)) {
+    errno = EINVAL;
+    return error(ConnectError::other, "address " + host);
+  }
+  conn.fd.reset(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!conn.fd)
+    return error(ConnectError::other, "socket");
+  int fd = conn.fd.get();
+  if (connect(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
+    if (errno != EINPROGRESS)
+      return error(errno == ECONNREFUSED ? ConnectError::refused : ConnectError::other, "connect");
+    pollfd p{fd, POLLOUT, 0};
+    int n = poll(&p, 1, static_cast<int>(timeout.count()));
+    if (n == 0) {
+      errno = ETIMEDOUT;
+      return error(ConnectError::timeout, "connect");
+    }
+    int soerr = 0;
+    socklen_t elen = sizeof(soerr);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen);
+    if (n < 0 || soerr != 0) {
+      errno = soerr ? soerr : errno;
+      return error(errno == ECONNREFUSED ? ConnectError::refused : ConnectError::other, "connect");
+    }
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  set_timeouts(fd, timeout);
+  conn.greeting.clear();
+  char c;
+  for (;;) {
+    ssize_t got = read(fd, &c, 1);
+    if (got == 1 && c == '\n')
+      break;
+    if (got == 1) {
+      conn.greeting += c;
+      continue;
+    }
+    if (got == 0)
+      errno = ECONNRESET;
+    return error(errno == EAGAIN ? ConnectError::timeout : ConnectError::other,
+                 "reading greeting");
+  }
+  return ConnectError::none;
+}
+
+std::string exchange(Conn &conn, const std::string &msg, size_t expect_len) {
+  if (send(conn.fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size()))
+    return "";
+  std::string reply;
+  char buf[512];
+  while (reply.size() < expect_len) {
+    ssize_t got = read(conn.fd.get(), buf, std::min(sizeof(buf), expect_len - reply.size()));
+    if (got <= 0)
+      return "";
+    reply.append(buf, static_cast<size_t>(got));
+  }
+  return reply;
+}
+
+std::string greet(const std::string &host, int port) {
+  Conn conn;
+  std::string why;
+  if (connect_and_greet(host, port, conn, &why) != ConnectError::none)
+    return "ERR:" + why;
+  return conn.greeting;
+}
+
+Fd listen_tcp(const std::string &host, int port) {
+  sockaddr_storage ss;
+  socklen_t len;
+  if (!parse_address(host, port, ss, len))
+    throw std::runtime_error("bad address " + host);
+  Fd fd(socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (ss.ss_family == AF_INET6)
+    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd.get(), reinterpret_cast<sockaddr *>(&ss), len) != 0 || listen(fd.get(), 128) != 0)
+    fail("listen on " + host);
+  return fd;
+}
+
+void write_sysctl(const std::string &name, const std::string &value) {
+  const std::string path = "/proc/sys/" + name;
+  std::ofstream f(path);
+  f << value << "\n";
+  f.close();
+  if (!f)
+    throw std::runtime_error("cannot write " + path);
+}
+
+void NetnsTest::SetUp() {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "integration tests need root (network namespaces, BPF)";
+  // Single-threaded here, as unshare(CLONE_NEWNS) requires.
+  ASSERT_EQ(unshare(CLONE_NEWNET | CLONE_NEWNS), 0) << std::strerror(errno);
+  ASSERT_EQ(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+  char tmpl[] = "/tmp/zd-integ-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr) << std::strerror(errno);
+  bpffs_ = tmpl;
+  ASSERT_EQ(mount("bpf", bpffs_.c_str(), "bpf", 0, "mode=0700"), 0) << std::strerror(errno);
+  mounted_ = true;
+  for (auto argv : std::vector<std::vector<std::string>>{
+           {"ip", "link", "set", "lo", "up"},
+           {"ip", "route", "add", "local", "10.99.0.0/24", "dev", "lo"},
+           {"ip", "-6", "route", "add", "local", "fd00:99::/64", "dev", "lo"}}) {
+    Result r = run(argv);
+    ASSERT_EQ(r.code, 0) << argv[1] << " " << argv[2] << ": " << r.err;
+  }
+}
+
+void NetnsTest::TearDown() {
+  echoes_.clear(); // kills and reaps every workspace
+  if (mounted_)
+    umount2(bpffs_.c_str(), MNT_DETACH);
+  if (!bpffs_.empty())
+    rmdir(bpffs_.c_str());
+}
+
+Result NetnsTest::zdctl(const std::vector<std::string> &args, const SpawnOptions &options) {
+  std::vector<std::string> argv = {kZdctl, "--state", state_dir()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, options);
+}
+
+std::string NetnsTest::zdctl_ok(const std::vector<std::string> &args,
+                                const SpawnOptions &options) {
+  Result r = zdctl(args, options);
+  std::string cmd;
+  for (const auto &a : args)
+    cmd += " " + a;
+  EXPECT_EQ(r.code, 0) << "zdctl" << cmd << ": " << r.err;
+  return r.out;
+}
+
+std::string NetnsTest::status_json() { return zdctl_ok({"status", "--json"}); }
+
+Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6) {
+  const std::string p = std::to_string(port);
+  std::vector<std::string> addrs = {"127.0.0.1:" + p};
+  if (v6)
+    addrs.push_back("[::1]:" + p);
+  echoes_.push_back(start_echo(name, addrs));
+  Echo &echo = echoes_.back();
+  std::vector<std::string> args = {"workspace", "add", name, "--pid", std::to_string(echo.pid()),
+                                   "--socket", "tcp://127.0.0.1:" + p};
+  if (v6) {
+    args.push_back("--socket");
+    args.push_back("tcp://[::1]:" + p);
+  }
+  zdctl_ok(args);
+  return echo;
+}
+
+void NetnsTest::attach_with_domain(const std::string &domain) {
+  zdctl_ok({"attach"});
+  zdctl_ok({"domain", "add", domain, "--listen", std::string("tcp://") + kV4 + ":80", "--listen",
+            std::string("tcp://[") + kV6 + "]:80"});
+}
+
+} // namespace zdtest

@@ -1,0 +1,147 @@
+// Shared pieces of the integration tests: a private network + mount
+// namespace per test, child processes that are always reaped, zdctl runs
+// with captured output, and TCP clients that fail instead of hanging.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace zdtest {
+
+using namespace std::chrono_literals;
+
+// Paths of the binaries under test, baked in by CMake.
+inline constexpr const char *kZdctl = ZD_TEST_ZDCTL;
+inline constexpr const char *kEcho = ZD_TEST_ECHO;
+
+// Domain addresses routed `local` on lo inside each test's namespace.
+inline constexpr const char *kV4 = "10.99.0.1";
+inline constexpr const char *kV6 = "fd00:99::1";
+inline constexpr int kPort = 80;
+
+// An owned file descriptor (closed on destruction).
+class Fd {
+public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd &&other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd &operator=(Fd &&other) noexcept;
+  Fd(const Fd &) = delete;
+  Fd &operator=(const Fd &) = delete;
+  ~Fd();
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  void reset(int fd = -1);
+
+private:
+  int fd_ = -1;
+};
+
+struct SpawnOptions {
+  std::vector<std::pair<int, int>> inherit; // (fd in the test, fd number in the child)
+  std::optional<uid_t> uid;                 // drop to this uid/gid before exec
+};
+
+// A child process. Destruction kills (SIGKILL) and reaps it.
+class Child {
+public:
+  Child() = default;
+  Child(pid_t pid, Fd out, Fd err) : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
+  Child(Child &&other) noexcept;
+  Child &operator=(Child &&other) noexcept;
+  ~Child() { kill(); }
+
+  pid_t pid() const { return pid_; }
+  int out_fd() const { return out_.get(); }
+  int err_fd() const { return err_.get(); }
+  // Sends SIGKILL and waits for it; returns once its fds are all closed.
+  void kill();
+  // Waits for exit; returns the exit code (128+signal if killed), -1 on timeout.
+  int wait(std::chrono::milliseconds timeout);
+
+private:
+  pid_t pid_ = -1;
+  Fd out_, err_;
+};
+
+// Starts argv[0] with stdout/stderr on pipes.
+Child spawn(const std::vector<std::string> &argv, const SpawnOptions &options = {});
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs a command to completion (killed and failed after timeout).
+Result run(const std::vector<std::string> &argv, const SpawnOptions &options = {},
+           std::chrono::milliseconds timeout = 10s);
+
+// A zd-echo workspace server, started and seen "ready".
+struct Echo {
+  Child child;
+  std::string name;
+  pid_t pid() const { return child.pid(); }
+};
+// zd-echo NAME ADDRS...; leading flags (e.g. --bind-only) may be in addrs.
+// prefix (e.g. {"unshare", "-n"}) runs it under another command that execs it.
+Echo start_echo(const std::string &name, const std::vector<std::string> &addrs,
+                const std::vector<std::string> &prefix = {});
+
+// A connection with send/receive timeouts on every operation.
+struct Conn {
+  Fd fd;
+  std::string greeting; // the workspace that accepted it ("" if none read)
+};
+enum class ConnectError { none, refused, timeout, other };
+
+// Connects to host:port (v4 or v6 literal), reads the greeting line.
+// Returns an error (and errno text in why) instead of throwing.
+ConnectError connect_and_greet(const std::string &host, int port, Conn &conn,
+                               std::string *why = nullptr,
+                               std::chrono::milliseconds timeout = 3s);
+// Sends msg, reads exactly expect_len bytes back; "" on failure.
+std::string exchange(Conn &conn, const std::string &msg, size_t expect_len);
+// Greeting of a fresh connection; "ERR:<reason>" on failure.
+std::string greet(const std::string &host, int port = kPort);
+
+// A listening TCP socket owned by the test (to pass to zdctl as --fd).
+Fd listen_tcp(const std::string &host, int port);
+
+// Base fixture: each test in its own network + mount namespace with a
+// private bpffs. Skips when not root.
+class NetnsTest : public ::testing::Test {
+protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // zdctl --state <private>/zd ARGS...
+  Result zdctl(const std::vector<std::string> &args, const SpawnOptions &options = {});
+  // Same, asserting success; returns stdout.
+  std::string zdctl_ok(const std::vector<std::string> &args, const SpawnOptions &options = {});
+  std::string status_json();
+  // Starts a zd-echo on 127.0.0.1:port and [::1]:port, registers it as a workspace.
+  Echo &add_workspace(const std::string &name, int port, bool v6 = true);
+  // Standard setup: attach, domain shop on kV4/kV6:80.
+  void attach_with_domain(const std::string &domain = "shop");
+
+  std::string state_dir() const { return bpffs_ + "/zd"; }
+  std::string bpffs() const { return bpffs_; }
+  std::deque<Echo> &echoes() { return echoes_; }
+
+private:
+  std::string bpffs_;
+  bool mounted_ = false;
+  std::deque<Echo> echoes_; // deque: references stay valid
+};
+
+// Writes a sysctl of this (private) network namespace.
+void write_sysctl(const std::string &name, const std::string &value);
+
+} // namespace zdtest
