@@ -166,7 +166,7 @@ Fd socket_from_fd(int fd) {
       throw Error("fd " + std::to_string(fd) + " is not open in zdctl");
     throw_errno("duplicating fd " + std::to_string(fd));
   }
-  inspect_socket(copy.get());
+  inspect_socket(fd); // errors name the fd the user gave, not our copy
   return copy;
 }
 
