@@ -15,8 +15,18 @@ namespace {
 
 constexpr size_t kMaxEndpointLength = 128;
 
+// Control characters (newline, NUL, terminal escapes) are shown as \xNN so
+// an error about hostile input still prints as one harmless line.
 std::string quoted(std::string_view text) {
-  return "'" + std::string(text) + "'";
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
+    else
+      out += static_cast<char>(c);
+  }
+  return out + "'";
 }
 
 // Decimal digits only, value within [min, max].
@@ -49,11 +59,14 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
       throw Error("bad endpoint " + quoted(whole) + ": a socket address takes no /prefix");
   }
   std::string buf(address);
-  if (inet_pton(AF_INET, buf.c_str(), ep.addr.data()) == 1)
+  // inet_pton would stop at an embedded NUL and accept what precedes it.
+  if (buf.find('\0') != std::string::npos)
+    ep.family = 0;
+  else if (inet_pton(AF_INET, buf.c_str(), ep.addr.data()) == 1)
     ep.family = AF_INET;
   else if (inet_pton(AF_INET6, buf.c_str(), ep.addr.data()) == 1)
     ep.family = AF_INET6;
-  else
+  if (ep.family != AF_INET && ep.family != AF_INET6)
     throw Error("bad endpoint " + quoted(whole) + ": " + quoted(address) +
                 " is not an IPv4 or IPv6 address");
 
@@ -181,6 +194,8 @@ zd_prefix_key to_prefix_key(const Endpoint &ep) {
   key.binding.family = ep.family;
   key.binding.port = ep.port;
   std::memcpy(key.binding.addr, ep.addr.data(), ep.family == AF_INET6 ? 16 : 4);
+  for (unsigned bit = ep.prefix_len; bit < ep.address_bits(); ++bit)
+    key.binding.addr[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
   return key;
 }
 

@@ -187,6 +187,11 @@ int run(int argc, char **argv) {
     return app.exit(e);
   } catch (const CLI::ParseError &e) {
     std::string message = e.what();
+    // CLI11 complains about the missing subcommand before the word it did not
+    // know ("zdctl frobnicate"); name that word, it is what the user got wrong.
+    std::vector<std::string> extra = app.remaining(true);
+    if (dynamic_cast<const CLI::RequiredError *>(&e) && !extra.empty())
+      message = "unknown command or argument '" + extra.front() + "'";
     std::cerr << "zdctl: error: " << message << " (see zdctl --help)\n";
     return 2;
   }

@@ -1,0 +1,158 @@
+// report.hpp: `zdctl status --json` is a contract for scripts; the exact
+// field names and null-for-none are checked here on a hand-built Status.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "parse.hpp"
+#include "report.hpp"
+
+using zd::AllowPrefix;
+using zd::parse_endpoint;
+
+namespace {
+
+std::set<std::string> keys_of(const nlohmann::json &object) {
+  std::set<std::string> keys;
+  for (const auto &item : object.items())
+    keys.insert(item.key());
+  return keys;
+}
+
+// Whitespace-separated cells of the table line starting with `first`.
+std::vector<std::string> row(const std::string &table, const std::string &first) {
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(first + " ", 0) != 0)
+      continue;
+    std::istringstream words(line);
+    std::vector<std::string> cells;
+    for (std::string word; words >> word;)
+      cells.push_back(word);
+    return cells;
+  }
+  return {};
+}
+
+zd::Status sample() {
+  zd::Status status;
+  zd::DomainStatus shop;
+  shop.name = "shop";
+  shop.id = 1;
+  shop.bindings = {parse_endpoint("tcp://10.99.0.1:80", AllowPrefix::yes),
+                   parse_endpoint("tcp://[fd00::/64]:80", AllowPrefix::yes)};
+  shop.active = "green";
+  shop.previous = "blue";
+  shop.counters = {10, 7, 2, 1};
+  zd::DomainStatus idle;
+  idle.name = "idle";
+  idle.id = 2;
+  idle.bindings = {parse_endpoint("tcp://10.99.1.0/24:443", AllowPrefix::yes)};
+  status.domains = {shop, idle};
+
+  zd::WorkspaceStatus blue;
+  blue.name = "blue";
+  blue.id = 1;
+  blue.pid = 4242;
+  blue.sockets = {{parse_endpoint("tcp://127.0.0.1:3001", AllowPrefix::no), 11, true},
+                  {parse_endpoint("tcp://[::1]:3001", AllowPrefix::no), 12, false}};
+  blue.counters = {3, 1, 2, 0};
+  zd::WorkspaceStatus green;
+  green.name = "green";
+  green.id = 2;
+  green.pid = 0; // registered with --fd
+  status.workspaces = {blue, green};
+  return status;
+}
+
+TEST(ReportJson, TopLevel) {
+  nlohmann::json json = zd::to_json(sample());
+  EXPECT_EQ(keys_of(json), (std::set<std::string>{"domains", "workspaces"}));
+  ASSERT_TRUE(json["domains"].is_array());
+  ASSERT_TRUE(json["workspaces"].is_array());
+  EXPECT_EQ(json["domains"].size(), 2u);
+  EXPECT_EQ(json["workspaces"].size(), 2u);
+}
+
+TEST(ReportJson, Domains) {
+  nlohmann::json json = zd::to_json(sample());
+  const auto &shop = json["domains"][0];
+  EXPECT_EQ(keys_of(shop),
+            (std::set<std::string>{"name", "bindings", "active", "previous", "counters"}));
+  EXPECT_EQ(shop["name"], "shop");
+  EXPECT_EQ(shop["bindings"], nlohmann::json({"tcp://10.99.0.1:80", "tcp://[fd00::/64]:80"}));
+  EXPECT_EQ(shop["active"], "green");
+  EXPECT_EQ(shop["previous"], "blue");
+  EXPECT_EQ(keys_of(shop["counters"]),
+            (std::set<std::string>{"lookups", "steered", "fallbacks", "drops"}));
+  EXPECT_EQ(shop["counters"]["lookups"], 10);
+  EXPECT_EQ(shop["counters"]["steered"], 7);
+  EXPECT_EQ(shop["counters"]["fallbacks"], 2);
+  EXPECT_EQ(shop["counters"]["drops"], 1);
+
+  const auto &idle = json["domains"][1];
+  EXPECT_TRUE(idle["active"].is_null()) << "no workspace is null, not \"\"";
+  EXPECT_TRUE(idle["previous"].is_null());
+  EXPECT_EQ(idle["bindings"], nlohmann::json({"tcp://10.99.1.0/24:443"}));
+  EXPECT_EQ(idle["counters"]["lookups"], 0);
+}
+
+TEST(ReportJson, Workspaces) {
+  nlohmann::json json = zd::to_json(sample());
+  const auto &blue = json["workspaces"][0];
+  EXPECT_EQ(keys_of(blue), (std::set<std::string>{"name", "pid", "sockets", "counters"}));
+  EXPECT_EQ(blue["name"], "blue");
+  EXPECT_EQ(blue["pid"], 4242);
+  ASSERT_EQ(blue["sockets"].size(), 2u);
+  const auto &v4 = blue["sockets"][0];
+  EXPECT_EQ(keys_of(v4),
+            (std::set<std::string>{"protocol", "family", "address", "port", "endpoint", "alive"}));
+  EXPECT_EQ(v4["protocol"], "tcp");
+  EXPECT_EQ(v4["family"], "ipv4");
+  EXPECT_EQ(v4["address"], "127.0.0.1");
+  EXPECT_EQ(v4["port"], 3001);
+  EXPECT_EQ(v4["endpoint"], "tcp://127.0.0.1:3001");
+  EXPECT_EQ(v4["alive"], true);
+  const auto &v6 = blue["sockets"][1];
+  EXPECT_EQ(v6["family"], "ipv6");
+  EXPECT_EQ(v6["address"], "::1");
+  EXPECT_EQ(v6["endpoint"], "tcp://[::1]:3001");
+  EXPECT_EQ(v6["alive"], false);
+  EXPECT_EQ(blue["counters"]["steered"], 1);
+
+  const auto &green = json["workspaces"][1];
+  EXPECT_TRUE(green["pid"].is_null()) << "--fd workspaces have no pid";
+  EXPECT_TRUE(green["sockets"].is_array());
+  EXPECT_TRUE(green["sockets"].empty());
+}
+
+TEST(ReportJson, EmptyStatus) {
+  nlohmann::json json = zd::to_json(zd::Status{});
+  EXPECT_EQ(json.dump(), R"({"domains":[],"workspaces":[]})");
+}
+
+TEST(ReportTable, ShowsEverything) {
+  std::string table = zd::to_table(sample());
+  for (const char *part :
+       {"DOMAIN", "ACTIVE", "PREVIOUS", "WORKSPACE", "shop", "green", "blue", "idle", "4242",
+        "tcp://10.99.0.1:80, tcp://[fd00::/64]:80", "tcp://10.99.1.0/24:443",
+        "tcp://127.0.0.1:3001 (alive)", "tcp://[::1]:3001 (DEAD)"})
+    EXPECT_NE(table.find(part), std::string::npos) << "missing '" << part << "' in\n" << table;
+  // idle has neither active nor previous; green has no pid.
+  EXPECT_EQ(row(table, "idle"),
+            (std::vector<std::string>{"idle", "-", "-", "0", "0", "0", "tcp://10.99.1.0/24:443"}));
+  EXPECT_EQ(row(table, "green"), (std::vector<std::string>{"green", "-", "0"}));
+  // The workspace steered column counts fallbacks too: blue steered 1 + 2.
+  EXPECT_EQ(row(table, "blue").at(2), "3");
+  EXPECT_EQ(row(table, "shop").at(3), "7");
+}
+
+TEST(ReportTable, Empty) {
+  EXPECT_EQ(zd::to_table(zd::Status{}), "no domains\n\nno workspaces\n");
+}
+
+} // namespace
