@@ -93,9 +93,13 @@ uint64_t this_netns_inode() {
   return st.st_ino;
 }
 
+enum class DetachedLink { refuse, allow };
+
 // A state describes the namespace its link is attached to; using it from
 // another namespace would register sockets the program cannot deliver to.
-void check_netns(const std::string &dir) {
+// Returns false for a link detached behind zdctl's back (only with allow:
+// detach must still be able to clean such a state up).
+bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::refuse) {
   std::string path = dir + "/" + kLinkPin;
   Fd link(bpf_obj_get(path.c_str()));
   if (!link)
@@ -106,6 +110,8 @@ void check_netns(const std::string &dir) {
     throw_errno("reading link info of " + path);
   if (info.type != BPF_LINK_TYPE_NETNS)
     throw Error(dir + " is not a zd state (its link is not a netns link)");
+  if (info.netns.netns_ino == 0 && detached == DetachedLink::allow)
+    return false;
   if (info.netns.netns_ino == 0)
     throw Error("the zd link at " + dir +
                 " was detached behind zdctl's back; run zdctl detach, "
@@ -113,6 +119,7 @@ void check_netns(const std::string &dir) {
   if (info.netns.netns_ino != this_netns_inode())
     throw Error("zd state at " + dir + " belongs to another network namespace; run zdctl " +
                 "inside that namespace, or give this one its own --state");
+  return true;
 }
 
 // Checks the config map: magic (is it ours?) and layout version.
@@ -217,12 +224,15 @@ void State::detach(const std::string &dir) {
     throw Error("zd is not attached in this network namespace (" + parent +
                 " is not bpffs): nothing to detach");
   Fd parent_lock = lock_dir(parent, Lock::exclusive);
-  State state = open(dir, Lock::exclusive);
-
-  std::string link_path = dir + "/" + kLinkPin;
-  Fd link(bpf_obj_get(link_path.c_str()));
-  if (!link || bpf_link_detach(link.get()) != 0)
-    throw_errno("detaching " + link_path);
+  Fd held = lock_dir(dir, Lock::exclusive);
+  check_same_dir(held, dir);
+  Maps maps = open_maps(dir);
+  if (check_netns(dir, DetachedLink::allow)) {
+    std::string link_path = dir + "/" + kLinkPin;
+    Fd link(bpf_obj_get(link_path.c_str()));
+    if (!link || bpf_link_detach(link.get()) != 0)
+      throw_errno("detaching " + link_path);
+  }
   remove_pins(dir);
 }
 
