@@ -1,0 +1,97 @@
+# Folds the raw measurements of scripts/bench.sh into docs/benchmarks.json:
+# medians with min/max, ratios taken round by round (variants of one round ran
+# back to back, so their ratio cancels most of the noise of a shared VM), and
+# the targets of issue 3 with met/missed.
+
+def median: sort | if length == 0 then null
+  elif length % 2 == 1 then .[(length - 1) / 2]
+  else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+def spread: {median: median, min: min, max: max};
+def r3: . * 1000 | round / 1000;
+
+# runs of one phase -> {mode: {round: {variant: run}}}
+def by_round: group_by(.mode) | map({key: .[0].mode, value:
+  (group_by(.round) | map({key: (.[0].round | tostring), value:
+    (map({key: .variant, value: .}) | from_entries)}) | from_entries)}) | from_entries;
+
+# per-round ratio a/b of req/s in one mode, as a spread
+def ratio($rounds; $a; $b): [$rounds[] | select(.[$a] and .[$b]) | .[$a].rps / .[$b].rps]
+  | spread | map_values(r3);
+
+def table($runs; $rounds; $variants):
+  [$variants[] as $v | ($runs | map(select(.variant == $v))) as $r | {
+    variant: $v,
+    rps: ($r | map(.rps) | spread),
+    p50_us: ($r | map(.p50_us) | spread),
+    p99_us: ($r | map(.p99_us) | spread),
+    errors: ($r | map(.socket_errors + .non2xx) | add),
+    ratio_to_direct: ratio($rounds; $v; "direct")
+  }];
+
+($wrk[0] | map(select(.phase == "main"))) as $main
+| ($wrk[0] | map(select(.phase == "scale"))) as $scale_runs
+| ($main | by_round) as $mr
+| ($scale_runs | by_round) as $sr
+| ["direct", "zd", "nginx", "haproxy", "nftables"] as $variants
+| {
+  close: table($main | map(select(.mode == "close")); $mr.close; $variants),
+  keepalive: table($main | map(select(.mode == "keepalive")); $mr.keepalive; $variants)
+} as $tables
+| {
+  close: {nginx: ratio($mr.close; "zd"; "nginx"), haproxy: ratio($mr.close; "zd"; "haproxy"),
+          nftables: ratio($mr.close; "zd"; "nftables")},
+  keepalive: {nginx: ratio($mr.keepalive; "zd"; "nginx"),
+              haproxy: ratio($mr.keepalive; "zd"; "haproxy"),
+              nftables: ratio($mr.keepalive; "zd"; "nftables")}
+} as $zd_vs
+| (["close", "keepalive"] | map({key: ., value: (. as $m | {
+    one_domain_zd_over_direct: ratio($mr[$m]; "zd"; "direct"),
+    many_domains_zd_over_direct: ratio($sr[$m]; "zd"; "direct"),
+    many_domains: table($scale_runs | map(select(.mode == $m)); $sr[$m]; ["direct", "zd"])
+  } | .normalized = ((.many_domains_zd_over_direct.median / .one_domain_zd_over_direct.median) | r3))})
+  | from_entries) as $scale_cmp
+| def memsum: map(.bytes_memlock) | add;
+{
+  generated: (now | todate),
+  quick: ($quick == 1),
+  machine: $machine,
+  parameters: $params,
+  variants: $tables,
+  zd_vs: $zd_vs,
+  switch_under_load: ($sul[0] + {loadgen: $sulload[0], switch_cli: $sulcli[0]}),
+  switch_latency: {
+    one_domain: {cli: $lat1cli[0], map: $lat1map[0]},
+    many_domains: {cli: $lat2cli[0], map: $lat2map[0]}
+  },
+  scale: {
+    populate: $scale[0],
+    domains: ($scale[0].domains + 1),
+    compare: $scale_cmp,
+    map_memory: {one_domain: $mem1, many_domains: $mem2,
+                 one_domain_total_bytes: ($mem1 | memsum), many_domains_total_bytes: ($mem2 | memsum)}
+  },
+  bpf_run_time: {
+    main: {runs: ($s1.run_cnt - $s0.run_cnt),
+           avg_ns: (if $s1.run_cnt > $s0.run_cnt then (($s1.run_time_ns - $s0.run_time_ns) / ($s1.run_cnt - $s0.run_cnt) | r3) else null end)},
+    many_domains: {runs: ($s3.run_cnt - $s2.run_cnt),
+           avg_ns: (if $s3.run_cnt > $s2.run_cnt then (($s3.run_time_ns - $s2.run_time_ns) / ($s3.run_cnt - $s2.run_cnt) | r3) else null end)}
+  }
+}
+| . as $all
+| .targets = [
+  {name: "zd / direct, short-lived", want: ">= 0.98", value: ($tables.close[1].ratio_to_direct.median)},
+  {name: "zd / direct, keep-alive", want: ">= 0.98", value: ($tables.keepalive[1].ratio_to_direct.median)},
+  {name: "zd / nginx, short-lived", want: ">= 1.3", value: $zd_vs.close.nginx.median},
+  {name: "zd / HAProxy, short-lived", want: ">= 1.3", value: $zd_vs.close.haproxy.median},
+  {name: "zd / nginx, keep-alive", want: ">= 2", value: $zd_vs.keepalive.nginx.median},
+  {name: "zd / HAProxy, keep-alive", want: ">= 2", value: $zd_vs.keepalive.haproxy.median},
+  {name: "failed requests under switching", want: "0 (with >= 1000 switches)",
+   value: $all.switch_under_load.failed, switches: $all.switch_under_load.switches},
+  {name: "zdctl switch p99 (us)", want: "< 10000", value: $all.switch_latency.one_domain.cli.wall.p99_us},
+  {name: "map update p99 (us)", want: "< 50", value: $all.switch_latency.one_domain.map.map_update.p99_us},
+  {name: "10k domains / 1 domain, conn/s", want: ">= 0.97", value: $scale_cmp.close.normalized}
+]
+| .targets |= map(. + {met: (
+    if .name | startswith("failed") then (.value == 0 and .switches >= 1000)
+    elif .want | startswith(">= ") then .value >= (.want[3:] | tonumber)
+    else .value < (.want[2:] | tonumber) end)})

@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# Benchmarks zd against direct connections, nginx, HAProxy and nftables DNAT,
+# proves switches under load lose nothing, and rewrites docs/benchmarks.md,
+# docs/benchmarks.json and the docs/bench-*.png plots.
+#
+# Usage: scripts/bench.sh [--quick] [--out DIR]
+#   --quick   5 short rounds and a 10 s switch-under-load run (< 3 minutes)
+#   --out     where the report goes (default: docs/ of this repo)
+#
+# Everything runs in a private network + mount namespace (unshare -n -m) with
+# its own bpffs: the host's network, bpffs and nginx/haproxy setup are never
+# touched. All numbers are ratios between variants measured in the same run,
+# in interleaved rounds: on a shared 2-core VM absolute numbers mean little.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+out=$repo/docs
+args=("$@")
+while (($#)); do
+  case $1 in
+  --quick) quick=1 ;;
+  --out)
+    out=$(mkdir -p "$2" && cd "$2" && pwd)
+    shift
+    ;;
+  -h | --help)
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  *)
+    echo "bench.sh: unknown argument $1 (try --help)" >&2
+    exit 2
+    ;;
+  esac
+  shift
+done
+
+die() {
+  echo "bench.sh: $*" >&2
+  exit 1
+}
+log() { echo "bench.sh: [$(date +%T)] $*" >&2; }
+
+# ---------------------------------------------------------------- outside --
+if [[ -z ${ZD_BENCH_INNER:-} ]]; then
+  ((EUID == 0)) || die "needs root (private netns, BPF); run: sudo $0 ${args[*]}"
+  tools=(nginx haproxy nftables wrk gnuplot-nox jq iproute2 util-linux bpftool)
+  missing=()
+  for pkg in "${tools[@]}"; do
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" == installed ]] ||
+      missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # Installing nginx/haproxy must not start them on the host: a policy-rc.d
+    # that says "no" while we install, removed afterwards if it was ours.
+    policy=/usr/sbin/policy-rc.d own_policy=0
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+      { ((own_policy)) && rm -f "$policy"; die "apt-get install failed"; }
+    ((own_policy)) && rm -f "$policy"
+  fi
+  if [[ -x $repo/scripts/deps.sh ]]; then
+    "$repo/scripts/deps.sh"
+  else
+    apt-get install -y -qq --no-install-recommends cmake g++ clang llvm bpftool libbpf-dev \
+      libelf-dev pkg-config libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev >/dev/null
+  fi
+  build=${BUILD_DIR:-$repo/build-bench}
+  log "building in $build"
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZD_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$build" -j2 --target zdctl zd-loadgen zd-analyze zd-switchbench zd-scale >/dev/null
+  export ZD_BENCH_INNER=1 ZD_BENCH_BUILD=$build ZD_BENCH_QUICK=$quick ZD_BENCH_OUT=$out
+  export ZD_BENCH_START=$(date +%s)
+  exec unshare -n -m -- "$0" "${args[@]}"
+fi
+
+# ----------------------------------------------------------------- inside --
+B=$ZD_BENCH_BUILD
+quick=$ZD_BENCH_QUICK
+out=$ZD_BENCH_OUT
+mount --make-rprivate /
+W=$(mktemp -d /tmp/zd-bench.XXXXXX)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [[ -n ${ZD_BENCH_KEEP:-} ]] && echo "bench.sh: raw files kept in $W" >&2 || rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$W/bpf"
+mount -t bpf bpf "$W/bpf"
+ip link set lo up
+ip route add local 10.99.0.0/16 dev lo
+# Per-netns knobs: many short connections, and DNAT to 127.0.0.1 (nftables).
+sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
+  net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192 \
+  net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.lo.route_localnet=1
+ulimit -n "$(ulimit -Hn)" # zd-scale holds one socket per workspace
+
+ZDCTL="$B/user/zdctl"
+Z=("$ZDCTL" --state "$W/bpf/zd")
+LOADGEN=$B/bench/zd-loadgen
+ANALYZE=$B/bench/zd-analyze
+SWB=$B/bench/zd-switchbench
+SCALE=$B/bench/zd-scale
+
+if ((quick)); then
+  rounds=5 dur=2 sul_dur=10 cli_n=200 map_n=2000 scale_n=10000 scale_rounds=5
+else
+  rounds=7 dur=10 sul_dur=35 cli_n=1000 map_n=10000 scale_n=10000 scale_rounds=7
+fi
+# Overrides, for trying the script out (documented runs use the defaults).
+rounds=${ZD_BENCH_ROUNDS:-$rounds} dur=${ZD_BENCH_SECONDS:-$dur} sul_dur=${ZD_BENCH_SUL:-$sul_dur}
+scale_rounds=${ZD_BENCH_SCALE_ROUNDS:-$scale_rounds}
+wrk_threads=1 wrk_close_conns=16 wrk_ka_conns=32
+
+# http_get ADDR PORT: the body of GET / (bash only, no client dependency).
+http_get() {
+  local body
+  exec 9<>"/dev/tcp/$1/$2" || return 1
+  printf 'GET / HTTP/1.0\r\nHost: zd\r\n\r\n' >&9
+  body=$(timeout 2 cat <&9) || true
+  exec 9<&-
+  printf '%s' "${body##*$'\r\n\r\n'}"
+}
+
+# wait_body ADDR PORT WANT: wait (bounded) until GET / answers WANT.
+wait_body() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ "$(http_get "$1" "$2" 2>/dev/null)" == "$3"* ]] && return 0
+    sleep 0.05
+  done
+  die "$1:$2 never answered '$3'"
+}
+
+# ------------------------------------------------------------- backends --
+start_nginx() { # NAME CONF_BODY
+  local dir=$W/$1
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; multi_accept on; }
+http {
+  access_log off;
+  keepalive_timeout 300s;
+  keepalive_requests 100000000;
+  $2
+}
+EOF
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' &
+  pids+=($!)
+  eval "${1}_pid=$!"
+}
+
+start_nginx blue 'server { listen 127.0.0.1:8001 backlog=8192; location / { return 200 "blue\n"; } }'
+start_nginx green 'server { listen 127.0.0.1:8002 backlog=8192; location / { return 200 "green\n"; } }'
+start_nginx proxy 'upstream backend { server 127.0.0.1:8001; keepalive 128; keepalive_requests 100000000; }
+  server { listen 10.99.0.2:80 backlog=8192; location / { proxy_pass http://backend;
+    proxy_http_version 1.1; proxy_set_header Connection ""; } }'
+
+cat >"$W/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend web
+  bind 10.99.0.3:80
+  default_backend blue
+backend blue
+  server blue 127.0.0.1:8001
+EOF
+haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 &
+pids+=($!)
+
+nft -f - <<'EOF'
+table ip zdbench {
+  chain out {
+    type nat hook output priority -100; policy accept;
+    ip daddr 10.99.0.4 tcp dport 80 dnat to 127.0.0.1:8001
+  }
+}
+EOF
+
+wait_body 127.0.0.1 8001 blue
+wait_body 127.0.0.1 8002 green
+"${Z[@]}" attach >/dev/null
+"${Z[@]}" domain add web --listen tcp://10.99.0.1:80 >/dev/null
+"${Z[@]}" workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:8001 >/dev/null
+"${Z[@]}" workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:8002 >/dev/null
+"${Z[@]}" switch web blue >/dev/null
+declare -A addr=([direct]=127.0.0.1:8001 [zd]=10.99.0.1:80 [nginx]=10.99.0.2:80
+  [haproxy]=10.99.0.3:80 [nftables]=10.99.0.4:80)
+variants=(direct zd nginx haproxy nftables)
+for v in "${variants[@]}"; do wait_body "${addr[$v]%:*}" "${addr[$v]#*:}" blue; done
+log "backends up: nginx blue/green, nginx proxy, haproxy, nftables DNAT, zd"
+
+# BPF run-time statistics stay on only while this holder runs.
+mkfifo "$W/hold"
+exec 7<>"$W/hold"
+"$SWB" stats <"$W/hold" >"$W/stats.out" &
+pids+=($!)
+
+# -------------------------------------------------------------- wrk runs --
+# wrk_json VARIANT MODE ROUND PHASE: one wrk run, one JSON line.
+to_us() { awk '{v=$1; u=$1; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v);
+  m=(u=="us")?1:(u=="ms")?1000:(u=="s")?1000000:1; printf "%.1f", v*m}'; }
+wrk_json() {
+  local v=$1 mode=$2 round=$3 phase=$4 conns hdr=() text rps p50 p99 errs non2xx
+  if [[ $mode == close ]]; then
+    conns=$wrk_close_conns hdr=(-H "Connection: close")
+  else
+    conns=$wrk_ka_conns
+  fi
+  text=$(wrk -t"$wrk_threads" -c"$conns" -d"${dur}s" --latency "${hdr[@]}" "http://${addr[$v]}/")
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$text")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$text" | to_us)
+  p99=$(awk '$1=="99%" {print $2}' <<<"$text" | to_us)
+  errs=$(awk '/Socket errors:/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$text")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$text")
+  jq -nc --arg v "$v" --arg m "$mode" --arg ph "$phase" --argjson r "$round" \
+    --argjson rps "${rps:-0}" --argjson p50 "${p50:-0}" --argjson p99 "${p99:-0}" \
+    --argjson e "${errs:-0}" --argjson n "${non2xx:-0}" \
+    '{phase:$ph,variant:$v,mode:$m,round:$r,rps:$rps,p50_us:$p50,p99_us:$p99,socket_errors:$e,non2xx:$n}'
+}
+
+# rounds PHASE N VARIANT...: interleaved rounds; the order rotates each round
+# so no variant always runs first (or right after the heaviest one).
+run_rounds() {
+  local phase=$1 n=$2 r i k mode
+  shift 2
+  local vs=("$@")
+  for ((r = 1; r <= n; r++)); do
+    for mode in close keepalive; do
+      for ((i = 0; i < ${#vs[@]}; i++)); do
+        k=$(((i + r) % ${#vs[@]}))
+        wrk_json "${vs[$k]}" "$mode" "$r" "$phase" >>"$W/wrk.jsonl"
+      done
+    done
+    log "$phase: round $r/$n done"
+  done
+}
+
+progstats() { "$SWB" progstats --state "$W/bpf/zd"; }
+map_memory() { # JSON array of the pinned maps' memlock
+  local f
+  for f in "$W"/bpf/zd/*; do
+    [[ $(basename "$f") == link || $(basename "$f") == program ]] && continue
+    bpftool -j map show pinned "$f" |
+      jq -c --arg pin "$(basename "$f")" '{pin:$pin,type,max_entries,bytes_memlock}'
+  done | jq -sc .
+}
+
+: >"$W/wrk.jsonl"
+stats0=$(progstats)
+log "variants: $rounds rounds x ${#variants[@]} variants x 2 modes x ${dur}s"
+run_rounds main "$rounds" "${variants[@]}"
+stats1=$(progstats)
+
+# ----------------------------------------------------- switch under load --
+log "switch under load: ${sul_dur}s"
+"$LOADGEN" --target 10.99.0.1:80 --duration "$sul_dur" --out "$W/sul" --timeout-ms 2000 \
+  --group close:2 --group ka:4:0:2000 --group ka:2:100:1000 >"$W/sul.loadgen.json" &
+lg=$!
+pids+=($lg)
+sleep 0.5
+# 20 ms apart: ~40 switches/s, so >= 300 in the quick run, >= 1000 in the full one.
+"$SWB" cli --zdctl "$ZDCTL" --state "$W/bpf/zd" --domain web --ws green,blue --count 100000 \
+  --interval-us 20000 --duration "$((sul_dur - 1))" --log "$W/sul.switches" >"$W/sul.cli.json"
+wait "$lg"
+"$ANALYZE" --run "$W/sul" --switches "$W/sul.switches" --bucket-ms 100 --zoom-s 0.5 \
+  --zoom-bucket-ms 2 >"$W/sul.json"
+"${Z[@]}" switch web blue >/dev/null
+
+# --------------------------------------------------------- switch latency --
+log "switch latency (1 domain)"
+"$SWB" cli --zdctl "$ZDCTL" --state "$W/bpf/zd" --domain web --ws green,blue --count "$cli_n" \
+  --probe 10.99.0.1:80 >"$W/lat1.cli.json"
+"$SWB" map --state "$W/bpf/zd" --domain web --ws green,blue --count "$map_n" >"$W/lat1.map.json"
+mem1=$(map_memory)
+
+# ------------------------------------------------------------------ scale --
+log "scale: binding $scale_n more domains"
+for role in active standby; do
+  "$SCALE" --state "$W/bpf/zd" --count "$scale_n" --role $role <"$W/hold" >"$W/scale.$role.json" &
+  pids+=($!)
+  for ((i = 0; i < 600; i++)); do
+    [[ -s $W/scale.$role.json ]] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || die "zd-scale --role $role failed"
+    sleep 0.1
+  done
+  [[ -s $W/scale.$role.json ]] || die "zd-scale --role $role did not finish in 60 s"
+done
+jq -s '{domains: .[0].domains, workspaces: (.[0].workspaces + .[1].workspaces),
+  sockets: (.[0].sockets + .[1].sockets), seconds: (.[0].seconds + .[1].seconds)}' \
+  "$W/scale.active.json" "$W/scale.standby.json" >"$W/scale.json"
+"${Z[@]}" switch web blue >/dev/null
+wait_body 10.99.0.1 80 blue
+# A scale domain is steered to a listening socket nobody accepts on: the
+# handshake completing (instead of "refused") shows the binding is live.
+timeout 2 bash -c 'exec 3<>/dev/tcp/10.99.1.1/80' || die "scale domain 10.99.1.1:80 not steered"
+mem2=$(map_memory)
+stats2=$(progstats)
+log "scale: $scale_rounds rounds of direct vs zd with $((scale_n + 1)) domains"
+run_rounds scale "$scale_rounds" direct zd
+stats3=$(progstats)
+"$SWB" cli --zdctl "$ZDCTL" --state "$W/bpf/zd" --domain web --ws green,blue --count "$cli_n" \
+  --probe 10.99.0.1:80 >"$W/lat2.cli.json"
+"$SWB" map --state "$W/bpf/zd" --domain web --ws green,blue --count "$map_n" >"$W/lat2.map.json"
+
+# ----------------------------------------------------------------- report --
+log "writing report to $out"
+mkdir -p "$out"
+tool_versions=$(jq -n --arg kernel "$(uname -r)" \
+  --arg cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
+  --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
+  --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
+  --arg nginx "$(nginx -v 2>&1 | sed 's/.*nginx\///')" \
+  --arg haproxy "$(haproxy -v | awk 'NR==1 {print $3}')" \
+  --arg nft "$(nft --version | awk '{print $2}')" \
+  --arg wrk "$(wrk -v 2>&1 | awk 'NR==1 {print $2}')" \
+  --arg zdctl "$("$ZDCTL" --version)" \
+  '{kernel:$kernel,cpu:$cpu,cpus:($cpus|tonumber),memory:$mem,os:$os,nginx:$nginx,haproxy:$haproxy,nftables:$nft,wrk:$wrk,zdctl:$zdctl}')
+
+jq -n --slurpfile wrk <(jq -s . "$W/wrk.jsonl") \
+  --slurpfile sul "$W/sul.json" --slurpfile sulload "$W/sul.loadgen.json" \
+  --slurpfile sulcli "$W/sul.cli.json" \
+  --slurpfile lat1cli "$W/lat1.cli.json" --slurpfile lat1map "$W/lat1.map.json" \
+  --slurpfile lat2cli "$W/lat2.cli.json" --slurpfile lat2map "$W/lat2.map.json" \
+  --slurpfile scale "$W/scale.json" \
+  --argjson mem1 "$mem1" --argjson mem2 "$mem2" \
+  --argjson s0 "$stats0" --argjson s1 "$stats1" --argjson s2 "$stats2" --argjson s3 "$stats3" \
+  --argjson machine "$tool_versions" --argjson quick "$quick" \
+  --argjson params "$(jq -n --argjson rounds "$rounds" --argjson dur "$dur" \
+    --argjson sul "$sul_dur" --argjson t "$wrk_threads" --argjson cc "$wrk_close_conns" \
+    --argjson kc "$wrk_ka_conns" --argjson sr "$scale_rounds" \
+    '{rounds:$rounds,seconds_per_run:$dur,switch_under_load_seconds:$sul,wrk_threads:$t,
+      wrk_close_connections:$cc,wrk_keepalive_connections:$kc,scale_rounds:$sr}')" \
+  -f "$repo/bench/summarize.jq" >"$out/benchmarks.json"
+
+jq -r '[.variants.close, .variants.keepalive] | transpose[] |
+  "\(.[0].variant) \(.[0].ratio_to_direct.median) \(.[1].ratio_to_direct.median)"' \
+  "$out/benchmarks.json" >"$W/variants.dat"
+for f in sul.errors.dat sul.zoomswitches.dat; do [[ -s $W/$f ]] || echo "NaN NaN" >"$W/$f"; done
+gnuplot -e "dir='$W'; outdir='$out'; vdat='$W/variants.dat'" \
+  -e "nsw=$(jq .switch_under_load.switches "$out/benchmarks.json")" \
+  -e "nerr=$(jq .switch_under_load.failed "$out/benchmarks.json")" "$repo/bench/timeline.gp"
+"$repo/bench/report.sh" "$out/benchmarks.json" \
+  "$(($(date +%s) - ZD_BENCH_START))" >"$out/benchmarks.md"
+log "done in $(($(date +%s) - ZD_BENCH_START)) s: $out/benchmarks.md"
