@@ -236,7 +236,7 @@ TEST_F(Errors, MissingPrivileges) {
            {"status"},
            {"attach"},
            {"detach"}})
-    expect_refused(args, "", nobody);
+    expect_refused(args, "needs root", nobody);
 }
 
 // bpffs directories holding someone else's things are never touched.

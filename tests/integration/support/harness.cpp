@@ -270,7 +270,9 @@ ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, st
     if (errno != EINPROGRESS)
       return error(errno == ECONNREFUSED ? ConnectError::refused : ConnectError::other, "connect");
     pollfd p{fd, POLLOUT, 0};
-    int n = poll(&p, 1, static_cast<int>(timeout.count()));
+    int n;
+    while ((n = poll(&p, 1, static_cast<int>(timeout.count()))) < 0 && errno == EINTR) {
+    }
     if (n == 0) {
       errno = ETIMEDOUT;
       return error(ConnectError::timeout, "connect");
@@ -289,6 +291,8 @@ ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, st
   char c;
   for (;;) {
     ssize_t got = read(fd, &c, 1);
+    if (got < 0 && errno == EINTR)
+      continue; // a socket timeout makes reads interruptible even with SA_RESTART
     if (got == 1 && c == '\n')
       break;
     if (got == 1) {
@@ -304,12 +308,22 @@ ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, st
 }
 
 std::string exchange(Conn &conn, const std::string &msg, size_t expect_len) {
-  if (send(conn.fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size()))
-    return "";
+  // Socket timeouts make these calls return EINTR on any signal: retry.
+  size_t sent = 0;
+  while (sent < msg.size()) {
+    ssize_t n = send(conn.fd.get(), msg.data() + sent, msg.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return "";
+    sent += static_cast<size_t>(n);
+  }
   std::string reply;
   char buf[512];
   while (reply.size() < expect_len) {
     ssize_t got = read(conn.fd.get(), buf, std::min(sizeof(buf), expect_len - reply.size()));
+    if (got < 0 && errno == EINTR)
+      continue;
     if (got <= 0)
       return "";
     reply.append(buf, static_cast<size_t>(got));
