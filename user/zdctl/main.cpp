@@ -155,6 +155,10 @@ int run(int argc, char **argv) {
   socket_opt->needs(pid_opt);
   pid_opt->needs(socket_opt);
   fd_opt->excludes(pid_opt);
+  ws_add->parse_complete_callback([pid_opt, fd_opt] {
+    if (pid_opt->count() == 0 && fd_opt->count() == 0)
+      throw CLI::RequiredError("--pid PID --socket ADDRESS (or --fd N)");
+  });
   auto *ws_rm = command(*workspace, "rm", "Unregister a workspace (its process keeps running)",
                         "zdctl workspace rm blue");
   ws_rm->add_option("NAME", ws_name, "workspace name")->required();
@@ -249,8 +253,6 @@ int run(int argc, char **argv) {
   }
   if (ws_add->parsed()) {
     zd::validate_name("workspace", ws_name);
-    if (pid_spec.empty() && fd_specs.empty())
-      throw zd::Error("workspace add needs --pid PID --socket ADDRESS, or --fd N");
     std::vector<zd::Fd> sockets;
     int pid = 0;
     if (!pid_spec.empty()) {
