@@ -64,7 +64,9 @@ TEST_F(Errors, UnknownDomainOrWorkspace) {
 
 TEST_F(Errors, BadNames) {
   const std::string pid = std::to_string(echoes()[0].pid());
-  for (const std::string &name : std::vector<std::string>{"bad name", "a/b", "_lead", ".", "x:y", "", std::string(64, 'x'), "tab\there", "new\nline"}) {
+  for (const std::string &name :
+       std::vector<std::string>{"bad name", "a/b", "_lead", ".", "x:y", "", std::string(64, 'x'),
+                                "tab\there", "new\nline"}) {
     expect_refused({"domain", "add", name, "--listen", "tcp://10.99.0.9:80"}, "bad domain name");
     expect_refused({"workspace", "add", name, "--pid", pid, "--socket", "tcp://127.0.0.1:3001"},
                    "bad workspace name");
@@ -75,10 +77,11 @@ TEST_F(Errors, BadNames) {
 }
 
 TEST_F(Errors, MalformedAddresses) {
-  for (const std::string &spec : std::vector<std::string>{"10.99.0.9:80", "tcp://10.99.0.300:80", "tcp://10.99.0.9", "tcp://10.99.0.9:0",
-        "tcp://10.99.0.9:65536", "tcp://10.99.0.9:http", "http://10.99.0.9:80",
-        "tcp://fd00:99::9:80", "tcp://[fd00:99::9:80", "tcp://[fd00:99::zz]:80",
-        "tcp://10.99.1.0/33:80", "tcp://[fd00::/129]:80", "tcp://:80", "tcp://10.99.0.9:80 "})
+  for (const std::string &spec : std::vector<std::string>{
+           "10.99.0.9:80", "tcp://10.99.0.300:80", "tcp://10.99.0.9", "tcp://10.99.0.9:0",
+           "tcp://10.99.0.9:65536", "tcp://10.99.0.9:http", "http://10.99.0.9:80",
+           "tcp://fd00:99::9:80", "tcp://[fd00:99::9:80", "tcp://[fd00:99::zz]:80",
+           "tcp://10.99.1.0/33:80", "tcp://[fd00::/129]:80", "tcp://:80", "tcp://10.99.0.9:80 "})
     expect_refused({"domain", "add", "other", "--listen", spec}, "");
   const std::string pid = std::to_string(echoes()[1].pid());
   expect_refused({"workspace", "add", "red", "--pid", pid, "--socket", "tcp://127.0.0.1/8:3002"},
@@ -110,15 +113,12 @@ TEST_F(Errors, BindingOwnedByAnotherDomain) {
 
 TEST_F(Errors, UdpListenIsRefused) {
   expect_refused({"domain", "add", "dns", "--listen", "udp://10.99.0.9:53"}, "udp");
-  expect_refused({"domain", "add", "dns", "--listen", "tcp://10.99.0.9:53", "--listen",
-                  "udp://10.99.0.9:53"},
-                 "udp");
+  expect_refused(
+      {"domain", "add", "dns", "--listen", "tcp://10.99.0.9:53", "--listen", "udp://10.99.0.9:53"},
+      "udp");
 }
 
 TEST_F(Errors, DeadPid) {
-  Child gone = spawn({"true"});
-  ASSERT_EQ(gone.wait(10s), 0);
-  // gone.pid() is reset by wait(); take the number from a fresh one instead.
   Child dead = spawn({"true"});
   const pid_t pid = dead.pid();
   ASSERT_EQ(dead.wait(10s), 0);

@@ -99,7 +99,8 @@ TEST_F(Load, ManyConnectionsDuringManySwitches) {
   for (int t = 0; t < kThreads; ++t)
     clients.emplace_back(client, t);
   // Switch for as long as the clients run: they stop at both counts.
-  flip(kSwitches, [&] { return done_connections >= kConnections; }, deadline, switches);
+  flip(
+      kSwitches, [&] { return done_connections >= kConnections; }, deadline, switches);
   for (auto &t : clients)
     t.join();
   const auto elapsed = Clock::now() - start;
@@ -113,9 +114,9 @@ TEST_F(Load, ManyConnectionsDuringManySwitches) {
   EXPECT_GT(green.load(), 0);
   RecordProperty("connections", done_connections.load());
   RecordProperty("switches", switches.load());
-  RecordProperty("elapsed_ms",
-                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed)
-                                      .count()));
+  RecordProperty(
+      "elapsed_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
   std::printf("%d connections (blue %d, green %d), %d switches in %lld ms\n",
               done_connections.load(), blue.load(), green.load(), switches.load(),
               static_cast<long long>(
@@ -147,8 +148,8 @@ TEST_F(Load, KeptAliveConnectionsNeverChangeWorkspace) {
         const std::string want = conn.greeting + ":" + msg;
         std::string got = exchange(conn, msg, want.size());
         if (got != want)
-          errors.add("kept-alive " + conn.greeting + " got '" + got + "' (" +
-                     std::strerror(errno) + ")");
+          errors.add("kept-alive " + conn.greeting + " got '" + got + "' (" + std::strerror(errno) +
+                     ")");
         ++exchanges;
       }
   });
@@ -161,7 +162,8 @@ TEST_F(Load, KeptAliveConnectionsNeverChangeWorkspace) {
     }
   });
   const int before = exchanges;
-  flip(kSwitches, [] { return true; }, deadline, switches);
+  flip(
+      kSwitches, [] { return true; }, deadline, switches);
   const int during = exchanges - before;
   stop = true;
   talker.join();

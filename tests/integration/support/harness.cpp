@@ -86,7 +86,9 @@ Fd &Fd::operator=(Fd &&other) noexcept {
   return *this;
 }
 
-Fd::~Fd() { reset(); }
+Fd::~Fd() {
+  reset();
+}
 
 void Fd::reset(int fd) {
   if (fd_ >= 0)
@@ -301,8 +303,7 @@ ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, st
     }
     if (got == 0)
       errno = ECONNRESET;
-    return error(errno == EAGAIN ? ConnectError::timeout : ConnectError::other,
-                 "reading greeting");
+    return error(errno == EAGAIN ? ConnectError::timeout : ConnectError::other, "reading greeting");
   }
   return ConnectError::none;
 }
@@ -397,8 +398,7 @@ Result NetnsTest::zdctl(const std::vector<std::string> &args, const SpawnOptions
   return run(argv, options);
 }
 
-std::string NetnsTest::zdctl_ok(const std::vector<std::string> &args,
-                                const SpawnOptions &options) {
+std::string NetnsTest::zdctl_ok(const std::vector<std::string> &args, const SpawnOptions &options) {
   Result r = zdctl(args, options);
   std::string cmd;
   for (const auto &a : args)
@@ -407,7 +407,9 @@ std::string NetnsTest::zdctl_ok(const std::vector<std::string> &args,
   return r.out;
 }
 
-std::string NetnsTest::status_json() { return zdctl_ok({"status", "--json"}); }
+std::string NetnsTest::status_json() {
+  return zdctl_ok({"status", "--json"});
+}
 
 Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6) {
   const std::string p = std::to_string(port);
@@ -416,8 +418,9 @@ Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6) {
     addrs.push_back("[::1]:" + p);
   echoes_.push_back(start_echo(name, addrs));
   Echo &echo = echoes_.back();
-  std::vector<std::string> args = {"workspace", "add", name, "--pid", std::to_string(echo.pid()),
-                                   "--socket", "tcp://127.0.0.1:" + p};
+  std::vector<std::string> args = {
+      "workspace",           "add", name, "--pid", std::to_string(echo.pid()), "--socket",
+      "tcp://127.0.0.1:" + p};
   if (v6) {
     args.push_back("--socket");
     args.push_back("tcp://[::1]:" + p);

@@ -104,8 +104,7 @@ enum class ConnectError { none, refused, timeout, other };
 // Connects to host:port (v4 or v6 literal), reads the greeting line.
 // Returns an error (and errno text in why) instead of throwing.
 ConnectError connect_and_greet(const std::string &host, int port, Conn &conn,
-                               std::string *why = nullptr,
-                               std::chrono::milliseconds timeout = 3s);
+                               std::string *why = nullptr, std::chrono::milliseconds timeout = 3s);
 // Sends msg, reads exactly expect_len bytes back; "" on failure.
 std::string exchange(Conn &conn, const std::string &msg, size_t expect_len);
 // Greeting of a fresh connection; "ERR:<reason>" on failure.
