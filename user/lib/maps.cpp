@@ -98,6 +98,9 @@ Maps Maps::from_pins(const std::string &dir) {
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = dir + "/" + kMapNames[i].pin;
     int fd = bpf_obj_get(path.c_str());
+    if (fd < 0 && errno == ENOENT)
+      throw Error(dir + " is not a zd state (no " + kMapNames[i].pin +
+                  " pin); refusing to touch it");
     if (fd < 0)
       throw_errno("opening " + path);
     maps.fds_[i].reset(fd);
