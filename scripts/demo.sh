@@ -43,6 +43,7 @@ pids=()
 
 cleanup() {
   local pid
+  trap '' INT TERM # a second Ctrl-C must not cut the cleanup short
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
