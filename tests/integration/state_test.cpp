@@ -82,16 +82,33 @@ TEST_F(State, CommandsBeforeAttachSayNotAttached) {
            {"domain", "rm", "shop"},
            {"workspace", "rm", "blue"},
            {"switch", "shop", "blue"},
-           {"revert", "shop"},
-           {"detach"}}) {
+           {"revert", "shop"}}) {
     Result r = zdctl(args);
     EXPECT_EQ(r.code, 1) << args[0];
     EXPECT_EQ(r.err.rfind("zdctl: error: ", 0), 0u) << r.err;
     EXPECT_NE(r.err.find("not attached"), std::string::npos) << args[0] << ": " << r.err;
     EXPECT_EQ(r.out, "") << args[0];
   }
-  // Nothing was created by the refused commands.
+  // Like attach on an attached namespace, detach on a detached one is a
+  // no-op that says so, so that teardown scripts can run it unconditionally.
+  Result r = zdctl({"detach"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("not attached"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+  // Nothing was created by any of these commands.
   EXPECT_EQ(access(state_dir().c_str(), F_OK), -1);
+}
+
+TEST_F(State, JsonAfterTheCommand) {
+  zdctl_ok({"attach"});
+  Result before = zdctl({"--json", "status"});
+  Result after = zdctl({"status", "--json"});
+  ASSERT_EQ(before.code, 0) << before.err;
+  EXPECT_EQ(before.out, after.out);
+  Result detach = zdctl({"detach", "--json"});
+  ASSERT_EQ(detach.code, 0) << detach.err;
+  EXPECT_EQ(nlohmann::json::parse(detach.out).at("changed"), true);
+  EXPECT_EQ(nlohmann::json::parse(zdctl({"--json", "detach"}).out).at("changed"), false);
 }
 
 } // namespace

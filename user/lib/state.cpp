@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <spdlog/spdlog.h>
 #include <vector>
 
 #include "error.hpp"
@@ -61,6 +62,11 @@ void ensure_bpffs(const std::string &parent) {
                 ") or choose another --state");
   if (mount("bpf", parent.c_str(), "bpf", 0, "mode=0700") != 0)
     throw_errno("mounting bpffs on " + parent);
+  // A bpffs lives as long as its mount namespace. Under `ip netns exec` that
+  // is this one command: the pins, and with them the program, go when it ends.
+  spdlog::warn("mounted bpffs on {}; it lasts only as long as this mount namespace (under 'ip "
+               "netns exec', only this command): see docs/operations.md",
+               parent);
 }
 
 Fd lock_dir(const std::string &dir, Lock lock) {
@@ -218,12 +224,14 @@ bool State::attach(const std::string &dir) {
   return true;
 }
 
-void State::detach(const std::string &dir) {
+bool State::detach(const std::string &dir) {
   const std::string parent = parent_of(dir);
   if (!on_bpffs(parent))
-    throw Error("zd is not attached in this network namespace (" + parent +
-                " is not bpffs): nothing to detach");
+    return false;
   Fd parent_lock = lock_dir(parent, Lock::exclusive);
+  struct stat st {};
+  if (lstat(dir.c_str(), &st) != 0 && errno == ENOENT)
+    return false;
   Fd held = lock_dir(dir, Lock::exclusive);
   check_same_dir(held, dir);
   Maps maps = open_maps(dir);
@@ -234,6 +242,7 @@ void State::detach(const std::string &dir) {
       throw_errno("detaching " + link_path);
   }
   remove_pins(dir);
+  return true;
 }
 
 State State::open(const std::string &dir, Lock lock) {

@@ -23,8 +23,9 @@ public:
   static bool attach(const std::string &dir);
 
   // Detaches the program and removes the pins. Established connections and
-  // the workspaces' listening sockets are not touched.
-  static void detach(const std::string &dir);
+  // the workspaces' listening sockets are not touched. Returns false, changing
+  // nothing, when there is no state at dir.
+  static bool detach(const std::string &dir);
 
   // Opens an attached state under a lock; checks that it is a zd state, of
   // this layout version, attached to this network namespace.

@@ -84,7 +84,9 @@ void print_switch(const Options &opts, const std::string &domain, const zd::Swit
 CLI::App *command(CLI::App &parent, const std::string &name, const std::string &purpose,
                   const std::string &example) {
   CLI::App *sub = parent.add_subcommand(name, purpose);
-  sub->footer("Example:\n  " + example);
+  sub->fallthrough(); // global options (--json, --state, -v) work after the command too
+  sub->footer("Example:\n  " + example +
+              "\nGlobal options --state DIR, --json and -v go before or after the command.");
   return sub;
 }
 
@@ -145,8 +147,8 @@ int run(int argc, char **argv) {
                          "process, or inherited fds)",
                          "zdctl workspace add blue --pid $(pgrep -f blue-app) "
                          "--socket tcp://127.0.0.1:3001 --socket tcp://[::1]:3001\n"
-                         "  zdctl workspace add green --fd 3 3<>/dev/null   "
-                         "(fd 3 must be a listening socket zdctl inherits)");
+                         "  zdctl workspace add green --fd 3   "
+                         "(run by a supervisor that passes its listening socket as fd 3)");
   ws_add->add_option("NAME", ws_name, "workspace name (letters, digits, - _ .)")->required();
   auto *pid_opt = ws_add->add_option("--pid", pid_spec, "process that owns the listening sockets");
   auto *socket_opt =
@@ -183,7 +185,6 @@ int run(int argc, char **argv) {
                          "Show domains, bindings, active/previous workspaces, sockets and "
                          "counters",
                          "zdctl status --json | jq '.domains[] | {name, active}'");
-  status->add_flag("--json", opts.json, "machine-readable output");
 
   try {
     app.parse(argc, argv);
@@ -216,9 +217,11 @@ int run(int argc, char **argv) {
   }
   if (detach->parsed()) {
     DeferSignals defer;
-    zd::State::detach(opts.state);
-    print(opts, {{"attached", false}, {"state", opts.state}},
-          "detached: new connections take the normal path; established ones are untouched");
+    bool detached = zd::State::detach(opts.state);
+    print(opts, {{"attached", false}, {"changed", detached}, {"state", opts.state}},
+          detached ? "detached: new connections take the normal path; established ones are "
+                     "untouched"
+                   : "not attached (no state at " + opts.state + "), nothing changed");
     return 0;
   }
   if (status->parsed()) {
