@@ -77,8 +77,11 @@ Fd lock_dir(const std::string &dir, Lock lock) {
                   "): run zdctl attach");
     throw_errno("opening state dir " + dir);
   }
-  if (flock(fd.get(), lock == Lock::shared ? LOCK_SH : LOCK_EX) != 0)
+  if (flock(fd.get(), lock == Lock::shared ? LOCK_SH : LOCK_EX) != 0) {
+    if (errno == EINTR)
+      throw Error("interrupted while waiting for the lock on " + dir + "; nothing changed");
     throw_errno("locking " + dir);
+  }
   return fd;
 }
 

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cstdarg>
 #include <iostream>
 
@@ -27,22 +28,33 @@ struct Options {
 };
 
 // A mutation runs to its end: Ctrl-C or SIGTERM half-way would leave a
-// half-written state, so they wait until the command is done.
+// half-written state. Until the guard goes, those signals are only noted;
+// a wait for the state lock is still cut short (flock fails with EINTR,
+// before anything was written), and main() re-raises the signal at the end.
+volatile sig_atomic_t deferred_signal = 0;
+
 class DeferSignals {
 public:
   DeferSignals() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
-      sigaddset(&set, sig);
-    sigprocmask(SIG_BLOCK, &set, &saved_);
+    struct sigaction note {};
+    note.sa_handler = [](int sig) { deferred_signal = sig; };
+    sigemptyset(&note.sa_mask); // no SA_RESTART: a blocking flock returns EINTR
+    for (size_t i = 0; i < kSignals.size(); ++i) {
+      sigaction(kSignals[i], nullptr, &saved_[i]);
+      if (saved_[i].sa_handler != SIG_IGN) // an ignored signal stays ignored
+        sigaction(kSignals[i], &note, nullptr);
+    }
   }
-  ~DeferSignals() { sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+  ~DeferSignals() {
+    for (size_t i = 0; i < kSignals.size(); ++i)
+      sigaction(kSignals[i], &saved_[i], nullptr);
+  }
   DeferSignals(const DeferSignals &) = delete;
   DeferSignals &operator=(const DeferSignals &) = delete;
 
 private:
-  sigset_t saved_;
+  static constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  std::array<struct sigaction, 4> saved_{};
 };
 
 int libbpf_to_spdlog(enum libbpf_print_level level, const char *format, va_list args) {
@@ -297,10 +309,16 @@ int run(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
+  int status = 1;
   try {
-    return run(argc, argv);
+    status = run(argc, argv);
   } catch (const std::exception &e) {
     std::cerr << "zdctl: error: " << e.what() << "\n";
-    return 1;
   }
+  if (deferred_signal) { // die of it, as the caller expects, once all is said
+    std::cout.flush();
+    signal(deferred_signal, SIG_DFL);
+    raise(deferred_signal);
+  }
+  return status;
 }
