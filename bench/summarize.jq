@@ -18,13 +18,19 @@ def by_round: group_by(.mode) | map({key: .[0].mode, value:
 def ratio($rounds; $a; $b): [$rounds[] | select(.[$a] and .[$b]) | .[$a].rps / .[$b].rps]
   | spread | map_values(r3);
 
+# per-round ratio a/b of CPU time per request
+def cpuratio($rounds; $a; $b): [$rounds[] | select(.[$a] and .[$b])
+  | .[$a].cpu_us_per_req / .[$b].cpu_us_per_req] | spread | map_values(r3);
+
 def table($runs; $rounds; $variants):
   [$variants[] as $v | ($runs | map(select(.variant == $v))) as $r | {
     variant: $v,
     rps: ($r | map(.rps) | spread),
-    p50_us: ($r | map(.p50_us) | spread),
-    p99_us: ($r | map(.p99_us) | spread),
+    p50_us: ($r | map(.p50_us) | spread | map_values(r3)),
+    p99_us: ($r | map(.p99_us) | spread | map_values(r3)),
     errors: ($r | map(.socket_errors + .non2xx) | add),
+    cpu_us_per_req: ($r | map(.cpu_us_per_req) | spread | map_values(r3)),
+    server_cpu_us_per_req: ($r | map(.server_cpu_us_per_req) | spread | map_values(r3)),
     ratio_to_direct: ratio($rounds; $v; "direct")
   }];
 
@@ -42,7 +48,10 @@ def table($runs; $rounds; $variants):
           nftables: ratio($mr.close; "zd"; "nftables")},
   keepalive: {nginx: ratio($mr.keepalive; "zd"; "nginx"),
               haproxy: ratio($mr.keepalive; "zd"; "haproxy"),
-              nftables: ratio($mr.keepalive; "zd"; "nftables")}
+              nftables: ratio($mr.keepalive; "zd"; "nftables")},
+  cpu_per_request_other_over_zd: (["close", "keepalive"] | map(. as $m | {key: $m, value:
+    (["direct", "nginx", "haproxy", "nftables"] | map({key: ., value: cpuratio($mr[$m]; .; "zd")})
+     | from_entries)}) | from_entries)
 } as $zd_vs
 | (["close", "keepalive"] | map({key: ., value: (. as $m | {
     one_domain_zd_over_direct: ratio($mr[$m]; "zd"; "direct"),

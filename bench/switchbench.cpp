@@ -162,6 +162,8 @@ void mode_cli(const Args &a) {
       int64_t wait = next - mono_ns();
       if (wait > 0)
         usleep(static_cast<useconds_t>(wait / 1000));
+      else
+        next = mono_ns(); // late: keep the pace from now rather than burst to catch up
     }
   }
   if (log)

@@ -91,6 +91,7 @@ cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  umount "$W/bpf" 2>/dev/null || true
   [[ -n ${ZD_BENCH_KEEP:-} ]] && echo "bench.sh: raw files kept in $W" >&2 || rm -rf "$W"
 }
 trap cleanup EXIT
@@ -114,7 +115,7 @@ SWB=$B/bench/zd-switchbench
 SCALE=$B/bench/zd-scale
 
 if ((quick)); then
-  rounds=5 dur=2 sul_dur=10 cli_n=200 map_n=2000 scale_n=10000 scale_rounds=5
+  rounds=5 dur=2 sul_dur=10 cli_n=200 map_n=2000 scale_n=10000 scale_rounds=3
 else
   rounds=7 dur=10 sul_dur=35 cli_n=1000 map_n=10000 scale_n=10000 scale_rounds=7
 fi
@@ -188,6 +189,7 @@ backend blue
 EOF
 haproxy -f "$W/haproxy.cfg" -db >"$W/haproxy.log" 2>&1 &
 pids+=($!)
+haproxy_pid=$!
 
 nft -f - <<'EOF'
 table ip zdbench {
@@ -211,6 +213,17 @@ variants=(direct zd nginx haproxy nftables)
 for v in "${variants[@]}"; do wait_body "${addr[$v]%:*}" "${addr[$v]#*:}" blue; done
 log "backends up: nginx blue/green, nginx proxy, haproxy, nftables DNAT, zd"
 
+# CPU cost per request: the server side (backend nginx, proxy nginx, HAProxy:
+# masters, workers, all threads) from schedstat, plus wrk's own rusage. Unlike
+# req/s it does not depend on who else uses the VM's cores.
+server_pids=("$blue_pid" "$proxy_pid" "$haproxy_pid")
+server_pids+=($(cat /proc/{"$blue_pid","$proxy_pid"}/task/*/children))
+server_cpu_ns() {
+  local p
+  for p in "${server_pids[@]}"; do cat /proc/"$p"/task/*/schedstat; done 2>/dev/null |
+    awk '{s += $1} END {printf "%.0f", s}'
+}
+
 # BPF run-time statistics stay on only while this holder runs.
 mkfifo "$W/hold"
 exec 7<>"$W/hold"
@@ -222,13 +235,21 @@ pids+=($!)
 to_us() { awk '{v=$1; u=$1; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v);
   m=(u=="us")?1:(u=="ms")?1000:(u=="s")?1000000:1; printf "%.1f", v*m}'; }
 wrk_json() {
-  local v=$1 mode=$2 round=$3 phase=$4 conns hdr=() text rps p50 p99 errs non2xx
+  local v=$1 mode=$2 round=$3 phase=$4 conns hdr=() text rps p50 p99 errs non2xx cpu0 cpu1
+  local client_s reqs
   if [[ $mode == close ]]; then
     conns=$wrk_close_conns hdr=(-H "Connection: close")
   else
     conns=$wrk_ka_conns
   fi
-  text=$(wrk -t"$wrk_threads" -c"$conns" -d"${dur}s" --latency "${hdr[@]}" "http://${addr[$v]}/")
+  cpu0=$(server_cpu_ns)
+  # `times` in the same subshell: its second line is wrk's user and system time.
+  text=$(wrk -t"$wrk_threads" -c"$conns" -d"${dur}s" --latency "${hdr[@]}" "http://${addr[$v]}/"
+    times)
+  cpu1=$(server_cpu_ns)
+  client_s=$(tail -1 <<<"$text" | awk '{n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/);
+    n += a[1] * 60 + a[2] } printf "%.6f", n}')
+  reqs=$(awk '/requests in/ {print $1}' <<<"$text")
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$text")
   p50=$(awk '$1=="50%" {print $2}' <<<"$text" | to_us)
   p99=$(awk '$1=="99%" {print $2}' <<<"$text" | to_us)
@@ -236,8 +257,12 @@ wrk_json() {
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$text")
   jq -nc --arg v "$v" --arg m "$mode" --arg ph "$phase" --argjson r "$round" \
     --argjson rps "${rps:-0}" --argjson p50 "${p50:-0}" --argjson p99 "${p99:-0}" \
-    --argjson e "${errs:-0}" --argjson n "${non2xx:-0}" \
-    '{phase:$ph,variant:$v,mode:$m,round:$r,rps:$rps,p50_us:$p50,p99_us:$p99,socket_errors:$e,non2xx:$n}'
+    --argjson e "${errs:-0}" --argjson n "${non2xx:-0}" --argjson reqs "${reqs:-0}" \
+    --argjson srv "$((cpu1 - cpu0))" --argjson cli "${client_s:-0}" \
+    '{phase:$ph,variant:$v,mode:$m,round:$r,rps:$rps,p50_us:$p50,p99_us:$p99,socket_errors:$e,
+      non2xx:$n,requests:$reqs,server_cpu_us_per_req:($srv / 1000 / ([$reqs, 1] | max) * 1000 | round / 1000),
+      client_cpu_us_per_req:($cli * 1e6 / ([$reqs, 1] | max) * 1000 | round / 1000),
+      cpu_us_per_req:(($srv / 1000 + $cli * 1e6) / ([$reqs, 1] | max) * 1000 | round / 1000)}'
 }
 
 # rounds PHASE N VARIANT...: interleaved rounds; the order rotates each round
@@ -280,9 +305,9 @@ log "switch under load: ${sul_dur}s"
 lg=$!
 pids+=($lg)
 sleep 0.5
-# 20 ms apart: ~40 switches/s, so >= 300 in the quick run, >= 1000 in the full one.
+# One switch every 6 ms (~150/s): >= 1000 switches even in the quick run.
 "$SWB" cli --zdctl "$ZDCTL" --state "$W/bpf/zd" --domain web --ws green,blue --count 100000 \
-  --interval-us 20000 --duration "$((sul_dur - 1))" --log "$W/sul.switches" >"$W/sul.cli.json"
+  --interval-us 6000 --duration "$((sul_dur - 1))" --log "$W/sul.switches" >"$W/sul.cli.json"
 wait "$lg"
 "$ANALYZE" --run "$W/sul" --switches "$W/sul.switches" --bucket-ms 100 --zoom-s 0.5 \
   --zoom-bucket-ms 2 >"$W/sul.json"
