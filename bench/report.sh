@@ -121,7 +121,11 @@ on it came from the workspace that accepted it.
 ![requests/s per workspace while switching](bench-timeline.png)
 
 With a switch every 6 ms, each 100 ms bucket holds over a dozen switches, so blue and green share
-it; the total line is the one to watch (no dips, no red crosses). The zoom shows the flip-flop:
+it; the total line and the red crosses (failed requests) are the ones to watch. The total is
+lower while switching than before and after: each switch is a new zdctl process (~1.7 ms of CPU),
+so ~150 switches/s take about a quarter of one of the VM's two cores away from the load. The
+blue line that stays above zero after the last switch to green is the keep-alive connections
+that blue accepted and keeps serving. The zoom shows the flip-flop of new connections:
 
 ![zoom on switches](bench-switch-zoom.png)
 

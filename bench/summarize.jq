@@ -44,9 +44,9 @@ def table($runs; $rounds; $variants):
   keepalive: table($main | map(select(.mode == "keepalive")); $mr.keepalive; $variants)
 } as $tables
 | {
-  close: {nginx: ratio($mr.close; "zd"; "nginx"), haproxy: ratio($mr.close; "zd"; "haproxy"),
+  close: {direct: ratio($mr.close; "zd"; "direct"), nginx: ratio($mr.close; "zd"; "nginx"), haproxy: ratio($mr.close; "zd"; "haproxy"),
           nftables: ratio($mr.close; "zd"; "nftables")},
-  keepalive: {nginx: ratio($mr.keepalive; "zd"; "nginx"),
+  keepalive: {direct: ratio($mr.keepalive; "zd"; "direct"), nginx: ratio($mr.keepalive; "zd"; "nginx"),
               haproxy: ratio($mr.keepalive; "zd"; "haproxy"),
               nftables: ratio($mr.keepalive; "zd"; "nftables")},
   cpu_per_request_other_over_zd: (["close", "keepalive"] | map(. as $m | {key: $m, value:

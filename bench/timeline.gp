@@ -21,7 +21,7 @@ plot dir.'/sul.timeline.dat' using 1:($2+$3) lc rgb 'black' lw 1.5 title 'total'
 stats dir.'/sul.zoom.dat' using ($2+$3) nooutput
 ztop = STATS_max * 1.08
 set output outdir.'/bench-switch-zoom.png'
-set title 'Zoom: 0.5 s in the middle of the run, 2 ms buckets; vertical lines = zdctl switch returned (label = new workspace)'
+set title 'Zoom: 120 ms in the middle of the run, 1 ms buckets; dashed lines = zdctl switch returned (label = new workspace)'
 set xlabel 'time since window start (s)'
 set yrange [0:ztop*1.05]
 plot dir.'/sul.zoom.dat' using 1:2 lc rgb '#1f5fd6' title 'blue', \

@@ -122,7 +122,9 @@ fi
 # Overrides, for trying the script out (documented runs use the defaults).
 rounds=${ZD_BENCH_ROUNDS:-$rounds} dur=${ZD_BENCH_SECONDS:-$dur} sul_dur=${ZD_BENCH_SUL:-$sul_dur}
 scale_rounds=${ZD_BENCH_SCALE_ROUNDS:-$scale_rounds}
-wrk_threads=1 wrk_close_conns=16 wrk_ka_conns=32
+# Two wrk threads: with one, wrk alone saturates a core in the direct and zd runs
+# while the second core idles, which hides server-side cost (see bench/analysis.md).
+wrk_threads=${ZD_BENCH_WRK_THREADS:-2} wrk_close_conns=16 wrk_ka_conns=32
 
 # http_get ADDR PORT: the body of GET / (bash only, no client dependency).
 http_get() {
@@ -309,8 +311,8 @@ sleep 0.5
 "$SWB" cli --zdctl "$ZDCTL" --state "$W/bpf/zd" --domain web --ws green,blue --count 100000 \
   --interval-us 6000 --duration "$((sul_dur - 1))" --log "$W/sul.switches" >"$W/sul.cli.json"
 wait "$lg"
-"$ANALYZE" --run "$W/sul" --switches "$W/sul.switches" --bucket-ms 100 --zoom-s 0.5 \
-  --zoom-bucket-ms 2 >"$W/sul.json"
+"$ANALYZE" --run "$W/sul" --switches "$W/sul.switches" --bucket-ms 100 --zoom-s 0.12 \
+  --zoom-bucket-ms 1 >"$W/sul.json"
 "${Z[@]}" switch web blue >/dev/null
 
 # --------------------------------------------------------- switch latency --
