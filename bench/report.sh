@@ -99,6 +99,14 @@ requests 1 ms apart and reconnect. Meanwhile \`zd-switchbench cli\` runs
 \`zdctl --state DIR switch web green\` / \`... web blue\` every 6 ms (a new zdctl process each
 time, the way an operator or a deploy script would).
 
+\`\`\`
+zd-loadgen --target 10.99.0.1:80 --duration $(q .parameters.switch_under_load_seconds) --out RUN --timeout-ms 2000 \\
+  --group close:2 --group ka:4:0:2000 --group ka:2:100:1000
+zd-switchbench cli --zdctl zdctl --state DIR --domain web --ws green,blue --count 100000 \\
+  --interval-us 6000 --duration $(( $(q .parameters.switch_under_load_seconds) - 1 )) --log SWITCHES
+zd-analyze --run RUN --switches SWITCHES --bucket-ms 100 --zoom-s 0.12 --zoom-bucket-ms 1
+\`\`\`
+
 How to read: "failed" counts every request that did not get a 2xx answer (refused, reset,
 timeout, premature close, bad status); it must be 0. A connection "spans" a switch when zdctl
 started after the connection opened and returned before it closed; "stayed" means every answer
