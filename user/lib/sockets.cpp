@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "error.hpp"
 
 #ifndef SO_NETNS_COOKIE
@@ -146,6 +148,9 @@ Fd socket_from_pid(int pid, const Endpoint &want) {
       bound_not_listening = true;
       continue;
     }
+    spdlog::debug("{}: fd {} is {} {} (cookie {})", who, target_fd,
+                  is_exact ? "listening on" : "listening on the wildcard for",
+                  format_endpoint(want), info.cookie);
     (is_exact ? exact : wildcard) = std::move(copy);
   }
   if (exact)

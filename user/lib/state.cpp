@@ -195,6 +195,7 @@ bool State::attach(const std::string &dir) {
   if (int err = zd_bpf__load(skel.get()); err != 0)
     throw_errno("loading the BPF program (see zdctl -v attach for the verifier log)", -err);
 
+  spdlog::debug("loaded the embedded sk_lookup program (layout {})", ZD_LAYOUT_VERSION);
   Maps maps = Maps::from_object(skel->obj);
   zd_config config{};
   config.magic = ZD_STATE_MAGIC;
@@ -218,6 +219,7 @@ bool State::attach(const std::string &dir) {
   remove_pins(tmp); // a leftover from a crashed attach with the same pid
   try {
     pin_all(skel.get(), link.get(), tmp);
+    spdlog::debug("attached to netns inode {}; pinned under {}", this_netns_inode(), tmp);
     if (rename(tmp.c_str(), dir.c_str()) != 0)
       throw_errno("renaming " + tmp + " to " + dir);
   } catch (...) {
@@ -253,6 +255,7 @@ State State::open(const std::string &dir, Lock lock) {
   check_same_dir(held, dir);
   Maps maps = open_maps(dir);
   check_netns(dir);
+  spdlog::debug("opened {} ({} lock)", dir, lock == Lock::shared ? "shared" : "exclusive");
   return State(dir, std::move(held), std::move(maps));
 }
 

@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "error.hpp"
 #include "sockets.hpp"
 
@@ -289,6 +291,8 @@ SwitchResult Zd::switch_to(const std::string &domain_name, const std::string &ws
   if (!force)
     require_live_sockets(domain_name, domain, ws_name, workspace);
   // The switch itself: one map update.
+  spdlog::debug("domain {} (id {}): route {{active {}, previous {}}} -> {{{}, {}}}", domain_name,
+                domain.id, route.active, route.previous, workspace.id, route.active);
   maps_.set_route(domain.id, {workspace.id, route.active});
   result.changed = Changed::yes;
   return result;
@@ -305,6 +309,8 @@ SwitchResult Zd::revert(const std::string &domain_name, bool force) {
     throw Error("domain '" + domain_name + "' has no previous workspace to revert to");
   if (!force)
     require_live_sockets(domain_name, domain, target, *workspace);
+  spdlog::debug("domain {} (id {}): route {{active {}, previous {}}} -> {{{}, {}}}", domain_name,
+                domain.id, route->active, route->previous, route->previous, route->active);
   maps_.set_route(domain.id, {route->previous, route->active});
   return {Changed::yes, workspace_name(route->active), target};
 }
