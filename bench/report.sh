@@ -37,11 +37,16 @@ $(q '.machine | to_entries[] | "| \(.key) | \(.value) |"')
 
 ## Targets
 
-| target | wanted | measured | met |
-|---|---|---|---|
-$(q '.targets[] | "| \(.name) | \(.want) | \(.value)\(if .switches then " (\(.switches) switches)" else "" end) | \(if .met then "yes" else "**no**" end) |"')
+| target | wanted | measured | met | ceiling in this run | CPU per request, other / zd |
+|---|---|---|---|---|---|
+$(q '.targets[] | "| \(.name) | \(.want) | \(.value)\(if .switches then " (\(.switches) switches)" else "" end) | \(if .met then "yes" else "**no**" end) | \(.ceiling // "") | \(.cpu // "") |"')
 
-A missed target is discussed under [Where the time goes](#where-the-time-goes).
+How to read: "ceiling" is direct / that proxy in the same rounds: what a steering that costs
+nothing would measure against it here (zd / proxy = zd / direct x direct / proxy), so a ratio
+target above the ceiling cannot be met on this machine, however cheap zd is. "CPU per request, other / zd"
+compares the CPU time (load generator + servers) each variant spends per request, which does
+not depend on idle cores. A missed target is discussed under
+[Where the time goes](#where-the-time-goes).
 
 ## Variants
 

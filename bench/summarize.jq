@@ -62,6 +62,7 @@ def table($runs; $rounds; $variants):
 | def memsum: map(.bytes_memlock) | add;
 {
   generated: (now | todate),
+  runs: $wrk[0],
   quick: ($quick == 1),
   machine: $machine,
   parameters: $params,
@@ -88,12 +89,22 @@ def table($runs; $rounds; $variants):
 }
 | . as $all
 | .targets = [
-  {name: "zd / direct, short-lived", want: ">= 0.98", value: ($tables.close[1].ratio_to_direct.median)},
-  {name: "zd / direct, keep-alive", want: ">= 0.98", value: ($tables.keepalive[1].ratio_to_direct.median)},
-  {name: "zd / nginx, short-lived", want: ">= 1.3", value: $zd_vs.close.nginx.median},
-  {name: "zd / HAProxy, short-lived", want: ">= 1.3", value: $zd_vs.close.haproxy.median},
-  {name: "zd / nginx, keep-alive", want: ">= 2", value: $zd_vs.keepalive.nginx.median},
-  {name: "zd / HAProxy, keep-alive", want: ">= 2", value: $zd_vs.keepalive.haproxy.median},
+  {name: "zd / direct, short-lived", want: ">= 0.98", value: ($tables.close[1].ratio_to_direct.median),
+   cpu: $zd_vs.cpu_per_request_other_over_zd.close.direct.median},
+  {name: "zd / direct, keep-alive", want: ">= 0.98", value: ($tables.keepalive[1].ratio_to_direct.median),
+   cpu: $zd_vs.cpu_per_request_other_over_zd.keepalive.direct.median},
+  {name: "zd / nginx, short-lived", want: ">= 1.3", value: $zd_vs.close.nginx.median,
+   ceiling: ratio($mr.close; "direct"; "nginx").median,
+   cpu: $zd_vs.cpu_per_request_other_over_zd.close.nginx.median},
+  {name: "zd / HAProxy, short-lived", want: ">= 1.3", value: $zd_vs.close.haproxy.median,
+   ceiling: ratio($mr.close; "direct"; "haproxy").median,
+   cpu: $zd_vs.cpu_per_request_other_over_zd.close.haproxy.median},
+  {name: "zd / nginx, keep-alive", want: ">= 2", value: $zd_vs.keepalive.nginx.median,
+   ceiling: ratio($mr.keepalive; "direct"; "nginx").median,
+   cpu: $zd_vs.cpu_per_request_other_over_zd.keepalive.nginx.median},
+  {name: "zd / HAProxy, keep-alive", want: ">= 2", value: $zd_vs.keepalive.haproxy.median,
+   ceiling: ratio($mr.keepalive; "direct"; "haproxy").median,
+   cpu: $zd_vs.cpu_per_request_other_over_zd.keepalive.haproxy.median},
   {name: "failed requests under switching", want: "0 (with >= 1000 switches)",
    value: $all.switch_under_load.failed, switches: $all.switch_under_load.switches},
   {name: "zdctl switch p99 (us)", want: "< 10000", value: $all.switch_latency.one_domain.cli.wall.p99_us},
