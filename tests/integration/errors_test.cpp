@@ -22,9 +22,7 @@ protected:
     NetnsTest::SetUp();
     if (IsSkipped() || HasFatalFailure())
       return;
-    attach_with_domain();
-    add_workspace("blue", 3001);
-    add_workspace("green", 3002);
+    attach_blue_green();
     zdctl_ok({"switch", "shop", "blue"});
     before_ = status_json();
   }

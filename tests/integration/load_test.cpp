@@ -25,9 +25,7 @@ protected:
     // must not run out of ephemeral ports (TIME_WAIT stays on the client).
     write_sysctl("net/ipv4/ip_local_port_range", "1024 65000");
     write_sysctl("net/ipv4/tcp_tw_reuse", "1");
-    attach_with_domain();
-    add_workspace("blue", 3001);
-    add_workspace("green", 3002);
+    attach_blue_green();
     zdctl_ok({"switch", "shop", "blue"});
   }
 

@@ -20,9 +20,7 @@ protected:
     NetnsTest::SetUp();
     if (IsSkipped() || HasFatalFailure())
       return;
-    attach_with_domain();
-    add_workspace("blue", 3001);
-    add_workspace("green", 3002);
+    attach_blue_green();
   }
 
   // Greetings of n fresh connections to host, counted by workspace.

@@ -435,4 +435,10 @@ void NetnsTest::attach_with_domain(const std::string &domain) {
             std::string("tcp://[") + kV6 + "]:80"});
 }
 
+void NetnsTest::attach_blue_green() {
+  attach_with_domain();
+  add_workspace("blue", 3001);
+  add_workspace("green", 3002);
+}
+
 } // namespace zdtest

@@ -129,6 +129,8 @@ protected:
   Echo &add_workspace(const std::string &name, int port, bool v6 = true);
   // Standard setup: attach, domain shop on kV4/kV6:80.
   void attach_with_domain(const std::string &domain = "shop");
+  // The usual stage: attach, domain shop, workspaces blue (3001) and green (3002).
+  void attach_blue_green();
 
   std::string state_dir() const { return bpffs_ + "/zd"; }
   std::string bpffs() const { return bpffs_; }
