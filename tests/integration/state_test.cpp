@@ -1,7 +1,10 @@
 // State lives in bpffs, not in a zdctl process: separate invocations see
 // and change the same state (issue "Done when" 3d).
+#include <bpf/bpf.h>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
+
+#include <cstring>
 #include <unistd.h>
 
 #include "harness.hpp"
@@ -109,6 +112,50 @@ TEST_F(State, JsonAfterTheCommand) {
   ASSERT_EQ(detach.code, 0) << detach.err;
   EXPECT_EQ(nlohmann::json::parse(detach.out).at("changed"), true);
   EXPECT_EQ(nlohmann::json::parse(zdctl({"--json", "detach"}).out).at("changed"), false);
+}
+
+// The id of the program a pinned link (or program pin) refers to.
+uint32_t pinned_program_id(const std::string &path, bool is_link) {
+  Fd fd(bpf_obj_get(path.c_str()));
+  EXPECT_TRUE(fd) << path << ": " << std::strerror(errno);
+  if (is_link) {
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &len), 0);
+    return info.prog_id;
+  }
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  EXPECT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &len), 0);
+  return info.id;
+}
+
+TEST_F(State, UpgradeSwapsTheProgramAndKeepsEverything) {
+  attach_blue_green();
+  zdctl_ok({"switch", "shop", "blue"});
+  Conn before;
+  ASSERT_EQ(connect_and_greet(kV4, kPort, before), ConnectError::none);
+  ASSERT_EQ(before.greeting, "blue");
+  const uint32_t old_id = pinned_program_id(state_dir() + "/link", true);
+
+  // Same zdctl, same program: nothing to do.
+  EXPECT_NE(zdctl_ok({"upgrade"}).find("nothing changed"), std::string::npos);
+  EXPECT_EQ(pinned_program_id(state_dir() + "/link", true), old_id);
+
+  const std::string status = status_json();
+  EXPECT_NE(zdctl_ok({"upgrade", "--force"}).find("upgraded"), std::string::npos);
+  const uint32_t new_id = pinned_program_id(state_dir() + "/link", true);
+  EXPECT_NE(new_id, old_id) << "the link still runs the old program";
+  EXPECT_EQ(pinned_program_id(state_dir() + "/program", false), new_id);
+  EXPECT_EQ(status_json(), status) << "domains, routes, sockets or counters changed";
+
+  // The new program steers with the old maps, and nothing established moved.
+  EXPECT_EQ(exchange(before, "ping", 9), "blue:ping");
+  EXPECT_EQ(greet(kV4), "blue");
+  zdctl_ok({"switch", "shop", "green"});
+  EXPECT_EQ(greet(kV4), "green");
+  EXPECT_EQ(greet(kV6), "green");
+  EXPECT_EQ(exchange(before, "ping", 9), "blue:ping");
 }
 
 } // namespace

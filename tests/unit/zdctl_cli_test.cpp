@@ -137,6 +137,7 @@ TEST_F(ZdctlCli, HelpOfEveryCommandHasAnExample) {
   const std::vector<std::vector<std::string>> commands = {{},
                                                           {"attach"},
                                                           {"detach"},
+                                                          {"upgrade"},
                                                           {"domain"},
                                                           {"domain", "add"},
                                                           {"domain", "rm"},

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <spdlog/spdlog.h>
@@ -257,6 +258,64 @@ State State::open(const std::string &dir, Lock lock) {
   check_netns(dir);
   spdlog::debug("opened {} ({} lock)", dir, lock == Lock::shared ? "shared" : "exclusive");
   return State(dir, std::move(held), std::move(maps));
+}
+
+namespace {
+
+bpf_prog_info program_info(int fd, const std::string &what) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw_errno("reading program info of " + what);
+  return info;
+}
+
+} // namespace
+
+bool State::upgrade(bool force) {
+  const std::string link_path = dir_ + "/" + kLinkPin;
+  const std::string program_path = dir_ + "/" + kProgramPin;
+  Fd link(bpf_obj_get(link_path.c_str()));
+  Fd old_program(bpf_obj_get(program_path.c_str()));
+  if (!link || !old_program)
+    throw_errno("opening the pinned link and program in " + dir_);
+
+  // Load the embedded program against the pinned maps, not fresh ones.
+  Skeleton skel(zd_bpf__open());
+  if (!skel)
+    throw_errno("opening the embedded BPF object");
+  for (size_t i = 0; i < kMapCount; ++i) {
+    bpf_map *map = bpf_object__find_map_by_name(skel->obj, kMapNames[i].object);
+    if (int err = bpf_map__reuse_fd(map, maps_.fd(static_cast<MapId>(i))); err != 0)
+      throw_errno(std::string("reusing pinned map ") + kMapNames[i].pin, -err);
+  }
+  if (int err = zd_bpf__load(skel.get()); err != 0)
+    throw_errno("loading the BPF program (see zdctl -v upgrade for the verifier log)", -err);
+
+  const int new_program = bpf_program__fd(skel->progs.zd_dispatch);
+  bpf_prog_info running = program_info(old_program.get(), program_path);
+  bpf_prog_info embedded = program_info(new_program, "the embedded program");
+  if (!force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0)
+    return false;
+
+  // Swap the program under the link; fails if someone swapped it meanwhile.
+  LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE,
+              .old_prog_fd = static_cast<uint32_t>(old_program.get()));
+  if (bpf_link_update(link.get(), new_program, &opts) != 0)
+    throw_errno("replacing the program of " + link_path);
+  spdlog::debug("link now runs program id {} (was {})", embedded.id, running.id);
+
+  // Re-pin the program that now runs; rename replaces the old pin at once.
+  const std::string fresh = dir_ + "/program-upgrading";
+  unlink(fresh.c_str());
+  if (int err = bpf_program__pin(skel->progs.zd_dispatch, fresh.c_str()); err != 0)
+    throw_errno("pinning the new program", -err);
+  if (rename(fresh.c_str(), program_path.c_str()) != 0) {
+    int err = errno;
+    unlink(fresh.c_str());
+    throw_errno("renaming " + fresh + " to " + program_path, err);
+  }
+  return true;
 }
 
 } // namespace zd

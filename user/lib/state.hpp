@@ -31,6 +31,13 @@ public:
   // this layout version, attached to this network namespace.
   static State open(const std::string &dir, Lock lock);
 
+  // Replaces the attached program with the one embedded in this zdctl, in
+  // one bpf_link_update: maps, routes, sockets and counters stay, and no new
+  // connection finds the namespace without a program. Same layout version
+  // only (open() refuses another). Returns false, changing nothing, when the
+  // running program already is this one (same tag) and force is not set.
+  bool upgrade(bool force);
+
   Maps &maps() { return maps_; }
   const Maps &maps() const { return maps_; }
   const std::string &dir() const { return dir_; }

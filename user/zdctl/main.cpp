@@ -127,6 +127,13 @@ int run(int argc, char **argv) {
                          "and workspaces keep running",
                          "zdctl detach");
 
+  bool force = false;
+  auto *upgrade = command(app, "upgrade",
+                          "Replace the running program with this zdctl's, in one link update; "
+                          "domains, workspaces, routes and counters stay (same state layout)",
+                          "zdctl upgrade");
+  upgrade->add_flag("--force", force, "replace it even if it is already this zdctl's program");
+
   auto *domain = command(app, "domain", "Add or remove domains",
                          "zdctl domain add shop --listen tcp://10.99.0.1:80");
   domain->require_subcommand(1);
@@ -153,7 +160,6 @@ int run(int argc, char **argv) {
   std::string ws_name;
   std::string pid_spec;
   std::vector<std::string> socket_specs, fd_specs;
-  bool force = false;
   auto *ws_add = command(*workspace, "add",
                          "Register a workspace by its listening sockets (taken from a running "
                          "process, or inherited fds)",
@@ -234,6 +240,16 @@ int run(int argc, char **argv) {
           detached ? "detached: new connections take the normal path; established ones are "
                      "untouched"
                    : "not attached (no state at " + opts.state + "), nothing changed");
+    return 0;
+  }
+  if (upgrade->parsed()) {
+    DeferSignals defer;
+    zd::State state = zd::State::open(opts.state, zd::Lock::exclusive);
+    bool replaced = state.upgrade(force);
+    print(opts, {{"upgraded", replaced}, {"state", opts.state}},
+          replaced ? "upgraded: the link now runs this zdctl's program; domains, workspaces, "
+                     "routes and counters are kept"
+                   : "already running this zdctl's program, nothing changed");
     return 0;
   }
   if (status->parsed()) {
