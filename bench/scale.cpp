@@ -94,12 +94,12 @@ int main(int argc, char **argv) {
         std::string name = "s" + std::to_string(i);
         std::string addr = "tcp://10.99." + std::to_string(1 + i / 250) + "." +
                            std::to_string(1 + i % 250) + ":80";
-        std::vector<zd::Fd> sockets;
-        sockets.push_back(listener(active ? 1 : 2, i));
+        std::vector<zd::WorkspaceSocket> sockets;
+        sockets.push_back({listener(active ? 1 : 2, i), 0});
         if (active)
           zd.add_domain(name, {zd::parse_endpoint(addr, zd::AllowPrefix::no)});
         zd.add_workspace(name + (active ? "a" : "b"), static_cast<uint32_t>(getpid()), sockets);
-        held.push_back(std::move(sockets[0]));
+        held.push_back(std::move(sockets[0].fd));
         if (active)
           zd.switch_to(name, name + "a", false);
       }

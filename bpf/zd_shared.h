@@ -102,9 +102,15 @@ struct zd_domain_record {
 
 struct zd_socket_record {
 	__u8 protocol;
-	__u8 family;
+	__u8 family; /* the family it serves: its key in zd_sockets */
 	__u16 port;
 	__u8 addr[16];
+	/*
+	 * 0 when the socket is of `family`; AF_INET6 for a dual-stack [::]
+	 * socket (IPV6_V6ONLY off) that serves IPv4 connections.
+	 */
+	__u8 socket_family;
+	__u8 pad[3];
 	__u64 cookie; /* SO_COOKIE when registered: tells a live socket apart */
 };
 

@@ -167,6 +167,13 @@ TEST_F(Errors, TwoSocketsForOneProtocolAndFamily) {
                  inherit);
 }
 
+TEST_F(Errors, Ipv6OnlySocketForAnIpv4Address) {
+  echoes().push_back(start_echo("v6only", {"[::]:3012"})); // IPV6_V6ONLY on
+  const std::string pid = std::to_string(echoes().back().pid());
+  expect_refused({"workspace", "add", "v6only", "--pid", pid, "--socket", "tcp://127.0.0.1:3012"},
+                 "has no socket bound to tcp://127.0.0.1:3012");
+}
+
 TEST_F(Errors, SocketInAnotherNetworkNamespace) {
   // unshare execs zd-echo, so the pid is the server's, its socket in a new netns.
   echoes().push_back(start_echo("alien", {"0.0.0.0:3011"}, {"unshare", "-n"}));

@@ -125,6 +125,44 @@ TEST_F(Steering, DeadActiveWorkspaceFallsBackToThePreviousOne) {
   EXPECT_GE(shop["counters"]["fallbacks"].get<uint64_t>(), 40u);
 }
 
+// Go, Node.js and Java listen on one dual-stack [::] socket by default: asked
+// for its IPv4 address, zdctl takes that socket for IPv4 connections too.
+TEST_F(Steering, DualStackSocketServesBothFamilies) {
+  echoes().push_back(start_echo("dual", {"--dual-stack", "[::]:3005"}));
+  const std::string pid = std::to_string(echoes().back().pid());
+  zdctl_ok({"workspace", "add", "dual", "--pid", pid, "--socket", "tcp://127.0.0.1:3005",
+            "--socket", "tcp://[::1]:3005"});
+  auto dual_status = [&] {
+    const json status = json::parse(status_json());
+    for (const auto &w : status["workspaces"])
+      if (w["name"] == "dual")
+        return w;
+    return json();
+  };
+  const json dual = dual_status();
+  ASSERT_EQ(dual["sockets"].size(), 2u);
+  EXPECT_EQ(dual["sockets"][0]["family"], "ipv4");
+  EXPECT_EQ(dual["sockets"][0]["dual_stack"], true);
+  EXPECT_EQ(dual["sockets"][1]["family"], "ipv6");
+  EXPECT_EQ(dual["sockets"][1]["dual_stack"], false);
+  for (const auto &s : dual["sockets"]) {
+    EXPECT_EQ(s["endpoint"], "tcp://[::]:3005");
+    EXPECT_EQ(s["alive"], true);
+  }
+
+  zdctl_ok({"switch", "shop", "blue"});
+  zdctl_ok({"switch", "shop", "dual"});
+  EXPECT_EQ(tally(kV4, 20), (Tally{{"dual", 20}}));
+  EXPECT_EQ(tally(kV6, 20), (Tally{{"dual", 20}}));
+
+  // One socket, two map entries: closing it empties both.
+  echoes().back().child.kill();
+  EXPECT_EQ(tally(kV4, 10), (Tally{{"blue", 10}}));
+  EXPECT_EQ(tally(kV6, 10), (Tally{{"blue", 10}}));
+  for (const auto &s : dual_status()["sockets"])
+    EXPECT_EQ(s["alive"], false);
+}
+
 TEST_F(Steering, NoLiveWorkspaceRefusesTheConnection) {
   zdctl_ok({"switch", "shop", "blue"});
   echoes()[0].child.kill();

@@ -5,6 +5,7 @@
 //
 //   zd-echo NAME ADDRESS:PORT...       listen on each (IPv6 as [::1]:3001)
 //   zd-echo --bind-only NAME ADDR:PORT bind but never listen (for error tests)
+//   zd-echo --dual-stack NAME [::]:PORT IPv6 sockets take IPv4 too (V6ONLY off)
 //
 // Prints "ready" on stdout once every socket is listening.
 #include <arpa/inet.h>
@@ -26,7 +27,7 @@ namespace {
   std::exit(1);
 }
 
-int bind_socket(const std::string &spec, bool listen_too) {
+int bind_socket(const std::string &spec, bool listen_too, bool dual_stack) {
   sockaddr_storage ss{};
   socklen_t len = 0;
   auto colon = spec.rfind(':');
@@ -53,8 +54,9 @@ int bind_socket(const std::string &spec, bool listen_too) {
   int one = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
     die("socket");
+  int v6only = dual_stack ? 0 : 1;
   if (ss.ss_family == AF_INET6)
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   if (bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0)
     die("bind " + spec);
   if (listen_too && listen(fd, 4096) != 0)
@@ -66,16 +68,23 @@ int bind_socket(const std::string &spec, bool listen_too) {
 
 int main(int argc, char **argv) {
   int arg = 1;
-  bool bind_only = arg < argc && std::strcmp(argv[arg], "--bind-only") == 0;
-  arg += bind_only;
+  bool bind_only = false, dual_stack = false;
+  for (; arg < argc && argv[arg][0] == '-'; ++arg) {
+    if (std::strcmp(argv[arg], "--bind-only") == 0)
+      bind_only = true;
+    else if (std::strcmp(argv[arg], "--dual-stack") == 0)
+      dual_stack = true;
+    else
+      break;
+  }
   if (argc - arg < 2) {
-    std::fprintf(stderr, "usage: zd-echo [--bind-only] NAME ADDRESS:PORT...\n");
+    std::fprintf(stderr, "usage: zd-echo [--bind-only] [--dual-stack] NAME ADDRESS:PORT...\n");
     return 2;
   }
   const std::string name = argv[arg++];
   std::vector<int> listeners;
   for (; arg < argc; ++arg)
-    listeners.push_back(bind_socket(argv[arg], !bind_only));
+    listeners.push_back(bind_socket(argv[arg], !bind_only, dual_stack));
 
   int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0)

@@ -109,14 +109,15 @@ TEST(ReportJson, Workspaces) {
   EXPECT_EQ(blue["pid"], 4242);
   ASSERT_EQ(blue["sockets"].size(), 2u);
   const auto &v4 = blue["sockets"][0];
-  EXPECT_EQ(keys_of(v4),
-            (std::set<std::string>{"protocol", "family", "address", "port", "endpoint", "alive"}));
+  EXPECT_EQ(keys_of(v4), (std::set<std::string>{"protocol", "family", "dual_stack", "address",
+                                                "port", "endpoint", "alive"}));
   EXPECT_EQ(v4["protocol"], "tcp");
   EXPECT_EQ(v4["family"], "ipv4");
   EXPECT_EQ(v4["address"], "127.0.0.1");
   EXPECT_EQ(v4["port"], 3001);
   EXPECT_EQ(v4["endpoint"], "tcp://127.0.0.1:3001");
   EXPECT_EQ(v4["alive"], true);
+  EXPECT_EQ(v4["dual_stack"], false);
   const auto &v6 = blue["sockets"][1];
   EXPECT_EQ(v6["family"], "ipv6");
   EXPECT_EQ(v6["address"], "::1");
@@ -156,3 +157,24 @@ TEST(ReportTable, Empty) {
 }
 
 } // namespace
+
+// One dual-stack [::] socket registered for IPv4 (and IPv6): the family is
+// the one it serves, the endpoint the one it is bound to.
+TEST(Report, DualStackSocket) {
+  zd::Status status;
+  zd::WorkspaceStatus dual;
+  dual.name = "dual";
+  const auto any6 = parse_endpoint("tcp://[::]:3005", AllowPrefix::no);
+  dual.sockets = {{any6, 21, true, AF_INET}, {any6, 21, true, 0}};
+  status.workspaces = {dual};
+
+  const auto json = zd::to_json(status)["workspaces"][0]["sockets"];
+  EXPECT_EQ(json[0]["family"], "ipv4");
+  EXPECT_EQ(json[0]["dual_stack"], true);
+  EXPECT_EQ(json[0]["endpoint"], "tcp://[::]:3005");
+  EXPECT_EQ(json[1]["family"], "ipv6");
+  EXPECT_EQ(json[1]["dual_stack"], false);
+  EXPECT_NE(zd::to_table(status).find("tcp://[::]:3005 for ipv4 (alive), tcp://[::]:3005 (alive)"),
+            std::string::npos)
+      << zd::to_table(status);
+}

@@ -77,7 +77,8 @@ nlohmann::json to_json(const Status &status) {
     nlohmann::json sockets = nlohmann::json::array();
     for (const auto &s : w.sockets)
       sockets.push_back({{"protocol", protocol_name(s.bound.protocol)},
-                         {"family", family_name(s.bound.family)},
+                         {"family", family_name(s.serves_family())},
+                         {"dual_stack", s.dual_stack()},
                          {"address", address_of(s.bound)},
                          {"port", s.bound.port},
                          {"endpoint", format_endpoint(s.bound)},
@@ -105,7 +106,9 @@ std::string to_table(const Status &status) {
   for (const auto &w : status.workspaces) {
     std::vector<std::string> sockets;
     for (const auto &s : w.sockets)
-      sockets.push_back(format_endpoint(s.bound) + (s.alive ? " (alive)" : " (DEAD)"));
+      sockets.push_back(format_endpoint(s.bound) +
+                        (s.dual_stack() ? " for " + family_name(s.serves_family()) : "") +
+                        (s.alive ? " (alive)" : " (DEAD)"));
     workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-",
                           std::to_string(w.counters.steered + w.counters.fallbacks),
                           joined(sockets)});

@@ -87,6 +87,13 @@ SocketInfo inspect_socket(int fd) {
     info.bound.prefix_len = 128;
   }
   info.listening = listening != 0;
+  int v6only = 1;
+  if (domain == AF_INET6) {
+    socklen_t len = sizeof(v6only);
+    if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) != 0)
+      throw_errno("inspecting socket fd " + std::to_string(fd));
+  }
+  info.v6only = v6only != 0;
   return info;
 }
 
@@ -98,7 +105,7 @@ uint64_t current_netns_cookie() {
   return cookie;
 }
 
-Fd socket_from_pid(int pid, const Endpoint &want) {
+WorkspaceSocket socket_from_pid(int pid, const Endpoint &want) {
   const std::string who = "pid " + std::to_string(pid);
   Fd pidfd(pidfd_open(pid));
   if (!pidfd) {
@@ -115,7 +122,11 @@ Fd socket_from_pid(int pid, const Endpoint &want) {
     throw_errno("listing " + fd_dir);
   }
 
-  Fd exact, wildcard;
+  // Best first: bound to want itself, to the family's wildcard, dual-stack [::].
+  enum Rank { kExact, kWildcard, kDualStack, kRanks };
+  static constexpr const char *kHow[kRanks] = {"listening on", "listening on the wildcard for",
+                                               "dual-stack [::], serving"};
+  Fd found[kRanks];
   bool bound_not_listening = false;
   while (dirent *entry = readdir(dir.get())) {
     char target[64] = {};
@@ -138,25 +149,29 @@ Fd socket_from_pid(int pid, const Endpoint &want) {
     } catch (const Error &) {
       continue; // unix or netlink socket: not a candidate
     }
-    if (info.bound.family != want.family || info.bound.protocol != want.protocol ||
-        info.bound.port != want.port)
+    if (info.bound.protocol != want.protocol || info.bound.port != want.port)
       continue;
-    bool is_exact = info.bound == want;
-    if (!is_exact && !is_any(info.bound))
+    Rank rank;
+    if (info.bound.family == want.family && info.bound == want)
+      rank = kExact;
+    else if (info.bound.family == want.family && is_any(info.bound))
+      rank = kWildcard;
+    else if (want.family == AF_INET && info.bound.family == AF_INET6 && is_any(info.bound) &&
+             !info.v6only)
+      rank = kDualStack;
+    else
       continue;
     if (want.protocol == IPPROTO_TCP && !info.listening) {
       bound_not_listening = true;
       continue;
     }
-    spdlog::debug("{}: fd {} is {} {} (cookie {})", who, target_fd,
-                  is_exact ? "listening on" : "listening on the wildcard for",
+    spdlog::debug("{}: fd {} is {} {} (cookie {})", who, target_fd, kHow[rank],
                   format_endpoint(want), info.cookie);
-    (is_exact ? exact : wildcard) = std::move(copy);
+    found[rank] = std::move(copy);
   }
-  if (exact)
-    return exact;
-  if (wildcard)
-    return wildcard;
+  for (auto &fd : found)
+    if (fd)
+      return {std::move(fd), want.family};
   if (bound_not_listening)
     throw Error(who + " has a socket bound to " + format_endpoint(want) +
                 " but it is not listening");
@@ -164,7 +179,7 @@ Fd socket_from_pid(int pid, const Endpoint &want) {
   throw Error(who + " has no socket bound to " + format_endpoint(want) + also);
 }
 
-Fd socket_from_fd(int fd) {
+WorkspaceSocket socket_from_fd(int fd) {
   Fd copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (!copy) {
     if (errno == EBADF)
@@ -172,7 +187,7 @@ Fd socket_from_fd(int fd) {
     throw_errno("duplicating fd " + std::to_string(fd));
   }
   inspect_socket(fd); // errors name the fd the user gave, not our copy
-  return copy;
+  return {std::move(copy), 0};
 }
 
 } // namespace zd

@@ -195,7 +195,8 @@ void Zd::remove_domain(const std::string &name) {
   maps_.remove_domain(to_name(name));
 }
 
-void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<Fd> &sockets) {
+void Zd::add_workspace(const std::string &name, uint32_t pid,
+                       const std::vector<WorkspaceSocket> &sockets) {
   validate_name("workspace", name);
   if (sockets.empty())
     throw Error("workspace '" + name +
@@ -204,10 +205,14 @@ void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<
     throw Error("workspace '" + name + "' already exists");
 
   const uint64_t netns = current_netns_cookie();
-  zd_workspace_record record{};
-  std::vector<SocketInfo> infos;
-  for (const auto &fd : sockets) {
-    SocketInfo info = inspect_socket(fd.get());
+  struct Checked {
+    SocketInfo info;
+    uint8_t serves;
+  };
+  std::vector<Checked> checked;
+  for (const auto &socket : sockets) {
+    SocketInfo info = inspect_socket(socket.fd.get());
+    const uint8_t serves = socket.serves ? socket.serves : info.bound.family;
     const std::string what =
         describe(info.bound.protocol, info.bound.family) + " socket " + format_endpoint(info.bound);
     if (info.bound.protocol != IPPROTO_TCP)
@@ -217,27 +222,33 @@ void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<
     if (info.netns_cookie != netns)
       throw Error(what + " lives in another network namespace: sk_lookup cannot deliver to "
                          "it; run the workspace in this namespace");
-    for (const auto &seen : infos)
-      if (seen.bound.protocol == info.bound.protocol && seen.bound.family == info.bound.family)
-        throw Error("two " + describe(info.bound.protocol, info.bound.family) + " sockets (" +
-                    format_endpoint(seen.bound) + " and " + format_endpoint(info.bound) +
+    if (serves != info.bound.family &&
+        !(serves == AF_INET && info.bound.family == AF_INET6 && !info.v6only))
+      throw Error(what + " cannot take " + family_name(serves) + " connections");
+    for (const auto &seen : checked)
+      if (seen.info.bound.protocol == info.bound.protocol && seen.serves == serves)
+        throw Error("two " + describe(info.bound.protocol, serves) + " sockets (" +
+                    format_endpoint(seen.info.bound) + " and " + format_endpoint(info.bound) +
                     "): a workspace has one socket per protocol and family");
-    infos.push_back(info);
+    checked.push_back({info, serves});
   }
-  if (infos.size() > ZD_MAX_SOCKETS_PER_WORKSPACE)
+  if (checked.size() > ZD_MAX_SOCKETS_PER_WORKSPACE)
     throw Error("a workspace has at most " + std::to_string(ZD_MAX_SOCKETS_PER_WORKSPACE) +
                 " sockets");
 
+  zd_workspace_record record{};
   record.id = allocate_id(false);
   record.pid = pid;
-  record.n_sockets = static_cast<uint32_t>(infos.size());
-  for (size_t i = 0; i < infos.size(); ++i) {
+  record.n_sockets = static_cast<uint32_t>(checked.size());
+  for (size_t i = 0; i < checked.size(); ++i) {
+    const SocketInfo &info = checked[i].info;
     auto &s = record.sockets[i];
-    s.protocol = infos[i].bound.protocol;
-    s.family = infos[i].bound.family;
-    s.port = infos[i].bound.port;
-    std::memcpy(s.addr, infos[i].bound.addr.data(), sizeof(s.addr));
-    s.cookie = infos[i].cookie;
+    s.protocol = info.bound.protocol;
+    s.family = checked[i].serves;
+    s.socket_family = info.bound.family == s.family ? 0 : info.bound.family;
+    s.port = info.bound.port;
+    std::memcpy(s.addr, info.bound.addr.data(), sizeof(s.addr));
+    s.cookie = info.cookie;
   }
 
   maps_.reset_workspace_counters(record.id);
@@ -245,13 +256,14 @@ void Zd::add_workspace(const std::string &name, uint32_t pid, const std::vector<
   maps_.put_workspace(to_name(name), record);
   size_t added = 0;
   try {
-    for (; added < infos.size(); ++added)
-      maps_.add_socket(
-          socket_key(record.id, infos[added].bound.protocol, infos[added].bound.family),
-          sockets[added].get());
+    for (; added < checked.size(); ++added) {
+      const auto &s = record.sockets[added];
+      maps_.add_socket(socket_key(record.id, s.protocol, s.family), sockets[added].fd.get());
+    }
   } catch (...) {
     for (size_t i = 0; i < added; ++i)
-      maps_.remove_socket(socket_key(record.id, infos[i].bound.protocol, infos[i].bound.family));
+      maps_.remove_socket(
+          socket_key(record.id, record.sockets[i].protocol, record.sockets[i].family));
     maps_.remove_workspace(to_name(name));
     maps_.remove_workspace_name(record.id);
     throw;
@@ -345,10 +357,11 @@ Status Zd::status() const {
     for (uint32_t i = 0; i < record.n_sockets; ++i) {
       const auto &s = record.sockets[i];
       SocketStatus socket;
+      socket.serves = s.family;
       socket.bound.protocol = s.protocol;
-      socket.bound.family = s.family;
+      socket.bound.family = s.socket_family ? s.socket_family : s.family;
       socket.bound.port = s.port;
-      socket.bound.prefix_len = s.family == AF_INET6 ? 128 : 32;
+      socket.bound.prefix_len = socket.bound.family == AF_INET6 ? 128 : 32;
       std::memcpy(socket.bound.addr.data(), s.addr, sizeof(s.addr));
       socket.cookie = s.cookie;
       socket.alive = socket_alive(record.id, s);

@@ -8,14 +8,19 @@
 
 #include "fd.hpp"
 #include "parse.hpp"
+#include "sockets.hpp"
 #include "state.hpp"
 
 namespace zd {
 
 struct SocketStatus {
-  Endpoint bound;
+  Endpoint bound; // the socket's own family and address
   uint64_t cookie = 0;
   bool alive = false; // the kernel still holds this socket in the map
+  uint8_t serves = 0; // the family it serves; 0: bound.family
+
+  uint8_t serves_family() const { return serves ? serves : bound.family; }
+  bool dual_stack() const { return serves_family() != bound.family; }
 };
 
 struct WorkspaceStatus {
@@ -57,7 +62,8 @@ public:
 
   // sockets: listening sockets already taken from the process (or inherited);
   // pid is recorded for status only (0 for inherited fds).
-  void add_workspace(const std::string &name, uint32_t pid, const std::vector<Fd> &sockets);
+  void add_workspace(const std::string &name, uint32_t pid,
+                     const std::vector<WorkspaceSocket> &sockets);
   void remove_workspace(const std::string &name, bool force);
 
   SwitchResult switch_to(const std::string &domain, const std::string &workspace, bool force);

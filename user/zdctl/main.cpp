@@ -284,7 +284,7 @@ int run(int argc, char **argv) {
   }
   if (ws_add->parsed()) {
     zd::validate_name("workspace", ws_name);
-    std::vector<zd::Fd> sockets;
+    std::vector<zd::WorkspaceSocket> sockets;
     int pid = 0;
     if (!pid_spec.empty()) {
       pid = zd::parse_pid(pid_spec);
