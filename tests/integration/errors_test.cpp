@@ -15,14 +15,13 @@
 namespace zdtest {
 namespace {
 
-class Errors : public NetnsTest {
+class Errors : public BlueGreenTest {
 protected:
   // shop (v4+v6) active on blue, green registered, no previous workspace.
   void SetUp() override {
-    NetnsTest::SetUp();
+    BlueGreenTest::SetUp();
     if (IsSkipped() || HasFatalFailure())
       return;
-    attach_blue_green();
     zdctl_ok({"switch", "shop", "blue"});
     before_ = status_json();
   }

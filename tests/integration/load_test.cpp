@@ -15,17 +15,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Load : public NetnsTest {
+class Load : public BlueGreenTest {
 protected:
   void SetUp() override {
-    NetnsTest::SetUp();
+    BlueGreenTest::SetUp();
     if (IsSkipped() || HasFatalFailure())
       return;
     // Per-netns: tens of thousands of short connections from one address
     // must not run out of ephemeral ports (TIME_WAIT stays on the client).
     write_sysctl("net/ipv4/ip_local_port_range", "1024 65000");
     write_sysctl("net/ipv4/tcp_tw_reuse", "1");
-    attach_blue_green();
     zdctl_ok({"switch", "shop", "blue"});
   }
 

@@ -14,15 +14,8 @@ namespace {
 
 using json = nlohmann::json;
 
-class Steering : public NetnsTest {
+class Steering : public BlueGreenTest {
 protected:
-  void SetUp() override {
-    NetnsTest::SetUp();
-    if (IsSkipped() || HasFatalFailure())
-      return;
-    attach_blue_green();
-  }
-
   // Greetings of n fresh connections to host, counted by workspace.
   std::map<std::string, int> tally(const std::string &host, int n = 100, int port = kPort) {
     std::map<std::string, int> seen;

@@ -29,8 +29,9 @@ std::string describe(uint8_t protocol, uint8_t family) {
   return protocol_name(protocol) + "/" + family_name(family);
 }
 
-template <typename Record>
-std::map<uint32_t, std::string> names_by_id(const std::vector<std::pair<zd_name, Record>> &all) {
+// One pass over the records for status, instead of a lookup per id.
+std::map<uint32_t, std::string>
+names_by_id(const std::vector<std::pair<zd_name, zd_workspace_record>> &all) {
   std::map<uint32_t, std::string> out;
   for (const auto &[name, record] : all)
     out[record.id] = from_name(name);
@@ -272,11 +273,10 @@ void Zd::add_workspace(const std::string &name, uint32_t pid,
 
 void Zd::remove_workspace(const std::string &name, bool force) {
   zd_workspace_record record = find_workspace(name);
-  auto domain_names = names_by_id(maps_.domains());
   std::vector<std::pair<uint32_t, zd_route>> touched;
   for (const auto &[domain, route] : maps_.routes()) {
     if (route.active == record.id && !force)
-      throw Error("workspace '" + name + "' is active for domain '" + domain_names[domain] +
+      throw Error("workspace '" + name + "' is active for domain '" + domain_name(domain) +
                   "': switch the domain away first, or use --force");
     if (route.active == record.id)
       touched.push_back({domain, {route.previous, ZD_NO_ID}});

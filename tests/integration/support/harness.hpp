@@ -142,6 +142,17 @@ private:
   std::deque<Echo> echoes_; // deque: references stay valid
 };
 
+// The usual stage on top of NetnsTest: attached, domain shop, workspaces blue
+// (port 3001) and green (port 3002) registered, no switch made yet.
+class BlueGreenTest : public NetnsTest {
+protected:
+  void SetUp() override {
+    NetnsTest::SetUp();
+    if (!IsSkipped() && !HasFatalFailure())
+      attach_blue_green();
+  }
+};
+
 // Writes a sysctl of this (private) network namespace.
 void write_sysctl(const std::string &name, const std::string &value);
 
