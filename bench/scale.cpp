@@ -25,7 +25,7 @@
 #include "error.hpp"
 #include "parse.hpp"
 #include "state.hpp"
-#include "zd.hpp"
+#include "sockets.hpp"
 
 namespace {
 
@@ -88,20 +88,23 @@ int main(int argc, char **argv) {
     held.reserve(static_cast<size_t>(count));
     double t0 = mono_s();
     {
-      zd::State state = zd::State::open(state_dir, zd::Lock::exclusive);
-      zd::Zd zd(state);
+      // One session for the whole run: the lock is held once, not per call.
+      zd::Session session = zd::State(state_dir).open(zd::Lock::exclusive);
+      zd::ControlPlane control = session.control();
       for (int i = 0; i < count; ++i) {
         std::string name = "s" + std::to_string(i);
         std::string addr = "tcp://10.99." + std::to_string(1 + i / 250) + "." +
                            std::to_string(1 + i % 250) + ":80";
-        std::vector<zd::WorkspaceSocket> sockets;
-        sockets.push_back({listener(active ? 1 : 2, i), 0});
+        std::vector<zd::TakenSocket> sockets;
+        zd::Fd fd = listener(active ? 1 : 2, i);
+        zd::SocketInfo info = zd::inspect_socket(fd.get());
+        sockets.push_back({std::move(fd), info, 0});
         if (active)
-          zd.add_domain(name, {zd::parse_endpoint(addr, zd::AllowPrefix::no)});
-        zd.add_workspace(name + (active ? "a" : "b"), static_cast<uint32_t>(getpid()), sockets);
+          control.add_domain(name, {zd::parse_endpoint(addr, zd::AllowPrefix::no)});
+        control.add_workspace(name + (active ? "a" : "b"), static_cast<uint32_t>(getpid()), sockets);
         held.push_back(std::move(sockets[0].fd));
         if (active)
-          zd.switch_to(name, name + "a", false);
+          control.switch_to(name, name + "a", zd::Force::no);
       }
     }
     std::printf("{\"role\":\"%s\",\"domains\":%d,\"workspaces\":%d,\"sockets\":%zu,"

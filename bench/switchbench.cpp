@@ -30,7 +30,6 @@
 #include "error.hpp"
 #include "parse.hpp"
 #include "state.hpp"
-#include "zd.hpp"
 
 extern char **environ;
 
@@ -177,14 +176,13 @@ void mode_cli(const Args &a) {
 void mode_map(const Args &a) {
   std::vector<int64_t> update, lib;
   {
-    zd::State state = zd::State::open(a.state, zd::Lock::exclusive);
-    zd::Maps &maps = state.maps();
-    auto domain = maps.domain(zd::to_name(a.domain));
+    zd::Session session = zd::State(a.state).open(zd::Lock::exclusive);
+    auto domain = session.store().domain(a.domain);
     if (!domain)
       throw std::runtime_error("no domain " + a.domain);
     std::vector<uint32_t> ids;
     for (const auto &w : a.ws) {
-      auto rec = maps.workspace(zd::to_name(w));
+      auto rec = session.store().workspace(w);
       if (!rec)
         throw std::runtime_error("no workspace " + w);
       ids.push_back(rec->id);
@@ -193,16 +191,16 @@ void mode_map(const Args &a) {
       uint32_t to = ids[static_cast<size_t>(i) % ids.size()];
       uint32_t from = ids[static_cast<size_t>(i + 1) % ids.size()];
       int64_t t0 = mono_ns();
-      maps.set_route(domain->id, {to, from});
+      session.plane().set_route(domain->id, {to, from});
       update.push_back(mono_ns() - t0);
     }
   }
   for (int i = 0; i < a.count; ++i) {
     const std::string &target = a.ws[static_cast<size_t>(i) % a.ws.size()];
     int64_t t0 = mono_ns();
-    zd::State state = zd::State::open(a.state, zd::Lock::exclusive);
-    zd::Zd zd(state);
-    zd.switch_to(a.domain, target, false);
+    zd::State(a.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+      control.switch_to(a.domain, target, zd::Force::no);
+    });
     lib.push_back(mono_ns() - t0);
   }
   std::printf("{\"map_update\":%s,\"library_switch\":%s}\n", stats_json(update).c_str(),

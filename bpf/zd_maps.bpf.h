@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The maps of a zd state. Every data plane program includes this file, so
- * all of them share one set of pinned maps: the control plane (names,
- * routes) never depends on which program delivers the packets.
+ * The data-plane maps of a zd state: only what a program reads. Every data
+ * plane program includes this file, so all of them share one set of pinned
+ * maps, and a switch is one write whichever program delivers the packet.
+ * The control plane's own records (names, what was registered) are maps
+ * that zdctl creates itself: see user/state/records.hpp.
  */
 #ifndef ZD_MAPS_BPF_H
 #define ZD_MAPS_BPF_H
@@ -74,31 +76,5 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zd_counters);
 } zd_workspace_stats SEC(".maps");
-
-/* Control plane only: names and what was registered under them. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ZD_MAX_DOMAINS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct zd_name);
-	__type(value, struct zd_domain_record);
-} zd_domains SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ZD_MAX_WORKSPACES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct zd_name);
-	__type(value, struct zd_workspace_record);
-} zd_workspaces SEC(".maps");
-
-/* Workspace id -> name, so a switch can name what it replaced in O(1). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ZD_MAX_WORKSPACES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct zd_name);
-} zd_workspace_names SEC(".maps");
 
 #endif /* ZD_MAPS_BPF_H */

@@ -13,10 +13,13 @@
 #include <linux/types.h>
 
 /*
- * Bumped whenever a map's key, value or meaning changes. zdctl refuses to
- * touch state pinned under another layout version.
+ * Bumped whenever a data-plane map's key, value or meaning changes, or the
+ * set of pins does. zdctl refuses to touch a state of another layout version,
+ * except `zdctl upgrade`, which moves an older one forward in place.
+ *
+ * 2: control-plane records left the BPF object (user/state/records.hpp).
  */
-#define ZD_LAYOUT_VERSION 1
+#define ZD_LAYOUT_VERSION 2
 #define ZD_STATE_MAGIC 0x7a645354u /* "zdST" */
 
 #define ZD_MAX_DOMAINS 16384
@@ -25,9 +28,6 @@
 #define ZD_MAX_PREFIX_BINDINGS 4096
 /* A workspace has at most one socket per (protocol, family): tcp/udp x 4/6. */
 #define ZD_MAX_SOCKETS (ZD_MAX_WORKSPACES * 4)
-#define ZD_NAME_LEN 64
-#define ZD_MAX_BINDINGS_PER_DOMAIN 16
-#define ZD_MAX_SOCKETS_PER_WORKSPACE 4
 
 /* Id 0 means "no domain" / "no workspace"; real ids start at 1. */
 #define ZD_NO_ID 0
@@ -81,45 +81,7 @@ struct zd_config {
 	__u32 magic;
 	__u32 layout_version;
 	__u32 prefix_bindings; /* LPM trie consulted only while non-zero */
-	__u32 next_domain_id;
-	__u32 next_workspace_id;
-	__u32 pad;
-};
-
-/*
- * Control-plane records, keyed by name. Not read by any BPF program: they
- * live in pinned maps only so that every zdctl invocation agrees on names.
- */
-struct zd_name {
-	char name[ZD_NAME_LEN];
-};
-
-struct zd_domain_record {
-	__u32 id;
-	__u32 n_bindings;
-	struct zd_prefix_key bindings[ZD_MAX_BINDINGS_PER_DOMAIN];
-};
-
-struct zd_socket_record {
-	__u8 protocol;
-	__u8 family; /* the family it serves: its key in zd_sockets */
-	__u16 port;
-	__u8 addr[16];
-	/*
-	 * 0 when the socket is of `family`; AF_INET6 for a dual-stack [::]
-	 * socket (IPV6_V6ONLY off) that serves IPv4 connections.
-	 */
-	__u8 socket_family;
-	__u8 pad[3];
-	__u64 cookie; /* SO_COOKIE when registered: tells a live socket apart */
-};
-
-struct zd_workspace_record {
-	__u32 id;
-	__u32 pid; /* 0 when registered with --fd */
-	__u32 n_sockets;
-	__u32 pad;
-	struct zd_socket_record sockets[ZD_MAX_SOCKETS_PER_WORKSPACE];
+	__u32 reserved[3];     /* zero; layout 1 kept its id cursors here */
 };
 
 #endif /* ZD_SHARED_H */

@@ -1,6 +1,7 @@
 // The zd_dispatch program under BPF_PROG_TEST_RUN: the embedded skeleton is
-// loaded but attached nowhere, its maps filled through zd::Maps exactly as
-// zdctl would, and each case hands the program one bpf_sk_lookup context.
+// loaded but attached nowhere, its maps filled with the data plane's own map
+// and key code (user/plane) exactly as zdctl would, and each case hands the
+// program one bpf_sk_lookup context.
 // The listening sockets live in a private network namespace per test.
 #include <gtest/gtest.h>
 
@@ -15,9 +16,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <thread>
 
-#include "maps.hpp"
+#include "data_maps.hpp"
+#include "dataplane.hpp"
+#include "keys.hpp"
 #include "parse.hpp"
 #include "sk_lookup.skel.h"
 
@@ -33,6 +38,63 @@ static std::ostream &operator<<(std::ostream &out, const zd_counters &c) {
 }
 
 namespace {
+
+// The program's maps, read and written through the data plane's code.
+class ProgramMaps {
+public:
+  ProgramMaps() = default;
+  explicit ProgramMaps(zd::DataMaps maps)
+      : maps_(std::make_unique<zd::DataMaps>(std::move(maps))),
+        plane_(std::make_unique<zd::BpfDataplane>(*maps_)) {}
+
+  void set_config(const zd_config &config) { maps_->set_config(config); }
+
+  // Binds one endpoint as the plane does, bypassing the domain bookkeeping
+  // (prefix count, counters) that each case sets up itself.
+  bool add_binding(const zd::Endpoint &binding, uint32_t domain) {
+    const zd_prefix_key key = zd::binding_key(binding);
+    if (zd::is_exact_key(key))
+      (*maps_)[zd::DataMap::bindings].update(key.binding, domain, BPF_NOEXIST);
+    else
+      (*maps_)[zd::DataMap::prefixes].update(key, domain, BPF_NOEXIST);
+    return true;
+  }
+
+  void set_route(uint32_t domain, const zd::Route &route) { plane_->set_route(domain, route); }
+
+  void add_socket(const zd_socket_key &key, int fd) {
+    (*maps_)[zd::DataMap::sockets].update(key, static_cast<uint64_t>(fd), BPF_NOEXIST);
+  }
+  std::optional<uint64_t> socket_cookie(const zd_socket_key &key) const {
+    uint64_t cookie = 0;
+    if ((*maps_)[zd::DataMap::sockets].lookup(key, cookie))
+      return cookie;
+    return std::nullopt;
+  }
+
+  zd_counters domain_counters(uint32_t domain) const {
+    return raw(plane_->domain_counters(domain));
+  }
+  zd_counters workspace_counters(uint32_t workspace) const {
+    return raw(plane_->workspace_counters(workspace));
+  }
+  // The plane zeroes a domain's counters when it adds the domain.
+  void reset_domain_counters(uint32_t domain) {
+    plane_->add_domain(zd::Domain{"reset", domain, {}});
+  }
+  void reset_workspace_counters(uint32_t workspace) {
+    plane_->add_workspace(zd::Workspace{"reset", workspace, 0, zd::Placement::this_netns, {}},
+                          {});
+  }
+
+private:
+  static zd_counters raw(const zd::Counters &c) {
+    return {c.lookups, c.steered, c.fallbacks, c.drops};
+  }
+
+  std::unique_ptr<zd::DataMaps> maps_;
+  std::unique_ptr<zd::BpfDataplane> plane_;
+};
 
 constexpr uint32_t kShop = 1, kOther = 2; // domain ids
 constexpr uint32_t kBlue = 1, kGreen = 2; // workspace ids
@@ -67,15 +129,15 @@ protected:
       GTEST_SKIP() << "needs root: loads BPF programs and creates a network namespace";
     ASSERT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno);
     ASSERT_NO_FATAL_FAILURE(bring_loopback_up());
-    skel_ = zd_bpf__open_and_load();
+    skel_ = zd_sk_lookup__open_and_load();
     ASSERT_NE(skel_, nullptr) << "loading the embedded BPF object failed";
-    maps_ = zd::Maps::from_object(skel_->obj);
+    maps_ = ProgramMaps(zd::DataMaps::from_object(skel_->obj));
     set_prefix_bindings(0);
   }
 
   void TearDown() override {
     if (skel_)
-      zd_bpf__destroy(skel_);
+      zd_sk_lookup__destroy(skel_);
   }
 
   void set_prefix_bindings(uint32_t n) {
@@ -88,7 +150,7 @@ protected:
 
   void bind(const char *endpoint, uint32_t domain) {
     zd::Endpoint ep = zd::parse_endpoint(endpoint, zd::AllowPrefix::yes);
-    ASSERT_TRUE(maps_.add_binding(zd::to_prefix_key(ep), domain)) << endpoint;
+    ASSERT_TRUE(maps_.add_binding(ep, domain)) << endpoint;
   }
 
   // A TCP socket listening on an ephemeral loopback port, registered for workspace.
@@ -117,11 +179,7 @@ protected:
   }
 
   static zd_socket_key socket_key(uint32_t workspace, int family) {
-    zd_socket_key key{};
-    key.workspace = workspace;
-    key.protocol = IPPROTO_TCP;
-    key.family = static_cast<uint8_t>(family);
-    return key;
+    return zd::socket_key(workspace, IPPROTO_TCP, static_cast<uint8_t>(family));
   }
 
   // Closes a registered socket and waits (bounded) until the kernel has
@@ -158,8 +216,8 @@ protected:
     return {opts.retval, ctx.cookie};
   }
 
-  zd_bpf *skel_ = nullptr;
-  zd::Maps maps_;
+  zd_sk_lookup *skel_ = nullptr;
+  ProgramMaps maps_;
 };
 
 TEST_F(Dispatch, Ipv4Hit) {

@@ -1,20 +1,25 @@
-// The BPF key encoding: the program builds the same bytes from the packet,
-// so any drift here silently stops steering. See zd_shared.h.
+// The BPF key encoding (user/plane/keys.hpp): the program builds the same
+// bytes from the packet, so any drift here silently stops steering. See
+// zd_shared.h. And the record names of the control plane's maps.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
 
+#include "keys.hpp"
 #include "parse.hpp"
+#include "records.hpp"
 
 using zd::AllowPrefix;
 using zd::parse_endpoint;
 
 namespace {
 
+constexpr size_t kNameBytes = sizeof(zd::record::Name);
+
 zd_prefix_key key_of(const char *text) {
-  return zd::to_prefix_key(parse_endpoint(text, AllowPrefix::yes));
+  return zd::binding_key(parse_endpoint(text, AllowPrefix::yes));
 }
 
 bool all_zero(const uint8_t *bytes, size_t n) {
@@ -90,7 +95,7 @@ TEST(PrefixKey, ZeroesHostBitsOfAHandBuiltEndpoint) {
   zd::Endpoint ep = parse_endpoint("tcp://10.99.1.0/24:80", AllowPrefix::yes);
   ep.addr[3] = 0xff; // host bits parse_endpoint would have refused
   ep.addr[8] = 0xff; // beyond the IPv4 address
-  zd_prefix_key key = zd::to_prefix_key(ep);
+  zd_prefix_key key = zd::binding_key(ep);
   EXPECT_EQ(key.binding.addr[2], 1);
   EXPECT_EQ(key.binding.addr[3], 0);
   EXPECT_TRUE(all_zero(key.binding.addr + 4, 12));
@@ -102,30 +107,30 @@ TEST(PrefixKey, RoundTrips) {
         "tcp://10.99.1.0/24:80", "tcp://[fd00::/64]:65535", "tcp://0.0.0.0/0:1"}) {
     SCOPED_TRACE(text);
     zd::Endpoint ep = parse_endpoint(text, AllowPrefix::yes);
-    EXPECT_EQ(zd::from_prefix_key(zd::to_prefix_key(ep)), ep);
-    EXPECT_EQ(zd::format_endpoint(zd::from_prefix_key(zd::to_prefix_key(ep))), text);
+    EXPECT_EQ(zd::binding_of(zd::binding_key(ep)), ep);
+    EXPECT_EQ(zd::format_endpoint(zd::binding_of(zd::binding_key(ep))), text);
   }
 }
 
 TEST(NameKey, RoundTrips) {
-  zd_name name = zd::to_name("shop");
+  zd::record::Name name = zd::record::to_name("shop");
   EXPECT_STREQ(name.name, "shop");
-  EXPECT_TRUE(all_zero(reinterpret_cast<uint8_t *>(name.name) + 4, ZD_NAME_LEN - 4))
+  EXPECT_TRUE(all_zero(reinterpret_cast<uint8_t *>(name.name) + 4, kNameBytes - 4))
       << "names are hash keys: the tail must be zero";
-  EXPECT_EQ(zd::from_name(name), "shop");
+  EXPECT_EQ(zd::record::from_name(name), "shop");
 
-  std::string longest(ZD_NAME_LEN - 1, 'x');
-  EXPECT_EQ(zd::from_name(zd::to_name(longest)), longest);
+  std::string longest(kNameBytes - 1, 'x');
+  EXPECT_EQ(zd::record::from_name(zd::record::to_name(longest)), longest);
 }
 
 TEST(NameKey, NeverOverruns) {
-  zd_name truncated = zd::to_name(std::string(500, 'y'));
-  EXPECT_EQ(truncated.name[ZD_NAME_LEN - 1], '\0');
-  EXPECT_EQ(zd::from_name(truncated), std::string(ZD_NAME_LEN - 1, 'y'));
+  zd::record::Name truncated = zd::record::to_name(std::string(500, 'y'));
+  EXPECT_EQ(truncated.name[kNameBytes - 1], '\0');
+  EXPECT_EQ(zd::record::from_name(truncated), std::string(kNameBytes - 1, 'y'));
 
-  zd_name unterminated;
+  zd::record::Name unterminated;
   std::memset(unterminated.name, 'z', sizeof(unterminated.name));
-  EXPECT_EQ(zd::from_name(unterminated), std::string(ZD_NAME_LEN, 'z'));
+  EXPECT_EQ(zd::record::from_name(unterminated), std::string(kNameBytes, 'z'));
 }
 
 } // namespace

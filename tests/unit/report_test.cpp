@@ -38,6 +38,12 @@ std::vector<std::string> row(const std::string &table, const std::string &first)
   return {};
 }
 
+// A socket as status shows it; serves 0 means the socket's own family.
+zd::SocketStatus socket(const zd::Endpoint &bound, uint64_t cookie, bool alive,
+                        uint8_t serves = 0) {
+  return {{bound, serves ? serves : bound.family, cookie}, alive};
+}
+
 zd::Status sample() {
   zd::Status status;
   zd::DomainStatus shop;
@@ -58,8 +64,8 @@ zd::Status sample() {
   blue.name = "blue";
   blue.id = 1;
   blue.pid = 4242;
-  blue.sockets = {{parse_endpoint("tcp://127.0.0.1:3001", AllowPrefix::no), 11, true},
-                  {parse_endpoint("tcp://[::1]:3001", AllowPrefix::no), 12, false}};
+  blue.sockets = {socket(parse_endpoint("tcp://127.0.0.1:3001", AllowPrefix::no), 11, true),
+                  socket(parse_endpoint("tcp://[::1]:3001", AllowPrefix::no), 12, false)};
   blue.counters = {3, 1, 2, 0};
   zd::WorkspaceStatus green;
   green.name = "green";
@@ -165,7 +171,7 @@ TEST(Report, DualStackSocket) {
   zd::WorkspaceStatus dual;
   dual.name = "dual";
   const auto any6 = parse_endpoint("tcp://[::]:3005", AllowPrefix::no);
-  dual.sockets = {{any6, 21, true, AF_INET}, {any6, 21, true, 0}};
+  dual.sockets = {socket(any6, 21, true, AF_INET), socket(any6, 21, true)};
   status.workspaces = {dual};
 
   const auto json = zd::to_json(status)["workspaces"][0]["sockets"];

@@ -2,20 +2,15 @@
 // fail (or print help) before zdctl opens any state, so when the tests run
 // as root the child drops to nobody first: a case that needed privilege
 // would then fail with a permission error instead of the expected message.
-#include <fcntl.h>
-#include <grp.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <string>
 #include <vector>
 
+#include "process.hpp"
 #include "zd_shared.h"
 
 #ifndef ZDCTL_PATH
@@ -24,70 +19,20 @@
 
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 constexpr uid_t kNobody = 65534;
 
-// Runs zdctl with args; kills it if it takes more than 10 s.
-Result run_zdctl(const std::vector<std::string> &args) {
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
-    ADD_FAILURE() << "pipe2 failed";
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    if (geteuid() == 0 &&
-        (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0))
-      _exit(126);
-    std::vector<char *> argv{const_cast<char *>(ZDCTL_PATH)};
-    for (const auto &arg : args)
-      argv.push_back(const_cast<char *>(arg.c_str()));
-    argv.push_back(nullptr);
-    execv(ZDCTL_PATH, argv.data());
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-
-  Result run;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string *sinks[2] = {&run.out, &run.err};
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int open_fds = 2;
-  while (open_fds > 0 && std::chrono::steady_clock::now() < deadline) {
-    if (poll(fds, 2, 100) <= 0)
-      continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
-        continue;
-      char buf[4096];
-      ssize_t n = read(fds[i].fd, buf, sizeof(buf));
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  if (open_fds > 0) {
-    ADD_FAILURE() << "zdctl did not finish within 10 s";
-    kill(pid, SIGKILL);
-    for (auto &fd : fds)
-      if (fd.fd >= 0)
-        close(fd.fd);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  EXPECT_NE(run.exit_code, 126) << "could not drop privileges";
-  EXPECT_NE(run.exit_code, 127) << "could not exec " << ZDCTL_PATH;
+// Runs zdctl with args (as nobody when the tests run as root), bounded by
+// the shared process helper's 10 s.
+zdtest::Result run_zdctl(const std::vector<std::string> &args) {
+  std::vector<std::string> argv{ZDCTL_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  zdtest::SpawnOptions options;
+  if (geteuid() == 0)
+    options.uid = kNobody;
+  zdtest::Result run = zdtest::run(argv, options);
+  EXPECT_NE(run.code, -1) << "zdctl did not finish within 10 s";
+  EXPECT_NE(run.code, 125) << "could not drop privileges";
+  EXPECT_NE(run.code, 127) << "could not exec " << ZDCTL_PATH;
   return run;
 }
 
@@ -101,8 +46,8 @@ std::string joined(const std::vector<std::string> &args) {
 // One line on stderr, "zdctl: error: ...", mentioning `part`; nothing on stdout.
 void expect_error(const std::vector<std::string> &args, const std::string &part, int exit_code) {
   SCOPED_TRACE("zdctl " + joined(args));
-  Result run = run_zdctl(args);
-  EXPECT_EQ(run.exit_code, exit_code) << run.err;
+  zdtest::Result run = run_zdctl(args);
+  EXPECT_EQ(run.code, exit_code) << run.err;
   EXPECT_EQ(run.out, "");
   EXPECT_EQ(run.err.rfind("zdctl: error: ", 0), 0u) << run.err;
   ASSERT_FALSE(run.err.empty());
@@ -150,16 +95,16 @@ TEST_F(ZdctlCli, HelpOfEveryCommandHasAnExample) {
   for (auto args : commands) {
     args.push_back("--help");
     SCOPED_TRACE("zdctl " + joined(args));
-    Result run = run_zdctl(with_state(args));
-    EXPECT_EQ(run.exit_code, 0) << run.err;
+    zdtest::Result run = run_zdctl(with_state(args));
+    EXPECT_EQ(run.code, 0) << run.err;
     EXPECT_NE(run.out.find("Example"), std::string::npos) << run.out;
     EXPECT_EQ(run.err, "");
   }
 }
 
 TEST_F(ZdctlCli, Version) {
-  Result run = run_zdctl(with_state({"--version"}));
-  EXPECT_EQ(run.exit_code, 0);
+  zdtest::Result run = run_zdctl(with_state({"--version"}));
+  EXPECT_EQ(run.code, 0);
   EXPECT_EQ(run.out.rfind("zdctl ", 0), 0u) << run.out;
   EXPECT_NE(run.out.find("state layout " + std::to_string(ZD_LAYOUT_VERSION)), std::string::npos);
 }

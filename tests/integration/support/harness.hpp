@@ -4,7 +4,8 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/types.h>
+
+#include "process.hpp"
 
 #include <chrono>
 #include <deque>
@@ -25,63 +26,6 @@ inline constexpr const char *kEcho = ZD_TEST_ECHO;
 inline constexpr const char *kV4 = "10.99.0.1";
 inline constexpr const char *kV6 = "fd00:99::1";
 inline constexpr int kPort = 80;
-
-// An owned file descriptor (closed on destruction).
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd &&other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd &operator=(Fd &&other) noexcept;
-  Fd(const Fd &) = delete;
-  Fd &operator=(const Fd &) = delete;
-  ~Fd();
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  void reset(int fd = -1);
-
-private:
-  int fd_ = -1;
-};
-
-struct SpawnOptions {
-  std::vector<std::pair<int, int>> inherit; // (fd in the test, fd number in the child)
-  std::optional<uid_t> uid;                 // drop to this uid/gid before exec
-};
-
-// A child process. Destruction kills (SIGKILL) and reaps it.
-class Child {
-public:
-  Child() = default;
-  Child(pid_t pid, Fd out, Fd err) : pid_(pid), out_(std::move(out)), err_(std::move(err)) {}
-  Child(Child &&other) noexcept;
-  Child &operator=(Child &&other) noexcept;
-  ~Child() { kill(); }
-
-  pid_t pid() const { return pid_; }
-  int out_fd() const { return out_.get(); }
-  int err_fd() const { return err_.get(); }
-  // Sends SIGKILL and waits for it; returns once its fds are all closed.
-  void kill();
-  // Waits for exit; returns the exit code (128+signal if killed), -1 on timeout.
-  int wait(std::chrono::milliseconds timeout);
-
-private:
-  pid_t pid_ = -1;
-  Fd out_, err_;
-};
-
-// Starts argv[0] with stdout/stderr on pipes.
-Child spawn(const std::vector<std::string> &argv, const SpawnOptions &options = {});
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs a command to completion (killed and failed after timeout).
-Result run(const std::vector<std::string> &argv, const SpawnOptions &options = {},
-           std::chrono::milliseconds timeout = 10s);
 
 // A zd-echo workspace server, started and seen "ready".
 struct Echo {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "error.hpp"
+#include "parse.hpp"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -59,11 +60,11 @@ SocketInfo inspect_socket(int fd) {
   int domain = 0, protocol = 0, listening = 0;
   if (!get_option(fd, SO_DOMAIN, domain)) {
     if (errno == ENOTSOCK)
-      throw Error("fd " + std::to_string(fd) + " is not a socket");
+      throw Error(Errc::invalid, "fd " + std::to_string(fd) + " is not a socket");
     throw_errno("inspecting fd " + std::to_string(fd));
   }
   if (domain != AF_INET && domain != AF_INET6)
-    throw Error("fd " + std::to_string(fd) + " is not an IPv4 or IPv6 socket");
+    throw Error(Errc::invalid, "fd " + std::to_string(fd) + " is not an IPv4 or IPv6 socket");
   if (!get_option(fd, SO_PROTOCOL, protocol) || !get_option(fd, SO_ACCEPTCONN, listening) ||
       !get_option(fd, SO_COOKIE, info.cookie) ||
       !get_option(fd, SO_NETNS_COOKIE, info.netns_cookie))
@@ -105,12 +106,12 @@ uint64_t current_netns_cookie() {
   return cookie;
 }
 
-WorkspaceSocket socket_from_pid(int pid, const Endpoint &want) {
+TakenSocket socket_from_pid(int pid, const Endpoint &want) {
   const std::string who = "pid " + std::to_string(pid);
   Fd pidfd(pidfd_open(pid));
   if (!pidfd) {
     if (errno == ESRCH)
-      throw Error("no process with pid " + std::to_string(pid));
+      throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
     throw_errno("opening " + who);
   }
 
@@ -118,7 +119,7 @@ WorkspaceSocket socket_from_pid(int pid, const Endpoint &want) {
   std::unique_ptr<DIR, DirCloser> dir(opendir(fd_dir.c_str()));
   if (!dir) {
     if (errno == ENOENT)
-      throw Error("no process with pid " + std::to_string(pid));
+      throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
     throw_errno("listing " + fd_dir);
   }
 
@@ -126,7 +127,7 @@ WorkspaceSocket socket_from_pid(int pid, const Endpoint &want) {
   enum Rank { kExact, kWildcard, kDualStack, kRanks };
   static constexpr const char *kHow[kRanks] = {"listening on", "listening on the wildcard for",
                                                "dual-stack [::], serving"};
-  Fd found[kRanks];
+  TakenSocket found[kRanks];
   bool bound_not_listening = false;
   while (dirent *entry = readdir(dir.get())) {
     char target[64] = {};
@@ -140,7 +141,7 @@ WorkspaceSocket socket_from_pid(int pid, const Endpoint &want) {
       if (errno == EBADF)
         continue; // closed since we listed it
       if (errno == ESRCH)
-        throw Error(who + " exited while its sockets were being read");
+        throw Error(Errc::not_found, who + " exited while its sockets were being read");
       throw_errno("taking fd " + std::to_string(target_fd) + " of " + who);
     }
     SocketInfo info;
@@ -167,27 +168,27 @@ WorkspaceSocket socket_from_pid(int pid, const Endpoint &want) {
     }
     spdlog::debug("{}: fd {} is {} {} (cookie {})", who, target_fd, kHow[rank],
                   format_endpoint(want), info.cookie);
-    found[rank] = std::move(copy);
+    found[rank] = {std::move(copy), info, want.family};
   }
-  for (auto &fd : found)
-    if (fd)
-      return {std::move(fd), want.family};
+  for (auto &socket : found)
+    if (socket.fd)
+      return std::move(socket);
   if (bound_not_listening)
-    throw Error(who + " has a socket bound to " + format_endpoint(want) +
-                " but it is not listening");
+    throw Error(Errc::invalid,
+                who + " has a socket bound to " + format_endpoint(want) + " but it is not listening");
   std::string also = is_any(want) ? "" : " (nor to " + format_endpoint(wildcard_of(want)) + ")";
-  throw Error(who + " has no socket bound to " + format_endpoint(want) + also);
+  throw Error(Errc::not_found, who + " has no socket bound to " + format_endpoint(want) + also);
 }
 
-WorkspaceSocket socket_from_fd(int fd) {
+TakenSocket socket_from_fd(int fd) {
   Fd copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
   if (!copy) {
     if (errno == EBADF)
-      throw Error("fd " + std::to_string(fd) + " is not open in zdctl");
+      throw Error(Errc::invalid, "fd " + std::to_string(fd) + " is not open in zdctl");
     throw_errno("duplicating fd " + std::to_string(fd));
   }
-  inspect_socket(fd); // errors name the fd the user gave, not our copy
-  return {std::move(copy), 0};
+  SocketInfo info = inspect_socket(fd); // errors name the fd the user gave, not our copy
+  return {std::move(copy), info, 0};
 }
 
 } // namespace zd

@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "zd.hpp"
+#include "status.hpp"
 
 namespace zd {
 
-nlohmann::json to_json(const zd_counters &counters);
+nlohmann::json to_json(const Counters &counters);
 nlohmann::json to_json(const Status &status);
 std::string to_table(const Status &status);
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "parse.hpp"
+
 namespace zd {
 
 namespace {
@@ -53,7 +55,7 @@ std::string or_dash(const std::string &s) {
 
 } // namespace
 
-nlohmann::json to_json(const zd_counters &c) {
+nlohmann::json to_json(const Counters &c) {
   return {{"lookups", c.lookups},
           {"steered", c.steered},
           {"fallbacks", c.fallbacks},
@@ -75,14 +77,14 @@ nlohmann::json to_json(const Status &status) {
   nlohmann::json workspaces = nlohmann::json::array();
   for (const auto &w : status.workspaces) {
     nlohmann::json sockets = nlohmann::json::array();
-    for (const auto &s : w.sockets)
+    for (const auto &[s, alive] : w.sockets)
       sockets.push_back({{"protocol", protocol_name(s.bound.protocol)},
-                         {"family", family_name(s.serves_family())},
+                         {"family", family_name(s.serves)},
                          {"dual_stack", s.dual_stack()},
                          {"address", address_of(s.bound)},
                          {"port", s.bound.port},
                          {"endpoint", format_endpoint(s.bound)},
-                         {"alive", s.alive}});
+                         {"alive", alive}});
     workspaces.push_back({{"name", w.name},
                           {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
                           {"sockets", sockets},
@@ -105,10 +107,10 @@ std::string to_table(const Status &status) {
   std::vector<std::vector<std::string>> workspaces{{"WORKSPACE", "PID", "STEERED", "SOCKETS"}};
   for (const auto &w : status.workspaces) {
     std::vector<std::string> sockets;
-    for (const auto &s : w.sockets)
+    for (const auto &[s, alive] : w.sockets)
       sockets.push_back(format_endpoint(s.bound) +
-                        (s.dual_stack() ? " for " + family_name(s.serves_family()) : "") +
-                        (s.alive ? " (alive)" : " (DEAD)"));
+                        (s.dual_stack() ? " for " + family_name(s.serves) : "") +
+                        (alive ? " (alive)" : " (DEAD)"));
     workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-",
                           std::to_string(w.counters.steered + w.counters.fallbacks),
                           joined(sockets)});

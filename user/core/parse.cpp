@@ -45,7 +45,7 @@ uint8_t parse_protocol(std::string_view scheme, std::string_view whole) {
     return IPPROTO_TCP;
   if (scheme == "udp")
     return IPPROTO_UDP;
-  throw Error("bad endpoint " + quoted(whole) + ": protocol must be tcp:// or udp://");
+  throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": protocol must be tcp:// or udp://");
 }
 
 void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix,
@@ -56,7 +56,7 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
     address = text.substr(0, slash);
     prefix = text.substr(slash + 1);
     if (allow_prefix == AllowPrefix::no)
-      throw Error("bad endpoint " + quoted(whole) + ": a socket address takes no /prefix");
+      throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": a socket address takes no /prefix");
   }
   std::string buf(address);
   // inet_pton would stop at an embedded NUL and accept what precedes it.
@@ -67,20 +67,20 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
   else if (inet_pton(AF_INET6, buf.c_str(), ep.addr.data()) == 1)
     ep.family = AF_INET6;
   if (ep.family != AF_INET && ep.family != AF_INET6)
-    throw Error("bad endpoint " + quoted(whole) + ": " + quoted(address) +
+    throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": " + quoted(address) +
                 " is not an IPv4 or IPv6 address");
 
   ep.prefix_len = static_cast<uint8_t>(ep.address_bits());
   if (!prefix.empty() || text.find('/') != std::string_view::npos) {
     long long len = 0;
     if (!parse_uint(prefix, 0, ep.address_bits(), len))
-      throw Error("bad endpoint " + quoted(whole) + ": prefix length must be 0.." +
+      throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": prefix length must be 0.." +
                   std::to_string(ep.address_bits()));
     ep.prefix_len = static_cast<uint8_t>(len);
   }
   for (unsigned bit = ep.prefix_len; bit < ep.address_bits(); ++bit)
     if (ep.addr[bit / 8] & (0x80 >> (bit % 8)))
-      throw Error("bad endpoint " + quoted(whole) + ": address has bits set beyond /" +
+      throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": address has bits set beyond /" +
                   std::to_string(ep.prefix_len));
 }
 
@@ -92,10 +92,10 @@ unsigned Endpoint::address_bits() const {
 
 Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   if (text.size() > kMaxEndpointLength)
-    throw Error("bad endpoint: longer than " + std::to_string(kMaxEndpointLength) + " characters");
+    throw Error(Errc::invalid, "bad endpoint: longer than " + std::to_string(kMaxEndpointLength) + " characters");
   auto sep = text.find("://");
   if (sep == std::string_view::npos)
-    throw Error("bad endpoint " + quoted(text) + ": expected PROTO://ADDRESS:PORT, e.g. " +
+    throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": expected PROTO://ADDRESS:PORT, e.g. " +
                 "tcp://10.0.0.1:80 or tcp://[2001:db8::1]:443");
   Endpoint ep;
   ep.protocol = parse_protocol(text.substr(0, sep), text);
@@ -105,33 +105,33 @@ Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   if (!rest.empty() && rest.front() == '[') {
     auto close = rest.find(']');
     if (close == std::string_view::npos)
-      throw Error("bad endpoint " + quoted(text) + ": missing ']' after IPv6 address");
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": missing ']' after IPv6 address");
     address = rest.substr(1, close - 1);
     std::string_view after = rest.substr(close + 1);
     if (after.empty() || after.front() != ':')
-      throw Error("bad endpoint " + quoted(text) + ": missing :PORT after ']'");
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": missing :PORT after ']'");
     port = after.substr(1);
     parse_address(address, ep, allow_prefix, text);
     if (ep.family != AF_INET6)
-      throw Error("bad endpoint " + quoted(text) + ": brackets are for IPv6 addresses only");
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": brackets are for IPv6 addresses only");
   } else {
     auto colon = rest.rfind(':');
     if (colon == std::string_view::npos)
-      throw Error("bad endpoint " + quoted(text) + ": missing :PORT");
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": missing :PORT");
     address = rest.substr(0, colon);
     port = rest.substr(colon + 1);
     if (address.find(':') != std::string_view::npos)
-      throw Error("bad endpoint " + quoted(text) + ": write IPv6 addresses in brackets, " +
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": write IPv6 addresses in brackets, " +
                   "e.g. tcp://[2001:db8::1]:443");
     parse_address(address, ep, allow_prefix, text);
     if (ep.family != AF_INET)
-      throw Error("bad endpoint " + quoted(text) + ": " + quoted(address) +
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": " + quoted(address) +
                   " is not an IPv4 address");
   }
 
   long long value = 0;
   if (!parse_uint(port, 1, 65535, value))
-    throw Error("bad endpoint " + quoted(text) + ": port must be a number from 1 to 65535");
+    throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": port must be a number from 1 to 65535");
   ep.port = static_cast<uint16_t>(value);
   return ep;
 }
@@ -171,12 +171,12 @@ std::string family_name(uint8_t family) {
 
 void validate_name(std::string_view kind, std::string_view name) {
   auto fail = [&](const std::string &why) {
-    throw Error("bad " + std::string(kind) + " name " + quoted(name.substr(0, 80)) + ": " + why);
+    throw Error(Errc::invalid, "bad " + std::string(kind) + " name " + quoted(name.substr(0, 80)) + ": " + why);
   };
   if (name.empty())
     fail("must not be empty");
-  if (name.size() >= ZD_NAME_LEN)
-    fail("longer than " + std::to_string(ZD_NAME_LEN - 1) + " characters");
+  if (name.size() > kMaxNameLength)
+    fail("longer than " + std::to_string(kMaxNameLength) + " characters");
   auto alnum = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
   };
@@ -187,47 +187,10 @@ void validate_name(std::string_view kind, std::string_view name) {
       fail("only letters, digits, '-', '_' and '.' are allowed");
 }
 
-zd_prefix_key to_prefix_key(const Endpoint &ep) {
-  zd_prefix_key key{};
-  key.prefixlen = ZD_BINDING_FIXED_BITS + ep.prefix_len;
-  key.binding.protocol = ep.protocol;
-  key.binding.family = ep.family;
-  key.binding.port = ep.port;
-  std::memcpy(key.binding.addr, ep.addr.data(), ep.family == AF_INET6 ? 16 : 4);
-  for (unsigned bit = ep.prefix_len; bit < ep.address_bits(); ++bit)
-    key.binding.addr[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  return key;
-}
-
-Endpoint from_prefix_key(const zd_prefix_key &key) {
-  Endpoint ep;
-  ep.protocol = key.binding.protocol;
-  ep.family = key.binding.family;
-  ep.port = key.binding.port;
-  ep.prefix_len = static_cast<uint8_t>(key.prefixlen - ZD_BINDING_FIXED_BITS);
-  std::memcpy(ep.addr.data(), key.binding.addr, 16);
-  return ep;
-}
-
-bool is_exact_key(const zd_prefix_key &key) {
-  unsigned bits = key.binding.family == AF_INET6 ? 128 : 32;
-  return key.prefixlen == ZD_BINDING_FIXED_BITS + bits;
-}
-
-zd_name to_name(std::string_view name) {
-  zd_name out{};
-  std::memcpy(out.name, name.data(), std::min(name.size(), sizeof(out.name) - 1));
-  return out;
-}
-
-std::string from_name(const zd_name &name) {
-  return std::string(name.name, strnlen(name.name, sizeof(name.name)));
-}
-
 int parse_pid(std::string_view text) {
   long long value = 0;
   if (!parse_uint(text, 1, 4194304, value))
-    throw Error("bad pid " + quoted(text.substr(0, 40)) +
+    throw Error(Errc::invalid, "bad pid " + quoted(text.substr(0, 40)) +
                 ": expected a process id from 1 to 4194304");
   return static_cast<int>(value);
 }
@@ -235,7 +198,7 @@ int parse_pid(std::string_view text) {
 int parse_fd(std::string_view text) {
   long long value = 0;
   if (!parse_uint(text, 0, 1048576, value))
-    throw Error("bad fd " + quoted(text.substr(0, 40)) + ": expected a file descriptor number");
+    throw Error(Errc::invalid, "bad fd " + quoted(text.substr(0, 40)) + ": expected a file descriptor number");
   return static_cast<int>(value);
 }
 

@@ -1,0 +1,289 @@
+#include "control.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "error.hpp"
+#include "parse.hpp"
+
+namespace zd {
+
+namespace {
+
+std::string describe(uint8_t protocol, uint8_t family) {
+  return protocol_name(protocol) + "/" + family_name(family);
+}
+
+std::string plural(size_t n, const std::string &what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+} // namespace
+
+Domain ControlPlane::find_domain(const std::string &name) const {
+  validate_name("domain", name);
+  auto domain = store_.domain(name);
+  if (!domain)
+    throw Error(Errc::not_found, "no domain named '" + name + "'");
+  return *domain;
+}
+
+Workspace ControlPlane::find_workspace(const std::string &name) const {
+  validate_name("workspace", name);
+  auto workspace = store_.workspace(name);
+  if (!workspace)
+    throw Error(Errc::not_found, "no workspace named '" + name + "'");
+  return *workspace;
+}
+
+// Cold path (error messages): domains are not indexed by id.
+std::string ControlPlane::domain_name(uint32_t id) const {
+  for (const auto &domain : store_.domains())
+    if (domain.id == id)
+      return domain.name;
+  return "#" + std::to_string(id);
+}
+
+std::string ControlPlane::workspace_name(uint32_t id) const {
+  if (id == kNoId)
+    return "";
+  return store_.workspace_name(id).value_or("#" + std::to_string(id));
+}
+
+void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &workspace) const {
+  for (const auto &binding : domain.bindings) {
+    auto match = std::find_if(workspace.sockets.begin(), workspace.sockets.end(),
+                              [&](const RegisteredSocket &s) {
+                                return s.bound.protocol == binding.protocol &&
+                                       s.serves == binding.family;
+                              });
+    if (match == workspace.sockets.end() || !plane_.alive(workspace, *match))
+      throw Error(Errc::refused, "workspace '" + workspace.name + "' has no live " +
+                                     describe(binding.protocol, binding.family) + " socket for " +
+                                     format_endpoint(binding) + " of domain '" + domain.name +
+                                     "'",
+                  Override::force);
+  }
+}
+
+// Ids index the per-CPU counter arrays, so they stay below the map sizes.
+// They grow monotonically and wrap, so allocation is O(1) until the first
+// wrap and a removed id is not handed out again at once.
+uint32_t ControlPlane::allocate_id(IdKind kind) {
+  uint32_t next = store_.next_id(kind);
+  const uint32_t max = kind == IdKind::domain ? kMaxDomains : kMaxWorkspaces;
+  std::set<uint32_t> used;
+  bool scanned = false;
+  for (uint32_t tries = 0; tries <= max; ++tries) {
+    if (next == kNoId || next > max) {
+      next = 1;
+      if (!scanned) {
+        if (kind == IdKind::domain)
+          for (const auto &domain : store_.domains())
+            used.insert(domain.id);
+        else
+          for (const auto &workspace : store_.workspaces())
+            used.insert(workspace.id);
+        scanned = true;
+      }
+    }
+    uint32_t candidate = next++;
+    if (!used.count(candidate)) {
+      store_.set_next_id(kind, next);
+      return candidate;
+    }
+  }
+  throw Error(Errc::refused, std::string("too many ") +
+                                 (kind == IdKind::domain ? "domains" : "workspaces") +
+                                 " (at most " + std::to_string(max) + ")");
+}
+
+void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoint> &bindings) {
+  validate_name("domain", name);
+  if (bindings.empty())
+    throw Error(Errc::invalid, "domain '" + name + "' needs at least one binding");
+  if (bindings.size() > kMaxBindingsPerDomain)
+    throw Error(Errc::invalid,
+                "a domain has at most " + plural(kMaxBindingsPerDomain, "binding"));
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    if (bindings[i].protocol != IPPROTO_TCP)
+      throw Error(Errc::invalid, "cannot bind " + format_endpoint(bindings[i]) +
+                                     ": zd steers TCP only for now (udp:// is reserved)");
+    for (size_t j = 0; j < i; ++j)
+      if (bindings[i] == bindings[j])
+        throw Error(Errc::invalid, format_endpoint(bindings[i]) + " is given twice");
+  }
+  if (store_.domain(name))
+    throw Error(Errc::exists, "domain '" + name + "' already exists");
+  // Refuse a binding another domain holds before writing anything.
+  for (const auto &binding : bindings)
+    if (auto owner = plane_.binding_owner(binding))
+      throw Error(Errc::exists, format_endpoint(binding) + " is already bound to domain '" +
+                                    domain_name(*owner) + "'");
+
+  Domain domain{name, allocate_id(IdKind::domain), bindings};
+  // Record first: if zdctl dies half-way, `domain rm` still finds the rest.
+  store_.put_domain(domain);
+  try {
+    plane_.add_domain(domain);
+  } catch (...) {
+    store_.remove_domain(domain);
+    throw;
+  }
+}
+
+void ControlPlane::remove_domain(const std::string &name) {
+  Domain domain = find_domain(name);
+  plane_.remove_domain(domain);
+  store_.remove_domain(domain);
+}
+
+std::vector<RegisteredSocket>
+ControlPlane::check_sockets(const std::string &name, const std::vector<TakenSocket> &sockets) const {
+  if (sockets.empty())
+    throw Error(Errc::invalid, "workspace '" + name + "' needs at least one socket");
+  const uint64_t netns = plane_.netns_cookie();
+  std::vector<RegisteredSocket> checked;
+  for (const auto &socket : sockets) {
+    const SocketInfo &info = socket.info;
+    const uint8_t serves = socket.serves ? socket.serves : info.bound.family;
+    const std::string what =
+        describe(info.bound.protocol, info.bound.family) + " socket " + format_endpoint(info.bound);
+    if (info.bound.protocol != IPPROTO_TCP)
+      throw Error(Errc::invalid, what + " is not TCP: zd steers TCP only for now");
+    if (!info.listening)
+      throw Error(Errc::invalid, what + " is not listening");
+    if (info.netns_cookie != netns)
+      throw Error(Errc::refused,
+                  what + " lives in another network namespace: sk_lookup cannot deliver to "
+                         "it; run the workspace in this namespace");
+    if (serves != info.bound.family &&
+        !(serves == AF_INET && info.bound.family == AF_INET6 && !info.v6only))
+      throw Error(Errc::invalid, what + " cannot take " + family_name(serves) + " connections");
+    for (const auto &seen : checked)
+      if (seen.bound.protocol == info.bound.protocol && seen.serves == serves)
+        throw Error(Errc::invalid,
+                    "two " + describe(info.bound.protocol, serves) + " sockets (" +
+                        format_endpoint(seen.bound) + " and " + format_endpoint(info.bound) +
+                        "): a workspace has one socket per protocol and family");
+    checked.push_back({info.bound, serves, info.cookie});
+  }
+  if (checked.size() > kMaxSocketsPerWorkspace)
+    throw Error(Errc::invalid,
+                "a workspace has at most " + plural(kMaxSocketsPerWorkspace, "socket"));
+  return checked;
+}
+
+void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
+                                 const std::vector<TakenSocket> &sockets) {
+  validate_name("workspace", name);
+  if (store_.workspace(name))
+    throw Error(Errc::exists, "workspace '" + name + "' already exists");
+  Workspace workspace{name, kNoId, pid, Placement::this_netns, check_sockets(name, sockets)};
+  workspace.id = allocate_id(IdKind::workspace);
+
+  store_.put_workspace(workspace);
+  try {
+    plane_.add_workspace(workspace, sockets);
+  } catch (...) {
+    store_.remove_workspace(workspace);
+    throw;
+  }
+}
+
+void ControlPlane::remove_workspace(const std::string &name, Force force) {
+  Workspace workspace = find_workspace(name);
+  std::vector<std::pair<uint32_t, Route>> touched;
+  for (const auto &[domain, route] : plane_.routes()) {
+    if (route.active == workspace.id && force == Force::no)
+      throw Error(Errc::refused, "workspace '" + name + "' is active for domain '" +
+                                     domain_name(domain) + "': switch the domain away first",
+                  Override::force);
+    if (route.active == workspace.id)
+      touched.push_back({domain, {route.previous, kNoId}});
+    else if (route.previous == workspace.id)
+      touched.push_back({domain, {route.active, kNoId}});
+  }
+  // Routes first, so no new connection is steered at a half-removed workspace.
+  for (const auto &[domain, route] : touched)
+    plane_.set_route(domain, route);
+  plane_.remove_workspace(workspace);
+  store_.remove_workspace(workspace);
+}
+
+SwitchResult ControlPlane::switch_to(const std::string &domain_name,
+                                     const std::string &workspace_name_, Force force) {
+  Domain domain = find_domain(domain_name);
+  Workspace workspace = find_workspace(workspace_name_);
+  Route route = plane_.route(domain.id).value_or(Route{});
+  SwitchResult result{Changed::no, workspace_name(route.active), workspace.name};
+  if (route.active == workspace.id)
+    return result;
+  if (force == Force::no)
+    require_live_sockets(domain, workspace);
+  // The switch itself: one map update.
+  spdlog::debug("domain {} (id {}): route {{active {}, previous {}}} -> {{{}, {}}}", domain.name,
+                domain.id, route.active, route.previous, workspace.id, route.active);
+  plane_.set_route(domain.id, {workspace.id, route.active});
+  result.changed = Changed::yes;
+  return result;
+}
+
+SwitchResult ControlPlane::revert(const std::string &domain_name, Force force) {
+  Domain domain = find_domain(domain_name);
+  auto route = plane_.route(domain.id);
+  const std::string none = "domain '" + domain_name + "' has no previous workspace to revert to";
+  if (!route || route->previous == kNoId)
+    throw Error(Errc::refused, none);
+  auto target = store_.workspace_name(route->previous);
+  auto workspace = target ? store_.workspace(*target) : std::nullopt;
+  if (!workspace)
+    throw Error(Errc::refused, none);
+  if (force == Force::no)
+    require_live_sockets(domain, *workspace);
+  spdlog::debug("domain {} (id {}): route {{active {}, previous {}}} -> {{{}, {}}}", domain.name,
+                domain.id, route->active, route->previous, route->previous, route->active);
+  plane_.set_route(domain.id, {route->previous, route->active});
+  return {Changed::yes, workspace_name(route->active), workspace->name};
+}
+
+Status ControlPlane::status() const {
+  Status status;
+  auto workspaces = store_.workspaces();
+  // One pass over the records, instead of a lookup per id.
+  std::map<uint32_t, std::string> names;
+  for (const auto &workspace : workspaces)
+    names[workspace.id] = workspace.name;
+  auto name_of = [&](uint32_t id) {
+    if (id == kNoId)
+      return std::string();
+    auto it = names.find(id);
+    return it != names.end() ? it->second : "#" + std::to_string(id);
+  };
+
+  for (auto &domain : store_.domains()) {
+    Route route = plane_.route(domain.id).value_or(Route{});
+    status.domains.push_back({domain.name, domain.id, std::move(domain.bindings),
+                              name_of(route.active), name_of(route.previous),
+                              plane_.domain_counters(domain.id)});
+  }
+  for (auto &workspace : workspaces) {
+    WorkspaceStatus w{workspace.name, workspace.id, workspace.pid, {},
+                      plane_.workspace_counters(workspace.id)};
+    for (const auto &socket : workspace.sockets)
+      w.sockets.push_back({socket, plane_.alive(workspace, socket)});
+    status.workspaces.push_back(std::move(w));
+  }
+  auto by_name = [](const auto &a, const auto &b) { return a.name < b.name; };
+  std::sort(status.domains.begin(), status.domains.end(), by_name);
+  std::sort(status.workspaces.begin(), status.workspaces.end(), by_name);
+  return status;
+}
+
+} // namespace zd

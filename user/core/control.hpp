@@ -1,0 +1,64 @@
+// The control plane: the rules of a release. Adding and removing domains and
+// workspaces, switching and reverting, and what status shows. It sees the
+// world through a Store and a Dataplane (ports.hpp) and checks all of its
+// input before its first write, so a refusal leaves everything as it was.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model.hpp"
+#include "ports.hpp"
+#include "status.hpp"
+
+namespace zd {
+
+enum class Changed { yes, no };
+
+struct SwitchResult {
+  Changed changed = Changed::no;
+  std::string from; // the workspace that was active ("" if none)
+  std::string to;
+};
+
+// What a switch may skip.
+enum class Force { no, yes };
+
+class ControlPlane {
+public:
+  ControlPlane(Store &store, Dataplane &plane) : store_(store), plane_(plane) {}
+
+  void add_domain(const std::string &name, const std::vector<Endpoint> &bindings);
+  void remove_domain(const std::string &name);
+
+  // sockets: listening sockets already taken from the process (or
+  // inherited) and inspected; pid is recorded for status (0 for fds).
+  void add_workspace(const std::string &name, uint32_t pid,
+                     const std::vector<TakenSocket> &sockets);
+  // Refused while the workspace is active for a domain, unless forced: then
+  // each such domain falls back to its previous workspace.
+  void remove_workspace(const std::string &name, Force force);
+
+  // Refused unless the workspace has a live socket for every binding of the
+  // domain, unless forced.
+  SwitchResult switch_to(const std::string &domain, const std::string &workspace, Force force);
+  // Swaps active and previous, under the same rule as a switch.
+  SwitchResult revert(const std::string &domain, Force force);
+
+  Status status() const;
+
+private:
+  Domain find_domain(const std::string &name) const;
+  Workspace find_workspace(const std::string &name) const;
+  std::string domain_name(uint32_t id) const;
+  std::string workspace_name(uint32_t id) const;
+  void require_live_sockets(const Domain &domain, const Workspace &workspace) const;
+  std::vector<RegisteredSocket> check_sockets(const std::string &name,
+                                              const std::vector<TakenSocket> &sockets) const;
+  uint32_t allocate_id(IdKind kind);
+
+  Store &store_;
+  Dataplane &plane_;
+};
+
+} // namespace zd

@@ -1,0 +1,102 @@
+// The model zd's control plane reasons about: domains and their bindings,
+// workspaces and the sockets they serve with, and the route that says which
+// workspace serves a domain. Plain values: no kernel, no BPF, no I/O. The
+// planes translate them into their own keys (see user/plane/keys.hpp).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fd.hpp"
+
+namespace zd {
+
+// Limits of the state. The data plane sizes its maps from the same numbers
+// and checks them at compile time (bpf/zd_shared.h, user/plane/keys.cpp).
+inline constexpr uint32_t kMaxDomains = 16384;
+inline constexpr uint32_t kMaxWorkspaces = 32768;
+inline constexpr size_t kMaxNameLength = 63;
+inline constexpr size_t kMaxBindingsPerDomain = 16;
+inline constexpr size_t kMaxSocketsPerWorkspace = 4;
+
+// Id 0 means "no domain" / "no workspace"; real ids start at 1.
+inline constexpr uint32_t kNoId = 0;
+
+// protocol://address[/prefix]:port. A binding may cover a prefix; a socket
+// address is always exact.
+struct Endpoint {
+  uint8_t protocol = 0; // IPPROTO_TCP / IPPROTO_UDP
+  uint8_t family = 0;   // AF_INET / AF_INET6
+  uint16_t port = 0;    // host order
+  std::array<uint8_t, 16> addr{};
+  uint8_t prefix_len = 0; // 32 or 128 when exact
+
+  bool is_exact() const { return prefix_len == address_bits(); }
+  unsigned address_bits() const;
+  bool operator==(const Endpoint &) const = default;
+};
+
+struct Domain {
+  std::string name;
+  uint32_t id = kNoId;
+  std::vector<Endpoint> bindings;
+};
+
+// Where a workspace's listening sockets live. It decides the data plane that
+// delivers to it: sk_lookup can only hand a connection to a socket of its
+// own network namespace (the XDP plane will serve the other case).
+enum class Placement : uint8_t { this_netns, other_netns };
+
+// A listening socket as registered: what it is bound to, which family of
+// connections it serves (IPv4 too for a dual-stack [::] socket) and its
+// cookie, which tells the live socket from a later one on the same address.
+struct RegisteredSocket {
+  Endpoint bound;
+  uint8_t serves = 0; // AF_INET / AF_INET6
+  uint64_t cookie = 0;
+
+  bool dual_stack() const { return serves != bound.family; }
+};
+
+struct Workspace {
+  std::string name;
+  uint32_t id = kNoId;
+  uint32_t pid = 0; // 0 when registered by an inherited fd
+  Placement placement = Placement::this_netns;
+  std::vector<RegisteredSocket> sockets;
+};
+
+// Which workspace serves a domain, and which one to revert to.
+struct Route {
+  uint32_t active = kNoId;
+  uint32_t previous = kNoId;
+  bool operator==(const Route &) const = default;
+};
+
+struct Counters {
+  uint64_t lookups = 0;   // the data plane saw a new connection for it
+  uint64_t steered = 0;   // delivered to the active workspace
+  uint64_t fallbacks = 0; // active had no live socket: delivered to previous
+  uint64_t drops = 0;     // neither had one: refused
+};
+
+// What the kernel says about a socket, read once when it is taken.
+struct SocketInfo {
+  Endpoint bound; // family, protocol, address and port from getsockname
+  bool listening = false;
+  bool v6only = true;        // IPV6_V6ONLY (IPv6 sockets only)
+  uint64_t cookie = 0;       // SO_COOKIE
+  uint64_t netns_cookie = 0; // SO_NETNS_COOKIE: which network namespace
+};
+
+// A socket taken from a process (or inherited) for a new workspace: the fd
+// the data plane will hold, what it is, and the family it is to serve.
+struct TakenSocket {
+  Fd fd;
+  SocketInfo info;
+  uint8_t serves = 0; // 0: the socket's own family
+};
+
+} // namespace zd

@@ -1,0 +1,33 @@
+// Parsing and validation of everything a user types: names, endpoints
+// (tcp://10.0.0.1:80, tcp://[2001:db8::/64]:443), pids and fds. Pure
+// functions that only parse: the planes own the conversion to their keys.
+// Errors are Errc::invalid and name the bad part.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "model.hpp"
+
+namespace zd {
+
+enum class AllowPrefix { no, yes };
+
+// Parses PROTO://ADDRESS[/PREFIX]:PORT. Throws Error naming the bad part.
+Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix);
+
+// Inverse of parse_endpoint; always brackets IPv6 and omits an exact prefix.
+std::string format_endpoint(const Endpoint &endpoint);
+
+std::string protocol_name(uint8_t protocol);
+std::string family_name(uint8_t family); // "ipv4" / "ipv6"
+
+// kind is "domain" or "workspace", used in the error message.
+void validate_name(std::string_view kind, std::string_view name);
+
+// Strict decimal parsing for --pid / --fd: no signs, spaces or suffixes.
+int parse_pid(std::string_view text);
+int parse_fd(std::string_view text);
+
+} // namespace zd

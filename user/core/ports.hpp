@@ -1,0 +1,82 @@
+// What the core needs from the world, and nothing more: a store for the
+// control-plane records and a data plane that steers connections. The core
+// (control.hpp) is written against these two interfaces only, so its rules
+// are unit-tested with in-memory fakes, and a new plane plugs in below them.
+//
+// Both are used within one locked operation (see user/state/state.hpp):
+// nothing here takes locks, and a method either does its whole job or throws
+// having undone its own partial writes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "model.hpp"
+
+namespace zd {
+
+enum class IdKind { domain, workspace };
+
+// Control-plane records: names, what was registered under them, and the id
+// cursor. No BPF program reads any of this.
+class Store {
+public:
+  virtual ~Store() = default;
+
+  virtual std::optional<Domain> domain(std::string_view name) const = 0;
+  virtual std::vector<Domain> domains() const = 0;
+  virtual void put_domain(const Domain &domain) = 0;
+  virtual void remove_domain(const Domain &domain) = 0;
+
+  virtual std::optional<Workspace> workspace(std::string_view name) const = 0;
+  virtual std::vector<Workspace> workspaces() const = 0;
+  // The name of workspace id, in O(1): a switch names what it replaced.
+  virtual std::optional<std::string> workspace_name(uint32_t id) const = 0;
+  virtual void put_workspace(const Workspace &workspace) = 0;
+  virtual void remove_workspace(const Workspace &workspace) = 0;
+
+  // Where the next id search starts (ids are allocated by the core).
+  virtual uint32_t next_id(IdKind kind) const = 0;
+  virtual void set_next_id(IdKind kind, uint32_t next) = 0;
+};
+
+// The kernel side: bindings, routes, workspaces' delivery targets, counters.
+class Dataplane {
+public:
+  virtual ~Dataplane() = default;
+
+  // The network namespace whose sockets this plane delivers to (its cookie).
+  virtual uint64_t netns_cookie() const = 0;
+
+  // The domain that holds this very binding (an exact address or the same
+  // prefix), if any.
+  virtual std::optional<uint32_t> binding_owner(const Endpoint &binding) const = 0;
+  // Zeroes the domain's counters and adds all its bindings, or none: throws
+  // Errc::exists when one is taken.
+  virtual void add_domain(const Domain &domain) = 0;
+  // Removes its bindings and its route.
+  virtual void remove_domain(const Domain &domain) = 0;
+
+  virtual std::optional<Route> route(uint32_t domain) const = 0;
+  virtual std::vector<std::pair<uint32_t, Route>> routes() const = 0;
+  // The switch: one write, seen whole or not at all by the data plane.
+  virtual void set_route(uint32_t domain, const Route &route) = 0;
+
+  // Zeroes the workspace's counters and hands its sockets to the data
+  // plane, all or none. sockets[i] is workspace.sockets[i].
+  virtual void add_workspace(const Workspace &workspace,
+                             const std::vector<TakenSocket> &sockets) = 0;
+  virtual void remove_workspace(const Workspace &workspace) = 0;
+  // True while the data plane still holds this very socket (it drops a
+  // socket by itself when the process closes it).
+  virtual bool alive(const Workspace &workspace, const RegisteredSocket &socket) const = 0;
+
+  virtual Counters domain_counters(uint32_t domain) const = 0;
+  virtual Counters workspace_counters(uint32_t workspace) const = 0;
+};
+
+} // namespace zd

@@ -1,0 +1,41 @@
+#include "bpf_map.hpp"
+
+namespace zd {
+
+BpfMap BpfMap::open_pin(const std::string &dir, const std::string &pin) {
+  const std::string path = dir + "/" + pin;
+  Fd fd(bpf_obj_get(path.c_str()));
+  if (!fd && errno == ENOENT)
+    throw Error(Errc::not_attached,
+                dir + " is not a zd state (no " + pin + " pin); refusing to touch it");
+  if (!fd)
+    throw_errno("opening " + path);
+  return BpfMap(std::move(fd), pin);
+}
+
+BpfMap BpfMap::create(bpf_map_type type, const std::string &name, uint32_t key_size,
+                      uint32_t value_size, uint32_t max_entries, uint32_t flags) {
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+  Fd fd(bpf_map_create(type, name.c_str(), key_size, value_size, max_entries, &opts));
+  if (!fd)
+    throw_errno("creating map " + name);
+  return BpfMap(std::move(fd), name);
+}
+
+void BpfMap::require_shape(bpf_map_type type, uint32_t key_size, uint32_t value_size) const {
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd(), &info, &len) != 0)
+    throw_errno("reading map " + name_);
+  if (info.type != static_cast<uint32_t>(type) || info.key_size != key_size ||
+      info.value_size != value_size)
+    throw Error(Errc::not_attached,
+                "the " + name_ + " map is not zd's (wrong type or size): not a zd state");
+}
+
+void BpfMap::pin(const std::string &path) const {
+  if (bpf_obj_pin(fd(), path.c_str()) != 0)
+    throw_errno("pinning map " + name_ + " at " + path);
+}
+
+} // namespace zd

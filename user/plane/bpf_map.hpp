@@ -1,0 +1,82 @@
+// BpfMap: one owned BPF map fd, its name for error messages, and typed
+// access. Every method is one bpf(2) call (entries() one per element);
+// "absent" is an answer, any other failure throws zd::Error.
+#pragma once
+
+#include <bpf/bpf.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "fd.hpp"
+
+namespace zd {
+
+class BpfMap {
+public:
+  BpfMap() = default;
+  BpfMap(Fd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+
+  // Opens a pinned map; a missing pin is "not a zd state" (not_attached).
+  static BpfMap open_pin(const std::string &dir, const std::string &pin);
+  // Creates a map from user space (not part of any BPF object).
+  static BpfMap create(bpf_map_type type, const std::string &name, uint32_t key_size,
+                       uint32_t value_size, uint32_t max_entries, uint32_t flags = 0);
+
+  int fd() const { return fd_.get(); }
+  const std::string &name() const { return name_; }
+  explicit operator bool() const { return bool(fd_); }
+
+  // Throws unless the map has this type and key and value sizes: checked
+  // before the first read of a pinned map, whose value the kernel would
+  // otherwise copy into a struct of another size.
+  void require_shape(bpf_map_type type, uint32_t key_size, uint32_t value_size) const;
+
+  template <typename K, typename V> bool lookup(const K &key, V &value) const {
+    if (bpf_map_lookup_elem(fd(), &key, &value) == 0)
+      return true;
+    if (errno == ENOENT)
+      return false;
+    throw_errno("reading map " + name_);
+  }
+
+  template <typename K, typename V>
+  void update(const K &key, const V &value, uint64_t flags = BPF_ANY) {
+    if (bpf_map_update_elem(fd(), &key, &value, flags) != 0)
+      throw_errno("writing map " + name_);
+  }
+
+  template <typename K> void erase(const K &key) {
+    if (bpf_map_delete_elem(fd(), &key) != 0 && errno != ENOENT)
+      throw_errno("deleting from map " + name_);
+  }
+
+  template <typename K, typename V> std::vector<std::pair<K, V>> entries() const {
+    std::vector<std::pair<K, V>> out;
+    K key{}, next{};
+    const K *prev = nullptr;
+    while (bpf_map_get_next_key(fd(), prev, &next) == 0) {
+      V value{};
+      // An entry removed between the two calls is simply skipped.
+      if (lookup(next, value))
+        out.emplace_back(next, value);
+      key = next;
+      prev = &key;
+    }
+    if (errno != ENOENT)
+      throw_errno("listing map " + name_);
+    return out;
+  }
+
+  // Pins the map at path (a file in bpffs).
+  void pin(const std::string &path) const;
+
+private:
+  Fd fd_;
+  std::string name_;
+};
+
+} // namespace zd

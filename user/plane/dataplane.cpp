@@ -1,0 +1,198 @@
+#include "dataplane.hpp"
+
+#include <bpf/libbpf.h>
+
+#include <cstring>
+
+#include "keys.hpp"
+#include "parse.hpp"
+#include "sockets.hpp"
+
+namespace zd {
+
+namespace {
+
+Counters sum_counters(const BpfMap &map, uint32_t index) {
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0)
+    throw Error(Errc::kernel, "cannot count possible CPUs");
+  std::vector<zd_counters> per_cpu(static_cast<size_t>(cpus));
+  zd_counters total{};
+  if (!map.lookup(index, *per_cpu.data()))
+    return {};
+  for (const auto &c : per_cpu) {
+    total.lookups += c.lookups;
+    total.steered += c.steered;
+    total.fallbacks += c.fallbacks;
+    total.drops += c.drops;
+  }
+  return counters_of(total);
+}
+
+void reset_counters(BpfMap &map, uint32_t index) {
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<zd_counters> zeros(static_cast<size_t>(cpus > 0 ? cpus : 1));
+  map.update(index, *zeros.data());
+}
+
+zd_socket_key key_of(const Workspace &workspace, const RegisteredSocket &socket) {
+  return socket_key(workspace.id, socket.bound.protocol, socket.serves);
+}
+
+void require_this_netns(const Workspace &workspace) {
+  if (workspace.placement != Placement::this_netns)
+    throw Error(Errc::refused, "workspace '" + workspace.name +
+                                   "' lives in another network namespace, which no data "
+                                   "plane of this zd serves");
+}
+
+} // namespace
+
+uint64_t BpfDataplane::netns_cookie() const {
+  // sk_lookup runs in the namespace of the state, which is this process's:
+  // State::open refuses a state attached elsewhere.
+  return current_netns_cookie();
+}
+
+std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) const {
+  const zd_prefix_key key = binding_key(binding);
+  uint32_t domain = 0;
+  if (is_exact_key(key)) {
+    if (maps_[DataMap::bindings].lookup(key.binding, domain))
+      return domain;
+    return std::nullopt;
+  }
+  // An LPM lookup answers "longest match", not "this prefix": compare keys.
+  for (const auto &[other, id] : maps_[DataMap::prefixes].entries<zd_prefix_key, uint32_t>())
+    if (std::memcmp(&other, &key, sizeof(key)) == 0)
+      return id;
+  return std::nullopt;
+}
+
+void BpfDataplane::add_prefix_bindings(int32_t delta) {
+  zd_config config = maps_.config();
+  if (delta < 0 && config.prefix_bindings < static_cast<uint32_t>(-delta))
+    config.prefix_bindings = 0;
+  else
+    config.prefix_bindings += static_cast<uint32_t>(delta);
+  maps_.set_config(config);
+}
+
+void BpfDataplane::add_domain(const Domain &domain) {
+  reset_counters(maps_[DataMap::domain_stats], domain.id);
+  size_t added = 0;
+  int32_t prefixes = 0;
+  auto add = [&](const Endpoint &binding) {
+    const zd_prefix_key key = binding_key(binding);
+    const bool exact = is_exact_key(key);
+    BpfMap &map = maps_[exact ? DataMap::bindings : DataMap::prefixes];
+    int rc = exact ? bpf_map_update_elem(map.fd(), &key.binding, &domain.id, BPF_NOEXIST)
+                   : bpf_map_update_elem(map.fd(), &key, &domain.id, BPF_NOEXIST);
+    if (rc == 0)
+      return;
+    if (errno == EEXIST)
+      throw Error(Errc::exists, format_endpoint(binding) + " is already bound");
+    if (errno == E2BIG || errno == ENOMEM)
+      throw Error(Errc::refused, "too many bindings: the " + map.name() + " map is full");
+    throw_errno("writing map " + map.name());
+  };
+  try {
+    for (; added < domain.bindings.size(); ++added) {
+      add(domain.bindings[added]);
+      prefixes += !domain.bindings[added].is_exact();
+    }
+    if (prefixes)
+      add_prefix_bindings(prefixes);
+  } catch (...) {
+    for (size_t i = 0; i < added; ++i) {
+      const zd_prefix_key key = binding_key(domain.bindings[i]);
+      if (is_exact_key(key))
+        maps_[DataMap::bindings].erase(key.binding);
+      else
+        maps_[DataMap::prefixes].erase(key);
+    }
+    throw;
+  }
+}
+
+void BpfDataplane::remove_domain(const Domain &domain) {
+  int32_t prefixes = 0;
+  for (const auto &binding : domain.bindings) {
+    const zd_prefix_key key = binding_key(binding);
+    if (is_exact_key(key)) {
+      maps_[DataMap::bindings].erase(key.binding);
+    } else {
+      maps_[DataMap::prefixes].erase(key);
+      ++prefixes;
+    }
+  }
+  if (prefixes)
+    add_prefix_bindings(-prefixes);
+  maps_[DataMap::routes].erase(domain.id);
+}
+
+std::optional<Route> BpfDataplane::route(uint32_t domain) const {
+  zd_route route{};
+  if (maps_[DataMap::routes].lookup(domain, route))
+    return Route{route.active, route.previous};
+  return std::nullopt;
+}
+
+std::vector<std::pair<uint32_t, Route>> BpfDataplane::routes() const {
+  std::vector<std::pair<uint32_t, Route>> out;
+  for (const auto &[domain, route] : maps_[DataMap::routes].entries<uint32_t, zd_route>())
+    out.push_back({domain, {route.active, route.previous}});
+  return out;
+}
+
+void BpfDataplane::set_route(uint32_t domain, const Route &route) {
+  // One update of a non-preallocated hash: the program sees the old value
+  // or the new one, never a mix (bpf/zd_maps.bpf.h).
+  maps_[DataMap::routes].update(domain, zd_route{route.active, route.previous});
+}
+
+void BpfDataplane::add_workspace(const Workspace &workspace,
+                                 const std::vector<TakenSocket> &sockets) {
+  require_this_netns(workspace);
+  reset_counters(maps_[DataMap::workspace_stats], workspace.id);
+  BpfMap &map = maps_[DataMap::sockets];
+  size_t added = 0;
+  try {
+    for (; added < workspace.sockets.size(); ++added) {
+      const zd_socket_key key = key_of(workspace, workspace.sockets[added]);
+      const uint64_t fd = static_cast<uint64_t>(sockets.at(added).fd.get());
+      if (bpf_map_update_elem(map.fd(), &key, &fd, BPF_NOEXIST) == 0)
+        continue;
+      if (errno == EOPNOTSUPP)
+        throw Error(Errc::invalid, "the kernel refused the socket for the sockets map (not a "
+                                   "listening TCP socket?)");
+      throw_errno("adding socket to map sockets");
+    }
+  } catch (...) {
+    for (size_t i = 0; i < added; ++i)
+      map.erase(key_of(workspace, workspace.sockets[i]));
+    throw;
+  }
+}
+
+void BpfDataplane::remove_workspace(const Workspace &workspace) {
+  for (const auto &socket : workspace.sockets)
+    maps_[DataMap::sockets].erase(key_of(workspace, socket));
+}
+
+bool BpfDataplane::alive(const Workspace &workspace, const RegisteredSocket &socket) const {
+  // The SOCKHASH's 8-byte value reads back as the socket's cookie.
+  uint64_t cookie = 0;
+  return maps_[DataMap::sockets].lookup(key_of(workspace, socket), cookie) &&
+         cookie == socket.cookie;
+}
+
+Counters BpfDataplane::domain_counters(uint32_t domain) const {
+  return sum_counters(maps_[DataMap::domain_stats], domain);
+}
+
+Counters BpfDataplane::workspace_counters(uint32_t workspace) const {
+  return sum_counters(maps_[DataMap::workspace_stats], workspace);
+}
+
+} // namespace zd

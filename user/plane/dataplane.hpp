@@ -1,0 +1,40 @@
+// BpfDataplane: the core's Dataplane over the pinned BPF maps. Bindings,
+// routes and counters are shared by every program; delivery to a workspace
+// depends on where its sockets live: a SOCKHASH entry that the sk_lookup
+// program assigns (this namespace). The XDP plane adds the other case here,
+// with no change to the core.
+#pragma once
+
+#include "data_maps.hpp"
+#include "ports.hpp"
+
+namespace zd {
+
+class BpfDataplane final : public Dataplane {
+public:
+  explicit BpfDataplane(DataMaps &maps) : maps_(maps) {}
+
+  uint64_t netns_cookie() const override;
+
+  std::optional<uint32_t> binding_owner(const Endpoint &binding) const override;
+  void add_domain(const Domain &domain) override;
+  void remove_domain(const Domain &domain) override;
+
+  std::optional<Route> route(uint32_t domain) const override;
+  std::vector<std::pair<uint32_t, Route>> routes() const override;
+  void set_route(uint32_t domain, const Route &route) override;
+
+  void add_workspace(const Workspace &workspace, const std::vector<TakenSocket> &sockets) override;
+  void remove_workspace(const Workspace &workspace) override;
+  bool alive(const Workspace &workspace, const RegisteredSocket &socket) const override;
+
+  Counters domain_counters(uint32_t domain) const override;
+  Counters workspace_counters(uint32_t workspace) const override;
+
+private:
+  void add_prefix_bindings(int32_t delta);
+
+  DataMaps &maps_;
+};
+
+} // namespace zd

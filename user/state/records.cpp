@@ -1,0 +1,270 @@
+#include "records.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+namespace zd {
+
+// Layout 1 pinned maps of exactly these shapes; adopt_layout1 relies on it.
+static_assert(sizeof(record::Name) == 64);
+static_assert(sizeof(record::Binding) == 24);
+static_assert(sizeof(record::Domain) == 392);
+static_assert(sizeof(record::Socket) == 32);
+static_assert(sizeof(record::Workspace) == 144);
+
+record::Name record::to_name(std::string_view name) {
+  Name out{};
+  std::memcpy(out.name, name.data(), std::min(name.size(), sizeof(out.name) - 1));
+  return out;
+}
+
+std::string record::from_name(const Name &name) {
+  return std::string(name.name, strnlen(name.name, sizeof(name.name)));
+}
+
+namespace {
+
+using record::from_name;
+using record::to_name;
+
+struct Spec {
+  const char *pin;
+  bpf_map_type type;
+  uint32_t key_size, value_size, max_entries, flags;
+};
+
+constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
+    {"store", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::Meta), 1, 0},
+    {"domains", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::Domain), kMaxDomains,
+     BPF_F_NO_PREALLOC},
+    {"workspaces", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::Workspace),
+     kMaxWorkspaces, BPF_F_NO_PREALLOC},
+    {"workspace_names", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Name), kMaxWorkspaces,
+     BPF_F_NO_PREALLOC},
+}};
+
+unsigned address_bits(uint8_t family) {
+  return family == AF_INET6 ? 128 : 32;
+}
+
+record::Binding to_record(const Endpoint &ep) {
+  record::Binding b{};
+  b.prefixlen = 32 + ep.prefix_len; // the LPM form: protocol, family and port are 32 bits
+  b.protocol = ep.protocol;
+  b.family = ep.family;
+  b.port = ep.port;
+  std::memcpy(b.addr, ep.addr.data(), address_bits(ep.family) / 8);
+  return b;
+}
+
+Endpoint from_record(const record::Binding &b) {
+  Endpoint ep;
+  ep.protocol = b.protocol;
+  ep.family = b.family;
+  ep.port = b.port;
+  ep.prefix_len = static_cast<uint8_t>(b.prefixlen - 32);
+  std::memcpy(ep.addr.data(), b.addr, sizeof(b.addr));
+  return ep;
+}
+
+record::Domain to_record(const Domain &domain) {
+  record::Domain r{};
+  r.id = domain.id;
+  r.n_bindings = static_cast<uint32_t>(std::min(domain.bindings.size(), kMaxBindingsPerDomain));
+  for (uint32_t i = 0; i < r.n_bindings; ++i)
+    r.bindings[i] = to_record(domain.bindings[i]);
+  return r;
+}
+
+Domain from_record(const record::Name &name, const record::Domain &r) {
+  Domain domain{from_name(name), r.id, {}};
+  for (uint32_t i = 0; i < std::min<uint32_t>(r.n_bindings, kMaxBindingsPerDomain); ++i)
+    domain.bindings.push_back(from_record(r.bindings[i]));
+  return domain;
+}
+
+record::Workspace to_record(const Workspace &workspace) {
+  record::Workspace r{};
+  r.id = workspace.id;
+  r.pid = workspace.pid;
+  r.n_sockets =
+      static_cast<uint32_t>(std::min(workspace.sockets.size(), kMaxSocketsPerWorkspace));
+  for (uint32_t i = 0; i < r.n_sockets; ++i) {
+    const RegisteredSocket &s = workspace.sockets[i];
+    auto &out = r.sockets[i];
+    out.protocol = s.bound.protocol;
+    out.family = s.serves;
+    out.socket_family = s.dual_stack() ? s.bound.family : 0;
+    out.port = s.bound.port;
+    std::memcpy(out.addr, s.bound.addr.data(), sizeof(out.addr));
+    out.cookie = s.cookie;
+  }
+  return r;
+}
+
+Workspace from_record(const record::Name &name, const record::Workspace &r) {
+  Workspace workspace{from_name(name), r.id, r.pid, Placement::this_netns, {}};
+  for (uint32_t i = 0; i < std::min<uint32_t>(r.n_sockets, kMaxSocketsPerWorkspace); ++i) {
+    const auto &s = r.sockets[i];
+    RegisteredSocket socket;
+    socket.serves = s.family;
+    socket.bound.protocol = s.protocol;
+    socket.bound.family = s.socket_family ? s.socket_family : s.family;
+    socket.bound.port = s.port;
+    socket.bound.prefix_len = static_cast<uint8_t>(address_bits(socket.bound.family));
+    std::memcpy(socket.bound.addr.data(), s.addr, sizeof(s.addr));
+    socket.cookie = s.cookie;
+    workspace.sockets.push_back(socket);
+  }
+  return workspace;
+}
+
+} // namespace
+
+const char *BpfStore::pin_name(RecordMap map) {
+  return kSpecs[static_cast<size_t>(map)].pin;
+}
+
+BpfStore BpfStore::create() {
+  BpfStore store;
+  for (size_t i = 0; i < kCount; ++i) {
+    const Spec &s = kSpecs[i];
+    store.maps_[i] = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries,
+                                    s.flags);
+  }
+  store.map(RecordMap::store)
+      .update(uint32_t{0}, record::Meta{kRecordMagic, kRecordVersion, 1, 1});
+  return store;
+}
+
+void BpfStore::check_shapes() const {
+  for (size_t i = 0; i < kCount; ++i)
+    maps_[i].require_shape(kSpecs[i].type, kSpecs[i].key_size, kSpecs[i].value_size);
+}
+
+BpfStore BpfStore::open(const std::string &dir) {
+  BpfStore store;
+  for (size_t i = 0; i < kCount; ++i)
+    store.maps_[i] = BpfMap::open_pin(dir, kSpecs[i].pin);
+  store.check_shapes();
+  record::Meta meta = store.meta();
+  if (meta.magic != kRecordMagic)
+    throw Error(Errc::not_attached, dir + " is not a zd state (bad record magic); refusing to "
+                                          "touch it");
+  if (meta.record_version != kRecordVersion)
+    throw Error(Errc::refused, "the records at " + dir + " have version " +
+                                   std::to_string(meta.record_version) +
+                                   " but this zdctl reads version " +
+                                   std::to_string(kRecordVersion));
+  return store;
+}
+
+void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
+                             uint32_t next_workspace_id) {
+  const std::string pin = dir + "/" + pin_name(RecordMap::store);
+  if (std::filesystem::exists(pin))
+    return;
+  const Spec &s = kSpecs[0];
+  BpfMap meta = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, 1, 0);
+  meta.update(uint32_t{0},
+              record::Meta{kRecordMagic, kRecordVersion, next_domain_id, next_workspace_id});
+  // Pinned under a temporary name and renamed: the pin is whole or absent.
+  const std::string tmp = pin + "-adopting";
+  unlink(tmp.c_str());
+  meta.pin(tmp);
+  if (rename(tmp.c_str(), pin.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    throw_errno("renaming " + tmp + " to " + pin, err);
+  }
+}
+
+void BpfStore::pin_all(const std::string &dir) const {
+  for (size_t i = 0; i < kCount; ++i)
+    maps_[i].pin(dir + "/" + kSpecs[i].pin);
+}
+
+record::Meta BpfStore::meta() const {
+  record::Meta meta{};
+  map(RecordMap::store).lookup(uint32_t{0}, meta);
+  return meta;
+}
+
+std::optional<Domain> BpfStore::domain(std::string_view name) const {
+  const record::Name key = to_name(name);
+  record::Domain r{};
+  if (!map(RecordMap::domains).lookup(key, r))
+    return std::nullopt;
+  return from_record(key, r);
+}
+
+std::vector<Domain> BpfStore::domains() const {
+  std::vector<Domain> out;
+  for (const auto &[name, r] : map(RecordMap::domains).entries<record::Name, record::Domain>())
+    out.push_back(from_record(name, r));
+  return out;
+}
+
+void BpfStore::put_domain(const Domain &domain) {
+  map(RecordMap::domains).update(to_name(domain.name), to_record(domain));
+}
+
+void BpfStore::remove_domain(const Domain &domain) {
+  map(RecordMap::domains).erase(to_name(domain.name));
+}
+
+std::optional<Workspace> BpfStore::workspace(std::string_view name) const {
+  const record::Name key = to_name(name);
+  record::Workspace r{};
+  if (!map(RecordMap::workspaces).lookup(key, r))
+    return std::nullopt;
+  return from_record(key, r);
+}
+
+std::vector<Workspace> BpfStore::workspaces() const {
+  std::vector<Workspace> out;
+  for (const auto &[name, r] :
+       map(RecordMap::workspaces).entries<record::Name, record::Workspace>())
+    out.push_back(from_record(name, r));
+  return out;
+}
+
+std::optional<std::string> BpfStore::workspace_name(uint32_t id) const {
+  record::Name name{};
+  if (!map(RecordMap::workspace_names).lookup(id, name))
+    return std::nullopt;
+  return from_name(name);
+}
+
+// The id -> name entry first and last: a workspace record never exists
+// without it, so a switch can always name what it replaced.
+void BpfStore::put_workspace(const Workspace &workspace) {
+  map(RecordMap::workspace_names).update(workspace.id, to_name(workspace.name));
+  map(RecordMap::workspaces).update(to_name(workspace.name), to_record(workspace));
+}
+
+void BpfStore::remove_workspace(const Workspace &workspace) {
+  map(RecordMap::workspaces).erase(to_name(workspace.name));
+  map(RecordMap::workspace_names).erase(workspace.id);
+}
+
+uint32_t BpfStore::next_id(IdKind kind) const {
+  record::Meta m = meta();
+  return kind == IdKind::domain ? m.next_domain_id : m.next_workspace_id;
+}
+
+void BpfStore::set_next_id(IdKind kind, uint32_t next) {
+  record::Meta m = meta();
+  (kind == IdKind::domain ? m.next_domain_id : m.next_workspace_id) = next;
+  map(RecordMap::store).update(uint32_t{0}, m);
+}
+
+} // namespace zd

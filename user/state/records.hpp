@@ -1,0 +1,118 @@
+// The control plane's records: names and what was registered under them.
+// No BPF program reads them, so they are not in any BPF object: zdctl
+// creates these maps itself and pins them beside the data-plane maps, and
+// their format has a version of its own (kRecordVersion). A field added to a
+// record changes that version and never the program, so it never forces a
+// detach. (cloudflare/tubular keeps its destinations the same way.)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bpf_map.hpp"
+#include "model.hpp"
+#include "ports.hpp"
+
+namespace zd {
+
+inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
+// 1: the records of layout 1, byte for byte, plus the "store" map.
+inline constexpr uint32_t kRecordVersion = 1;
+
+namespace record {
+
+struct Name {
+  char name[kMaxNameLength + 1];
+};
+
+// Single entry of the "store" map: identifies the records and their format.
+struct Meta {
+  uint32_t magic;
+  uint32_t record_version;
+  uint32_t next_domain_id;
+  uint32_t next_workspace_id;
+};
+
+struct Binding { // the bytes of zd_prefix_key: prefixlen, then the binding
+  uint32_t prefixlen;
+  uint8_t protocol;
+  uint8_t family;
+  uint16_t port;
+  uint8_t addr[16];
+};
+
+struct Domain {
+  uint32_t id;
+  uint32_t n_bindings;
+  Binding bindings[kMaxBindingsPerDomain];
+};
+
+struct Socket {
+  uint8_t protocol;
+  uint8_t family; // the family it serves: its key in the sockets map
+  uint16_t port;
+  uint8_t addr[16];
+  // 0 when the socket is of `family`; AF_INET6 for a dual-stack [::] socket
+  // (IPV6_V6ONLY off) that serves IPv4 connections.
+  uint8_t socket_family;
+  uint8_t pad[3];
+  uint64_t cookie; // SO_COOKIE when registered: tells a live socket apart
+};
+
+struct Workspace {
+  uint32_t id;
+  uint32_t pid; // 0 when registered by fd
+  uint32_t n_sockets;
+  uint32_t pad;
+  Socket sockets[kMaxSocketsPerWorkspace];
+};
+
+// Names are NUL-padded; one longer than kMaxNameLength is cut there.
+Name to_name(std::string_view name);
+std::string from_name(const Name &name);
+
+} // namespace record
+
+enum class RecordMap { store, domains, workspaces, workspace_names };
+
+// The record maps of one state, and the core's Store on top of them.
+class BpfStore final : public Store {
+public:
+  // New, empty records (attach).
+  static BpfStore create();
+  // The records pinned under dir; checks their shapes, magic and version.
+  static BpfStore open(const std::string &dir);
+  // Layout 1 kept the records in the program's object and the id cursors in
+  // the config map: adopt those maps and move the cursors into a new "store"
+  // map, pinned under dir. Idempotent.
+  static void adopt_layout1(const std::string &dir, uint32_t next_domain_id,
+                            uint32_t next_workspace_id);
+
+  void pin_all(const std::string &dir) const;
+  static const char *pin_name(RecordMap map);
+  static constexpr size_t kCount = 4;
+
+  std::optional<Domain> domain(std::string_view name) const override;
+  std::vector<Domain> domains() const override;
+  void put_domain(const Domain &domain) override;
+  void remove_domain(const Domain &domain) override;
+
+  std::optional<Workspace> workspace(std::string_view name) const override;
+  std::vector<Workspace> workspaces() const override;
+  std::optional<std::string> workspace_name(uint32_t id) const override;
+  void put_workspace(const Workspace &workspace) override;
+  void remove_workspace(const Workspace &workspace) override;
+
+  uint32_t next_id(IdKind kind) const override;
+  void set_next_id(IdKind kind, uint32_t next) override;
+
+private:
+  BpfMap &map(RecordMap m) { return maps_[static_cast<size_t>(m)]; }
+  const BpfMap &map(RecordMap m) const { return maps_[static_cast<size_t>(m)]; }
+  record::Meta meta() const;
+  void check_shapes() const;
+
+  std::array<BpfMap, kCount> maps_;
+};
+
+} // namespace zd

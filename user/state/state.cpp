@@ -1,0 +1,317 @@
+#include "state.hpp"
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <spdlog/spdlog.h>
+
+#include "error.hpp"
+#include "sk_lookup.hpp"
+
+namespace zd {
+
+namespace {
+
+constexpr const char *kLinkPin = "link";
+constexpr const char *kProgramPin = "program";
+constexpr const char *kProgramUpgradingPin = "program-upgrading";
+// Layout 1 is the last layout `upgrade` moves forward (see BpfStore::adopt_layout1).
+constexpr uint32_t kOldestUpgradableLayout = 1;
+
+std::string normalise(const std::string &dir) {
+  auto path = std::filesystem::path(dir).lexically_normal();
+  if (!path.has_filename() && path.has_parent_path() && path != path.root_path())
+    path = path.parent_path(); // "a/b/" -> "a/b": one directory, one lock
+  return path.string();
+}
+
+std::string parent_of(const std::string &dir) {
+  auto parent = std::filesystem::path(dir).parent_path();
+  if (parent.empty() || parent == dir)
+    throw Error(Errc::invalid, "state dir " + dir + " has no parent directory");
+  return parent.string();
+}
+
+bool on_bpffs(const std::string &path) {
+  struct statfs fs {};
+  return statfs(path.c_str(), &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+}
+
+bool is_empty_dir(const std::string &path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec);
+}
+
+// bpffs must hold the state. `ip netns exec` remounts /sys, so it is often
+// missing there: mount it on /sys/fs/bpf or on an empty directory, never over
+// a directory that holds something.
+void ensure_bpffs(const std::string &parent) {
+  if (on_bpffs(parent))
+    return;
+  if (parent != "/sys/fs/bpf" && !is_empty_dir(parent))
+    throw Error(Errc::invalid, parent + " is not a bpffs mount; mount one first (mount -t bpf bpf " +
+                                   parent + ") or choose another state directory");
+  if (mount("bpf", parent.c_str(), "bpf", 0, "mode=0700") != 0)
+    throw_errno("mounting bpffs on " + parent);
+  // A bpffs lives as long as its mount namespace. Under `ip netns exec` that
+  // is this one command: the pins, and with them the program, go when it ends.
+  spdlog::warn("mounted bpffs on {}; it lasts only as long as this mount namespace (under 'ip "
+               "netns exec', only this command): see docs/operations.md",
+               parent);
+}
+
+Fd lock_dir(const std::string &dir, Lock lock) {
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT)
+      throw Error(Errc::not_attached, "zd is not attached in this network namespace (no state at " +
+                                          dir + "): run zdctl attach");
+    throw_errno("opening state dir " + dir);
+  }
+  if (flock(fd.get(), lock == Lock::shared ? LOCK_SH : LOCK_EX) != 0) {
+    if (errno == EINTR)
+      throw Error(Errc::busy, "interrupted while waiting for the lock on " + dir +
+                                  "; nothing changed");
+    throw_errno("locking " + dir);
+  }
+  return fd;
+}
+
+// After waiting for the lock, make sure dir was not removed (detach) or
+// replaced (detach + attach) while we waited: the lock must be on the live one.
+void check_same_dir(const Fd &locked, const std::string &dir) {
+  struct stat held {
+  }, now{};
+  if (fstat(locked.get(), &held) != 0 || stat(dir.c_str(), &now) != 0 ||
+      held.st_ino != now.st_ino || held.st_dev != now.st_dev)
+    throw Error(Errc::not_attached,
+                "zd state at " + dir + " was detached while this command waited for it");
+}
+
+uint64_t this_netns_inode() {
+  struct stat st {};
+  if (stat("/proc/self/ns/net", &st) != 0)
+    throw_errno("reading /proc/self/ns/net");
+  return st.st_ino;
+}
+
+bpf_link_info link_info(const Fd &link, const std::string &path) {
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0)
+    throw_errno("reading link info of " + path);
+  return info;
+}
+
+enum class DetachedLink { refuse, allow };
+
+// A state describes the namespace its link is attached to; using it from
+// another namespace would register sockets the program cannot deliver to.
+// Returns false for a link detached behind zdctl's back (only with allow:
+// detach must still be able to clean such a state up).
+bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::refuse) {
+  const std::string path = dir + "/" + kLinkPin;
+  Fd link(bpf_obj_get(path.c_str()));
+  if (!link)
+    throw_errno("opening " + path);
+  bpf_link_info info = link_info(link, path);
+  if (info.type != BPF_LINK_TYPE_NETNS)
+    throw Error(Errc::not_attached, dir + " is not a zd state (its link is not a netns link)");
+  if (info.netns.netns_ino == 0 && detached == DetachedLink::allow)
+    return false;
+  if (info.netns.netns_ino == 0)
+    throw Error(Errc::not_attached, "the zd link at " + dir +
+                                        " was detached behind zdctl's back; run zdctl detach, "
+                                        "then zdctl attach");
+  if (info.netns.netns_ino != this_netns_inode())
+    throw Error(Errc::refused, "zd state at " + dir +
+                                   " belongs to another network namespace; run zdctl inside "
+                                   "that namespace, or give this one its own state directory");
+  return true;
+}
+
+// Opens the data-plane maps and checks the config map: magic (is it ours?)
+// and layout version, within [oldest, ZD_LAYOUT_VERSION].
+DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERSION) {
+  if (!std::filesystem::exists(dir + "/" + kDataMaps[0].pin))
+    throw Error(Errc::not_attached, dir + " is not a zd state (no config pin); refusing to touch it");
+  DataMaps maps = DataMaps::from_pins(dir);
+  zd_config config = maps.config();
+  if (config.magic != ZD_STATE_MAGIC)
+    throw Error(Errc::not_attached, dir + " is not a zd state (bad magic); refusing to touch it");
+  const std::string versions = "zd state at " + dir + " has layout version " +
+                               std::to_string(config.layout_version) +
+                               " but this zdctl speaks version " +
+                               std::to_string(ZD_LAYOUT_VERSION);
+  if (config.layout_version > ZD_LAYOUT_VERSION)
+    throw Error(Errc::refused, versions + ": use the newer zdctl that attached it");
+  if (config.layout_version < oldest)
+    throw Error(Errc::refused, versions + ": run zdctl upgrade to move it forward in place " +
+                                   "(domains, workspaces and connections are kept)");
+  return maps;
+}
+
+void remove_pins(const std::string &dir) {
+  for (const auto &name : kDataMaps)
+    unlink((dir + "/" + name.pin).c_str());
+  for (auto map : {RecordMap::store, RecordMap::domains, RecordMap::workspaces,
+                   RecordMap::workspace_names})
+    unlink((dir + "/" + BpfStore::pin_name(map)).c_str());
+  for (const char *pin : {kProgramPin, kProgramUpgradingPin, kLinkPin})
+    unlink((dir + "/" + pin).c_str());
+  rmdir(dir.c_str());
+}
+
+bpf_prog_info program_info(int fd, const std::string &what) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw_errno("reading program info of " + what);
+  return info;
+}
+
+} // namespace
+
+State::State(const std::string &dir) : dir_(normalise(dir)), parent_(parent_of(dir_)) {}
+
+bool State::attach() const {
+  ensure_bpffs(parent_);
+  Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+
+  if (std::filesystem::exists(dir_)) {
+    Fd lock = lock_dir(dir_, Lock::shared);
+    open_data_maps(dir_);
+    check_netns(dir_);
+    return false;
+  }
+
+  SkLookupProgram program = SkLookupProgram::load();
+  spdlog::debug("loaded the embedded sk_lookup program (layout {})", ZD_LAYOUT_VERSION);
+  DataMaps maps = program.maps();
+  zd_config config{};
+  config.magic = ZD_STATE_MAGIC;
+  config.layout_version = ZD_LAYOUT_VERSION;
+  maps.set_config(config);
+  BpfStore store = BpfStore::create();
+  Link link = program.attach_to_this_netns();
+
+  // Pin under a temporary name, then rename: other zdctl processes see either
+  // no state or a whole one. If anything fails, the unpinned link goes away
+  // with this process and the program is detached again.
+  // bpffs refuses names with a dot, so the temporary name has none.
+  const std::string tmp = parent_ + "/zd-attaching-" + std::to_string(getpid());
+  remove_pins(tmp); // a leftover from a crashed attach with the same pid
+  try {
+    if (mkdir(tmp.c_str(), 0700) != 0)
+      throw_errno("creating " + tmp);
+    maps.pin_all(tmp);
+    store.pin_all(tmp);
+    program.pin(tmp + "/" + kProgramPin);
+    pin_link(link, tmp + "/" + kLinkPin);
+    spdlog::debug("attached to netns inode {}; pinned under {}", this_netns_inode(), tmp);
+    if (rename(tmp.c_str(), dir_.c_str()) != 0)
+      throw_errno("renaming " + tmp + " to " + dir_);
+  } catch (...) {
+    remove_pins(tmp);
+    throw;
+  }
+  return true;
+}
+
+bool State::detach() const {
+  if (!on_bpffs(parent_))
+    return false;
+  Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+  struct stat st {};
+  if (lstat(dir_.c_str(), &st) != 0 && errno == ENOENT)
+    return false;
+  Fd held = lock_dir(dir_, Lock::exclusive);
+  check_same_dir(held, dir_);
+  open_data_maps(dir_, kOldestUpgradableLayout);
+  if (check_netns(dir_, DetachedLink::allow)) {
+    const std::string link_path = dir_ + "/" + kLinkPin;
+    Fd link(bpf_obj_get(link_path.c_str()));
+    if (!link || bpf_link_detach(link.get()) != 0)
+      throw_errno("detaching " + link_path);
+  }
+  remove_pins(dir_);
+  return true;
+}
+
+Session State::open(Lock lock) const {
+  Fd held = lock_dir(dir_, lock);
+  check_same_dir(held, dir_);
+  DataMaps maps = open_data_maps(dir_);
+  check_netns(dir_);
+  BpfStore store = BpfStore::open(dir_);
+  spdlog::debug("opened {} ({} lock)", dir_, lock == Lock::shared ? "shared" : "exclusive");
+  return Session(std::move(held), std::make_unique<Session::Parts>(std::move(maps),
+                                                                   std::move(store)));
+}
+
+Upgraded State::upgrade(bool force) const {
+  Fd held = lock_dir(dir_, Lock::exclusive);
+  check_same_dir(held, dir_);
+  DataMaps maps = open_data_maps(dir_, kOldestUpgradableLayout);
+  check_netns(dir_);
+  zd_config config = maps.config();
+  const bool move_layout = config.layout_version != ZD_LAYOUT_VERSION;
+  if (move_layout) {
+    // Layout 1 kept the id cursors where zd_config.reserved is now.
+    BpfStore::adopt_layout1(dir_, config.reserved[0], config.reserved[1]);
+    BpfStore::open(dir_); // the adopted records have this layout's shapes
+  }
+
+  const std::string link_path = dir_ + "/" + kLinkPin;
+  const std::string program_path = dir_ + "/" + kProgramPin;
+  Fd link(bpf_obj_get(link_path.c_str()));
+  if (!link)
+    throw_errno("opening the pinned link in " + dir_);
+  // The program the link runs now, whatever the program pin says: a zdctl
+  // killed between the swap and the re-pin must not block the next upgrade.
+  Fd running_fd(bpf_prog_get_fd_by_id(link_info(link, link_path).prog_id));
+  if (!running_fd)
+    throw_errno("opening the program that " + link_path + " runs");
+
+  // Load the embedded program against the pinned maps, not fresh ones.
+  SkLookupProgram program = SkLookupProgram::load_reusing(maps);
+  bpf_prog_info running = program_info(running_fd.get(), program_path);
+  bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
+  if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0)
+    return Upgraded::no;
+
+  // Swap the program under the link; fails if someone swapped it meanwhile.
+  LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE,
+              .old_prog_fd = static_cast<uint32_t>(running_fd.get()));
+  if (bpf_link_update(link.get(), program.fd(), &opts) != 0)
+    throw_errno("replacing the program of " + link_path);
+  spdlog::debug("link now runs program id {} (was {})", embedded.id, running.id);
+
+  // Re-pin the program that now runs; rename replaces the old pin at once.
+  const std::string fresh = dir_ + "/" + kProgramUpgradingPin;
+  unlink(fresh.c_str());
+  program.pin(fresh);
+  if (rename(fresh.c_str(), program_path.c_str()) != 0) {
+    int err = errno;
+    unlink(fresh.c_str());
+    throw_errno("renaming " + fresh + " to " + program_path, err);
+  }
+  if (!move_layout)
+    return Upgraded::program;
+  spdlog::debug("layout {} -> {}", config.layout_version, ZD_LAYOUT_VERSION);
+  config.layout_version = ZD_LAYOUT_VERSION;
+  std::memset(config.reserved, 0, sizeof(config.reserved));
+  maps.set_config(config); // last: until here the state reads as layout 1
+  return Upgraded::layout;
+}
+
+} // namespace zd

@@ -1,0 +1,146 @@
+#include "commands.hpp"
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "parse.hpp"
+#include "report.hpp"
+#include "sockets.hpp"
+
+namespace zdctl {
+
+namespace {
+
+using nlohmann::json;
+
+void print(const Options &opts, const json &as_json, const std::string &text) {
+  if (opts.json)
+    std::cout << as_json.dump(2) << "\n";
+  else
+    std::cout << text << "\n";
+}
+
+std::string or_none(const std::string &name) {
+  return name.empty() ? "(none)" : name;
+}
+
+void print_switch(const Options &opts, const zd::SwitchResult &r) {
+  const bool changed = r.changed == zd::Changed::yes;
+  print(opts,
+        {{"domain", opts.domain},
+         {"changed", changed},
+         {"from", r.from.empty() ? json(nullptr) : json(r.from)},
+         {"to", r.to}},
+        changed ? opts.domain + ": " + or_none(r.from) + " -> " + r.to
+                : opts.domain + ": already on " + r.to + ", nothing changed");
+}
+
+zd::Force force_of(const Options &opts) {
+  return opts.force ? zd::Force::yes : zd::Force::no;
+}
+
+} // namespace
+
+void do_attach(const Options &opts) {
+  const bool attached = zd::State(opts.state).attach();
+  print(opts, {{"attached", true}, {"changed", attached}, {"state", opts.state}},
+        attached ? "attached: sk_lookup program pinned at " + opts.state
+                 : "already attached (state " + opts.state + "), nothing changed");
+}
+
+void do_detach(const Options &opts) {
+  const bool detached = zd::State(opts.state).detach();
+  print(opts, {{"attached", false}, {"changed", detached}, {"state", opts.state}},
+        detached ? "detached: new connections take the normal path; established ones are "
+                   "untouched"
+                 : "not attached (no state at " + opts.state + "), nothing changed");
+}
+
+void do_upgrade(const Options &opts) {
+  const zd::Upgraded upgraded = zd::State(opts.state).upgrade(opts.force);
+  const std::string kept = "domains, workspaces, routes and counters are kept";
+  print(opts, {{"upgraded", upgraded != zd::Upgraded::no}, {"state", opts.state}},
+        upgraded == zd::Upgraded::layout
+            ? "upgraded: the state now has layout " + std::to_string(ZD_LAYOUT_VERSION) +
+                  " and the link runs this zdctl's program; " + kept
+        : upgraded == zd::Upgraded::program
+            ? "upgraded: the link now runs this zdctl's program; " + kept
+            : "already running this zdctl's program, nothing changed");
+}
+
+void do_status(const Options &opts) {
+  const zd::Status status = zd::State(opts.state).with(
+      zd::Lock::shared, [](zd::ControlPlane &control) { return control.status(); });
+  if (opts.json)
+    std::cout << zd::to_json(status).dump(2) << "\n";
+  else
+    std::cout << zd::to_table(status);
+}
+
+void do_domain_add(const Options &opts) {
+  // Input is checked before the lock is taken.
+  zd::validate_name("domain", opts.domain);
+  std::vector<zd::Endpoint> bindings;
+  for (const auto &spec : opts.listen)
+    bindings.push_back(zd::parse_endpoint(spec, zd::AllowPrefix::yes));
+  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.add_domain(opts.domain, bindings);
+  });
+  print(opts, {{"domain", opts.domain}, {"added", true}},
+        "domain " + opts.domain + " added; new connections are refused until 'zdctl switch " +
+            opts.domain + " WORKSPACE'");
+}
+
+void do_domain_rm(const Options &opts) {
+  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.remove_domain(opts.domain);
+  });
+  print(opts, {{"domain", opts.domain}, {"removed", true}}, "domain " + opts.domain + " removed");
+}
+
+void do_workspace_add(const Options &opts) {
+  // The sockets are taken (and inspected) before the lock is.
+  zd::validate_name("workspace", opts.workspace);
+  std::vector<zd::TakenSocket> sockets;
+  int pid = 0;
+  if (!opts.pid.empty()) {
+    pid = zd::parse_pid(opts.pid);
+    std::vector<zd::Endpoint> wanted;
+    for (const auto &spec : opts.sockets)
+      wanted.push_back(zd::parse_endpoint(spec, zd::AllowPrefix::no));
+    for (const auto &endpoint : wanted)
+      sockets.push_back(zd::socket_from_pid(pid, endpoint));
+  }
+  for (const auto &spec : opts.fds)
+    sockets.push_back(zd::socket_from_fd(zd::parse_fd(spec)));
+  const size_t n = sockets.size();
+  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.add_workspace(opts.workspace, static_cast<uint32_t>(pid), sockets);
+  });
+  print(opts, {{"workspace", opts.workspace}, {"added", true}},
+        "workspace " + opts.workspace + " added with " + std::to_string(n) + " socket" +
+            (n == 1 ? "" : "s"));
+}
+
+void do_workspace_rm(const Options &opts) {
+  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.remove_workspace(opts.workspace, force_of(opts));
+  });
+  print(opts, {{"workspace", opts.workspace}, {"removed", true}},
+        "workspace " + opts.workspace + " removed");
+}
+
+void do_switch(const Options &opts) {
+  print_switch(opts, zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &c) {
+    return c.switch_to(opts.domain, opts.workspace, force_of(opts));
+  }));
+}
+
+void do_revert(const Options &opts) {
+  print_switch(opts, zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &c) {
+    return c.revert(opts.domain, force_of(opts));
+  }));
+}
+
+} // namespace zdctl

@@ -1,0 +1,39 @@
+// zdctl's commands: one options struct for the whole command line and one
+// handler per command (do_attach, do_switch, ...). A handler turns options
+// into calls on the library and prints the result; it takes no kernel step
+// of its own. main.cpp holds the table that names, documents and dispatches
+// them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "state.hpp"
+
+namespace zdctl {
+
+struct Options {
+  // Global: before or after the command.
+  std::string state = zd::kDefaultStateDir;
+  bool verbose = false;
+  bool json = false;
+  // Per command; each handler reads only its own.
+  bool force = false;
+  std::string domain, workspace;
+  std::vector<std::string> listen;          // domain add
+  std::string pid;                          // workspace add --pid
+  std::vector<std::string> sockets, fds;    // workspace add --socket / --fd
+};
+
+void do_attach(const Options &opts);
+void do_detach(const Options &opts);
+void do_upgrade(const Options &opts);
+void do_status(const Options &opts);
+void do_domain_add(const Options &opts);
+void do_domain_rm(const Options &opts);
+void do_workspace_add(const Options &opts);
+void do_workspace_rm(const Options &opts);
+void do_switch(const Options &opts);
+void do_revert(const Options &opts);
+
+} // namespace zdctl
