@@ -1,0 +1,137 @@
+// The shape of a state in bpffs: the records are the control plane's own
+// maps (not the program's), a state of the previous layout is moved forward
+// in place by `zdctl upgrade`, and one directory is one state whatever way
+// its path is spelled.
+#include <bpf/bpf.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "harness.hpp"
+#include "zd_shared.h"
+
+namespace zdtest {
+namespace {
+
+using json = nlohmann::json;
+
+// The records' "store" map value (user/state/records.hpp, record::Meta).
+struct StoreMeta {
+  uint32_t magic, record_version, next_domain_id, next_workspace_id;
+};
+
+class Layout : public BlueGreenTest {
+protected:
+  Fd pin(const std::string &name) {
+    Fd fd(bpf_obj_get((state_dir() + "/" + name).c_str()));
+    EXPECT_TRUE(fd) << name << ": " << std::strerror(errno);
+    return fd;
+  }
+
+  uint32_t id_of(int fd, bool program) {
+    bpf_prog_info prog{};
+    bpf_map_info map{};
+    uint32_t len = program ? sizeof(prog) : sizeof(map);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(fd, program ? static_cast<void *>(&prog) : &map, &len), 0);
+    return program ? prog.id : map.id;
+  }
+
+  // Rewrites this layout-2 state into the shape layout 1 had: no "store"
+  // map, the id cursors in the config map, layout_version 1. The records
+  // maps of layout 1 had the same pins and shapes, so this is that state
+  // but for the program, which upgrade replaces anyway.
+  StoreMeta make_layout_one() {
+    StoreMeta meta{};
+    uint32_t zero = 0;
+    {
+      Fd store = pin("store");
+      EXPECT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
+      Fd config = pin("config");
+      zd_config c{};
+      EXPECT_EQ(bpf_map_lookup_elem(config.get(), &zero, &c), 0);
+      c.layout_version = 1;
+      c.reserved[0] = meta.next_domain_id;
+      c.reserved[1] = meta.next_workspace_id;
+      EXPECT_EQ(bpf_map_update_elem(config.get(), &zero, &c, BPF_ANY), 0);
+    }
+    EXPECT_EQ(unlink((state_dir() + "/store").c_str()), 0);
+    return meta;
+  }
+};
+
+TEST_F(Layout, RecordsAreNotMapsOfTheProgram) {
+  Fd program = pin("program");
+  uint32_t n = 0;
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  ASSERT_EQ(bpf_obj_get_info_by_fd(program.get(), &info, &len), 0);
+  std::vector<uint32_t> ids(info.nr_map_ids);
+  n = info.nr_map_ids;
+  info = {};
+  info.nr_map_ids = n;
+  info.map_ids = reinterpret_cast<uint64_t>(ids.data());
+  ASSERT_EQ(bpf_obj_get_info_by_fd(program.get(), &info, &len), 0);
+  const std::set<uint32_t> used(ids.begin(), ids.end());
+
+  for (const char *record : {"store", "domains", "workspaces", "workspace_names"})
+    EXPECT_EQ(used.count(id_of(pin(record).get(), false)), 0u)
+        << record << " is a map of the program: adding a field would need a new program";
+  for (const char *data : {"bindings", "prefixes", "routes", "sockets", "config"})
+    EXPECT_EQ(used.count(id_of(pin(data).get(), false)), 1u) << data << " is not the program's";
+}
+
+TEST_F(Layout, UpgradeMovesALayoutOneStateForwardKeepingEverything) {
+  zdctl_ok({"switch", "shop", "blue"});
+  zdctl_ok({"switch", "shop", "green"});
+  zdctl_ok({"domain", "add", "fleet", "--listen", "tcp://10.99.0.128/25:443"});
+  Conn established;
+  ASSERT_EQ(connect_and_greet(kV4, kPort, established), ConnectError::none);
+  ASSERT_EQ(established.greeting, "green");
+  const std::string before = status_json();
+  const StoreMeta cursors = make_layout_one();
+
+  // Until it is upgraded, this zdctl refuses the old layout and says how.
+  for (const auto &args : std::vector<std::vector<std::string>>{
+           {"status"}, {"switch", "shop", "blue"}, {"attach"}}) {
+    Result r = zdctl(args);
+    EXPECT_EQ(r.code, 1) << args[0];
+    EXPECT_NE(r.err.find("run zdctl upgrade"), std::string::npos) << r.err;
+  }
+
+  Result up = zdctl({"upgrade"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.out.find("layout " + std::to_string(ZD_LAYOUT_VERSION)), std::string::npos)
+      << up.out;
+  EXPECT_EQ(status_json(), before) << "upgrade lost or changed something";
+  EXPECT_EQ(exchange(established, "ping", 10), "green:ping") << "established connection broke";
+
+  // The id cursors moved into the records, where allocation reads them.
+  StoreMeta after{};
+  uint32_t zero = 0;
+  Fd store = pin("store");
+  ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &after), 0);
+  EXPECT_EQ(after.next_domain_id, cursors.next_domain_id);
+  EXPECT_EQ(after.next_workspace_id, cursors.next_workspace_id);
+
+  EXPECT_EQ(json::parse(zdctl_ok({"--json", "revert", "shop"}))["to"], "blue");
+  EXPECT_EQ(greet(kV4), "blue");
+  EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
+}
+
+TEST_F(Layout, ATrailingSlashNamesTheSameState) {
+  // Two spellings of one directory must be one lock: with two, attach and
+  // detach would wait for themselves (the harness fails a run after 10 s).
+  const std::string slashed = state_dir() + "/";
+  Result attach = run({kZdctl, "--state", slashed, "attach"});
+  EXPECT_EQ(attach.code, 0) << attach.err;
+  EXPECT_NE(attach.out.find("already attached"), std::string::npos) << attach.out;
+  Result status = run({kZdctl, "--state", slashed + "./", "status", "--json"});
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_EQ(status.out, status_json());
+  Result detach = run({kZdctl, "--state", slashed, "detach"});
+  EXPECT_EQ(detach.code, 0) << detach.err;
+  EXPECT_NE(zdctl({"status"}).err.find("not attached"), std::string::npos);
+}
+
+} // namespace
+} // namespace zdtest
