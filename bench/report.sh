@@ -145,7 +145,7 @@ that blue accepted and keeps serving. The zoom shows the flip-flop of new connec
 ## Switch latency
 
 How to read: "zdctl switch" is the wall time of \`zdctl switch\` from spawn to exit (what an
-operator waits for); "library switch" is \`State::open\` + \`Zd::switch_to\` in-process (lock,
+operator waits for); "library switch" is \`State::open\` + \`ControlPlane::switch_to\` in-process (lock,
 checks, update; no exec); "map update" is the single \`bpf_map_update_elem\` on the routes map
 that IS the switch; "first new connection" is the time from zdctl's exit to the first new
 connection answered by the new workspace (a connect + GET; every probe landed on its first

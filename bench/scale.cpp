@@ -24,8 +24,8 @@
 
 #include "error.hpp"
 #include "parse.hpp"
-#include "state.hpp"
 #include "sockets.hpp"
+#include "state.hpp"
 
 namespace {
 
@@ -101,7 +101,8 @@ int main(int argc, char **argv) {
         sockets.push_back({std::move(fd), info, 0});
         if (active)
           control.add_domain(name, {zd::parse_endpoint(addr, zd::AllowPrefix::no)});
-        control.add_workspace(name + (active ? "a" : "b"), static_cast<uint32_t>(getpid()), sockets);
+        control.add_workspace(name + (active ? "a" : "b"), static_cast<uint32_t>(getpid()),
+                              sockets);
         held.push_back(std::move(sockets[0].fd));
         if (active)
           control.switch_to(name, name + "a", zd::Force::no);

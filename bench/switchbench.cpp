@@ -5,7 +5,7 @@
 //         first new connection answered by the new workspace". Also the
 //         switch driver of the switch-under-load benchmark (--log, --interval-us).
 //   map   the map update alone: Maps::set_route on an already-open state,
-//         and the library path (State::open + Zd::switch_to) without exec.
+//         and the library path (State::open + ControlPlane::switch_to) without exec.
 //   progstats  run_cnt / run_time_ns of the pinned program (needs stats on).
 //   stats      hold BPF_ENABLE_STATS(run time) until stdin closes.
 //

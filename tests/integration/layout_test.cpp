@@ -91,8 +91,8 @@ TEST_F(Layout, UpgradeMovesALayoutOneStateForwardKeepingEverything) {
   const StoreMeta cursors = make_layout_one();
 
   // Until it is upgraded, this zdctl refuses the old layout and says how.
-  for (const auto &args : std::vector<std::vector<std::string>>{
-           {"status"}, {"switch", "shop", "blue"}, {"attach"}}) {
+  for (const auto &args :
+       std::vector<std::vector<std::string>>{{"status"}, {"switch", "shop", "blue"}, {"attach"}}) {
     Result r = zdctl(args);
     EXPECT_EQ(r.code, 1) << args[0];
     EXPECT_NE(r.err.find("run zdctl upgrade"), std::string::npos) << r.err;

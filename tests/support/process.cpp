@@ -17,24 +17,22 @@ extern char **environ;
 
 namespace zdtest {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void fail(const std::string &what) {
+void fail(const std::string &what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
 }
+
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+namespace {
 
 std::pair<Fd, Fd> make_pipe() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     fail("pipe2");
   return {Fd(fds[0]), Fd(fds[1])};
-}
-
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
 std::vector<char *> c_argv(const std::vector<std::string> &argv) {

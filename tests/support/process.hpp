@@ -15,6 +15,12 @@
 namespace zdtest {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Throws std::runtime_error("<what>: <strerror(errno)>").
+[[noreturn]] void fail(const std::string &what);
+// Milliseconds until deadline, 0 once it has passed (for poll).
+int remaining_ms(Clock::time_point deadline);
 
 // The one owned file descriptor type, zd's own.
 using zd::Fd;

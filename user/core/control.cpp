@@ -58,16 +58,15 @@ std::string ControlPlane::workspace_name(uint32_t id) const {
 
 void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &workspace) const {
   for (const auto &binding : domain.bindings) {
-    auto match = std::find_if(workspace.sockets.begin(), workspace.sockets.end(),
-                              [&](const RegisteredSocket &s) {
-                                return s.bound.protocol == binding.protocol &&
-                                       s.serves == binding.family;
-                              });
+    auto match = std::find_if(
+        workspace.sockets.begin(), workspace.sockets.end(), [&](const RegisteredSocket &s) {
+          return s.bound.protocol == binding.protocol && s.serves == binding.family;
+        });
     if (match == workspace.sockets.end() || !plane_.alive(workspace, *match))
-      throw Error(Errc::refused, "workspace '" + workspace.name + "' has no live " +
-                                     describe(binding.protocol, binding.family) + " socket for " +
-                                     format_endpoint(binding) + " of domain '" + domain.name +
-                                     "'",
+      throw Error(Errc::refused,
+                  "workspace '" + workspace.name + "' has no live " +
+                      describe(binding.protocol, binding.family) + " socket for " +
+                      format_endpoint(binding) + " of domain '" + domain.name + "'",
                   Override::force);
   }
 }
@@ -109,8 +108,7 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
   if (bindings.empty())
     throw Error(Errc::invalid, "domain '" + name + "' needs at least one binding");
   if (bindings.size() > kMaxBindingsPerDomain)
-    throw Error(Errc::invalid,
-                "a domain has at most " + plural(kMaxBindingsPerDomain, "binding"));
+    throw Error(Errc::invalid, "a domain has at most " + plural(kMaxBindingsPerDomain, "binding"));
   for (size_t i = 0; i < bindings.size(); ++i) {
     if (bindings[i].protocol != IPPROTO_TCP)
       throw Error(Errc::invalid, "cannot bind " + format_endpoint(bindings[i]) +
@@ -145,7 +143,8 @@ void ControlPlane::remove_domain(const std::string &name) {
 }
 
 std::vector<RegisteredSocket>
-ControlPlane::check_sockets(const std::string &name, const std::vector<TakenSocket> &sockets) const {
+ControlPlane::check_sockets(const std::string &name,
+                            const std::vector<TakenSocket> &sockets) const {
   if (sockets.empty())
     throw Error(Errc::invalid, "workspace '" + name + "' needs at least one socket");
   const uint64_t netns = plane_.netns_cookie();
@@ -168,10 +167,10 @@ ControlPlane::check_sockets(const std::string &name, const std::vector<TakenSock
       throw Error(Errc::invalid, what + " cannot take " + family_name(serves) + " connections");
     for (const auto &seen : checked)
       if (seen.bound.protocol == info.bound.protocol && seen.serves == serves)
-        throw Error(Errc::invalid,
-                    "two " + describe(info.bound.protocol, serves) + " sockets (" +
-                        format_endpoint(seen.bound) + " and " + format_endpoint(info.bound) +
-                        "): a workspace has one socket per protocol and family");
+        throw Error(Errc::invalid, "two " + describe(info.bound.protocol, serves) + " sockets (" +
+                                       format_endpoint(seen.bound) + " and " +
+                                       format_endpoint(info.bound) +
+                                       "): a workspace has one socket per protocol and family");
     checked.push_back({info.bound, serves, info.cookie});
   }
   if (checked.size() > kMaxSocketsPerWorkspace)
@@ -202,8 +201,9 @@ void ControlPlane::remove_workspace(const std::string &name, Force force) {
   std::vector<std::pair<uint32_t, Route>> touched;
   for (const auto &[domain, route] : plane_.routes()) {
     if (route.active == workspace.id && force == Force::no)
-      throw Error(Errc::refused, "workspace '" + name + "' is active for domain '" +
-                                     domain_name(domain) + "': switch the domain away first",
+      throw Error(Errc::refused,
+                  "workspace '" + name + "' is active for domain '" + domain_name(domain) +
+                      "': switch the domain away first",
                   Override::force);
     if (route.active == workspace.id)
       touched.push_back({domain, {route.previous, kNoId}});
@@ -274,8 +274,8 @@ Status ControlPlane::status() const {
                               plane_.domain_counters(domain.id)});
   }
   for (auto &workspace : workspaces) {
-    WorkspaceStatus w{workspace.name, workspace.id, workspace.pid, {},
-                      plane_.workspace_counters(workspace.id)};
+    WorkspaceStatus w{
+        workspace.name, workspace.id, workspace.pid, {}, plane_.workspace_counters(workspace.id)};
     for (const auto &socket : workspace.sockets)
       w.sockets.push_back({socket, plane_.alive(workspace, socket)});
     status.workspaces.push_back(std::move(w));

@@ -45,7 +45,8 @@ uint8_t parse_protocol(std::string_view scheme, std::string_view whole) {
     return IPPROTO_TCP;
   if (scheme == "udp")
     return IPPROTO_UDP;
-  throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": protocol must be tcp:// or udp://");
+  throw Error(Errc::invalid,
+              "bad endpoint " + quoted(whole) + ": protocol must be tcp:// or udp://");
 }
 
 void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix,
@@ -56,7 +57,8 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
     address = text.substr(0, slash);
     prefix = text.substr(slash + 1);
     if (allow_prefix == AllowPrefix::no)
-      throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": a socket address takes no /prefix");
+      throw Error(Errc::invalid,
+                  "bad endpoint " + quoted(whole) + ": a socket address takes no /prefix");
   }
   std::string buf(address);
   // inet_pton would stop at an embedded NUL and accept what precedes it.
@@ -68,20 +70,21 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
     ep.family = AF_INET6;
   if (ep.family != AF_INET && ep.family != AF_INET6)
     throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": " + quoted(address) +
-                " is not an IPv4 or IPv6 address");
+                                   " is not an IPv4 or IPv6 address");
 
   ep.prefix_len = static_cast<uint8_t>(ep.address_bits());
   if (!prefix.empty() || text.find('/') != std::string_view::npos) {
     long long len = 0;
     if (!parse_uint(prefix, 0, ep.address_bits(), len))
       throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": prefix length must be 0.." +
-                  std::to_string(ep.address_bits()));
+                                     std::to_string(ep.address_bits()));
     ep.prefix_len = static_cast<uint8_t>(len);
   }
   for (unsigned bit = ep.prefix_len; bit < ep.address_bits(); ++bit)
     if (ep.addr[bit / 8] & (0x80 >> (bit % 8)))
-      throw Error(Errc::invalid, "bad endpoint " + quoted(whole) + ": address has bits set beyond /" +
-                  std::to_string(ep.prefix_len));
+      throw Error(Errc::invalid, "bad endpoint " + quoted(whole) +
+                                     ": address has bits set beyond /" +
+                                     std::to_string(ep.prefix_len));
 }
 
 } // namespace
@@ -92,11 +95,13 @@ unsigned Endpoint::address_bits() const {
 
 Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   if (text.size() > kMaxEndpointLength)
-    throw Error(Errc::invalid, "bad endpoint: longer than " + std::to_string(kMaxEndpointLength) + " characters");
+    throw Error(Errc::invalid,
+                "bad endpoint: longer than " + std::to_string(kMaxEndpointLength) + " characters");
   auto sep = text.find("://");
   if (sep == std::string_view::npos)
-    throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": expected PROTO://ADDRESS:PORT, e.g. " +
-                "tcp://10.0.0.1:80 or tcp://[2001:db8::1]:443");
+    throw Error(Errc::invalid, "bad endpoint " + quoted(text) +
+                                   ": expected PROTO://ADDRESS:PORT, e.g. " +
+                                   "tcp://10.0.0.1:80 or tcp://[2001:db8::1]:443");
   Endpoint ep;
   ep.protocol = parse_protocol(text.substr(0, sep), text);
   std::string_view rest = text.substr(sep + 3);
@@ -105,7 +110,8 @@ Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   if (!rest.empty() && rest.front() == '[') {
     auto close = rest.find(']');
     if (close == std::string_view::npos)
-      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": missing ']' after IPv6 address");
+      throw Error(Errc::invalid,
+                  "bad endpoint " + quoted(text) + ": missing ']' after IPv6 address");
     address = rest.substr(1, close - 1);
     std::string_view after = rest.substr(close + 1);
     if (after.empty() || after.front() != ':')
@@ -113,7 +119,8 @@ Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
     port = after.substr(1);
     parse_address(address, ep, allow_prefix, text);
     if (ep.family != AF_INET6)
-      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": brackets are for IPv6 addresses only");
+      throw Error(Errc::invalid,
+                  "bad endpoint " + quoted(text) + ": brackets are for IPv6 addresses only");
   } else {
     auto colon = rest.rfind(':');
     if (colon == std::string_view::npos)
@@ -121,17 +128,19 @@ Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
     address = rest.substr(0, colon);
     port = rest.substr(colon + 1);
     if (address.find(':') != std::string_view::npos)
-      throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": write IPv6 addresses in brackets, " +
-                  "e.g. tcp://[2001:db8::1]:443");
+      throw Error(Errc::invalid, "bad endpoint " + quoted(text) +
+                                     ": write IPv6 addresses in brackets, " +
+                                     "e.g. tcp://[2001:db8::1]:443");
     parse_address(address, ep, allow_prefix, text);
     if (ep.family != AF_INET)
       throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": " + quoted(address) +
-                  " is not an IPv4 address");
+                                     " is not an IPv4 address");
   }
 
   long long value = 0;
   if (!parse_uint(port, 1, 65535, value))
-    throw Error(Errc::invalid, "bad endpoint " + quoted(text) + ": port must be a number from 1 to 65535");
+    throw Error(Errc::invalid,
+                "bad endpoint " + quoted(text) + ": port must be a number from 1 to 65535");
   ep.port = static_cast<uint16_t>(value);
   return ep;
 }
@@ -171,7 +180,8 @@ std::string family_name(uint8_t family) {
 
 void validate_name(std::string_view kind, std::string_view name) {
   auto fail = [&](const std::string &why) {
-    throw Error(Errc::invalid, "bad " + std::string(kind) + " name " + quoted(name.substr(0, 80)) + ": " + why);
+    throw Error(Errc::invalid,
+                "bad " + std::string(kind) + " name " + quoted(name.substr(0, 80)) + ": " + why);
   };
   if (name.empty())
     fail("must not be empty");
@@ -191,14 +201,15 @@ int parse_pid(std::string_view text) {
   long long value = 0;
   if (!parse_uint(text, 1, 4194304, value))
     throw Error(Errc::invalid, "bad pid " + quoted(text.substr(0, 40)) +
-                ": expected a process id from 1 to 4194304");
+                                   ": expected a process id from 1 to 4194304");
   return static_cast<int>(value);
 }
 
 int parse_fd(std::string_view text) {
   long long value = 0;
   if (!parse_uint(text, 0, 1048576, value))
-    throw Error(Errc::invalid, "bad fd " + quoted(text.substr(0, 40)) + ": expected a file descriptor number");
+    throw Error(Errc::invalid,
+                "bad fd " + quoted(text.substr(0, 40)) + ": expected a file descriptor number");
   return static_cast<int>(value);
 }
 

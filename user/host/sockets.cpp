@@ -174,8 +174,8 @@ TakenSocket socket_from_pid(int pid, const Endpoint &want) {
     if (socket.fd)
       return std::move(socket);
   if (bound_not_listening)
-    throw Error(Errc::invalid,
-                who + " has a socket bound to " + format_endpoint(want) + " but it is not listening");
+    throw Error(Errc::invalid, who + " has a socket bound to " + format_endpoint(want) +
+                                   " but it is not listening");
   std::string also = is_any(want) ? "" : " (nor to " + format_endpoint(wildcard_of(want)) + ")";
   throw Error(Errc::not_found, who + " has no socket bound to " + format_endpoint(want) + also);
 }

@@ -10,7 +10,8 @@ DataMaps DataMaps::from_object(bpf_object *object) {
   for (size_t i = 0; i < kDataMaps.size(); ++i) {
     bpf_map *map = bpf_object__find_map_by_name(object, kDataMaps[i].object);
     if (!map)
-      throw Error(Errc::kernel, std::string("embedded BPF object lacks map ") + kDataMaps[i].object);
+      throw Error(Errc::kernel,
+                  std::string("embedded BPF object lacks map ") + kDataMaps[i].object);
     Fd fd(fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 3));
     if (!fd)
       throw_errno("duplicating map fd");

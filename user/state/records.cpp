@@ -95,8 +95,7 @@ record::Workspace to_record(const Workspace &workspace) {
   record::Workspace r{};
   r.id = workspace.id;
   r.pid = workspace.pid;
-  r.n_sockets =
-      static_cast<uint32_t>(std::min(workspace.sockets.size(), kMaxSocketsPerWorkspace));
+  r.n_sockets = static_cast<uint32_t>(std::min(workspace.sockets.size(), kMaxSocketsPerWorkspace));
   for (uint32_t i = 0; i < r.n_sockets; ++i) {
     const RegisteredSocket &s = workspace.sockets[i];
     auto &out = r.sockets[i];
@@ -137,11 +136,10 @@ BpfStore BpfStore::create() {
   BpfStore store;
   for (size_t i = 0; i < kCount; ++i) {
     const Spec &s = kSpecs[i];
-    store.maps_[i] = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries,
-                                    s.flags);
+    store.maps_[i] =
+        BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries, s.flags);
   }
-  store.map(RecordMap::store)
-      .update(uint32_t{0}, record::Meta{kRecordMagic, kRecordVersion, 1, 1});
+  store.map(RecordMap::store).update(uint32_t{0}, record::Meta{kRecordMagic, kRecordVersion, 1, 1});
   return store;
 }
 
@@ -160,10 +158,9 @@ BpfStore BpfStore::open(const std::string &dir) {
     throw Error(Errc::not_attached, dir + " is not a zd state (bad record magic); refusing to "
                                           "touch it");
   if (meta.record_version != kRecordVersion)
-    throw Error(Errc::refused, "the records at " + dir + " have version " +
-                                   std::to_string(meta.record_version) +
-                                   " but this zdctl reads version " +
-                                   std::to_string(kRecordVersion));
+    throw Error(Errc::refused,
+                "the records at " + dir + " have version " + std::to_string(meta.record_version) +
+                    " but this zdctl reads version " + std::to_string(kRecordVersion));
   return store;
 }
 

@@ -58,7 +58,8 @@ void ensure_bpffs(const std::string &parent) {
   if (on_bpffs(parent))
     return;
   if (parent != "/sys/fs/bpf" && !is_empty_dir(parent))
-    throw Error(Errc::invalid, parent + " is not a bpffs mount; mount one first (mount -t bpf bpf " +
+    throw Error(Errc::invalid, parent +
+                                   " is not a bpffs mount; mount one first (mount -t bpf bpf " +
                                    parent + ") or choose another state directory");
   if (mount("bpf", parent.c_str(), "bpf", 0, "mode=0700") != 0)
     throw_errno("mounting bpffs on " + parent);
@@ -79,8 +80,8 @@ Fd lock_dir(const std::string &dir, Lock lock) {
   }
   if (flock(fd.get(), lock == Lock::shared ? LOCK_SH : LOCK_EX) != 0) {
     if (errno == EINTR)
-      throw Error(Errc::busy, "interrupted while waiting for the lock on " + dir +
-                                  "; nothing changed");
+      throw Error(Errc::busy,
+                  "interrupted while waiting for the lock on " + dir + "; nothing changed");
     throw_errno("locking " + dir);
   }
   return fd;
@@ -143,15 +144,15 @@ bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::r
 // and layout version, within [oldest, ZD_LAYOUT_VERSION].
 DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERSION) {
   if (!std::filesystem::exists(dir + "/" + kDataMaps[0].pin))
-    throw Error(Errc::not_attached, dir + " is not a zd state (no config pin); refusing to touch it");
+    throw Error(Errc::not_attached,
+                dir + " is not a zd state (no config pin); refusing to touch it");
   DataMaps maps = DataMaps::from_pins(dir);
   zd_config config = maps.config();
   if (config.magic != ZD_STATE_MAGIC)
     throw Error(Errc::not_attached, dir + " is not a zd state (bad magic); refusing to touch it");
-  const std::string versions = "zd state at " + dir + " has layout version " +
-                               std::to_string(config.layout_version) +
-                               " but this zdctl speaks version " +
-                               std::to_string(ZD_LAYOUT_VERSION);
+  const std::string versions =
+      "zd state at " + dir + " has layout version " + std::to_string(config.layout_version) +
+      " but this zdctl speaks version " + std::to_string(ZD_LAYOUT_VERSION);
   if (config.layout_version > ZD_LAYOUT_VERSION)
     throw Error(Errc::refused, versions + ": use the newer zdctl that attached it");
   if (config.layout_version < oldest)
@@ -163,8 +164,8 @@ DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERS
 void remove_pins(const std::string &dir) {
   for (const auto &name : kDataMaps)
     unlink((dir + "/" + name.pin).c_str());
-  for (auto map : {RecordMap::store, RecordMap::domains, RecordMap::workspaces,
-                   RecordMap::workspace_names})
+  for (auto map :
+       {RecordMap::store, RecordMap::domains, RecordMap::workspaces, RecordMap::workspace_names})
     unlink((dir + "/" + BpfStore::pin_name(map)).c_str());
   for (const char *pin : {kProgramPin, kProgramUpgradingPin, kLinkPin})
     unlink((dir + "/" + pin).c_str());
@@ -254,8 +255,8 @@ Session State::open(Lock lock) const {
   check_netns(dir_);
   BpfStore store = BpfStore::open(dir_);
   spdlog::debug("opened {} ({} lock)", dir_, lock == Lock::shared ? "shared" : "exclusive");
-  return Session(std::move(held), std::make_unique<Session::Parts>(std::move(maps),
-                                                                   std::move(store)));
+  return Session(std::move(held),
+                 std::make_unique<Session::Parts>(std::move(maps), std::move(store)));
 }
 
 Upgraded State::upgrade(bool force) const {

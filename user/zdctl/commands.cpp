@@ -70,8 +70,10 @@ void do_upgrade(const Options &opts) {
 }
 
 void do_status(const Options &opts) {
-  const zd::Status status = zd::State(opts.state).with(
-      zd::Lock::shared, [](zd::ControlPlane &control) { return control.status(); });
+  const zd::Status status =
+      zd::State(opts.state).with(zd::Lock::shared, [](zd::ControlPlane &control) {
+        return control.status();
+      });
   if (opts.json)
     std::cout << zd::to_json(status).dump(2) << "\n";
   else

@@ -20,9 +20,9 @@ struct Options {
   // Per command; each handler reads only its own.
   bool force = false;
   std::string domain, workspace;
-  std::vector<std::string> listen;          // domain add
-  std::string pid;                          // workspace add --pid
-  std::vector<std::string> sockets, fds;    // workspace add --socket / --fd
+  std::vector<std::string> listen;       // domain add
+  std::string pid;                       // workspace add --pid
+  std::vector<std::string> sockets, fds; // workspace add --socket / --fd
 };
 
 void do_attach(const Options &opts);

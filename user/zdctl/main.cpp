@@ -144,8 +144,8 @@ const std::array<Command, 12> kCommands = {{
      "zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://[fd00:99::1]:80\n"
      "  zdctl domain add fleet --listen tcp://10.99.1.0/24:443   (a whole prefix)",
      domain_add_options, do_domain_add, Mutates::yes, nullptr},
-    {"domain", "rm", "Remove a domain; its addresses are no longer steered",
-     "zdctl domain rm shop", domain_rm_options, do_domain_rm, Mutates::yes, nullptr},
+    {"domain", "rm", "Remove a domain; its addresses are no longer steered", "zdctl domain rm shop",
+     domain_rm_options, do_domain_rm, Mutates::yes, nullptr},
     {"", "workspace", "Add or remove workspaces",
      "zdctl workspace add blue --pid 1234 --socket tcp://127.0.0.1:3001", nullptr, nullptr,
      Mutates::no, nullptr},
@@ -168,8 +168,8 @@ const std::array<Command, 12> kCommands = {{
     {"", "revert", "Swap DOMAIN's active and previous workspaces (undo the last switch)",
      "zdctl revert shop", revert_options, do_revert, Mutates::yes, " (--force switches anyway)"},
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
-     "zdctl status --json | jq '.domains[] | {name, active}'", no_options, do_status,
-     Mutates::no, nullptr},
+     "zdctl status --json | jq '.domains[] | {name, active}'", no_options, do_status, Mutates::no,
+     nullptr},
 }};
 
 // The one line a refusal becomes: the library's message, and what only

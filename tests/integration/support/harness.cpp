@@ -19,22 +19,9 @@
 #include <fstream>
 #include <stdexcept>
 
-extern char **environ;
-
 namespace zdtest {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-[[noreturn]] void fail(const std::string &what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
-}
 
 bool parse_address(const std::string &host, int port, sockaddr_storage &ss, socklen_t &len) {
   ss = {};
