@@ -20,6 +20,13 @@ std::string describe(uint8_t protocol, uint8_t family) {
   return protocol_name(protocol) + "/" + family_name(family);
 }
 
+// ::ffff:a.b.c.d, or a prefix inside ::ffff:0:0/96.
+bool is_v4_mapped(const Endpoint &ep) {
+  static constexpr std::array<uint8_t, 12> kMapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return ep.family == AF_INET6 && ep.prefix_len >= 96 &&
+         std::equal(kMapped.begin(), kMapped.end(), ep.addr.begin());
+}
+
 std::string plural(size_t n, const std::string &what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
@@ -72,29 +79,32 @@ void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &w
 }
 
 // Ids index the per-CPU counter arrays, so they stay below the map sizes.
-// They grow monotonically and wrap, so allocation is O(1) until the first
-// wrap and a removed id is not handed out again at once.
+// The cursor moves on and wraps, so a removed id is not handed out again at
+// once; every candidate is checked against the ids in use, which are read
+// once per operation (the lock is held, so they cannot change meanwhile).
+std::set<uint32_t> &ControlPlane::used_ids(IdKind kind) {
+  auto &used = used_ids_[kind == IdKind::domain ? 0 : 1];
+  if (!used) {
+    used.emplace();
+    if (kind == IdKind::domain)
+      for (const auto &domain : store_.domains())
+        used->insert(domain.id);
+    else
+      for (const auto &workspace : store_.workspaces())
+        used->insert(workspace.id);
+  }
+  return *used;
+}
+
 uint32_t ControlPlane::allocate_id(IdKind kind) {
-  uint32_t next = store_.next_id(kind);
   const uint32_t max = kind == IdKind::domain ? kMaxDomains : kMaxWorkspaces;
-  std::set<uint32_t> used;
-  bool scanned = false;
-  for (uint32_t tries = 0; tries <= max; ++tries) {
-    if (next == kNoId || next > max) {
-      next = 1;
-      if (!scanned) {
-        if (kind == IdKind::domain)
-          for (const auto &domain : store_.domains())
-            used.insert(domain.id);
-        else
-          for (const auto &workspace : store_.workspaces())
-            used.insert(workspace.id);
-        scanned = true;
-      }
-    }
-    uint32_t candidate = next++;
+  const std::set<uint32_t> &used = used_ids(kind);
+  uint32_t candidate = store_.next_id(kind);
+  for (uint32_t tries = 0; tries < max; ++tries, ++candidate) {
+    if (candidate == kNoId || candidate > max)
+      candidate = 1;
     if (!used.count(candidate)) {
-      store_.set_next_id(kind, next);
+      store_.set_next_id(kind, candidate + 1);
       return candidate;
     }
   }
@@ -113,6 +123,10 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
     if (bindings[i].protocol != IPPROTO_TCP)
       throw Error(Errc::invalid, "cannot bind " + format_endpoint(bindings[i]) +
                                      ": zd steers TCP only for now (udp:// is reserved)");
+    if (is_v4_mapped(bindings[i]))
+      throw Error(Errc::invalid, "cannot bind " + format_endpoint(bindings[i]) +
+                                     ": an IPv4-mapped address never matches (connections to it "
+                                     "arrive as IPv4); bind the IPv4 address itself");
     for (size_t j = 0; j < i; ++j)
       if (bindings[i] == bindings[j])
         throw Error(Errc::invalid, format_endpoint(bindings[i]) + " is given twice");
@@ -134,12 +148,14 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
     store_.remove_domain(domain);
     throw;
   }
+  used_ids(IdKind::domain).insert(domain.id);
 }
 
 void ControlPlane::remove_domain(const std::string &name) {
   Domain domain = find_domain(name);
   plane_.remove_domain(domain);
   store_.remove_domain(domain);
+  used_ids(IdKind::domain).erase(domain.id);
 }
 
 std::vector<RegisteredSocket>
@@ -194,6 +210,7 @@ void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
     store_.remove_workspace(workspace);
     throw;
   }
+  used_ids(IdKind::workspace).insert(workspace.id);
 }
 
 void ControlPlane::remove_workspace(const std::string &name, Force force) {
@@ -215,6 +232,7 @@ void ControlPlane::remove_workspace(const std::string &name, Force force) {
     plane_.set_route(domain, route);
   plane_.remove_workspace(workspace);
   store_.remove_workspace(workspace);
+  used_ids(IdKind::workspace).erase(workspace.id);
 }
 
 SwitchResult ControlPlane::switch_to(const std::string &domain_name,

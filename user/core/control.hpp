@@ -4,6 +4,9 @@
 // input before its first write, so a refusal leaves everything as it was.
 #pragma once
 
+#include <array>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,9 +59,11 @@ private:
   std::vector<RegisteredSocket> check_sockets(const std::string &name,
                                               const std::vector<TakenSocket> &sockets) const;
   uint32_t allocate_id(IdKind kind);
+  std::set<uint32_t> &used_ids(IdKind kind);
 
   Store &store_;
   Dataplane &plane_;
+  std::array<std::optional<std::set<uint32_t>>, 2> used_ids_; // by IdKind, read on first use
 };
 
 } // namespace zd

@@ -1,0 +1,291 @@
+// In-memory fakes of the core's two ports (user/core/ports.hpp), so the
+// control plane's rules run without root, BPF or sockets. They keep the
+// promises of the real ones that the rules lean on (a plane method does all of
+// its job or none; a binding has one owner; a socket is alive until the test
+// kills it) and nothing else. Both count their writes, and dump() renders
+// everything they hold as text, so a test can assert that a refusal changed
+// nothing, not even by writing a value and putting it back.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "error.hpp"
+#include "model.hpp"
+#include "parse.hpp"
+#include "ports.hpp"
+
+namespace zd_test {
+
+// The network namespace the fake plane delivers to; sockets taken "here"
+// carry the same cookie.
+inline constexpr uint64_t kThisNetns = 42;
+
+// Orders endpoints by every field, the prefix length included: like the real
+// plane, 10.0.0.0/24 and 10.0.0.0/16 are two different bindings.
+struct EndpointLess {
+  bool operator()(const zd::Endpoint &a, const zd::Endpoint &b) const {
+    return std::tie(a.protocol, a.family, a.port, a.addr, a.prefix_len) <
+           std::tie(b.protocol, b.family, b.port, b.addr, b.prefix_len);
+  }
+};
+
+inline std::string describe(const zd::Counters &c) {
+  return "lookups " + std::to_string(c.lookups) + " steered " + std::to_string(c.steered) +
+         " fallbacks " + std::to_string(c.fallbacks) + " drops " + std::to_string(c.drops);
+}
+
+class FakeStore final : public zd::Store {
+public:
+  std::optional<zd::Domain> domain(std::string_view name) const override {
+    auto it = domains_.find(name);
+    if (it == domains_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  // Listings come in reverse name order: the real store's hash map gives no
+  // order, so the core must sort what it shows, and a core that forgot to
+  // would show this.
+  std::vector<zd::Domain> domains() const override {
+    std::vector<zd::Domain> out;
+    for (auto it = domains_.rbegin(); it != domains_.rend(); ++it)
+      out.push_back(it->second);
+    return out;
+  }
+  void put_domain(const zd::Domain &domain) override {
+    ++writes;
+    domains_[domain.name] = domain;
+  }
+  void remove_domain(const zd::Domain &domain) override {
+    ++writes;
+    domains_.erase(domain.name);
+  }
+
+  std::optional<zd::Workspace> workspace(std::string_view name) const override {
+    auto it = workspaces_.find(name);
+    if (it == workspaces_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  std::vector<zd::Workspace> workspaces() const override {
+    std::vector<zd::Workspace> out;
+    for (auto it = workspaces_.rbegin(); it != workspaces_.rend(); ++it)
+      out.push_back(it->second);
+    return out;
+  }
+  std::optional<std::string> workspace_name(uint32_t id) const override {
+    auto it = workspace_names_.find(id);
+    if (it == workspace_names_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  void put_workspace(const zd::Workspace &workspace) override {
+    ++writes;
+    workspaces_[workspace.name] = workspace;
+    workspace_names_[workspace.id] = workspace.name;
+  }
+  void remove_workspace(const zd::Workspace &workspace) override {
+    ++writes;
+    workspaces_.erase(workspace.name);
+    workspace_names_.erase(workspace.id);
+  }
+
+  uint32_t next_id(zd::IdKind kind) const override {
+    return kind == zd::IdKind::domain ? next_domain_ : next_workspace_;
+  }
+  void set_next_id(zd::IdKind kind, uint32_t next) override {
+    ++writes;
+    (kind == zd::IdKind::domain ? next_domain_ : next_workspace_) = next;
+  }
+
+  // Every record, one per line, in a fixed order; the id cursors apart, as
+  // a failed plane write may leave the cursor moved on (an id skipped is
+  // harmless, an id handed out twice is not).
+  std::string dump_records() const {
+    std::ostringstream out;
+    for (const auto &[name, domain] : domains_) {
+      out << "domain " << name << " id " << domain.id << ":";
+      for (const auto &binding : domain.bindings)
+        out << " " << zd::format_endpoint(binding);
+      out << "\n";
+    }
+    for (const auto &[name, workspace] : workspaces_) {
+      out << "workspace " << name << " id " << workspace.id << " pid " << workspace.pid
+          << " placement " << static_cast<int>(workspace.placement) << ":";
+      for (const auto &socket : workspace.sockets)
+        out << " " << zd::format_endpoint(socket.bound) << " serves "
+            << zd::family_name(socket.serves) << " cookie " << socket.cookie;
+      out << "\n";
+    }
+    for (const auto &[id, name] : workspace_names_)
+      out << "workspace name " << id << " = " << name << "\n";
+    return out.str();
+  }
+
+  std::string dump() const {
+    return dump_records() + "next domain id " + std::to_string(next_domain_) +
+           "\nnext workspace id " + std::to_string(next_workspace_) + "\nstore writes " +
+           std::to_string(writes) + "\n";
+  }
+
+  size_t writes = 0;
+
+private:
+  std::map<std::string, zd::Domain, std::less<>> domains_;
+  std::map<std::string, zd::Workspace, std::less<>> workspaces_;
+  std::map<uint32_t, std::string> workspace_names_;
+  uint32_t next_domain_ = 1;
+  uint32_t next_workspace_ = 1;
+};
+
+class FakeDataplane final : public zd::Dataplane {
+public:
+  uint64_t netns_cookie() const override { return kThisNetns; }
+
+  std::optional<uint32_t> binding_owner(const zd::Endpoint &binding) const override {
+    auto it = bindings_.find(binding);
+    if (it == bindings_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  void add_domain(const zd::Domain &domain) override {
+    if (std::exchange(fail_next_add_domain, false))
+      throw zd::Error(zd::Errc::kernel, "fake plane: add_domain failed");
+    // All or none: look at every binding before adding the first.
+    for (const auto &binding : domain.bindings)
+      if (bindings_.count(binding))
+        throw zd::Error(zd::Errc::exists, zd::format_endpoint(binding) + " is already bound");
+    ++writes;
+    domain_counters_[domain.id] = {};
+    for (const auto &binding : domain.bindings)
+      bindings_[binding] = domain.id;
+  }
+  void remove_domain(const zd::Domain &domain) override {
+    ++writes;
+    for (const auto &binding : domain.bindings) {
+      auto it = bindings_.find(binding);
+      if (it != bindings_.end() && it->second == domain.id)
+        bindings_.erase(it);
+    }
+    routes_.erase(domain.id);
+  }
+
+  std::optional<zd::Route> route(uint32_t domain) const override {
+    auto it = routes_.find(domain);
+    if (it == routes_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  std::vector<std::pair<uint32_t, zd::Route>> routes() const override {
+    return {routes_.begin(), routes_.end()};
+  }
+  void set_route(uint32_t domain, const zd::Route &route) override {
+    ++writes;
+    ++set_route_calls;
+    routes_[domain] = route;
+  }
+
+  void add_workspace(const zd::Workspace &workspace,
+                     const std::vector<zd::TakenSocket> &sockets) override {
+    if (std::exchange(fail_next_add_workspace, false))
+      throw zd::Error(zd::Errc::kernel, "fake plane: add_workspace failed");
+    // The port's contract: sockets[i] is workspace.sockets[i]. A logic_error
+    // is no zd::Error, so a test that breaks it fails loudly.
+    if (sockets.size() != workspace.sockets.size())
+      throw std::logic_error("add_workspace: sockets do not match the workspace");
+    for (size_t i = 0; i < sockets.size(); ++i)
+      if (sockets[i].info.cookie != workspace.sockets[i].cookie)
+        throw std::logic_error("add_workspace: socket " + std::to_string(i) + " out of order");
+    if (workspaces_.count(workspace.id))
+      throw std::logic_error("add_workspace: id " + std::to_string(workspace.id) + " is taken");
+    ++writes;
+    workspace_counters_[workspace.id] = {};
+    Registered &registered = workspaces_[workspace.id];
+    registered.name = workspace.name;
+    for (const auto &socket : workspace.sockets)
+      registered.live.insert(socket.cookie);
+  }
+  void remove_workspace(const zd::Workspace &workspace) override {
+    ++writes;
+    workspaces_.erase(workspace.id);
+  }
+  bool alive(const zd::Workspace &workspace, const zd::RegisteredSocket &socket) const override {
+    auto it = workspaces_.find(workspace.id);
+    return it != workspaces_.end() && it->second.live.count(socket.cookie);
+  }
+
+  zd::Counters domain_counters(uint32_t domain) const override {
+    auto it = domain_counters_.find(domain);
+    return it == domain_counters_.end() ? zd::Counters{} : it->second;
+  }
+  zd::Counters workspace_counters(uint32_t workspace) const override {
+    auto it = workspace_counters_.find(workspace);
+    return it == workspace_counters_.end() ? zd::Counters{} : it->second;
+  }
+
+  // What the process does when it closes its listening socket: the real
+  // plane drops it by itself. Not a write of the control plane.
+  void kill_socket(uint64_t cookie) {
+    for (auto &[id, registered] : workspaces_)
+      registered.live.erase(cookie);
+  }
+  // What the BPF program does when it steers connections.
+  void set_domain_counters(uint32_t domain, const zd::Counters &c) { domain_counters_[domain] = c; }
+  void set_workspace_counters(uint32_t workspace, const zd::Counters &c) {
+    workspace_counters_[workspace] = c;
+  }
+
+  bool has_workspace(uint32_t id) const { return workspaces_.count(id) != 0; }
+  size_t binding_count() const { return bindings_.size(); }
+
+  std::string dump() const {
+    std::ostringstream out;
+    for (const auto &[binding, domain] : bindings_)
+      out << "binding " << zd::format_endpoint(binding) << " -> " << domain << "\n";
+    for (const auto &[domain, route] : routes_)
+      out << "route " << domain << " -> {" << route.active << ", " << route.previous << "}\n";
+    for (const auto &[id, registered] : workspaces_) {
+      out << "workspace " << id << " (" << registered.name << ") live:";
+      for (uint64_t cookie : registered.live)
+        out << " " << cookie;
+      out << "\n";
+    }
+    for (const auto &[id, c] : domain_counters_)
+      out << "domain counters " << id << ": " << describe(c) << "\n";
+    for (const auto &[id, c] : workspace_counters_)
+      out << "workspace counters " << id << ": " << describe(c) << "\n";
+    out << "plane writes " << writes << "\n";
+    return out.str();
+  }
+
+  // Knobs: the next add_domain / add_workspace throws Errc::kernel having
+  // written nothing, as the real plane does when the kernel says no.
+  bool fail_next_add_domain = false;
+  bool fail_next_add_workspace = false;
+
+  size_t writes = 0;
+  size_t set_route_calls = 0;
+
+private:
+  struct Registered {
+    std::string name;
+    std::set<uint64_t> live; // cookies of the sockets the plane still holds
+  };
+
+  std::map<zd::Endpoint, uint32_t, EndpointLess> bindings_;
+  std::map<uint32_t, zd::Route> routes_;
+  std::map<uint32_t, Registered> workspaces_;
+  std::map<uint32_t, zd::Counters> domain_counters_;
+  std::map<uint32_t, zd::Counters> workspace_counters_;
+};
+
+} // namespace zd_test
