@@ -15,18 +15,8 @@ namespace {
 
 constexpr size_t kMaxEndpointLength = 128;
 
-// Control characters (newline, NUL, terminal escapes) are shown as \xNN so
-// an error about hostile input still prints as one harmless line.
 std::string quoted(std::string_view text) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f)
-      out += {'\\', 'x', hex[c >> 4], hex[c & 15]};
-    else
-      out += static_cast<char>(c);
-  }
-  return out + "'";
+  return "'" + printable(text) + "'";
 }
 
 // Decimal digits only, value within [min, max].
@@ -88,6 +78,28 @@ void parse_address(std::string_view text, Endpoint &ep, AllowPrefix allow_prefix
 }
 
 } // namespace
+
+// Control characters (newline, NUL, ESC, and the C1 controls that UTF-8
+// spells \xc2\x80..\xc2\x9f) are shown as \xNN so that hostile input still
+// prints as one harmless line.
+std::string printable(std::string_view text) {
+  static const char hex[] = "0123456789abcdef";
+  auto escape = [&](unsigned char c) { return std::string{'\\', 'x', hex[c >> 4], hex[c & 15]}; };
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+    if (c < 0x20 || c == 0x7f) {
+      out += escape(c);
+    } else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      out += escape(c) + escape(next);
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 unsigned Endpoint::address_bits() const {
   return family == AF_INET6 ? 128 : 32;

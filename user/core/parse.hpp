@@ -23,6 +23,9 @@ std::string format_endpoint(const Endpoint &endpoint);
 std::string protocol_name(uint8_t protocol);
 std::string family_name(uint8_t family); // "ipv4" / "ipv6"
 
+// text with control characters shown as \xNN: fit for a one-line message.
+std::string printable(std::string_view text);
+
 // kind is "domain" or "workspace", used in the error message.
 void validate_name(std::string_view kind, std::string_view name);
 

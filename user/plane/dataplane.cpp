@@ -92,7 +92,7 @@ void BpfDataplane::add_domain(const Domain &domain) {
       return;
     if (errno == EEXIST)
       throw Error(Errc::exists, format_endpoint(binding) + " is already bound");
-    if (errno == E2BIG || errno == ENOMEM)
+    if (errno == E2BIG || errno == ENOMEM || errno == ENOSPC)
       throw Error(Errc::refused, "too many bindings: the " + map.name() + " map is full");
     throw_errno("writing map " + map.name());
   };

@@ -9,7 +9,6 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 namespace zd {
 
@@ -167,7 +166,7 @@ BpfStore BpfStore::open(const std::string &dir) {
 void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                              uint32_t next_workspace_id) {
   const std::string pin = dir + "/" + pin_name(RecordMap::store);
-  if (std::filesystem::exists(pin))
+  if (access(pin.c_str(), F_OK) == 0)
     return;
   const Spec &s = kSpecs[0];
   BpfMap meta = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, 1, 0);

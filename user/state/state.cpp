@@ -27,10 +27,20 @@ constexpr const char *kProgramUpgradingPin = "program-upgrading";
 // Layout 1 is the last layout `upgrade` moves forward (see BpfStore::adopt_layout1).
 constexpr uint32_t kOldestUpgradableLayout = 1;
 
+bool exists(const std::string &path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// One directory, one spelling, one lock: "a/b/", "a/./b" and a symlink to
+// a/b all name a/b (two spellings would make attach wait for itself).
 std::string normalise(const std::string &dir) {
-  auto path = std::filesystem::path(dir).lexically_normal();
+  std::error_code ec;
+  auto path = std::filesystem::weakly_canonical(std::filesystem::path(dir), ec);
+  if (ec)
+    path = std::filesystem::path(dir).lexically_normal();
   if (!path.has_filename() && path.has_parent_path() && path != path.root_path())
-    path = path.parent_path(); // "a/b/" -> "a/b": one directory, one lock
+    path = path.parent_path(); // "a/b/" -> "a/b"
   return path.string();
 }
 
@@ -143,7 +153,7 @@ bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::r
 // Opens the data-plane maps and checks the config map: magic (is it ours?)
 // and layout version, within [oldest, ZD_LAYOUT_VERSION].
 DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERSION) {
-  if (!std::filesystem::exists(dir + "/" + kDataMaps[0].pin))
+  if (!exists(dir + "/" + kDataMaps[0].pin))
     throw Error(Errc::not_attached,
                 dir + " is not a zd state (no config pin); refusing to touch it");
   DataMaps maps = DataMaps::from_pins(dir);
@@ -172,6 +182,46 @@ void remove_pins(const std::string &dir) {
   rmdir(dir.c_str());
 }
 
+constexpr const char *kAttachingPrefix = "zd-attaching-";
+constexpr const char *kDetachingPrefix = "zd-detaching-";
+
+// Detaches the link pinned in dir (if it is still attached) and removes
+// the pins and dir. The kernel frees the program and maps with their last pin.
+void dismantle(const std::string &dir) {
+  Fd link(bpf_obj_get((dir + "/" + kLinkPin).c_str()));
+  if (link && bpf_link_detach(link.get()) != 0 && errno != ENOLINK && errno != EINVAL)
+    spdlog::warn("could not detach the link in {}: {}", dir, std::strerror(errno));
+  remove_pins(dir);
+}
+
+// What a killed attach (before its rename) or detach (after its rename)
+// left beside the state. Called under the parent's exclusive lock, which
+// every attach and detach holds while such a directory exists: any found
+// here belongs to a process that is gone.
+void clean_leftovers(const std::string &parent) {
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kAttachingPrefix, 0) != 0 && name.rfind(kDetachingPrefix, 0) != 0)
+      continue;
+    spdlog::info("cleaning up {} (left by a killed zdctl)", entry.path().string());
+    dismantle(entry.path().string());
+  }
+}
+
+// A state inside another one would attach a second program in the same
+// namespace and keep the outer one from ever being removed.
+void refuse_nested(const std::string &parent) {
+  for (auto dir = std::filesystem::path(parent); on_bpffs(dir.string()) && dir.has_parent_path();
+       dir = dir.parent_path()) {
+    if (exists((dir / kLinkPin).string()) && exists((dir / kDataMaps[0].pin).string()))
+      throw Error(Errc::invalid, "state dir " + parent + "/... is inside the zd state at " +
+                                     dir.string() + "; choose a directory beside it");
+    if (dir == dir.parent_path())
+      break;
+  }
+}
+
 bpf_prog_info program_info(int fd, const std::string &what) {
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
@@ -186,9 +236,11 @@ State::State(const std::string &dir) : dir_(normalise(dir)), parent_(parent_of(d
 
 bool State::attach() const {
   ensure_bpffs(parent_);
+  refuse_nested(parent_);
   Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+  clean_leftovers(parent_);
 
-  if (std::filesystem::exists(dir_)) {
+  if (exists(dir_)) {
     Fd lock = lock_dir(dir_, Lock::shared);
     open_data_maps(dir_);
     check_netns(dir_);
@@ -209,8 +261,7 @@ bool State::attach() const {
   // no state or a whole one. If anything fails, the unpinned link goes away
   // with this process and the program is detached again.
   // bpffs refuses names with a dot, so the temporary name has none.
-  const std::string tmp = parent_ + "/zd-attaching-" + std::to_string(getpid());
-  remove_pins(tmp); // a leftover from a crashed attach with the same pid
+  const std::string tmp = parent_ + "/" + kAttachingPrefix + std::to_string(getpid());
   try {
     if (mkdir(tmp.c_str(), 0700) != 0)
       throw_errno("creating " + tmp);
@@ -222,7 +273,7 @@ bool State::attach() const {
     if (rename(tmp.c_str(), dir_.c_str()) != 0)
       throw_errno("renaming " + tmp + " to " + dir_);
   } catch (...) {
-    remove_pins(tmp);
+    dismantle(tmp);
     throw;
   }
   return true;
@@ -232,23 +283,30 @@ bool State::detach() const {
   if (!on_bpffs(parent_))
     return false;
   Fd parent_lock = lock_dir(parent_, Lock::exclusive);
-  struct stat st {};
-  if (lstat(dir_.c_str(), &st) != 0 && errno == ENOENT)
+  clean_leftovers(parent_);
+  if (!exists(dir_))
     return false;
   Fd held = lock_dir(dir_, Lock::exclusive);
   check_same_dir(held, dir_);
   open_data_maps(dir_, kOldestUpgradableLayout);
-  if (check_netns(dir_, DetachedLink::allow)) {
-    const std::string link_path = dir_ + "/" + kLinkPin;
-    Fd link(bpf_obj_get(link_path.c_str()));
-    if (!link || bpf_link_detach(link.get()) != 0)
-      throw_errno("detaching " + link_path);
-  }
-  remove_pins(dir_);
+  check_netns(dir_, DetachedLink::allow);
+  // Off the public path first, in one rename: from here on no zdctl finds a
+  // half-removed state, and a killed detach is finished by the next attach,
+  // detach, or command that finds no state (clean_leftovers).
+  const std::string doomed = parent_ + "/" + kDetachingPrefix + std::to_string(getpid());
+  if (rename(dir_.c_str(), doomed.c_str()) != 0)
+    throw_errno("renaming " + dir_ + " to " + doomed);
+  dismantle(doomed);
   return true;
 }
 
 Session State::open(Lock lock) const {
+  if (!exists(dir_) && on_bpffs(parent_)) {
+    // Maybe a detach was killed after its rename: finish it, so that "not
+    // attached" is also true of the kernel.
+    Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+    clean_leftovers(parent_);
+  }
   Fd held = lock_dir(dir_, lock);
   check_same_dir(held, dir_);
   DataMaps maps = open_data_maps(dir_);

@@ -17,6 +17,7 @@
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "parse.hpp"
 #include "zd_shared.h"
 
 namespace zdctl {
@@ -175,7 +176,7 @@ const std::array<Command, 12> kCommands = {{
 // The one line a refusal becomes: the library's message, and what only
 // zdctl can add (its flags, its privileges).
 std::string wording(const zd::Error &e, const Command *command) {
-  std::string line = e.what();
+  std::string line = zd::printable(e.what());
   if (e.forceable() && command && command->force_hint)
     line += command->force_hint;
   if (e.kind() == zd::Errc::privilege)
@@ -235,7 +236,7 @@ int run(int argc, char **argv) {
     std::vector<std::string> extra = app.remaining(true);
     if (dynamic_cast<const CLI::RequiredError *>(&e) && !extra.empty())
       message = "unknown command or argument '" + extra.front() + "'";
-    std::cerr << "zdctl: error: " << message << " (see zdctl --help)\n";
+    std::cerr << "zdctl: error: " << zd::printable(message) << " (see zdctl --help)\n";
     return 2;
   }
 
@@ -263,11 +264,14 @@ int run(int argc, char **argv) {
 } // namespace zdctl
 
 int main(int argc, char **argv) {
+  // A reader that went away (zdctl switch ... | true) must not turn a change
+  // that happened into a death by SIGPIPE: output is best effort.
+  signal(SIGPIPE, SIG_IGN);
   int status = 1;
   try {
     status = zdctl::run(argc, argv);
   } catch (const std::exception &e) {
-    std::cerr << "zdctl: error: " << e.what() << "\n";
+    std::cerr << "zdctl: error: " << zd::printable(e.what()) << "\n";
   }
   if (zdctl::deferred_signal) { // die of it, as the caller expects, once all is said
     std::cout.flush();
