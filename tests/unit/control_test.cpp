@@ -113,8 +113,7 @@ protected:
 
   // Runs fn, which must throw zd::Error of kind `kind` with a one-line
   // message containing `part`, and must leave the snapshot as it was.
-  template <typename Fn>
-  Caught expect_refusal(Fn &&fn, Errc kind, const std::string &part) const {
+  template <typename Fn> Caught expect_refusal(Fn &&fn, Errc kind, const std::string &part) const {
     const std::string before = snapshot();
     Caught error = caught(fn);
     EXPECT_TRUE(error.thrown) << "did not throw";
@@ -197,8 +196,16 @@ TEST_F(ControlDomainAdd, AcceptsSixteenBindingsButNotSeventeen) {
 
 TEST_F(ControlDomainAdd, RefusesUdpBindings) {
   // The second binding is the bad one: the first must not be bound either.
-  EXPECT_REFUSAL(control.add_domain("dns", {shop_v4, binding("udp://10.99.0.1:53")}),
-                 Errc::invalid, "cannot bind udp://10.99.0.1:53: zd steers TCP only");
+  EXPECT_REFUSAL(control.add_domain("dns", {shop_v4, binding("udp://10.99.0.1:53")}), Errc::invalid,
+                 "cannot bind udp://10.99.0.1:53: zd steers TCP only");
+}
+
+TEST_F(ControlDomainAdd, RefusesIpv4MappedBindings) {
+  // Connections to ::ffff:a.b.c.d arrive as IPv4: such a binding never matches.
+  EXPECT_REFUSAL(control.add_domain("shop", {binding("tcp://[::ffff:10.99.0.1]:80")}),
+                 Errc::invalid, "an IPv4-mapped address never matches");
+  EXPECT_REFUSAL(control.add_domain("shop", {binding("tcp://[::ffff:10.99.0.0/120]:80")}),
+                 Errc::invalid, "IPv4-mapped");
 }
 
 TEST_F(ControlDomainAdd, RefusesTheSameEndpointTwice) {
@@ -220,8 +227,8 @@ TEST_F(ControlDomainAdd, RefusesANameThatExists) {
 TEST_F(ControlDomainAdd, RefusesABindingOfAnotherDomainAndNamesTheOwner) {
   control.add_domain("shop", {shop_v4});
   control.add_domain("blog", {binding("tcp://10.99.1.0/24:80")});
-  EXPECT_REFUSAL(control.add_domain("wiki", {binding("tcp://10.99.0.2:80"), shop_v4}),
-                 Errc::exists, "tcp://10.99.0.1:80 is already bound to domain 'shop'");
+  EXPECT_REFUSAL(control.add_domain("wiki", {binding("tcp://10.99.0.2:80"), shop_v4}), Errc::exists,
+                 "tcp://10.99.0.1:80 is already bound to domain 'shop'");
   // The same prefix is the same binding.
   EXPECT_REFUSAL(control.add_domain("wiki", {binding("tcp://10.99.1.0/24:80")}), Errc::exists,
                  "tcp://10.99.1.0/24:80 is already bound to domain 'blog'");
@@ -236,14 +243,15 @@ TEST_F(ControlDomainAdd, RefusesABadName) {
 
 TEST_F(ControlDomainAdd, RollsTheRecordBackWhenThePlaneFails) {
   const std::string records = store.dump_records();
-  const std::string kernel = plane.dump();
+  const std::string kernel = plane.contents();
   plane.fail_next_add_domain = true;
 
   Caught error = caught([&] { control.add_domain("shop", {shop_v4}); });
   EXPECT_TRUE(error.thrown);
   EXPECT_EQ(zd::errc_name(error.kind), zd::errc_name(Errc::kernel)) << error.message;
   EXPECT_EQ(store.dump_records(), records);
-  EXPECT_EQ(plane.dump(), kernel);
+  EXPECT_EQ(plane.contents(), kernel);
+  EXPECT_FALSE(store.intent()) << "a change undone on the spot leaves no intent";
 
   // Nothing is left behind to block a retry.
   control.add_domain("shop", {shop_v4});
@@ -333,27 +341,26 @@ TEST_F(ControlWorkspaceAdd, RefusesASocketThatIsNotListening) {
   TakenSocket idle = socket("tcp://127.0.0.1:3001");
   idle.info.listening = false;
   // The good first socket must not reach the plane either.
-  EXPECT_REFUSAL(control.add_workspace(
-                     "blue", 0, sockets(socket("tcp://[::1]:3001"), std::move(idle))),
-                 Errc::invalid, "tcp/ipv4 socket tcp://127.0.0.1:3001 is not listening");
+  EXPECT_REFUSAL(
+      control.add_workspace("blue", 0, sockets(socket("tcp://[::1]:3001"), std::move(idle))),
+      Errc::invalid, "tcp/ipv4 socket tcp://127.0.0.1:3001 is not listening");
 }
 
 TEST_F(ControlWorkspaceAdd, RefusesASocketOfAnotherNetworkNamespace) {
   TakenSocket elsewhere = socket("tcp://127.0.0.1:3001");
   elsewhere.info.netns_cookie = zd_test::kThisNetns + 1;
   Caught error =
-      EXPECT_REFUSAL(control.add_workspace("blue", 0, sockets(std::move(elsewhere))),
-                     Errc::refused, "tcp://127.0.0.1:3001 lives in another network namespace");
+      EXPECT_REFUSAL(control.add_workspace("blue", 0, sockets(std::move(elsewhere))), Errc::refused,
+                     "tcp://127.0.0.1:3001 lives in another network namespace");
   // No force makes sk_lookup deliver across namespaces.
   EXPECT_FALSE(error.forceable);
 }
 
 TEST_F(ControlWorkspaceAdd, RefusesTwoSocketsOfOneProtocolAndFamily) {
-  EXPECT_REFUSAL(control.add_workspace("blue", 0,
-                                       sockets(socket("tcp://127.0.0.1:3001"),
-                                               socket("tcp://127.0.0.2:3001"))),
-                 Errc::invalid,
-                 "two tcp/ipv4 sockets (tcp://127.0.0.1:3001 and tcp://127.0.0.2:3001)");
+  EXPECT_REFUSAL(
+      control.add_workspace(
+          "blue", 0, sockets(socket("tcp://127.0.0.1:3001"), socket("tcp://127.0.0.2:3001"))),
+      Errc::invalid, "two tcp/ipv4 sockets (tcp://127.0.0.1:3001 and tcp://127.0.0.2:3001)");
 }
 
 TEST_F(ControlWorkspaceAdd, AcceptsADualStackSocketForIpv4) {
@@ -383,9 +390,8 @@ TEST_F(ControlWorkspaceAdd, RefusesAV6OnlySocketForIpv4) {
 }
 
 TEST_F(ControlWorkspaceAdd, RefusesAnIpv4SocketForIpv6) {
-  EXPECT_REFUSAL(
-      control.add_workspace("blue", 0, sockets(socket("tcp://0.0.0.0:3001", AF_INET6))),
-      Errc::invalid, "tcp://0.0.0.0:3001 cannot take ipv6 connections");
+  EXPECT_REFUSAL(control.add_workspace("blue", 0, sockets(socket("tcp://0.0.0.0:3001", AF_INET6))),
+                 Errc::invalid, "tcp://0.0.0.0:3001 cannot take ipv6 connections");
 }
 
 TEST_F(ControlWorkspaceAdd, RefusesMoreThanFourSockets) {
@@ -397,15 +403,16 @@ TEST_F(ControlWorkspaceAdd, RefusesMoreThanFourSockets) {
 
 TEST_F(ControlWorkspaceAdd, RollsTheRecordBackWhenThePlaneFails) {
   const std::string records = store.dump_records();
-  const std::string kernel = plane.dump();
+  const std::string kernel = plane.contents();
   plane.fail_next_add_workspace = true;
 
-  Caught error = caught(
-      [&] { control.add_workspace("blue", 0, sockets(socket("tcp://127.0.0.1:3001"))); });
+  Caught error =
+      caught([&] { control.add_workspace("blue", 0, sockets(socket("tcp://127.0.0.1:3001"))); });
   EXPECT_TRUE(error.thrown);
   EXPECT_EQ(zd::errc_name(error.kind), zd::errc_name(Errc::kernel)) << error.message;
   EXPECT_EQ(store.dump_records(), records);
-  EXPECT_EQ(plane.dump(), kernel);
+  EXPECT_EQ(plane.contents(), kernel);
+  EXPECT_FALSE(store.intent()) << "a change undone on the spot leaves no intent";
 
   control.add_workspace("blue", 0, sockets(socket("tcp://127.0.0.1:3001")));
   EXPECT_TRUE(store.workspace("blue"));
@@ -503,8 +510,7 @@ TEST_F(ControlSwitch, RefusesAnUnknownDomainOrWorkspace) {
                  "no domain named 'nope'");
   EXPECT_REFUSAL(control.switch_to("shop", "nope", Force::yes), Errc::not_found,
                  "no workspace named 'nope'");
-  EXPECT_REFUSAL(control.switch_to("shop", "", Force::yes), Errc::invalid,
-                 "bad workspace name");
+  EXPECT_REFUSAL(control.switch_to("shop", "", Force::yes), Errc::invalid, "bad workspace name");
 }
 
 TEST_F(ControlSwitch, IsOneRouteWrite) {
@@ -734,6 +740,113 @@ TEST_F(ControlStatus, ReportsThePlanesCounters) {
   ASSERT_EQ(status.workspaces.size(), 1u);
   EXPECT_EQ(zd_test::describe(status.workspaces[0].counters),
             zd_test::describe(zd::Counters{7, 7, 0, 0}));
+}
+
+// ------------------------------------------------------------------- recover
+
+// A zdctl killed during a change leaves its intent and the writes it had
+// made; the next one, a new ControlPlane on the same state, finishes a
+// removal or undoes an addition. The fixture replays the first `steps`
+// writes of a change in the order ControlPlane::run makes them.
+class ControlRecover : public ControlStage {
+protected:
+  std::optional<std::string> recover() {
+    zd::ControlPlane next{store, plane};
+    return next.recover();
+  }
+
+  void interrupted_domain_add(const zd::Domain &domain, int steps) {
+    const zd::Intent intent{
+        zd::Intent::Op::add_domain, domain, {}, store.next_id(zd::IdKind::domain)};
+    store.set_intent(intent);
+    if (steps > 0)
+      store.set_next_id(zd::IdKind::domain, domain.id + 1);
+    if (steps > 1)
+      store.put_domain(domain);
+    if (steps > 2)
+      plane.add_domain(domain);
+  }
+};
+
+TEST_F(ControlRecover, DoesNothingWithoutAnIntent) {
+  const std::string before = snapshot();
+  EXPECT_EQ(recover(), std::nullopt);
+  EXPECT_EQ(snapshot(), before);
+}
+
+TEST_F(ControlRecover, UndoesAnInterruptedDomainAddAtAnyStep) {
+  const std::string records = store.dump_records();
+  const std::string kernel = plane.contents();
+  for (int steps = 0; steps <= 3; ++steps) {
+    SCOPED_TRACE("killed after " + std::to_string(steps) + " writes");
+    interrupted_domain_add({"blog", 7, {binding("tcp://10.99.0.2:80")}}, steps);
+
+    EXPECT_EQ(recover(), std::optional<std::string>("undid an interrupted 'domain add blog'"));
+    EXPECT_EQ(store.dump_records(), records);
+    EXPECT_EQ(plane.contents(), kernel);
+  }
+  // The name and the binding are free again.
+  control.add_domain("blog", {binding("tcp://10.99.0.2:80")});
+}
+
+TEST_F(ControlRecover, UndoesAnInterruptedWorkspaceAdd) {
+  const std::string records = store.dump_records();
+  const std::string kernel = plane.contents();
+  TakenSocket taken = socket("tcp://127.0.0.1:3003");
+  const zd::Workspace yellow{
+      "yellow", 9, 0, zd::Placement::this_netns, {{taken.info.bound, AF_INET, taken.info.cookie}}};
+  store.set_intent(
+      {zd::Intent::Op::add_workspace, {}, yellow, store.next_id(zd::IdKind::workspace)});
+  store.set_next_id(zd::IdKind::workspace, yellow.id + 1);
+  store.put_workspace(yellow);
+  plane.add_workspace(yellow, sockets(std::move(taken)));
+
+  EXPECT_EQ(recover(), std::optional<std::string>("undid an interrupted 'workspace add yellow'"));
+  EXPECT_EQ(store.dump_records(), records);
+  EXPECT_EQ(plane.contents(), kernel);
+}
+
+TEST_F(ControlRecover, FinishesAnInterruptedDomainRemove) {
+  control.switch_to("shop", "blue", Force::no);
+  const zd::Domain shop = *store.domain("shop");
+  store.set_intent({zd::Intent::Op::remove_domain, shop, {}, 0});
+  plane.remove_domain(shop); // killed before the record went
+
+  EXPECT_EQ(recover(), std::optional<std::string>("finished an interrupted 'domain rm shop'"));
+  EXPECT_FALSE(store.domain("shop"));
+  EXPECT_FALSE(store.intent());
+  EXPECT_FALSE(plane.binding_owner(shop_v4));
+  EXPECT_FALSE(plane.route(shop.id));
+}
+
+TEST_F(ControlRecover, FinishesAnInterruptedWorkspaceRemoveBeforeItsFirstWrite) {
+  control.switch_to("shop", "blue", Force::no);
+  control.switch_to("shop", "green", Force::no);
+  const zd::Workspace green = *store.workspace("green");
+  store.set_intent({zd::Intent::Op::remove_workspace, {}, green, 0});
+
+  EXPECT_EQ(recover(), std::optional<std::string>("finished an interrupted 'workspace rm green'"));
+  EXPECT_EQ(route_of("shop"), route("blue"));
+  EXPECT_FALSE(store.workspace("green"));
+  EXPECT_FALSE(plane.has_workspace(green.id));
+  EXPECT_FALSE(store.intent());
+}
+
+TEST_F(ControlRecover, FinishesAnInterruptedWorkspaceRemoveAfterItsRouteWrite) {
+  control.switch_to("shop", "blue", Force::no);
+  control.switch_to("shop", "green", Force::no);
+  const zd::Workspace green = *store.workspace("green");
+  store.set_intent({zd::Intent::Op::remove_workspace, {}, green, 0});
+  plane.set_route(domain_id("shop"), route("blue"));
+  const size_t writes = plane.set_route_calls;
+
+  EXPECT_EQ(recover(), std::optional<std::string>("finished an interrupted 'workspace rm green'"));
+  // The route no longer names green: it is not written again.
+  EXPECT_EQ(route_of("shop"), route("blue"));
+  EXPECT_EQ(plane.set_route_calls, writes);
+  EXPECT_FALSE(store.workspace("green"));
+  EXPECT_FALSE(plane.has_workspace(green.id));
+  EXPECT_FALSE(store.intent());
 }
 
 // ----------------------------------------------------------------------- ids

@@ -39,6 +39,26 @@ struct EndpointLess {
   }
 };
 
+// A zdctl killed at its Nth write: both fakes share one Crash, which throws
+// Killed (not a zd::Error: nothing in the core may catch it as a refusal)
+// at that write and at every write after it, as a dead process writes no
+// more. disarm() brings the state back for the next zdctl.
+struct Killed {};
+
+struct Crash {
+  int at = 0; // 0: never
+  int seen = 0;
+  bool dead = false;
+
+  void write() {
+    if (dead || (at != 0 && ++seen == at)) {
+      dead = true;
+      throw Killed{};
+    }
+  }
+  void disarm() { at = seen = 0, dead = false; }
+};
+
 inline std::string describe(const zd::Counters &c) {
   return "lookups " + std::to_string(c.lookups) + " steered " + std::to_string(c.steered) +
          " fallbacks " + std::to_string(c.fallbacks) + " drops " + std::to_string(c.drops);
@@ -62,11 +82,11 @@ public:
     return out;
   }
   void put_domain(const zd::Domain &domain) override {
-    ++writes;
+    note_write();
     domains_[domain.name] = domain;
   }
   void remove_domain(const zd::Domain &domain) override {
-    ++writes;
+    note_write();
     domains_.erase(domain.name);
   }
 
@@ -89,12 +109,12 @@ public:
     return it->second;
   }
   void put_workspace(const zd::Workspace &workspace) override {
-    ++writes;
+    note_write();
     workspaces_[workspace.name] = workspace;
     workspace_names_[workspace.id] = workspace.name;
   }
   void remove_workspace(const zd::Workspace &workspace) override {
-    ++writes;
+    note_write();
     workspaces_.erase(workspace.name);
     workspace_names_.erase(workspace.id);
   }
@@ -103,13 +123,23 @@ public:
     return kind == zd::IdKind::domain ? next_domain_ : next_workspace_;
   }
   void set_next_id(zd::IdKind kind, uint32_t next) override {
-    ++writes;
+    note_write();
     (kind == zd::IdKind::domain ? next_domain_ : next_workspace_) = next;
   }
 
-  // Every record, one per line, in a fixed order; the id cursors apart, as
-  // a failed plane write may leave the cursor moved on (an id skipped is
-  // harmless, an id handed out twice is not).
+  std::optional<zd::Intent> intent() const override { return intent_; }
+  void set_intent(const zd::Intent &intent) override {
+    note_write();
+    intent_ = intent;
+  }
+  void clear_intent() override {
+    note_write();
+    intent_.reset();
+  }
+
+  // Everything the store holds, one item per line in a fixed order: the
+  // records, the id cursors and the intent. The write count apart: an undo
+  // may write, but must leave this as it was.
   std::string dump_records() const {
     std::ostringstream out;
     for (const auto &[name, domain] : domains_) {
@@ -128,16 +158,26 @@ public:
     }
     for (const auto &[id, name] : workspace_names_)
       out << "workspace name " << id << " = " << name << "\n";
+    out << "next domain id " << next_domain_ << "\nnext workspace id " << next_workspace_ << "\n";
+    if (intent_)
+      out << "intent op " << static_cast<int>(intent_->op) << " domain '" << intent_->domain.name
+          << "' id " << intent_->domain.id << " workspace '" << intent_->workspace.name << "' id "
+          << intent_->workspace.id << " next id " << intent_->next_id << "\n";
     return out.str();
   }
 
   std::string dump() const {
-    return dump_records() + "next domain id " + std::to_string(next_domain_) +
-           "\nnext workspace id " + std::to_string(next_workspace_) + "\nstore writes " +
-           std::to_string(writes) + "\n";
+    return dump_records() + "store writes " + std::to_string(writes) + "\n";
   }
 
   size_t writes = 0;
+  Crash *crash = nullptr; // set to inject a kill
+
+  void note_write() {
+    if (crash)
+      crash->write();
+    ++writes;
+  }
 
 private:
   std::map<std::string, zd::Domain, std::less<>> domains_;
@@ -145,6 +185,7 @@ private:
   std::map<uint32_t, std::string> workspace_names_;
   uint32_t next_domain_ = 1;
   uint32_t next_workspace_ = 1;
+  std::optional<zd::Intent> intent_;
 };
 
 class FakeDataplane final : public zd::Dataplane {
@@ -164,13 +205,13 @@ public:
     for (const auto &binding : domain.bindings)
       if (bindings_.count(binding))
         throw zd::Error(zd::Errc::exists, zd::format_endpoint(binding) + " is already bound");
-    ++writes;
-    domain_counters_[domain.id] = {};
+    note_write();
+    domain_counters_.erase(domain.id); // zeroed: an absent entry reads as zero
     for (const auto &binding : domain.bindings)
       bindings_[binding] = domain.id;
   }
   void remove_domain(const zd::Domain &domain) override {
-    ++writes;
+    note_write();
     for (const auto &binding : domain.bindings) {
       auto it = bindings_.find(binding);
       if (it != bindings_.end() && it->second == domain.id)
@@ -189,7 +230,7 @@ public:
     return {routes_.begin(), routes_.end()};
   }
   void set_route(uint32_t domain, const zd::Route &route) override {
-    ++writes;
+    note_write();
     ++set_route_calls;
     routes_[domain] = route;
   }
@@ -207,15 +248,15 @@ public:
         throw std::logic_error("add_workspace: socket " + std::to_string(i) + " out of order");
     if (workspaces_.count(workspace.id))
       throw std::logic_error("add_workspace: id " + std::to_string(workspace.id) + " is taken");
-    ++writes;
-    workspace_counters_[workspace.id] = {};
+    note_write();
+    workspace_counters_.erase(workspace.id);
     Registered &registered = workspaces_[workspace.id];
     registered.name = workspace.name;
     for (const auto &socket : workspace.sockets)
       registered.live.insert(socket.cookie);
   }
   void remove_workspace(const zd::Workspace &workspace) override {
-    ++writes;
+    note_write();
     workspaces_.erase(workspace.id);
   }
   bool alive(const zd::Workspace &workspace, const zd::RegisteredSocket &socket) const override {
@@ -247,7 +288,11 @@ public:
   bool has_workspace(uint32_t id) const { return workspaces_.count(id) != 0; }
   size_t binding_count() const { return bindings_.size(); }
 
-  std::string dump() const {
+  // What the kernel would hold, and how many writes it took.
+  std::string dump() const { return contents() + "plane writes " + std::to_string(writes) + "\n"; }
+
+  // What the kernel would hold: an undo may write, but must leave this as it was.
+  std::string contents() const {
     std::ostringstream out;
     for (const auto &[binding, domain] : bindings_)
       out << "binding " << zd::format_endpoint(binding) << " -> " << domain << "\n";
@@ -259,11 +304,14 @@ public:
         out << " " << cookie;
       out << "\n";
     }
+    // Counters are arrays in the kernel: zero and absent are the same.
+    const zd::Counters zero{};
     for (const auto &[id, c] : domain_counters_)
-      out << "domain counters " << id << ": " << describe(c) << "\n";
+      if (describe(c) != describe(zero))
+        out << "domain counters " << id << ": " << describe(c) << "\n";
     for (const auto &[id, c] : workspace_counters_)
-      out << "workspace counters " << id << ": " << describe(c) << "\n";
-    out << "plane writes " << writes << "\n";
+      if (describe(c) != describe(zero))
+        out << "workspace counters " << id << ": " << describe(c) << "\n";
     return out.str();
   }
 
@@ -273,6 +321,13 @@ public:
   bool fail_next_add_workspace = false;
 
   size_t writes = 0;
+  Crash *crash = nullptr; // set to inject a kill
+
+  void note_write() {
+    if (crash)
+      crash->write();
+    ++writes;
+  }
   size_t set_route_calls = 0;
 
 private:
@@ -284,6 +339,8 @@ private:
   std::map<zd::Endpoint, uint32_t, EndpointLess> bindings_;
   std::map<uint32_t, zd::Route> routes_;
   std::map<uint32_t, Registered> workspaces_;
+  // Like the per-CPU arrays they stand for, counters exist for every id;
+  // only those the test set are held.
   std::map<uint32_t, zd::Counters> domain_counters_;
   std::map<uint32_t, zd::Counters> workspace_counters_;
 };

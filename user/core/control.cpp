@@ -96,17 +96,15 @@ std::set<uint32_t> &ControlPlane::used_ids(IdKind kind) {
   return *used;
 }
 
-uint32_t ControlPlane::allocate_id(IdKind kind) {
+uint32_t ControlPlane::pick_id(IdKind kind) {
   const uint32_t max = kind == IdKind::domain ? kMaxDomains : kMaxWorkspaces;
   const std::set<uint32_t> &used = used_ids(kind);
   uint32_t candidate = store_.next_id(kind);
   for (uint32_t tries = 0; tries < max; ++tries, ++candidate) {
     if (candidate == kNoId || candidate > max)
       candidate = 1;
-    if (!used.count(candidate)) {
-      store_.set_next_id(kind, candidate + 1);
+    if (!used.count(candidate))
       return candidate;
-    }
   }
   throw Error(Errc::refused, std::string("too many ") +
                                  (kind == IdKind::domain ? "domains" : "workspaces") +
@@ -139,23 +137,18 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
       throw Error(Errc::exists, format_endpoint(binding) + " is already bound to domain '" +
                                     domain_name(*owner) + "'");
 
-  Domain domain{name, allocate_id(IdKind::domain), bindings};
-  // Record first: if zdctl dies half-way, `domain rm` still finds the rest.
-  store_.put_domain(domain);
-  try {
-    plane_.add_domain(domain);
-  } catch (...) {
-    store_.remove_domain(domain);
-    throw;
-  }
-  used_ids(IdKind::domain).insert(domain.id);
+  Intent intent{Intent::Op::add_domain,
+                {name, pick_id(IdKind::domain), bindings},
+                {},
+                store_.next_id(IdKind::domain)};
+  run(intent);
+  used_ids(IdKind::domain).insert(intent.domain.id);
 }
 
 void ControlPlane::remove_domain(const std::string &name) {
-  Domain domain = find_domain(name);
-  plane_.remove_domain(domain);
-  store_.remove_domain(domain);
-  used_ids(IdKind::domain).erase(domain.id);
+  Intent intent{Intent::Op::remove_domain, find_domain(name), {}, 0};
+  run(intent);
+  used_ids(IdKind::domain).erase(intent.domain.id);
 }
 
 std::vector<RegisteredSocket>
@@ -201,38 +194,127 @@ void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
   if (store_.workspace(name))
     throw Error(Errc::exists, "workspace '" + name + "' already exists");
   Workspace workspace{name, kNoId, pid, Placement::this_netns, check_sockets(name, sockets)};
-  workspace.id = allocate_id(IdKind::workspace);
-
-  store_.put_workspace(workspace);
-  try {
-    plane_.add_workspace(workspace, sockets);
-  } catch (...) {
-    store_.remove_workspace(workspace);
-    throw;
-  }
+  workspace.id = pick_id(IdKind::workspace);
+  Intent intent{Intent::Op::add_workspace, {}, workspace, store_.next_id(IdKind::workspace)};
+  run(intent, &sockets);
   used_ids(IdKind::workspace).insert(workspace.id);
 }
 
 void ControlPlane::remove_workspace(const std::string &name, Force force) {
   Workspace workspace = find_workspace(name);
-  std::vector<std::pair<uint32_t, Route>> touched;
-  for (const auto &[domain, route] : plane_.routes()) {
-    if (route.active == workspace.id && force == Force::no)
-      throw Error(Errc::refused,
-                  "workspace '" + name + "' is active for domain '" + domain_name(domain) +
-                      "': switch the domain away first",
-                  Override::force);
-    if (route.active == workspace.id)
-      touched.push_back({domain, {route.previous, kNoId}});
-    else if (route.previous == workspace.id)
-      touched.push_back({domain, {route.active, kNoId}});
-  }
-  // Routes first, so no new connection is steered at a half-removed workspace.
-  for (const auto &[domain, route] : touched)
-    plane_.set_route(domain, route);
-  plane_.remove_workspace(workspace);
-  store_.remove_workspace(workspace);
+  if (force == Force::no)
+    for (const auto &[domain, route] : plane_.routes())
+      if (route.active == workspace.id)
+        throw Error(Errc::refused,
+                    "workspace '" + name + "' is active for domain '" + domain_name(domain) +
+                        "': switch the domain away first",
+                    Override::force);
+  run(Intent{Intent::Op::remove_workspace, {}, workspace, 0});
   used_ids(IdKind::workspace).erase(workspace.id);
+}
+
+// Every change of more than one write goes through here: the intent is
+// written first, so a zdctl killed at any point leaves a record of what it
+// was doing, which the next one finishes or undoes (recover()). The steps
+// of each change may be repeated: that is how the next one finishes it.
+void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *sockets) {
+  store_.set_intent(intent);
+  try {
+    switch (intent.op) {
+    case Intent::Op::add_domain:
+      store_.set_next_id(IdKind::domain, intent.domain.id + 1);
+      store_.put_domain(intent.domain);
+      plane_.add_domain(intent.domain);
+      break;
+    case Intent::Op::add_workspace:
+      store_.set_next_id(IdKind::workspace, intent.workspace.id + 1);
+      store_.put_workspace(intent.workspace);
+      plane_.add_workspace(intent.workspace, *sockets);
+      break;
+    case Intent::Op::remove_domain:
+    case Intent::Op::remove_workspace:
+      finish(intent);
+      break;
+    }
+  } catch (...) {
+    // A refusal from the kernel (a binding taken, a map full) undoes an
+    // addition here. A failed removal, or a failed undo, leaves the intent
+    // for the next zdctl to deal with.
+    if (intent.op == Intent::Op::add_domain || intent.op == Intent::Op::add_workspace) {
+      undo(intent);
+      store_.clear_intent();
+    }
+    throw;
+  }
+  store_.clear_intent();
+}
+
+// Removals are finished: the user asked for them and they cannot fail for
+// lack of room. The route edit is computed from what the routes are now.
+void ControlPlane::finish(const Intent &intent) {
+  if (intent.op == Intent::Op::remove_domain) {
+    plane_.remove_domain(intent.domain);
+    store_.remove_domain(intent.domain);
+    return;
+  }
+  const uint32_t id = intent.workspace.id;
+  // Routes first, so no new connection is steered at a half-removed workspace.
+  for (const auto &[domain, route] : plane_.routes()) {
+    if (route.active == id)
+      plane_.set_route(domain, {route.previous, kNoId});
+    else if (route.previous == id)
+      plane_.set_route(domain, {route.active, kNoId});
+  }
+  plane_.remove_workspace(intent.workspace);
+  store_.remove_workspace(intent.workspace);
+}
+
+// Additions are undone: nothing routes to what is being added, and the
+// name and id were checked free under this same lock before the intent.
+void ControlPlane::undo(const Intent &intent) {
+  switch (intent.op) {
+  case Intent::Op::add_domain:
+    plane_.remove_domain(intent.domain);
+    store_.remove_domain(intent.domain);
+    store_.set_next_id(IdKind::domain, intent.next_id);
+    break;
+  case Intent::Op::add_workspace:
+    plane_.remove_workspace(intent.workspace);
+    store_.remove_workspace(intent.workspace);
+    store_.set_next_id(IdKind::workspace, intent.next_id);
+    break;
+  case Intent::Op::remove_domain:
+  case Intent::Op::remove_workspace:
+    break; // nothing to undo: a failed removal is finished by the next zdctl
+  }
+}
+
+std::optional<std::string> ControlPlane::recover() {
+  const std::optional<Intent> intent = store_.intent();
+  if (!intent)
+    return std::nullopt;
+  std::string what;
+  switch (intent->op) {
+  case Intent::Op::add_domain:
+    undo(*intent);
+    what = "undid an interrupted 'domain add " + intent->domain.name + "'";
+    break;
+  case Intent::Op::add_workspace:
+    undo(*intent);
+    what = "undid an interrupted 'workspace add " + intent->workspace.name + "'";
+    break;
+  case Intent::Op::remove_domain:
+    finish(*intent);
+    what = "finished an interrupted 'domain rm " + intent->domain.name + "'";
+    break;
+  case Intent::Op::remove_workspace:
+    finish(*intent);
+    what = "finished an interrupted 'workspace rm " + intent->workspace.name + "'";
+    break;
+  }
+  store_.clear_intent();
+  used_ids_ = {}; // read again on next use
+  return what;
 }
 
 SwitchResult ControlPlane::switch_to(const std::string &domain_name,

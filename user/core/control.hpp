@@ -50,7 +50,15 @@ public:
 
   Status status() const;
 
+  // Finishes or undoes the change of a zdctl that was killed during it (see
+  // run()); says which, or nothing when there was none. Called by the state
+  // layer as soon as it holds the lock.
+  std::optional<std::string> recover();
+
 private:
+  void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr);
+  void finish(const Intent &intent);
+  void undo(const Intent &intent);
   Domain find_domain(const std::string &name) const;
   Workspace find_workspace(const std::string &name) const;
   std::string domain_name(uint32_t id) const;
@@ -58,7 +66,7 @@ private:
   void require_live_sockets(const Domain &domain, const Workspace &workspace) const;
   std::vector<RegisteredSocket> check_sockets(const std::string &name,
                                               const std::vector<TakenSocket> &sockets) const;
-  uint32_t allocate_id(IdKind kind);
+  uint32_t pick_id(IdKind kind);
   std::set<uint32_t> &used_ids(IdKind kind);
 
   Store &store_;

@@ -75,6 +75,17 @@ struct Route {
   bool operator==(const Route &) const = default;
 };
 
+// A change of several writes, recorded before its first write and cleared
+// after its last (see ControlPlane::recover). The next zdctl that takes the
+// lock finishes it or undoes it, so a killed one leaves nothing half-made.
+struct Intent {
+  enum class Op : uint8_t { add_domain = 1, remove_domain, add_workspace, remove_workspace };
+  Op op = Op::add_domain;
+  Domain domain;        // add_domain, remove_domain
+  Workspace workspace;  // add_workspace, remove_workspace
+  uint32_t next_id = 0; // the id cursor before an add, restored by its undo
+};
+
 struct Counters {
   uint64_t lookups = 0;   // the data plane saw a new connection for it
   uint64_t steered = 0;   // delivered to the active workspace

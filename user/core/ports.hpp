@@ -42,6 +42,12 @@ public:
   // Where the next id search starts (ids are allocated by the core).
   virtual uint32_t next_id(IdKind kind) const = 0;
   virtual void set_next_id(IdKind kind, uint32_t next) = 0;
+
+  // The change in flight, if a zdctl was killed during one. Each of these is
+  // one write, so the intent is always whole or absent.
+  virtual std::optional<Intent> intent() const = 0;
+  virtual void set_intent(const Intent &intent) = 0;
+  virtual void clear_intent() = 0;
 };
 
 // The kernel side: bindings, routes, workspaces' delivery targets, counters.
@@ -58,7 +64,8 @@ public:
   // Zeroes the domain's counters and adds all its bindings, or none: throws
   // Errc::exists when one is taken.
   virtual void add_domain(const Domain &domain) = 0;
-  // Removes its bindings and its route.
+  // Removes its bindings (those still bound to it) and its route. Both
+  // add_domain and remove_domain may be repeated after being cut short.
   virtual void remove_domain(const Domain &domain) = 0;
 
   virtual std::optional<Route> route(uint32_t domain) const = 0;
@@ -70,6 +77,7 @@ public:
   // plane, all or none. sockets[i] is workspace.sockets[i].
   virtual void add_workspace(const Workspace &workspace,
                              const std::vector<TakenSocket> &sockets) = 0;
+  // May be repeated after being cut short.
   virtual void remove_workspace(const Workspace &workspace) = 0;
   // True while the data plane still holds this very socket (it drops a
   // socket by itself when the process closes it).

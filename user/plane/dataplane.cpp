@@ -69,19 +69,24 @@ std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) con
   return std::nullopt;
 }
 
-void BpfDataplane::add_prefix_bindings(int32_t delta) {
+// The program consults the trie only while this count is non-zero. It is
+// counted from the trie itself, never incremented or decremented, so a step
+// repeated after a crash cannot skew it. Set after the entries are added and
+// after they are removed: in between it is at worst too high, which only
+// costs a lookup.
+void BpfDataplane::count_prefix_bindings() {
+  const auto prefixes = maps_[DataMap::prefixes].entries<zd_prefix_key, uint32_t>();
   zd_config config = maps_.config();
-  if (delta < 0 && config.prefix_bindings < static_cast<uint32_t>(-delta))
-    config.prefix_bindings = 0;
-  else
-    config.prefix_bindings += static_cast<uint32_t>(delta);
+  if (config.prefix_bindings == prefixes.size())
+    return;
+  config.prefix_bindings = static_cast<uint32_t>(prefixes.size());
   maps_.set_config(config);
 }
 
 void BpfDataplane::add_domain(const Domain &domain) {
   reset_counters(maps_[DataMap::domain_stats], domain.id);
   size_t added = 0;
-  int32_t prefixes = 0;
+  bool prefixes = false;
   auto add = [&](const Endpoint &binding) {
     const zd_prefix_key key = binding_key(binding);
     const bool exact = is_exact_key(key);
@@ -99,35 +104,34 @@ void BpfDataplane::add_domain(const Domain &domain) {
   try {
     for (; added < domain.bindings.size(); ++added) {
       add(domain.bindings[added]);
-      prefixes += !domain.bindings[added].is_exact();
+      prefixes |= !domain.bindings[added].is_exact();
     }
     if (prefixes)
-      add_prefix_bindings(prefixes);
+      count_prefix_bindings();
   } catch (...) {
-    for (size_t i = 0; i < added; ++i) {
-      const zd_prefix_key key = binding_key(domain.bindings[i]);
-      if (is_exact_key(key))
-        maps_[DataMap::bindings].erase(key.binding);
-      else
-        maps_[DataMap::prefixes].erase(key);
-    }
+    Domain partial = domain;
+    partial.bindings.resize(added);
+    remove_domain(partial);
     throw;
   }
 }
 
 void BpfDataplane::remove_domain(const Domain &domain) {
-  int32_t prefixes = 0;
-  for (const auto &binding : domain.bindings) {
-    const zd_prefix_key key = binding_key(binding);
-    if (is_exact_key(key)) {
-      maps_[DataMap::bindings].erase(key.binding);
-    } else {
-      maps_[DataMap::prefixes].erase(key);
-      ++prefixes;
+  bool prefixes = false;
+  // Only what is still bound to this domain: a repeated removal must never
+  // take a binding that has since gone to another domain.
+  for (const auto &binding : domain.bindings)
+    if (binding_owner(binding) == domain.id) {
+      const zd_prefix_key key = binding_key(binding);
+      if (is_exact_key(key))
+        maps_[DataMap::bindings].erase(key.binding);
+      else
+        maps_[DataMap::prefixes].erase(key);
     }
-  }
+  for (const auto &binding : domain.bindings)
+    prefixes |= !binding.is_exact();
   if (prefixes)
-    add_prefix_bindings(-prefixes);
+    count_prefix_bindings();
   maps_[DataMap::routes].erase(domain.id);
 }
 

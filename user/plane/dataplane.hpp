@@ -32,7 +32,7 @@ public:
   Counters workspace_counters(uint32_t workspace) const override;
 
 private:
-  void add_prefix_bindings(int32_t delta);
+  void count_prefix_bindings();
 
   DataMaps &maps_;
 };

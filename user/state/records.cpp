@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 namespace zd {
 
@@ -48,6 +49,7 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
      kMaxWorkspaces, BPF_F_NO_PREALLOC},
     {"workspace_names", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Name), kMaxWorkspaces,
      BPF_F_NO_PREALLOC},
+    {"journal", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::Intent), 1, 0},
 }};
 
 unsigned address_bits(uint8_t family) {
@@ -163,24 +165,34 @@ BpfStore BpfStore::open(const std::string &dir) {
   return store;
 }
 
-void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
-                             uint32_t next_workspace_id) {
-  const std::string pin = dir + "/" + pin_name(RecordMap::store);
+namespace {
+
+// Creates one record map and pins it at dir/PIN, whole or not at all: under a
+// temporary name first, then renamed. Does nothing if the pin exists.
+template <typename V> void pin_new(const std::string &dir, RecordMap which, const V &value) {
+  const Spec &s = kSpecs[static_cast<size_t>(which)];
+  const std::string pin = dir + "/" + s.pin;
   if (access(pin.c_str(), F_OK) == 0)
     return;
-  const Spec &s = kSpecs[0];
-  BpfMap meta = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, 1, 0);
-  meta.update(uint32_t{0},
-              record::Meta{kRecordMagic, kRecordVersion, next_domain_id, next_workspace_id});
-  // Pinned under a temporary name and renamed: the pin is whole or absent.
+  BpfMap map = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries, s.flags);
+  map.update(uint32_t{0}, value);
   const std::string tmp = pin + "-adopting";
   unlink(tmp.c_str());
-  meta.pin(tmp);
+  map.pin(tmp);
   if (rename(tmp.c_str(), pin.c_str()) != 0) {
     int err = errno;
     unlink(tmp.c_str());
     throw_errno("renaming " + tmp + " to " + pin, err);
   }
+}
+
+} // namespace
+
+void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
+                             uint32_t next_workspace_id) {
+  pin_new(dir, RecordMap::journal, record::Intent{});
+  pin_new(dir, RecordMap::store,
+          record::Meta{kRecordMagic, kRecordVersion, next_domain_id, next_workspace_id});
 }
 
 void BpfStore::pin_all(const std::string &dir) const {
@@ -261,6 +273,33 @@ void BpfStore::set_next_id(IdKind kind, uint32_t next) {
   record::Meta m = meta();
   (kind == IdKind::domain ? m.next_domain_id : m.next_workspace_id) = next;
   map(RecordMap::store).update(uint32_t{0}, m);
+}
+
+std::optional<Intent> BpfStore::intent() const {
+  auto r = std::make_unique<record::Intent>(); // 560 bytes: not on the stack twice
+  if (!map(RecordMap::journal).lookup(uint32_t{0}, *r) || r->op == 0)
+    return std::nullopt;
+  Intent intent;
+  intent.op = static_cast<Intent::Op>(r->op);
+  intent.next_id = r->next_id;
+  intent.domain = from_record(r->domain_name, r->domain);
+  intent.workspace = from_record(r->workspace_name, r->workspace);
+  return intent;
+}
+
+void BpfStore::set_intent(const Intent &intent) {
+  auto r = std::make_unique<record::Intent>();
+  r->op = static_cast<uint32_t>(intent.op);
+  r->next_id = intent.next_id;
+  r->domain_name = to_name(intent.domain.name);
+  r->domain = to_record(intent.domain);
+  r->workspace_name = to_name(intent.workspace.name);
+  r->workspace = to_record(intent.workspace);
+  map(RecordMap::journal).update(uint32_t{0}, *r);
+}
+
+void BpfStore::clear_intent() {
+  map(RecordMap::journal).update(uint32_t{0}, record::Intent{});
 }
 
 } // namespace zd

@@ -16,7 +16,7 @@
 namespace zd {
 
 inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
-// 1: the records of layout 1, byte for byte, plus the "store" map.
+// 1: the records of layout 1, byte for byte, plus the "store" and "journal" maps.
 inline constexpr uint32_t kRecordVersion = 1;
 
 namespace record {
@@ -67,13 +67,24 @@ struct Workspace {
   Socket sockets[kMaxSocketsPerWorkspace];
 };
 
+// Single entry of the "journal" map: the change in flight (core Intent);
+// op 0 when there is none.
+struct Intent {
+  uint32_t op;
+  uint32_t next_id;
+  Name domain_name;
+  Domain domain;
+  Name workspace_name;
+  Workspace workspace;
+};
+
 // Names are NUL-padded; one longer than kMaxNameLength is cut there.
 Name to_name(std::string_view name);
 std::string from_name(const Name &name);
 
 } // namespace record
 
-enum class RecordMap { store, domains, workspaces, workspace_names };
+enum class RecordMap { store, domains, workspaces, workspace_names, journal };
 
 // The record maps of one state, and the core's Store on top of them.
 class BpfStore final : public Store {
@@ -83,14 +94,14 @@ public:
   // The records pinned under dir; checks their shapes, magic and version.
   static BpfStore open(const std::string &dir);
   // Layout 1 kept the records in the program's object and the id cursors in
-  // the config map: adopt those maps and move the cursors into a new "store"
-  // map, pinned under dir. Idempotent.
+  // the config map: adopt those maps, move the cursors into a new "store"
+  // map and add an empty "journal", pinned under dir. Idempotent.
   static void adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                             uint32_t next_workspace_id);
 
   void pin_all(const std::string &dir) const;
   static const char *pin_name(RecordMap map);
-  static constexpr size_t kCount = 4;
+  static constexpr size_t kCount = 5;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -105,6 +116,10 @@ public:
 
   uint32_t next_id(IdKind kind) const override;
   void set_next_id(IdKind kind, uint32_t next) override;
+
+  std::optional<Intent> intent() const override;
+  void set_intent(const Intent &intent) override;
+  void clear_intent() override;
 
 private:
   BpfMap &map(RecordMap m) { return maps_[static_cast<size_t>(m)]; }

@@ -174,8 +174,8 @@ DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERS
 void remove_pins(const std::string &dir) {
   for (const auto &name : kDataMaps)
     unlink((dir + "/" + name.pin).c_str());
-  for (auto map :
-       {RecordMap::store, RecordMap::domains, RecordMap::workspaces, RecordMap::workspace_names})
+  for (auto map : {RecordMap::store, RecordMap::domains, RecordMap::workspaces,
+                   RecordMap::workspace_names, RecordMap::journal})
     unlink((dir + "/" + BpfStore::pin_name(map)).c_str());
   for (const char *pin : {kProgramPin, kProgramUpgradingPin, kLinkPin})
     unlink((dir + "/" + pin).c_str());
@@ -300,7 +300,7 @@ bool State::detach() const {
   return true;
 }
 
-Session State::open(Lock lock) const {
+Session State::open_locked(Lock lock) const {
   if (!exists(dir_) && on_bpffs(parent_)) {
     // Maybe a detach was killed after its rename: finish it, so that "not
     // attached" is also true of the kernel.
@@ -315,6 +315,21 @@ Session State::open(Lock lock) const {
   spdlog::debug("opened {} ({} lock)", dir_, lock == Lock::shared ? "shared" : "exclusive");
   return Session(std::move(held),
                  std::make_unique<Session::Parts>(std::move(maps), std::move(store)));
+}
+
+Session State::open(Lock lock) const {
+  std::optional<Session> session(open_locked(lock));
+  if (!session->store().intent())
+    return std::move(*session);
+  // A zdctl was killed during a change: deal with it before anything else,
+  // under the exclusive lock (a reader drops its shared one to take it).
+  if (lock == Lock::shared) {
+    session.reset();
+    session.emplace(open_locked(Lock::exclusive));
+  }
+  if (auto what = session->control().recover())
+    spdlog::warn("{} (it was killed during its change)", *what);
+  return std::move(*session);
 }
 
 Upgraded State::upgrade(bool force) const {

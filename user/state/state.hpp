@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "control.hpp"
@@ -66,7 +67,9 @@ public:
   // touched. Returns false, changing nothing, when there is no state at dir.
   bool detach() const;
 
-  // Locks the state for one operation; see the top of this file.
+  // Locks the state for one operation; see the top of this file. If a zdctl
+  // was killed during a change, the change is first finished or undone
+  // (ControlPlane::recover), whatever lock was asked for.
   Session open(Lock lock) const;
 
   // Replaces the attached program with the one embedded in this zdctl, in
@@ -85,6 +88,8 @@ public:
   }
 
 private:
+  Session open_locked(Lock lock) const;
+
   std::string dir_;
   std::string parent_;
 };

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The crash-point sweep: every mutating zdctl command is killed (SIGKILL,
+# injected by strace) at each of its bpf, unlink, rename, mkdir and rmdir
+# system calls in turn, then the next zdctl runs. The state it finds must be
+# exactly the state before the command or exactly the state after it: the
+# raw maps, pins, attached links and leftovers (zd-state-dump), what
+# `status --json` says, and where new connections go.
+#
+# Usage: tests/crash/sweep.sh [--quick] [--race] BUILD_DIR
+#   --quick  the common commands only (ctest runs this: under a minute)
+#   --race   a second zdctl takes the lock the moment the first is killed
+# Root only; runs in a private network + mount namespace with its own bpffs.
+set -euo pipefail
+
+quick=0 race=0
+while [[ ${1:-} == --* ]]; do
+  case $1 in
+  --quick) quick=1 ;;
+  --race) race=1 ;;
+  *) echo "sweep.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+build=$(cd "${1:?usage: sweep.sh [--quick] [--race] BUILD_DIR}" && pwd)
+
+if [[ -z ${ZD_SWEEP_INNER:-} ]]; then
+  ((EUID == 0)) || { echo "sweep.sh: needs root (skipped)"; exit 77; }
+  command -v strace >/dev/null || { echo "sweep.sh: strace is missing" >&2; exit 1; }
+  export ZD_SWEEP_INNER=1
+  exec unshare -n -m -- "$0" "${@:0:0}" $( ((quick)) && echo --quick) $( ((race)) && echo --race) "$build"
+fi
+
+mount --make-rprivate /
+work=$(mktemp -d /tmp/zd-sweep.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  umount -l "$work/bpf" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir "$work/bpf"
+mount -t bpf bpf "$work/bpf"
+ip link set lo up
+ip route add local 10.99.0.0/24 dev lo
+ip route add local 10.99.1.0/24 dev lo
+
+state=$work/bpf/zd
+zdctl() { "$build/user/zdctl" --state "$state" "$@"; }
+dump() { "$build/tests/zd-state-dump" "$state"; }
+
+for ws in blue:3001 green:3002 red:3003; do
+  "$build/tests/zd-echo" "${ws%:*}" "127.0.0.1:${ws#*:}" >"$work/${ws%:*}.out" &
+  pids+=($!)
+  eval "${ws%:*}_pid=$!"
+done
+for ws in blue green red; do
+  for _ in $(seq 100); do grep -q ready "$work/$ws.out" && break; sleep 0.02; done
+done
+
+# Where a new connection to ADDRESS:PORT goes: the workspace's greeting,
+# "refused", or "none".
+probe() {
+  local got
+  got=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2 && head -1 <&3" 2>/dev/null) || got=refused
+  echo "${got:-none}"
+}
+
+# The stage every case starts from: shop (an address and a prefix) switched
+# blue then green, idle unrouted, red running but not registered.
+stage() {
+  zdctl detach >/dev/null
+  [[ ${1:-} == bare ]] && return
+  zdctl attach >/dev/null
+  zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://10.99.1.0/24:80 >/dev/null
+  zdctl domain add idle --listen tcp://10.99.0.2:80 >/dev/null
+  zdctl workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:3001 >/dev/null
+  zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 >/dev/null
+  zdctl switch shop blue >/dev/null
+  zdctl switch shop green >/dev/null
+}
+
+# Everything compared, as the next zdctl finds it (status runs first: it is
+# the next command, and finishes or undoes what a killed one left): the
+# state as zdctl shows it, as the kernel holds it, and as new connections
+# find it.
+observe() {
+  echo "status: $(zdctl status --json 2>/dev/null | tr -d ' \n')"
+  dump
+  echo "10.99.0.1:80 -> $(probe 10.99.0.1 80); 10.99.1.7:80 -> $(probe 10.99.1.7 80)"
+}
+
+cases=(
+  "domain add new --listen tcp://10.99.0.9:80 --listen tcp://10.99.1.0/25:81"
+  "domain rm shop"
+  "workspace add red --pid RED --socket tcp://127.0.0.1:3003"
+  "workspace rm green --force"
+  "switch shop blue"
+  "detach"
+  "attach"
+)
+((quick)) || cases+=("revert shop" "workspace rm blue" "domain rm idle" "upgrade --force")
+syscalls=(bpf unlink rename mkdir rmdir)
+
+failures=0 points=0
+started=$SECONDS
+for case in "${cases[@]}"; do
+  read -ra args <<<"${case//RED/$red_pid}"
+  bare=""
+  [[ $case == attach ]] && bare=bare
+  stage $bare
+  before=$(observe)
+  stage $bare
+  zdctl "${args[@]}" >/dev/null 2>&1 || { echo "sweep.sh: '$case' fails on its own" >&2; exit 1; }
+  after=$(observe)
+  [[ $before != "$after" || $case == "upgrade --force" ]] ||
+    { echo "sweep.sh: '$case' changes nothing observable" >&2; exit 1; }
+  for call in "${syscalls[@]}"; do
+    for ((n = 1; n < 500; n++)); do
+      stage $bare
+      rc=0
+      # In a subshell, so bash's "Killed" notice goes nowhere.
+      rc=$(
+        exec 2>/dev/null
+        strace -f -qq -o /dev/null -e trace="$call" -e inject="$call":signal=KILL:when=$n \
+          "$build/user/zdctl" --state "$state" "${args[@]}" >/dev/null &
+        victim=$!
+        # The racer asks for the lock while the victim holds it, and gets it
+        # the moment the victim is killed.
+        ((race)) && { "$build/user/zdctl" --state "$state" status --json >"$work/racer" & }
+        code=0
+        wait "$victim" || code=$?
+        wait
+        echo "$code"
+      )
+      ((rc == 137)) || break # it ran to its end: no call number n
+      points=$((points + 1))
+      if ((race)); then
+        seen="status: $(tr -d ' \n' <"$work/racer")"
+        if ! grep -qxF -- "$seen" <<<"$before"$'\n'"$after"; then
+          failures=$((failures + 1))
+          echo "FAIL: '$case' killed at $call #$n: the racing zdctl saw neither before nor after"
+        fi
+      fi
+      now=$(observe)
+      if [[ $now != "$before" && $now != "$after" ]]; then
+        failures=$((failures + 1))
+        echo "FAIL: '$case' killed at $call #$n left a state neither before nor after:"
+        diff <(echo "$before") <(echo "$now") | head -20 | sed 's/^/  before: /'
+        diff <(echo "$after") <(echo "$now") | head -20 | sed 's/^/  after:  /'
+      fi
+    done
+  done
+done
+echo "sweep.sh: ${#cases[@]} commands, $points kill points, $failures neither before nor after" \
+  "($((SECONDS - started)) s$( ((race)) && echo ', with a racing zdctl'))"
+((failures == 0))

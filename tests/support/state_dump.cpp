@@ -1,0 +1,129 @@
+// zd-state-dump DIR: everything a zd state is, as text, in a fixed order:
+// each pinned map's entries (hex, sorted), the sk_lookup links attached to
+// this network namespace, and the entries of DIR's parent directory. Two
+// dumps are equal exactly when the state is the same, which is what the
+// crash sweep (tests/crash/sweep.sh) compares. Needs root; reads only.
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string hex(const std::vector<unsigned char> &bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes)
+    out += {digits[b >> 4], digits[b & 15]};
+  return out;
+}
+
+void dump_map(const std::string &dir, const char *pin) {
+  const std::string path = dir + "/" + pin;
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) {
+    std::printf("map %s: absent\n", pin);
+    return;
+  }
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  bpf_obj_get_info_by_fd(fd, &info, &len);
+  const bool per_cpu =
+      info.type == BPF_MAP_TYPE_PERCPU_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_HASH;
+  const size_t value_size =
+      per_cpu ? ((info.value_size + 7) / 8 * 8) * static_cast<size_t>(sysconf(_SC_NPROCESSORS_CONF))
+              : info.value_size;
+  std::vector<std::string> lines;
+  std::vector<unsigned char> key(info.key_size), next(info.key_size), value(value_size);
+  const void *prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0) {
+      // Arrays hold every index: print only the entries that are not zero.
+      const bool zero = std::all_of(value.begin(), value.end(), [](unsigned char b) { return !b; });
+      const bool array = info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
+      if (!(array && zero))
+        lines.push_back(hex(next) + " = " + hex(value));
+    }
+    key = next;
+    prev = key.data();
+  }
+  close(fd);
+  std::sort(lines.begin(), lines.end());
+  std::printf("map %s: %zu entries\n", pin, lines.size());
+  for (const auto &line : lines)
+    std::printf("  %s\n", line.c_str());
+}
+
+void dump_links() {
+  struct stat self {};
+  stat("/proc/self/ns/net", &self);
+  int attached = 0;
+  uint32_t id = 0;
+  while (bpf_link_get_next_id(id, &id) == 0) {
+    int fd = bpf_link_get_fd_by_id(id);
+    if (fd < 0)
+      continue;
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_NETNS &&
+        info.netns.netns_ino == self.st_ino)
+      ++attached;
+    close(fd);
+  }
+  std::printf("netns links attached here: %d\n", attached);
+}
+
+void dump_parent(const std::string &dir) {
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  std::vector<std::string> names;
+  if (DIR *d = opendir(parent.c_str())) {
+    while (dirent *e = readdir(d))
+      if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
+        names.push_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  std::printf("beside the state:");
+  for (const auto &n : names)
+    std::printf(" %s", n.c_str());
+  std::printf("\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: zd-state-dump STATE_DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  struct stat st {};
+  std::printf("state dir: %s\n", stat(dir.c_str(), &st) == 0 ? "present" : "absent");
+  for (const char *pin :
+       {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats",
+        "store", "domains", "workspaces", "workspace_names", "journal", "link", "program"})
+    if (std::strcmp(pin, "link") && std::strcmp(pin, "program"))
+      dump_map(dir, pin);
+  std::vector<std::string> pins;
+  if (DIR *d = opendir(dir.c_str())) {
+    while (dirent *e = readdir(d))
+      if (e->d_name[0] != '.')
+        pins.push_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(pins.begin(), pins.end());
+  std::printf("pins:");
+  for (const auto &p : pins)
+    std::printf(" %s", p.c_str());
+  std::printf("\n");
+  dump_links();
+  dump_parent(dir);
+  return 0;
+}

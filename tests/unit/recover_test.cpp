@@ -1,0 +1,156 @@
+// A zdctl killed at any write of a change leaves its intent behind; the next
+// one (ControlPlane::recover) must then find the state exactly as it was
+// before the change or exactly as it would be after it. Here every write of
+// every multi-write change is the kill point in turn, against the fakes; the
+// integration layer does the same with real processes and SIGKILL
+// (tests/crash/sweep.sh).
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "control.hpp"
+#include "fakes.hpp"
+#include "parse.hpp"
+
+namespace {
+
+using zd::AllowPrefix;
+using zd::ControlPlane;
+using zd::Force;
+using zd_test::Crash;
+using zd_test::FakeDataplane;
+using zd_test::FakeStore;
+using zd_test::Killed;
+
+// A stage of fakes: domain shop (v4 + a prefix), workspaces blue and green,
+// shop switched blue then green, and a second domain "idle".
+struct World {
+  FakeStore store;
+  FakeDataplane plane;
+  Crash crash;
+  uint64_t next_cookie = 1000;
+
+  World() {
+    ControlPlane control(store, plane);
+    control.add_domain("shop", {ep("tcp://10.99.0.1:80"), ep("tcp://10.99.1.0/24:80")});
+    control.add_domain("idle", {ep("tcp://10.99.0.2:80")});
+    control.add_workspace("blue", 0, one_socket("tcp://127.0.0.1:3001"));
+    control.add_workspace("green", 0, one_socket("tcp://127.0.0.1:3002"));
+    control.switch_to("shop", "blue", Force::no);
+    control.switch_to("shop", "green", Force::no);
+    store.crash = plane.crash = &crash;
+  }
+
+  static zd::Endpoint ep(const std::string &text) {
+    return zd::parse_endpoint(text, AllowPrefix::yes);
+  }
+  std::vector<zd::TakenSocket> one_socket(const std::string &address) {
+    zd::SocketInfo info;
+    info.bound = zd::parse_endpoint(address, AllowPrefix::no);
+    info.listening = true;
+    info.cookie = next_cookie++;
+    info.netns_cookie = zd_test::kThisNetns;
+    std::vector<zd::TakenSocket> out;
+    out.push_back({zd::Fd(), info, 0});
+    return out;
+  }
+
+  // Records, cursors and kernel contents: what "before" and "after" compare.
+  // Write counts are left out: recovery may write what it finds in place.
+  std::string state() const {
+    return store.dump_records() + "next domain " +
+           std::to_string(store.next_id(zd::IdKind::domain)) + " next workspace " +
+           std::to_string(store.next_id(zd::IdKind::workspace)) + "\n" + plane.contents();
+  }
+};
+
+using Change = std::function<void(World &, ControlPlane &)>;
+
+struct Case {
+  const char *name;
+  Change change;
+};
+
+const Case kCases[] = {
+    {"domain add",
+     [](World &, ControlPlane &c) {
+       c.add_domain("new", {World::ep("tcp://10.99.0.9:80"), World::ep("tcp://10.99.2.0/24:80")});
+     }},
+    {"domain rm", [](World &, ControlPlane &c) { c.remove_domain("shop"); }},
+    {"workspace add",
+     [](World &w, ControlPlane &c) {
+       c.add_workspace("red", 0, w.one_socket("tcp://127.0.0.1:3003"));
+     }},
+    {"workspace rm (previous)",
+     [](World &, ControlPlane &c) { c.remove_workspace("blue", Force::no); }},
+    {"workspace rm --force (active)",
+     [](World &, ControlPlane &c) { c.remove_workspace("green", Force::yes); }},
+};
+
+TEST(ControlKillSweep, EveryKillPointEndsBeforeOrAfter) {
+  for (const Case &test : kCases) {
+    SCOPED_TRACE(test.name);
+    World reference;
+    const std::string before = reference.state();
+    ControlPlane whole(reference.store, reference.plane);
+    test.change(reference, whole);
+    const std::string after = reference.state();
+    ASSERT_NE(before, after);
+    const int writes = reference.crash.seen; // counted, never armed
+    (void)writes;
+
+    int points = 0;
+    for (int at = 1;; ++at) {
+      World world;
+      world.crash.at = at;
+      ControlPlane doomed(world.store, world.plane);
+      bool killed = false;
+      try {
+        test.change(world, doomed);
+      } catch (const Killed &) {
+        killed = true;
+      }
+      if (!killed) { // ran to its end: every write has been a kill point
+        EXPECT_EQ(world.state(), after);
+        break;
+      }
+      ++points;
+      SCOPED_TRACE("killed at write " + std::to_string(at));
+      world.crash.disarm();
+      ControlPlane next(world.store, world.plane);
+      const auto what = next.recover();
+      const std::string now = world.state();
+      EXPECT_TRUE(now == before || now == after) << "neither before nor after:\n" << now;
+      EXPECT_FALSE(world.store.intent()) << "recovery left the intent";
+      EXPECT_EQ(bool(what), at > 1) << "only a kill at the intent's own write leaves none";
+      EXPECT_FALSE(next.recover()) << "a second recovery found more to do";
+      ASSERT_LT(at, 100) << "the change never finished";
+    }
+    EXPECT_GE(points, 3) << "too few writes to call this a sweep";
+  }
+}
+
+TEST(ControlKillSweep, NothingToDoWritesNothing) {
+  World world;
+  const size_t writes = world.store.writes + world.plane.writes;
+  ControlPlane control(world.store, world.plane);
+  EXPECT_FALSE(control.recover());
+  EXPECT_EQ(world.store.writes + world.plane.writes, writes);
+}
+
+TEST(ControlKillSweep, AnUndoneAddFreesItsNameAndItsBindings) {
+  World world;
+  world.crash.at = 4; // intent, cursor, record: killed at the plane write
+  ControlPlane doomed(world.store, world.plane);
+  EXPECT_THROW(doomed.add_domain("new", {World::ep("tcp://10.99.0.9:80")}), Killed);
+  world.crash.disarm();
+  ControlPlane next(world.store, world.plane);
+  EXPECT_EQ(next.recover(), std::optional<std::string>("undid an interrupted 'domain add new'"));
+  // The same add now succeeds, under the same id.
+  next.add_domain("new", {World::ep("tcp://10.99.0.9:80")});
+  EXPECT_EQ(world.plane.binding_owner(World::ep("tcp://10.99.0.9:80")),
+            std::optional<uint32_t>(world.store.domain("new")->id));
+}
+
+} // namespace
