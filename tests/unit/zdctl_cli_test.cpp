@@ -182,3 +182,31 @@ TEST_F(ZdctlCli, BadWorkspaceInputFailsBeforeTheState) {
 }
 
 } // namespace
+
+namespace {
+
+// Hostile bytes anywhere (an unknown argument, the state path) still give
+// one printable line: newlines, ESC and the C1 controls come out as \xNN.
+TEST(ZdctlCliHostile, ControlCharactersNeverReachTheTerminal) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"--state", "/nonexistent/zd\nsecond line", "status"},
+      {"--state", "/nonexistent/zd\x1b[31mred", "status"},
+      {"--state",
+       "/nonexistent/zd\xc2\x9b"
+       "31mred",
+       "status"},
+      {"frob\nnicate"},
+      {"frob\x1b]0;title\x07"},
+  };
+  for (const auto &args : cases) {
+    zdtest::Result run = run_zdctl(args);
+    SCOPED_TRACE(run.err);
+    EXPECT_TRUE(run.code == 1 || run.code == 2);
+    EXPECT_EQ(run.err.rfind("zdctl: error: ", 0), 0u);
+    EXPECT_EQ(run.err.find('\n'), run.err.size() - 1) << "more than one line";
+    EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << "a raw ESC";
+    EXPECT_EQ(run.err.find("\xc2\x9b"), std::string::npos) << "a raw C1 control";
+  }
+}
+
+} // namespace

@@ -1,0 +1,78 @@
+// Defects found by adversarial testing (issue 7), each pinned by a test:
+// what a hostile or careless operator does must be refused cleanly or work.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace zdtest {
+namespace {
+
+using json = nlohmann::json;
+
+class Hostile : public BlueGreenTest {};
+
+// A state inside the live state would attach a second program and keep the
+// outer one from ever being removed.
+TEST_F(Hostile, AStateInsideAStateIsRefused) {
+  const std::string inner = state_dir() + "/inner";
+  Result r = run({kZdctl, "--state", inner, "attach"});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.err.find("inside the zd state"), std::string::npos) << r.err;
+  struct stat st {};
+  EXPECT_NE(stat(inner.c_str(), &st), 0) << "the refusal left a directory behind";
+  zdctl_ok({"detach"});
+  EXPECT_NE(stat(state_dir().c_str(), &st), 0) << "the outer state was not removed";
+  EXPECT_NE(zdctl_ok({"attach"}).find("attached"), std::string::npos);
+}
+
+// A binding on an IPv4-mapped address never matches (the connection arrives
+// as IPv4) and would let another domain take the IPv4 address itself.
+TEST_F(Hostile, AnIpv4MappedBindingIsRefused) {
+  const std::string before = status_json();
+  Result r = zdctl({"domain", "add", "mapped", "--listen", "tcp://[::ffff:10.99.0.5]:80"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("IPv4-mapped"), std::string::npos) << r.err;
+  EXPECT_EQ(status_json(), before);
+  zdctl_ok({"domain", "add", "plain", "--listen", "tcp://10.99.0.5:80"});
+}
+
+// A symlink to the state is the state: status and detach agree on it.
+TEST_F(Hostile, ASymlinkedStateIsTheSameState) {
+  const std::string link = bpffs() + "-link";
+  ASSERT_EQ(symlink(state_dir().c_str(), link.c_str()), 0) << std::strerror(errno);
+  Result status = run({kZdctl, "--state", link, "status", "--json"});
+  EXPECT_EQ(status.code, 0) << status.err;
+  EXPECT_EQ(status.out, status_json());
+  Result detach = run({kZdctl, "--state", link, "detach"});
+  EXPECT_EQ(detach.code, 0) << detach.err;
+  EXPECT_NE(detach.out.find("detached"), std::string::npos) << detach.out;
+  EXPECT_NE(zdctl({"status"}).err.find("not attached"), std::string::npos);
+  unlink(link.c_str());
+}
+
+// A reader that has gone (`zdctl switch ... | true`) must not turn a switch
+// that happened into a failure.
+TEST_F(Hostile, AChangeSucceedsWhenItsReaderHasGone) {
+  zdctl_ok({"switch", "shop", "blue"});
+  const std::string cmd = "set -o pipefail; '" + std::string(kZdctl) + "' --state '" + state_dir() +
+                          "' switch shop green | true";
+  Result r = run({"bash", "-c", cmd});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(status_json())["domains"][0]["active"], "green");
+}
+
+// bpffs refuses a dot in a name: say so before trying, not with a raw
+// filesystem error or a privilege hint.
+TEST_F(Hostile, ADottedStateNameIsRefusedPlainly) {
+  Result r = run({kZdctl, "--state", bpffs() + "/zd.v2", "attach"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("'.'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("root"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("filesystem error"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace zdtest
