@@ -103,10 +103,12 @@ cases=(
 ((quick)) || cases+=("revert shop" "workspace rm blue" "domain rm idle" "upgrade --force")
 syscalls=(bpf unlink rename mkdir rmdir)
 
-failures=0 points=0
+failures=0 points=0 swept=0
 started=$SECONDS
 for case in "${cases[@]}"; do
+  [[ -z ${ZD_SWEEP_ONLY:-} || $case == "$ZD_SWEEP_ONLY"* ]] || continue # for trying one out
   read -ra args <<<"${case//RED/$red_pid}"
+  swept=$((swept + 1))
   bare=""
   [[ $case == attach ]] && bare=bare
   stage $bare
@@ -153,6 +155,6 @@ for case in "${cases[@]}"; do
     done
   done
 done
-echo "sweep.sh: ${#cases[@]} commands, $points kill points, $failures neither before nor after" \
+echo "sweep.sh: $swept commands, $points kill points, $failures neither before nor after" \
   "($((SECONDS - started)) s$( ((race)) && echo ', with a racing zdctl'))"
 ((failures == 0))

@@ -321,9 +321,31 @@ Session State::open_locked(Lock lock) const {
                  std::make_unique<Session::Parts>(std::move(maps), std::move(store)));
 }
 
+namespace {
+
+// An upgrade killed between pinning the new program and renaming it over
+// the old pin: the link already runs one of the two. Keep that one's pin.
+void finish_upgrade(const std::string &dir) {
+  const std::string fresh = dir + "/" + kProgramUpgradingPin;
+  const std::string program = dir + "/" + kProgramPin;
+  const std::string link_path = dir + "/" + kLinkPin;
+  Fd link(bpf_obj_get(link_path.c_str()));
+  Fd candidate(bpf_obj_get(fresh.c_str()));
+  if (!link || !candidate)
+    return;
+  const bool runs = link_info(link, link_path).prog_id == program_info(candidate.get(), fresh).id;
+  if (runs ? rename(fresh.c_str(), program.c_str()) : unlink(fresh.c_str()))
+    throw_errno("finishing the interrupted upgrade in " + dir);
+  spdlog::warn("{} an interrupted upgrade (it was killed during its change)",
+               runs ? "finished" : "undid");
+}
+
+} // namespace
+
 Session State::open(Lock lock) const {
   std::optional<Session> session(open_locked(lock));
-  if (!session->store().intent())
+  const bool upgrading = exists(dir_ + "/" + kProgramUpgradingPin);
+  if (!session->store().intent() && !upgrading)
     return std::move(*session);
   // A zdctl was killed during a change: deal with it before anything else,
   // under the exclusive lock (a reader drops its shared one to take it).
@@ -331,6 +353,8 @@ Session State::open(Lock lock) const {
     session.reset();
     session.emplace(open_locked(Lock::exclusive));
   }
+  if (exists(dir_ + "/" + kProgramUpgradingPin))
+    finish_upgrade(dir_);
   if (auto what = session->control().recover())
     spdlog::warn("{} (it was killed during its change)", *what);
   return std::move(*session);
