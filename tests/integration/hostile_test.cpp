@@ -1,5 +1,7 @@
 // Defects found by adversarial testing (issue 7), each pinned by a test:
 // what a hostile or careless operator does must be refused cleanly or work.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +74,43 @@ TEST_F(Hostile, ADottedStateNameIsRefusedPlainly) {
   EXPECT_NE(r.err.find("'.'"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("root"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("filesystem error"), std::string::npos) << r.err;
+}
+
+// An app that stopped calling accept() still has a live socket, so zd keeps
+// steering to it; status must show that its accept queue is full.
+TEST_F(Hostile, StatusShowsAFullAcceptQueue) {
+  Fd stuck(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(3009);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(stuck.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(stuck.get(), 1), 0);
+  SpawnOptions inherit;
+  inherit.inherit = {{stuck.get(), 3}};
+  zdctl_ok({"workspace", "add", "stuck", "--fd", "3"}, inherit);
+
+  auto queue = [&] {
+    const json status = json::parse(status_json());
+    for (const auto &w : status["workspaces"])
+      if (w["name"] == "stuck")
+        return json(w["sockets"][0]["accept_queue"]);
+    return json();
+  };
+  EXPECT_EQ(queue()["waiting"], 0);
+  EXPECT_EQ(queue()["full"], false);
+
+  // Never accepted: the queue holds backlog + 1 connections, then is full.
+  std::vector<Fd> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.emplace_back(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(connect(clients.back().get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+  }
+  json full = queue();
+  EXPECT_EQ(full["waiting"], 2) << full;
+  EXPECT_EQ(full["backlog"], 1) << full;
+  EXPECT_EQ(full["full"], true) << full;
+  EXPECT_NE(zdctl_ok({"status"}).find("ACCEPT QUEUE FULL 2/1"), std::string::npos);
 }
 
 } // namespace

@@ -275,6 +275,10 @@ public:
 
   // What the process does when it closes its listening socket: the real
   // plane drops it by itself. Not a write of the control plane.
+  std::map<uint64_t, zd::AcceptQueue> accept_queues() const override { return queues; }
+  // What accept_queues() reports, by cookie; tests fill it.
+  std::map<uint64_t, zd::AcceptQueue> queues;
+
   void kill_socket(uint64_t cookie) {
     for (auto &[id, registered] : workspaces_)
       registered.live.erase(cookie);

@@ -41,7 +41,7 @@ std::vector<std::string> row(const std::string &table, const std::string &first)
 // A socket as status shows it; serves 0 means the socket's own family.
 zd::SocketStatus socket(const zd::Endpoint &bound, uint64_t cookie, bool alive,
                         uint8_t serves = 0) {
-  return {{bound, serves ? serves : bound.family, cookie}, alive};
+  return {{bound, serves ? serves : bound.family, cookie}, alive, std::nullopt};
 }
 
 zd::Status sample() {
@@ -116,7 +116,7 @@ TEST(ReportJson, Workspaces) {
   ASSERT_EQ(blue["sockets"].size(), 2u);
   const auto &v4 = blue["sockets"][0];
   EXPECT_EQ(keys_of(v4), (std::set<std::string>{"protocol", "family", "dual_stack", "address",
-                                                "port", "endpoint", "alive"}));
+                                                "port", "endpoint", "alive", "accept_queue"}));
   EXPECT_EQ(v4["protocol"], "tcp");
   EXPECT_EQ(v4["family"], "ipv4");
   EXPECT_EQ(v4["address"], "127.0.0.1");
@@ -184,3 +184,27 @@ TEST(Report, DualStackSocket) {
             std::string::npos)
       << zd::to_table(status);
 }
+
+namespace {
+
+// A live socket whose app stopped accepting: the table says so loudly, the
+// JSON carries the numbers; a queue with room reads as before.
+TEST(Report, FullAcceptQueue) {
+  zd::Status status;
+  zd::WorkspaceStatus stuck;
+  stuck.name = "stuck";
+  const auto bound = zd::parse_endpoint("tcp://127.0.0.1:3009", zd::AllowPrefix::no);
+  stuck.sockets = {{{bound, AF_INET, 31}, true, zd::AcceptQueue{129, 128}},
+                   {{bound, AF_INET6, 32}, true, zd::AcceptQueue{3, 128}}};
+  status.workspaces = {stuck};
+
+  const auto json = zd::to_json(status)["workspaces"][0]["sockets"];
+  EXPECT_EQ(json[0]["accept_queue"],
+            (nlohmann::json{{"waiting", 129}, {"backlog", 128}, {"full", true}}));
+  EXPECT_EQ(json[1]["accept_queue"]["full"], false);
+  const std::string table = zd::to_table(status);
+  EXPECT_NE(table.find("(alive, ACCEPT QUEUE FULL 129/128)"), std::string::npos) << table;
+  EXPECT_EQ(table.find("FULL 3/128"), std::string::npos) << table;
+}
+
+} // namespace

@@ -96,6 +96,12 @@ std::set<uint32_t> &ControlPlane::used_ids(IdKind kind) {
   return *used;
 }
 
+// A removal need not read every record to forget one id.
+void ControlPlane::forget_id(IdKind kind, uint32_t id) {
+  if (auto &used = used_ids_[kind == IdKind::domain ? 0 : 1])
+    used->erase(id);
+}
+
 uint32_t ControlPlane::pick_id(IdKind kind) {
   const uint32_t max = kind == IdKind::domain ? kMaxDomains : kMaxWorkspaces;
   const std::set<uint32_t> &used = used_ids(kind);
@@ -148,7 +154,7 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
 void ControlPlane::remove_domain(const std::string &name) {
   Intent intent{Intent::Op::remove_domain, find_domain(name), {}, 0};
   run(intent);
-  used_ids(IdKind::domain).erase(intent.domain.id);
+  forget_id(IdKind::domain, intent.domain.id);
 }
 
 std::vector<RegisteredSocket>
@@ -210,7 +216,7 @@ void ControlPlane::remove_workspace(const std::string &name, Force force) {
                         "': switch the domain away first",
                     Override::force);
   run(Intent{Intent::Op::remove_workspace, {}, workspace, 0});
-  used_ids(IdKind::workspace).erase(workspace.id);
+  forget_id(IdKind::workspace, workspace.id);
 }
 
 // Every change of more than one write goes through here: the intent is
@@ -373,11 +379,18 @@ Status ControlPlane::status() const {
                               name_of(route.active), name_of(route.previous),
                               plane_.domain_counters(domain.id)});
   }
+  // One dump of the listeners for all sockets (sock_diag), not one per socket.
+  const std::map<uint64_t, AcceptQueue> queues =
+      workspaces.empty() ? std::map<uint64_t, AcceptQueue>{} : plane_.accept_queues();
   for (auto &workspace : workspaces) {
     WorkspaceStatus w{
         workspace.name, workspace.id, workspace.pid, {}, plane_.workspace_counters(workspace.id)};
-    for (const auto &socket : workspace.sockets)
-      w.sockets.push_back({socket, plane_.alive(workspace, socket)});
+    for (const auto &socket : workspace.sockets) {
+      SocketStatus s{socket, plane_.alive(workspace, socket), std::nullopt};
+      if (auto it = queues.find(socket.cookie); s.alive && it != queues.end())
+        s.queue = it->second;
+      w.sockets.push_back(s);
+    }
     status.workspaces.push_back(std::move(w));
   }
   auto by_name = [](const auto &a, const auto &b) { return a.name < b.name; };

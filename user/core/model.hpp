@@ -93,6 +93,16 @@ struct Counters {
   uint64_t drops = 0;     // neither had one: refused
 };
 
+// A listener's accept queue: connections waiting for accept(), and the
+// listen() backlog. The kernel calls it full once more than the backlog wait
+// (sk_acceptq_is_full); then new connections' SYNs are dropped and clients
+// hang on retransmits.
+struct AcceptQueue {
+  uint32_t waiting = 0;
+  uint32_t backlog = 0;
+  bool full() const { return waiting > backlog; }
+};
+
 // What the kernel says about a socket, read once when it is taken.
 struct SocketInfo {
   Endpoint bound; // family, protocol, address and port from getsockname

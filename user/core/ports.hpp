@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +83,8 @@ public:
   // True while the data plane still holds this very socket (it drops a
   // socket by itself when the process closes it).
   virtual bool alive(const Workspace &workspace, const RegisteredSocket &socket) const = 0;
+  // The accept queues of the listeners this plane delivers to, by cookie.
+  virtual std::map<uint64_t, AcceptQueue> accept_queues() const = 0;
 
   virtual Counters domain_counters(uint32_t domain) const = 0;
   virtual Counters workspace_counters(uint32_t workspace) const = 0;

@@ -77,14 +77,18 @@ nlohmann::json to_json(const Status &status) {
   nlohmann::json workspaces = nlohmann::json::array();
   for (const auto &w : status.workspaces) {
     nlohmann::json sockets = nlohmann::json::array();
-    for (const auto &[s, alive] : w.sockets)
+    for (const auto &[s, alive, queue] : w.sockets)
       sockets.push_back({{"protocol", protocol_name(s.bound.protocol)},
                          {"family", family_name(s.serves)},
                          {"dual_stack", s.dual_stack()},
                          {"address", address_of(s.bound)},
                          {"port", s.bound.port},
                          {"endpoint", format_endpoint(s.bound)},
-                         {"alive", alive}});
+                         {"alive", alive},
+                         {"accept_queue", queue ? nlohmann::json{{"waiting", queue->waiting},
+                                                                 {"backlog", queue->backlog},
+                                                                 {"full", queue->full()}}
+                                                : nlohmann::json(nullptr)}});
     workspaces.push_back({{"name", w.name},
                           {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
                           {"sockets", sockets},
@@ -107,10 +111,14 @@ std::string to_table(const Status &status) {
   std::vector<std::vector<std::string>> workspaces{{"WORKSPACE", "PID", "STEERED", "SOCKETS"}};
   for (const auto &w : status.workspaces) {
     std::vector<std::string> sockets;
-    for (const auto &[s, alive] : w.sockets)
+    for (const auto &[s, alive, queue] : w.sockets)
       sockets.push_back(format_endpoint(s.bound) +
                         (s.dual_stack() ? " for " + family_name(s.serves) : "") +
-                        (alive ? " (alive)" : " (DEAD)"));
+                        (!alive ? " (DEAD)"
+                         : queue && queue->full()
+                             ? " (alive, ACCEPT QUEUE FULL " + std::to_string(queue->waiting) +
+                                   "/" + std::to_string(queue->backlog) + ")"
+                             : " (alive)"));
     workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-",
                           std::to_string(w.counters.steered + w.counters.fallbacks),
                           joined(sockets)});

@@ -2,6 +2,7 @@
 // assembled by the control plane from records, routes and counters.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,8 @@ namespace zd {
 
 struct SocketStatus {
   RegisteredSocket socket;
-  bool alive = false; // the data plane still holds this very socket
+  bool alive = false;               // the data plane still holds this very socket
+  std::optional<AcceptQueue> queue; // while alive
 };
 
 struct WorkspaceStatus {

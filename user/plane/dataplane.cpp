@@ -6,6 +6,7 @@
 
 #include "keys.hpp"
 #include "parse.hpp"
+#include "sock_diag.hpp"
 #include "sockets.hpp"
 
 namespace zd {
@@ -189,6 +190,10 @@ bool BpfDataplane::alive(const Workspace &workspace, const RegisteredSocket &soc
   uint64_t cookie = 0;
   return maps_[DataMap::sockets].lookup(key_of(workspace, socket), cookie) &&
          cookie == socket.cookie;
+}
+
+std::map<uint64_t, AcceptQueue> BpfDataplane::accept_queues() const {
+  return listener_queues(); // sk_lookup delivers to this namespace's listeners
 }
 
 Counters BpfDataplane::domain_counters(uint32_t domain) const {

@@ -27,6 +27,7 @@ public:
   void add_workspace(const Workspace &workspace, const std::vector<TakenSocket> &sockets) override;
   void remove_workspace(const Workspace &workspace) override;
   bool alive(const Workspace &workspace, const RegisteredSocket &socket) const override;
+  std::map<uint64_t, AcceptQueue> accept_queues() const override;
 
   Counters domain_counters(uint32_t domain) const override;
   Counters workspace_counters(uint32_t workspace) const override;

@@ -237,8 +237,8 @@ State::State(const std::string &dir) : dir_(normalise(dir)), parent_(parent_of(d
 bool State::attach() const {
   const std::string name = std::filesystem::path(dir_).filename().string();
   if (name.find('.') != std::string::npos)
-    throw Error(Errc::invalid, "state dir name '" + name +
-                                   "': bpffs allows no '.' in names; choose one without");
+    throw Error(Errc::invalid,
+                "state dir name '" + name + "': bpffs allows no '.' in names; choose one without");
   ensure_bpffs(parent_);
   refuse_nested(parent_);
   Fd parent_lock = lock_dir(parent_, Lock::exclusive);
