@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <future>
+#include <thread>
+
 #include "harness.hpp"
 
 namespace zdtest {
@@ -111,6 +114,24 @@ TEST_F(Hostile, StatusShowsAFullAcceptQueue) {
   EXPECT_EQ(full["backlog"], 1) << full;
   EXPECT_EQ(full["full"], true) << full;
   EXPECT_NE(zdctl_ok({"status"}).find("ACCEPT QUEUE FULL 2/1"), std::string::npos);
+}
+
+// A thread id is not a process id: say whose thread it is.
+TEST_F(Hostile, AThreadIdAsPidNamesItsProcess) {
+  std::promise<pid_t> tid;
+  std::promise<void> done;
+  std::thread thread([&] {
+    tid.set_value(gettid());
+    done.get_future().wait();
+  });
+  const pid_t id = tid.get_future().get();
+  Result r = zdctl(
+      {"workspace", "add", "t", "--pid", std::to_string(id), "--socket", "tcp://127.0.0.1:3001"});
+  done.set_value();
+  thread.join();
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("is a thread of process " + std::to_string(getpid())), std::string::npos)
+      << r.err;
 }
 
 } // namespace

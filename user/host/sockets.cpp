@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -47,6 +48,16 @@ int pidfd_open(pid_t pid) {
 }
 int pidfd_getfd(int pidfd, int target) {
   return static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, target, 0));
+}
+
+// The Tgid line of /proc/PID/status: the process a thread id belongs to;
+// 0 when there is no such task.
+int thread_group_of(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Tgid:", 0) == 0)
+      return std::atoi(line.c_str() + 5);
+  return 0;
 }
 
 struct DirCloser {
@@ -110,9 +121,15 @@ TakenSocket socket_from_pid(int pid, const Endpoint &want) {
   const std::string who = "pid " + std::to_string(pid);
   Fd pidfd(pidfd_open(pid));
   if (!pidfd) {
-    if (errno == ESRCH)
+    const int err = errno;
+    // pidfd_open refuses a thread that leads no process (ENOENT, EINVAL on
+    // older kernels): name the process it belongs to.
+    if (int tgid = thread_group_of(pid); tgid > 0 && tgid != pid)
+      throw Error(Errc::invalid, who + " is a thread of process " + std::to_string(tgid) +
+                                     ": give the process id");
+    if (err == ESRCH || err == ENOENT)
       throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
-    throw_errno("opening " + who);
+    throw_errno("opening " + who, err);
   }
 
   std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
