@@ -116,6 +116,26 @@ TEST_F(Hostile, StatusShowsAFullAcceptQueue) {
   EXPECT_NE(zdctl_ok({"status"}).find("ACCEPT QUEUE FULL 2/1"), std::string::npos);
 }
 
+// The prefix trie holds 4096 bindings: the one after says so, and changes
+// nothing (256 domains of 16 prefix bindings each fill it).
+TEST_F(Hostile, AFullPrefixMapSaysSo) {
+  auto domain = [](int i) {
+    std::vector<std::string> args = {"domain", "add", "p" + std::to_string(i)};
+    for (int b = 0; b < 16; ++b) {
+      args.push_back("--listen");
+      args.push_back("tcp://10.99.1.0/24:" + std::to_string(1000 + 16 * i + b));
+    }
+    return args;
+  };
+  for (int i = 0; i < 256; ++i)
+    ASSERT_EQ(zdctl(domain(i)).code, 0) << i;
+  const std::string before = status_json();
+  Result r = zdctl(domain(256));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("too many bindings: the prefixes map is full"), std::string::npos) << r.err;
+  EXPECT_EQ(status_json(), before);
+}
+
 // A thread id is not a process id: say whose thread it is.
 TEST_F(Hostile, AThreadIdAsPidNamesItsProcess) {
   std::promise<pid_t> tid;

@@ -71,6 +71,21 @@ public:
     return out;
   }
 
+  // How many entries it holds: one bpf(2) call per entry, keys only.
+  template <typename K> size_t count() const {
+    size_t n = 0;
+    K key{}, next{};
+    const K *prev = nullptr;
+    while (bpf_map_get_next_key(fd(), prev, &next) == 0) {
+      ++n;
+      key = next;
+      prev = &key;
+    }
+    if (errno != ENOENT)
+      throw_errno("listing map " + name_);
+    return n;
+  }
+
   // Pins the map at path (a file in bpffs).
   void pin(const std::string &path) const;
 

@@ -63,8 +63,13 @@ std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) con
       return domain;
     return std::nullopt;
   }
-  // An LPM lookup answers "longest match", not "this prefix": compare keys.
-  for (const auto &[other, id] : maps_[DataMap::prefixes].entries<zd_prefix_key, uint32_t>())
+  // An LPM lookup answers "longest match", not "this prefix". No match at
+  // all (the usual case for a new binding) settles it in one call; a match
+  // may be a shorter prefix, so then compare keys.
+  const BpfMap &prefixes = maps_[DataMap::prefixes];
+  if (!prefixes.lookup(key, domain))
+    return std::nullopt;
+  for (const auto &[other, id] : prefixes.entries<zd_prefix_key, uint32_t>())
     if (std::memcmp(&other, &key, sizeof(key)) == 0)
       return id;
   return std::nullopt;
@@ -76,11 +81,11 @@ std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) con
 // after they are removed: in between it is at worst too high, which only
 // costs a lookup.
 void BpfDataplane::count_prefix_bindings() {
-  const auto prefixes = maps_[DataMap::prefixes].entries<zd_prefix_key, uint32_t>();
+  const auto prefixes = static_cast<uint32_t>(maps_[DataMap::prefixes].count<zd_prefix_key>());
   zd_config config = maps_.config();
-  if (config.prefix_bindings == prefixes.size())
+  if (config.prefix_bindings == prefixes)
     return;
-  config.prefix_bindings = static_cast<uint32_t>(prefixes.size());
+  config.prefix_bindings = prefixes;
   maps_.set_config(config);
 }
 
