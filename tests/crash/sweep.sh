@@ -149,8 +149,8 @@ for case in "${cases[@]}"; do
       if [[ $now != "$before" && $now != "$after" ]]; then
         failures=$((failures + 1))
         echo "FAIL: '$case' killed at $call #$n left a state neither before nor after:"
-        diff <(echo "$before") <(echo "$now") | head -20 | sed 's/^/  before: /'
-        diff <(echo "$after") <(echo "$now") | head -20 | sed 's/^/  after:  /'
+        { diff <(echo "$before") <(echo "$now") || true; } | head -20 | sed 's/^/  before: /'
+        { diff <(echo "$after") <(echo "$now") || true; } | head -20 | sed 's/^/  after:  /'
       fi
     done
   done
