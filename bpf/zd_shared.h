@@ -84,4 +84,47 @@ struct zd_config {
 	__u32 reserved[3];     /* zero; layout 1 kept its id cursors here */
 };
 
+/*
+ * The XDP plane (bpf/xdp.bpf.c): workspaces in their own network namespace,
+ * reached through their host-side veth.
+ */
+#define ZD_MAX_FLOWS 262144
+#define ZD_MAX_XDP_TARGETS ZD_MAX_WORKSPACES
+
+/* A TCP flow as the XDP program sees it: the 5-tuple, addresses in network
+ * order (IPv4 in the first 4 bytes), ports in host order. */
+struct zd_flow_key {
+	__u8 family;
+	__u8 protocol;
+	__u16 pad; /* always zero: part of the hash */
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* The workspace a flow's SYN was given to: every later packet follows it. */
+struct zd_flow {
+	__u32 workspace;
+	__u32 pad;
+};
+
+/* Where a container workspace's frames go: its host-side veth (a key of the
+ * devmap) and the MAC addresses the frame is rewritten with. */
+struct zd_xdp_target {
+	__u32 ifindex;   /* host-side veth of the workspace's namespace */
+	__u8 dst_mac[6]; /* the workspace-side veth */
+	__u8 src_mac[6]; /* the host-side veth */
+};
+
+/* Per-CPU; zdctl sums them. */
+struct zd_xdp_counters {
+	__u64 steered;     /* SYN redirected to the active workspace */
+	__u64 fallbacks;   /* SYN redirected to the previous one: active was dead */
+	__u64 drops;       /* SYN for a domain with no live workspace */
+	__u64 followed;    /* a later packet of a known flow, sent where its SYN went */
+	__u64 to_host;     /* passed to the host stack: a host workspace's flow */
+	__u64 flow_misses; /* a non-SYN packet to a domain with no flow entry (passed) */
+};
+
 #endif /* ZD_SHARED_H */

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * zd's XDP steering, for workspaces that live in their own network namespace
+ * behind a veth pair. On the host's ingress interface, a TCP packet to a
+ * domain binding (the same bindings and routes as sk_lookup) is sent to a
+ * workspace: a SYN to the domain's active one (or the previous one if the
+ * active one has no live socket), recorded in a flow table; every later
+ * packet of the flow to wherever its SYN went, so a switch never moves an
+ * established flow. A container workspace gets the frame redirected to its
+ * host-side veth with rewritten MACs and nothing else changed; a host
+ * workspace gets it passed to the host stack, where sk_lookup finishes it.
+ * Anything else is passed untouched.
+ *
+ * Policies (docs/concepts.md): VLAN-tagged frames, IP fragments, IPv6 with
+ * extension headers and malformed headers are passed to the stack. A
+ * non-SYN packet to a domain with no flow entry (evicted, or older than zd)
+ * is passed to the stack and counted as a flow miss.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "zd_maps.bpf.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* 5-tuple -> workspace, written on the SYN. LRU: a full table evicts the
+ * least recently used flow (see the flow-miss policy above). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZD_MAX_FLOWS);
+	__type(key, struct zd_flow_key);
+	__type(value, struct zd_flow);
+} zd_flows SEC(".maps");
+
+/* Workspace id -> its host-side veth and MACs; absent for host workspaces. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_XDP_TARGETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct zd_xdp_target);
+} zd_xdp_targets SEC(".maps");
+
+/* ifindex -> ifindex: the veths frames may be redirected to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} zd_devmap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zd_xdp_counters);
+} zd_xdp_stats SEC(".maps");
+
+static __always_inline struct zd_xdp_counters *counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&zd_xdp_stats, &zero);
+}
+
+/* The same lookup as sk_lookup's: exact binding, then prefixes if any. */
+static __always_inline __u32 *find_domain(const struct zd_flow_key *flow)
+{
+	struct zd_prefix_key key = {};
+	struct zd_config *cfg;
+	__u32 zero = 0;
+	__u32 *domain;
+
+	key.binding.protocol = flow->protocol;
+	key.binding.family = flow->family;
+	key.binding.port = flow->dport;
+	__builtin_memcpy(key.binding.addr, flow->daddr, sizeof(key.binding.addr));
+	key.prefixlen = ZD_BINDING_FIXED_BITS + (flow->family == AF_INET ? 32 : 128);
+
+	domain = bpf_map_lookup_elem(&zd_bindings, &key.binding);
+	if (domain)
+		return domain;
+	cfg = bpf_map_lookup_elem(&zd_config, &zero);
+	if (!cfg || !cfg->prefix_bindings)
+		return NULL;
+	return bpf_map_lookup_elem(&zd_prefixes, &key);
+}
+
+/* A workspace is alive while the socket registered for it is: the kernel
+ * drops a closed socket from the sockhash, whatever its namespace. */
+static __always_inline int alive(__u32 workspace, __u8 family)
+{
+	struct zd_socket_key key = {
+		.workspace = workspace,
+		.protocol = IPPROTO_TCP,
+		.family = family,
+	};
+	struct bpf_sock *sk;
+
+	if (workspace == ZD_NO_ID)
+		return 0;
+	sk = bpf_map_lookup_elem(&zd_sockets, &key);
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/* The workspace a new flow of this domain goes to, or ZD_NO_ID. */
+static __always_inline __u32 choose(__u32 domain, __u8 family, struct zd_xdp_counters *c)
+{
+	struct zd_route *route = bpf_map_lookup_elem(&zd_routes, &domain);
+	__u32 active, previous;
+
+	if (!route)
+		return ZD_NO_ID;
+	/* Read once: the route is replaced whole, never edited. */
+	active = route->active;
+	previous = route->previous;
+	if (alive(active, family)) {
+		c->steered++;
+		return active;
+	}
+	if (alive(previous, family)) {
+		c->fallbacks++;
+		return previous;
+	}
+	return ZD_NO_ID;
+}
+
+static __always_inline int deliver(struct xdp_md *ctx, __u32 workspace, struct zd_xdp_counters *c)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct zd_xdp_target *target;
+	struct ethhdr *eth = data;
+	long action;
+
+	target = bpf_map_lookup_elem(&zd_xdp_targets, &workspace);
+	if (!target) {
+		c->to_host++;
+		return XDP_PASS;
+	}
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	/* The frame leaves after the program returns, so the MACs are
+	 * rewritten only once the redirect is certain: a veth missing from
+	 * the devmap passes the frame on unchanged. */
+	action = bpf_redirect_map(&zd_devmap, target->ifindex, XDP_PASS);
+	if (action == XDP_REDIRECT) {
+		__builtin_memcpy(eth->h_dest, target->dst_mac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, target->src_mac, ETH_ALEN);
+	}
+	return action;
+}
+
+SEC("xdp")
+int zd_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct zd_flow_key key = {};
+	struct zd_xdp_counters *c;
+	struct ethhdr *eth = data;
+	struct zd_flow *flow;
+	struct tcphdr *tcp;
+	__u32 *domain;
+	__u32 workspace;
+
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5 ||
+		    ip->protocol != IPPROTO_TCP)
+			return XDP_PASS;
+		if (ip->frag_off & bpf_htons(0x3fff)) /* MF or an offset */
+			return XDP_PASS;
+		tcp = (void *)ip + ip->ihl * 4;
+		key.family = AF_INET;
+		__builtin_memcpy(key.saddr, &ip->saddr, 4);
+		__builtin_memcpy(key.daddr, &ip->daddr, 4);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return XDP_PASS;
+		tcp = (void *)(ip6 + 1);
+		key.family = AF_INET6;
+		__builtin_memcpy(key.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(key.daddr, &ip6->daddr, 16);
+	} else {
+		return XDP_PASS; /* ARP, VLAN-tagged, anything not IP */
+	}
+	if ((void *)(tcp + 1) > end || tcp->doff < 5)
+		return XDP_PASS;
+	key.protocol = IPPROTO_TCP;
+	key.sport = bpf_ntohs(tcp->source);
+	key.dport = bpf_ntohs(tcp->dest);
+
+	domain = find_domain(&key);
+	if (!domain)
+		return XDP_PASS; /* not ours */
+	c = counters();
+	if (!c)
+		return XDP_PASS;
+
+	if (tcp->syn && !tcp->ack) {
+		/* A new connection (or its retransmitted SYN): the route decides. */
+		struct zd_flow fresh = {};
+
+		workspace = choose(*domain, key.family, c);
+		if (workspace == ZD_NO_ID) {
+			c->drops++;
+			return XDP_DROP;
+		}
+		fresh.workspace = workspace;
+		bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
+	} else {
+		flow = bpf_map_lookup_elem(&zd_flows, &key);
+		if (!flow) {
+			c->flow_misses++;
+			return XDP_PASS;
+		}
+		workspace = flow->workspace;
+		c->followed++;
+	}
+	return deliver(ctx, workspace, c);
+}
