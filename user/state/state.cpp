@@ -16,6 +16,7 @@
 
 #include "error.hpp"
 #include "sk_lookup.hpp"
+#include "xdp_state.hpp"
 
 namespace zd {
 
@@ -171,14 +172,12 @@ DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERS
   return maps;
 }
 
+// Every pin in dir, then dir: a state directory holds nothing but zd's pins
+// (open_data_maps checked it is one before any caller gets here).
 void remove_pins(const std::string &dir) {
-  for (const auto &name : kDataMaps)
-    unlink((dir + "/" + name.pin).c_str());
-  for (auto map : {RecordMap::store, RecordMap::domains, RecordMap::workspaces,
-                   RecordMap::workspace_names, RecordMap::journal})
-    unlink((dir + "/" + BpfStore::pin_name(map)).c_str());
-  for (const char *pin : {kProgramPin, kProgramUpgradingPin, kLinkPin})
-    unlink((dir + "/" + pin).c_str());
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec))
+    unlink(entry.path().c_str());
   rmdir(dir.c_str());
 }
 
@@ -188,6 +187,7 @@ constexpr const char *kDetachingPrefix = "zd-detaching-";
 // Detaches the link pinned in dir (if it is still attached) and removes
 // the pins and dir. The kernel frees the program and maps with their last pin.
 void dismantle(const std::string &dir) {
+  xdp_state::detach_all(dir);
   Fd link(bpf_obj_get((dir + "/" + kLinkPin).c_str()));
   if (link && bpf_link_detach(link.get()) != 0 && errno != ENOLINK && errno != EINVAL)
     spdlog::warn("could not detach the link in {}: {}", dir, std::strerror(errno));
@@ -271,6 +271,7 @@ bool State::attach() const {
       throw_errno("creating " + tmp);
     maps.pin_all(tmp);
     store.pin_all(tmp);
+    xdp_state::pin_program(maps, tmp);
     program.pin(tmp + "/" + kProgramPin);
     pin_link(link, tmp + "/" + kLinkPin);
     spdlog::debug("attached to netns inode {}; pinned under {}", this_netns_inode(), tmp);
@@ -344,7 +345,7 @@ void finish_upgrade(const std::string &dir) {
 
 Session State::open(Lock lock) const {
   std::optional<Session> session(open_locked(lock));
-  const bool upgrading = exists(dir_ + "/" + kProgramUpgradingPin);
+  const bool upgrading = exists(dir_ + "/" + kProgramUpgradingPin) || xdp_state::untidy(dir_);
   if (!session->store().intent() && !upgrading)
     return std::move(*session);
   // A zdctl was killed during a change: deal with it before anything else,
@@ -355,6 +356,7 @@ Session State::open(Lock lock) const {
   }
   if (exists(dir_ + "/" + kProgramUpgradingPin))
     finish_upgrade(dir_);
+  xdp_state::tidy(dir_);
   if (auto what = session->control().recover())
     spdlog::warn("{} (it was killed during its change)", *what);
   return std::move(*session);
@@ -407,6 +409,7 @@ Upgraded State::upgrade(bool force) const {
     unlink(fresh.c_str());
     throw_errno("renaming " + fresh + " to " + program_path, err);
   }
+  xdp_state::upgrade(maps, dir_);
   if (!move_layout)
     return Upgraded::program;
   spdlog::debug("layout {} -> {}", config.layout_version, ZD_LAYOUT_VERSION);

@@ -1,0 +1,67 @@
+#include "xdp.hpp"
+
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include "xdp.skel.h"
+
+namespace zd {
+
+void XdpProgram::Destroy::operator()(zd_xdp *skel) const {
+  zd_xdp__destroy(skel);
+}
+
+namespace {
+
+bpf_map *find(bpf_object *object, const char *name) {
+  bpf_map *map = bpf_object__find_map_by_name(object, name);
+  if (!map)
+    throw Error(Errc::kernel, std::string("embedded BPF object lacks map ") + name);
+  return map;
+}
+
+} // namespace
+
+XdpProgram XdpProgram::load(const DataMaps &shared, const std::string &dir) {
+  XdpProgram program(zd_xdp__open());
+  if (!program.skel_)
+    throw_errno("opening the embedded XDP object");
+  bpf_object *object = program.skel_->obj;
+  for (size_t i = 0; i < kDataMaps.size(); ++i)
+    if (int err = bpf_map__reuse_fd(find(object, kDataMaps[i].object),
+                                    shared[static_cast<DataMap>(i)].fd());
+        err != 0)
+      throw_errno(std::string("reusing pinned map ") + kDataMaps[i].pin, -err);
+  for (const auto &name : kXdpMaps) {
+    const std::string path = dir + "/" + name.pin;
+    if (access(path.c_str(), F_OK) != 0)
+      continue; // made by the load, pinned by pin_missing_maps
+    BpfMap pinned = BpfMap::open_pin(dir, name.pin);
+    if (int err = bpf_map__reuse_fd(find(object, name.object), pinned.fd()); err != 0)
+      throw_errno(std::string("reusing pinned map ") + name.pin, -err);
+  }
+  if (int err = zd_xdp__load(program.skel_.get()); err != 0)
+    throw_errno("loading the XDP program (verbose logging shows the verifier log)", -err);
+  return program;
+}
+
+int XdpProgram::fd() const {
+  return bpf_program__fd(skel_->progs.zd_xdp);
+}
+
+void XdpProgram::pin_missing_maps(const std::string &dir) const {
+  for (const auto &name : kXdpMaps) {
+    const std::string path = dir + "/" + name.pin;
+    if (access(path.c_str(), F_OK) == 0)
+      continue;
+    // Under a temporary name first: a pin is whole or absent.
+    const std::string tmp = path + "-pinning";
+    unlink(tmp.c_str());
+    if (int err = bpf_map__pin(find(skel_->obj, name.object), tmp.c_str()); err != 0)
+      throw_errno("pinning map " + std::string(name.pin), -err);
+    if (rename(tmp.c_str(), path.c_str()) != 0)
+      throw_errno("renaming " + tmp + " to " + path);
+  }
+}
+
+} // namespace zd

@@ -1,0 +1,47 @@
+// The XDP program (bpf/xdp.bpf.c) as an owned object. It shares the state's
+// data-plane maps with sk_lookup (bindings, routes, sockets: one switch
+// steers both planes) and has maps of its own: the flow table, the targets
+// of container workspaces, the devmap and its counters.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <string>
+
+#include "bpf_map.hpp"
+#include "data_maps.hpp"
+
+struct zd_xdp;
+
+namespace zd {
+
+enum class XdpMap { flows, targets, devmap, stats };
+inline constexpr std::array<MapName, 4> kXdpMaps = {{
+    {"flows", "zd_flows"},
+    {"xdp_targets", "zd_xdp_targets"},
+    {"devmap", "zd_devmap"},
+    {"xdp_stats", "zd_xdp_stats"},
+}};
+
+enum class XdpMode { native, generic };
+
+class XdpProgram {
+public:
+  // Loads the embedded program against the state's data-plane maps; its own
+  // maps are those pinned under dir, or new ones where none is pinned yet.
+  static XdpProgram load(const DataMaps &shared, const std::string &dir);
+
+  int fd() const;
+  // Pins the maps of its own that dir does not hold yet.
+  void pin_missing_maps(const std::string &dir) const;
+
+private:
+  struct Destroy {
+    void operator()(zd_xdp *skel) const;
+  };
+  explicit XdpProgram(zd_xdp *skel) : skel_(skel) {}
+
+  std::unique_ptr<zd_xdp, Destroy> skel_;
+};
+
+} // namespace zd

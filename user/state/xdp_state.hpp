@@ -1,0 +1,39 @@
+// The XDP plane's part of a state: its program and maps pinned beside the
+// sk_lookup ones, and one pinned link per interface it steers at
+// ("xdp-link-IFINDEX"). Used by state.cpp under the state's lock.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "data_maps.hpp"
+#include "xdp.hpp"
+
+namespace zd::xdp_state {
+
+inline constexpr const char *kProgramPin = "xdp_program";
+inline constexpr const char *kProgramUpgradingPin = "xdp_program-upgrading";
+inline constexpr const char *kLinkPrefix = "xdp-link-";
+
+// Loads the XDP program against dir's maps and pins what dir lacks: its own
+// maps, then the program. Attach runs it on the new state's directory.
+void pin_program(const DataMaps &shared, const std::string &dir);
+
+// The interfaces steered, by ifindex (from the link pins).
+std::vector<int> interfaces(const std::string &dir);
+
+// Attaches the pinned program to ifindex; returns false when it already is.
+bool attach_interface(const std::string &dir, int ifindex, XdpMode mode);
+
+// Replaces the program of every XDP link with this zdctl's, keeping the
+// flow table (one bpf_link_update each), and re-pins it.
+void upgrade(const DataMaps &shared, const std::string &dir);
+
+// Detaches every XDP link pinned in dir (before its pins go).
+void detach_all(const std::string &dir);
+
+// True when a killed zdctl left a pin half-made; tidy() finishes or drops it.
+bool untidy(const std::string &dir);
+void tidy(const std::string &dir);
+
+} // namespace zd::xdp_state
