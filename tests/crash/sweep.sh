@@ -45,6 +45,11 @@ mount -t bpf bpf "$work/bpf"
 ip link set lo up
 ip route add local 10.99.0.0/24 dev lo
 ip route add local 10.99.1.0/24 dev lo
+# Interfaces for the XDP plane: the stage steers at zdsweep0.
+for i in 0 1; do
+  ip link add "zdsweep$i" type veth peer name "zdsweep$i-p"
+  ip link set "zdsweep$i" up
+done
 
 state=$work/bpf/zd
 zdctl() { "$build/user/zdctl" --state "$state" "$@"; }
@@ -54,6 +59,7 @@ for ws in blue:3001 green:3002 red:3003; do
   "$build/tests/zd-echo" "${ws%:*}" "127.0.0.1:${ws#*:}" >"$work/${ws%:*}.out" &
   pids+=($!)
   eval "${ws%:*}_pid=$!"
+  disown # no "Killed" notice at cleanup
 done
 for ws in blue green red; do
   for _ in $(seq 100); do grep -q ready "$work/$ws.out" && break; sleep 0.02; done
@@ -72,7 +78,7 @@ probe() {
 stage() {
   zdctl detach >/dev/null
   [[ ${1:-} == bare ]] && return
-  zdctl attach >/dev/null
+  zdctl attach --xdp zdsweep0 >/dev/null
   zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://10.99.1.0/24:80 >/dev/null
   zdctl domain add idle --listen tcp://10.99.0.2:80 >/dev/null
   zdctl workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:3001 >/dev/null
@@ -98,9 +104,10 @@ cases=(
   "workspace rm green --force"
   "switch shop blue"
   "detach"
-  "attach"
+  "attach --xdp zdsweep1"
 )
-((quick)) || cases+=("revert shop" "workspace rm blue" "domain rm idle" "upgrade --force")
+((quick)) || cases+=("attach --xdp zdsweep0" "revert shop" "workspace rm blue" "domain rm idle"
+  "upgrade --force")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 failures=0 points=0 swept=0
@@ -110,7 +117,7 @@ for case in "${cases[@]}"; do
   read -ra args <<<"${case//RED/$red_pid}"
   swept=$((swept + 1))
   bare=""
-  [[ $case == attach ]] && bare=bare
+  [[ $case == "attach --xdp zdsweep0" ]] && bare=bare
   stage $bare
   before=$(observe)
   stage $bare

@@ -4,7 +4,10 @@
 // dumps are equal exactly when the state is the same, which is what the
 // crash sweep (tests/crash/sweep.sh) compares. Needs root; reads only.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <dirent.h>
+#include <linux/if_link.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,18 +44,35 @@ void dump_map(const std::string &dir, const char *pin) {
       per_cpu ? ((info.value_size + 7) / 8 * 8) * static_cast<size_t>(sysconf(_SC_NPROCESSORS_CONF))
               : info.value_size;
   std::vector<std::string> lines;
-  std::vector<unsigned char> key(info.key_size), next(info.key_size), value(value_size);
-  const void *prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-    if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0) {
-      // Arrays hold every index: print only the entries that are not zero.
-      const bool zero = std::all_of(value.begin(), value.end(), [](unsigned char b) { return !b; });
-      const bool array = info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
-      if (!(array && zero))
-        lines.push_back(hex(next) + " = " + hex(value));
+  const bool array = info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
+  auto add = [&](const unsigned char *k, const unsigned char *v) {
+    // Arrays hold every index: print only the entries that are not zero.
+    const bool zero = std::all_of(v, v + value_size, [](unsigned char b) { return !b; });
+    if (!(array && zero))
+      lines.push_back(hex({k, k + info.key_size}) + " = " + hex({v, v + value_size}));
+  };
+  if (array) {
+    // One batch call for the whole array: the counter arrays have 16k and
+    // 32k entries, a lookup each would be most of the sweep's time.
+    const uint32_t n = info.max_entries;
+    std::vector<unsigned char> keys(static_cast<size_t>(n) * info.key_size);
+    std::vector<unsigned char> values(static_cast<size_t>(n) * value_size);
+    uint32_t count = n, out_batch = 0;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int rc =
+        bpf_map_lookup_batch(fd, nullptr, &out_batch, keys.data(), values.data(), &count, &opts);
+    if (rc == 0 || errno == ENOENT)
+      for (uint32_t i = 0; i < count; ++i)
+        add(&keys[i * info.key_size], &values[i * value_size]);
+  } else {
+    std::vector<unsigned char> key(info.key_size), next(info.key_size), value(value_size);
+    const void *prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+      if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0)
+        add(next.data(), value.data());
+      key = next;
+      prev = key.data();
     }
-    key = next;
-    prev = key.data();
   }
   close(fd);
   std::sort(lines.begin(), lines.end());
@@ -78,6 +98,22 @@ void dump_links() {
     close(fd);
   }
   std::printf("netns links attached here: %d\n", attached);
+}
+
+// Which interfaces of this namespace run an XDP program, and in which mode.
+void dump_xdp() {
+  struct if_nameindex *all = if_nameindex();
+  for (struct if_nameindex *i = all; i && i->if_index; ++i) {
+    LIBBPF_OPTS(bpf_xdp_query_opts, opts);
+    if (bpf_xdp_query(static_cast<int>(i->if_index), 0, &opts) != 0)
+      continue;
+    const char *mode = opts.attach_mode == XDP_ATTACHED_DRV    ? "native"
+                       : opts.attach_mode == XDP_ATTACHED_SKB  ? "generic"
+                       : opts.attach_mode == XDP_ATTACHED_NONE ? "none"
+                                                               : "other";
+    std::printf("xdp on %s: %s\n", i->if_name, mode);
+  }
+  if_freenameindex(all);
 }
 
 void dump_parent(const std::string &dir) {
@@ -124,6 +160,7 @@ int main(int argc, char **argv) {
     std::printf(" %s", p.c_str());
   std::printf("\n");
   dump_links();
+  dump_xdp();
   dump_parent(dir);
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <net/if.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -234,7 +235,35 @@ bpf_prog_info program_info(int fd, const std::string &what) {
 
 State::State(const std::string &dir) : dir_(normalise(dir)), parent_(parent_of(dir_)) {}
 
-bool State::attach() const {
+namespace {
+
+int ifindex_of(const std::string &interface) {
+  const unsigned ifindex = if_nametoindex(interface.c_str());
+  if (ifindex == 0)
+    throw Error(Errc::not_found,
+                "no interface named '" + interface + "' in this network namespace");
+  return static_cast<int>(ifindex);
+}
+
+// Steers at the interfaces asked for (dir holds the pinned XDP program).
+std::vector<std::string> attach_xdp(const std::string &dir, const std::vector<XdpRequest> &xdp) {
+  std::vector<std::string> added;
+  for (const auto &request : xdp) {
+    const int ifindex = ifindex_of(request.interface);
+    if (request.mode == XdpMode::generic)
+      spdlog::warn("XDP on {} in generic mode: slower than native, for testing only",
+                   request.interface);
+    if (xdp_state::attach_interface(dir, request.interface, ifindex, request.mode))
+      added.push_back(request.interface);
+  }
+  return added;
+}
+
+} // namespace
+
+Attached State::attach(const std::vector<XdpRequest> &xdp) const {
+  for (const auto &request : xdp)
+    ifindex_of(request.interface); // refuse a bad name before changing anything
   const std::string name = std::filesystem::path(dir_).filename().string();
   if (name.find('.') != std::string::npos)
     throw Error(Errc::invalid,
@@ -245,10 +274,14 @@ bool State::attach() const {
   clean_leftovers(parent_);
 
   if (exists(dir_)) {
-    Fd lock = lock_dir(dir_, Lock::shared);
-    open_data_maps(dir_);
-    check_netns(dir_);
-    return false;
+    if (xdp.empty()) {
+      Fd lock = lock_dir(dir_, Lock::shared);
+      open_data_maps(dir_);
+      check_netns(dir_);
+      return {};
+    }
+    Session session = open(Lock::exclusive); // validated, and tidied if need be
+    return {false, attach_xdp(dir_, xdp)};
   }
 
   SkLookupProgram program = SkLookupProgram::load();
@@ -275,13 +308,14 @@ bool State::attach() const {
     program.pin(tmp + "/" + kProgramPin);
     pin_link(link, tmp + "/" + kLinkPin);
     spdlog::debug("attached to netns inode {}; pinned under {}", this_netns_inode(), tmp);
+    Attached attached{true, attach_xdp(tmp, xdp)};
     if (rename(tmp.c_str(), dir_.c_str()) != 0)
       throw_errno("renaming " + tmp + " to " + dir_);
+    return attached;
   } catch (...) {
     dismantle(tmp);
     throw;
   }
-  return true;
 }
 
 bool State::detach() const {

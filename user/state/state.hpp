@@ -13,11 +13,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "control.hpp"
 #include "dataplane.hpp"
 #include "fd.hpp"
 #include "records.hpp"
+#include "xdp.hpp"
 
 namespace zd {
 
@@ -50,17 +52,29 @@ private:
 
 enum class Upgraded { no, program, layout };
 
+// An interface to steer at with XDP (attach --xdp), and how.
+struct XdpRequest {
+  std::string interface;
+  XdpMode mode = XdpMode::native;
+};
+
+struct Attached {
+  bool created = false;               // the state was made by this call
+  std::vector<std::string> xdp_added; // interfaces newly steered at
+};
+
 class State {
 public:
   // dir is normalised ("/sys/fs/bpf/zd/" is "/sys/fs/bpf/zd").
   explicit State(const std::string &dir);
   const std::string &dir() const { return dir_; }
 
-  // Loads the embedded program, attaches it to this process's network
-  // namespace and pins everything under dir (atomically: pinned into a
-  // temporary directory, then renamed). Returns false, changing nothing,
-  // when dir already holds a compatible state.
-  bool attach() const;
+  // Loads the embedded programs, attaches sk_lookup to this process's
+  // network namespace and XDP to the interfaces asked for, and pins
+  // everything under dir (atomically: pinned into a temporary directory,
+  // then renamed). On an attached state it only adds the interfaces not yet
+  // steered at; nothing changes when there are none.
+  Attached attach(const std::vector<XdpRequest> &xdp = {}) const;
 
   // Detaches the program and removes the pins, of any layout version.
   // Established connections and the workspaces' listening sockets are not

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <dirent.h>
+#include <linux/if_link.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,7 +23,8 @@ bool exists(const std::string &path) {
 }
 
 bool ends_with(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::vector<std::string> entries(const std::string &dir) {
@@ -89,26 +91,23 @@ std::vector<int> interfaces(const std::string &dir) {
   return out;
 }
 
-bool attach_interface(const std::string &dir, int ifindex, XdpMode mode) {
+bool attach_interface(const std::string &dir, const std::string &name, int ifindex, XdpMode mode) {
   const std::string pin = link_pin(dir, ifindex);
   if (exists(pin))
     return false;
   Fd program(bpf_obj_get((dir + "/" + kProgramPin).c_str()));
   if (!program)
     throw_errno("opening the pinned XDP program in " + dir);
-  const uint32_t flags = mode == XdpMode::native ? 2u /* XDP_FLAGS_DRV_MODE */
-                                                 : 1u /* XDP_FLAGS_SKB_MODE */;
+  const uint32_t flags = mode == XdpMode::native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
   LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
   Fd link(bpf_link_create(program.get(), ifindex, BPF_XDP, &opts));
   if (!link && errno == EBUSY)
-    throw Error(Errc::busy, "interface " + std::to_string(ifindex) +
-                                " already runs another XDP program; detach it first");
+    throw Error(Errc::busy,
+                "interface " + name + " already runs another XDP program; detach that first");
   if (!link && (errno == EOPNOTSUPP || errno == EINVAL) && mode == XdpMode::native)
-    throw Error(Errc::refused,
-                "interface " + std::to_string(ifindex) + " has no native XDP support",
-                Override::force);
+    throw Error(Errc::refused, "interface " + name + " has no native XDP support", Override::force);
   if (!link)
-    throw_errno("attaching XDP to interface " + std::to_string(ifindex));
+    throw_errno("attaching XDP to interface " + name);
   // Killed before the rename, the link goes with this process (its fd);
   // the stray "-pinning" pin is dropped by tidy().
   pin_atomically(link.get(), pin);

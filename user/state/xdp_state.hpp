@@ -22,8 +22,9 @@ void pin_program(const DataMaps &shared, const std::string &dir);
 // The interfaces steered, by ifindex (from the link pins).
 std::vector<int> interfaces(const std::string &dir);
 
-// Attaches the pinned program to ifindex; returns false when it already is.
-bool attach_interface(const std::string &dir, int ifindex, XdpMode mode);
+// Attaches the pinned program to interface `name` (ifindex); returns false
+// when it already is.
+bool attach_interface(const std::string &dir, const std::string &name, int ifindex, XdpMode mode);
 
 // Replaces the program of every XDP link with this zdctl's, keeping the
 // flow table (one bpf_link_update each), and re-pins it.

@@ -43,10 +43,25 @@ zd::Force force_of(const Options &opts) {
 } // namespace
 
 void do_attach(const Options &opts) {
-  const bool attached = zd::State(opts.state).attach();
-  print(opts, {{"attached", true}, {"changed", attached}, {"state", opts.state}},
-        attached ? "attached: sk_lookup program pinned at " + opts.state
-                 : "already attached (state " + opts.state + "), nothing changed");
+  std::vector<zd::XdpRequest> xdp;
+  for (const auto &interface : opts.xdp)
+    xdp.push_back({interface, opts.xdp_generic ? zd::XdpMode::generic : zd::XdpMode::native});
+  const zd::Attached attached = zd::State(opts.state).attach(xdp);
+  const bool changed = attached.created || !attached.xdp_added.empty();
+  std::string text = attached.created ? "attached: sk_lookup program pinned at " + opts.state
+                     : changed        ? "already attached (state " + opts.state + ")"
+                               : "already attached (state " + opts.state + "), nothing changed";
+  if (!attached.xdp_added.empty()) {
+    text += "; XDP (" + std::string(opts.xdp_generic ? "generic" : "native") + ") on";
+    for (const auto &interface : attached.xdp_added)
+      text += " " + interface;
+  }
+  print(opts,
+        {{"attached", true},
+         {"changed", changed},
+         {"state", opts.state},
+         {"xdp_added", attached.xdp_added}},
+        text);
 }
 
 void do_detach(const Options &opts) {

@@ -19,6 +19,8 @@ struct Options {
   bool json = false;
   // Per command; each handler reads only its own.
   bool force = false;
+  std::vector<std::string> xdp; // attach --xdp
+  bool xdp_generic = false;
   std::string domain, workspace;
   std::vector<std::string> listen;       // domain add
   std::string pid;                       // workspace add --pid

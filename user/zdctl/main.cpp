@@ -80,6 +80,15 @@ struct Command {
 
 void no_options(CLI::App &, Options &) {}
 
+void attach_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("--xdp", o.xdp,
+                 "also steer at this ingress interface with XDP, for workspaces in their own "
+                 "network namespace; repeatable (native XDP)");
+  cmd.add_flag("--xdp-generic", o.xdp_generic,
+               "attach XDP in generic mode (slower; for interfaces without native XDP)")
+      ->needs(cmd.get_option("--xdp"));
+}
+
 void upgrade_options(CLI::App &cmd, Options &o) {
   cmd.add_flag("--force", o.force, "replace it even if it is already this zdctl's program");
 }
@@ -130,7 +139,8 @@ const std::array<Command, 12> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
-     "zdctl attach", no_options, do_attach, Mutates::yes, nullptr},
+     "zdctl attach\n  zdctl attach --xdp eth0   (also steer at eth0, for container workspaces)",
+     attach_options, do_attach, Mutates::yes, " (--xdp-generic attaches in generic mode)"},
     {"", "detach",
      "Detach the program and remove the state; established connections and workspaces keep "
      "running",
