@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "zd_shared.h"
 
 namespace zdtest {
 namespace {
@@ -60,6 +61,13 @@ TEST_F(XdpAttach, SteersAtAnInterfaceNativelyUntilDetach) {
       json::parse(zdctl_ok({"--json", "attach", "--xdp", "zdx1", "--xdp-generic"}))["xdp_added"],
       json::array({"zdx1"}));
   EXPECT_EQ(xdp_on("zdx1").second, XDP_ATTACHED_SKB);
+
+  // Status shows where it steers, in which mode, and the empty flow table.
+  json xdp = json::parse(status_json())["xdp"];
+  EXPECT_EQ(xdp["interfaces"], json::parse(R"([{"name":"zdx0","mode":"native"},
+                                               {"name":"zdx1","mode":"generic"}])"));
+  EXPECT_EQ(xdp["flows"]["entries"], 0);
+  EXPECT_EQ(xdp["flows"]["capacity"], ZD_MAX_FLOWS);
 
   // Upgrade swaps the program under the same links.
   zdctl_ok({"upgrade", "--force"});

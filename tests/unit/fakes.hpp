@@ -275,6 +275,7 @@ public:
 
   // What the process does when it closes its listening socket: the real
   // plane drops it by itself. Not a write of the control plane.
+  zd::XdpStatus xdp_status() const override { return {}; }
   std::map<uint64_t, zd::AcceptQueue> accept_queues() const override { return queues; }
   // What accept_queues() reports, by cookie; tests fill it.
   std::map<uint64_t, zd::AcceptQueue> queues;

@@ -208,3 +208,25 @@ TEST(Report, FullAcceptQueue) {
 }
 
 } // namespace
+
+namespace {
+
+// The XDP plane appears in status only where it steers.
+TEST(Report, XdpPlane) {
+  zd::Status status;
+  EXPECT_FALSE(zd::to_json(status).contains("xdp"));
+  status.xdp.interfaces = {{"eth0", "native"}};
+  status.xdp.flows = 12;
+  status.xdp.flow_capacity = 262144;
+  status.xdp.steered = 10;
+  status.xdp.flow_misses = 1;
+  const auto json = zd::to_json(status)["xdp"];
+  EXPECT_EQ(json["interfaces"], (nlohmann::json::array({{{"name", "eth0"}, {"mode", "native"}}})));
+  EXPECT_EQ(json["flows"], (nlohmann::json{{"entries", 12}, {"capacity", 262144}}));
+  EXPECT_EQ(json["counters"]["steered"], 10);
+  EXPECT_EQ(json["counters"]["flow_misses"], 1);
+  EXPECT_NE(zd::to_table(status).find("XDP on eth0 (native); flows 12/262144"), std::string::npos)
+      << zd::to_table(status);
+}
+
+} // namespace

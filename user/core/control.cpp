@@ -393,9 +393,11 @@ Status ControlPlane::status() const {
     }
     status.workspaces.push_back(std::move(w));
   }
+  status.xdp = plane_.xdp_status();
   auto by_name = [](const auto &a, const auto &b) { return a.name < b.name; };
   std::sort(status.domains.begin(), status.domains.end(), by_name);
   std::sort(status.workspaces.begin(), status.workspaces.end(), by_name);
+  std::sort(status.xdp.interfaces.begin(), status.xdp.interfaces.end(), by_name);
   return status;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "model.hpp"
+#include "status.hpp"
 
 namespace zd {
 
@@ -85,6 +86,9 @@ public:
   virtual bool alive(const Workspace &workspace, const RegisteredSocket &socket) const = 0;
   // The accept queues of the listeners this plane delivers to, by cookie.
   virtual std::map<uint64_t, AcceptQueue> accept_queues() const = 0;
+
+  // The XDP plane's interfaces, flow table and counters.
+  virtual XdpStatus xdp_status() const = 0;
 
   virtual Counters domain_counters(uint32_t domain) const = 0;
   virtual Counters workspace_counters(uint32_t workspace) const = 0;

@@ -94,7 +94,24 @@ nlohmann::json to_json(const Status &status) {
                           {"sockets", sockets},
                           {"counters", to_json(w.counters)}});
   }
-  return {{"domains", domains}, {"workspaces", workspaces}};
+  nlohmann::json interfaces = nlohmann::json::array();
+  for (const auto &i : status.xdp.interfaces)
+    interfaces.push_back({{"name", i.name}, {"mode", i.mode}});
+  const XdpStatus &x = status.xdp;
+  nlohmann::json xdp = {{"interfaces", interfaces},
+                        {"flows", {{"entries", x.flows}, {"capacity", x.flow_capacity}}},
+                        {"counters",
+                         {{"steered", x.steered},
+                          {"fallbacks", x.fallbacks},
+                          {"drops", x.drops},
+                          {"followed", x.followed},
+                          {"to_host", x.to_host},
+                          {"flow_misses", x.flow_misses}}}};
+  nlohmann::json out = {{"domains", domains}, {"workspaces", workspaces}};
+  // Only where XDP steers: the output of an sk_lookup-only host is unchanged.
+  if (!x.interfaces.empty())
+    out["xdp"] = xdp;
+  return out;
 }
 
 std::string to_table(const Status &status) {
@@ -127,6 +144,16 @@ std::string to_table(const Status &status) {
   out += status.domains.empty() ? "no domains\n" : render(domains);
   out += "\n";
   out += status.workspaces.empty() ? "no workspaces\n" : render(workspaces);
+  const XdpStatus &x = status.xdp;
+  if (!x.interfaces.empty()) {
+    std::vector<std::string> where;
+    for (const auto &i : x.interfaces)
+      where.push_back(i.name + " (" + i.mode + ")");
+    out += "\nXDP on " + joined(where) + "; flows " + std::to_string(x.flows) + "/" +
+           std::to_string(x.flow_capacity) + "; steered " + std::to_string(x.steered) +
+           ", fallbacks " + std::to_string(x.fallbacks) + ", drops " + std::to_string(x.drops) +
+           ", flow misses " + std::to_string(x.flow_misses) + "\n";
+  }
   return out;
 }
 

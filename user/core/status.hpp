@@ -2,6 +2,7 @@
 // assembled by the control plane from records, routes and counters.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,9 +34,23 @@ struct DomainStatus {
   Counters counters;
 };
 
+// The XDP plane: where it steers and what it has seen.
+struct XdpInterfaceStatus {
+  std::string name; // the interface's name, or "#IFINDEX" if it is gone
+  std::string mode; // "native", "generic", or "detached" (taken off behind zd's back)
+};
+
+struct XdpStatus {
+  std::vector<XdpInterfaceStatus> interfaces; // sorted by name
+  uint64_t flows = 0;                         // entries in the flow table
+  uint64_t flow_capacity = 0;
+  uint64_t steered = 0, fallbacks = 0, drops = 0, followed = 0, to_host = 0, flow_misses = 0;
+};
+
 struct Status {
   std::vector<DomainStatus> domains;       // sorted by name
   std::vector<WorkspaceStatus> workspaces; // sorted by name
+  XdpStatus xdp;
 };
 
 } // namespace zd

@@ -1,6 +1,11 @@
 #include "dataplane.hpp"
 
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <cstring>
 
@@ -8,6 +13,7 @@
 #include "parse.hpp"
 #include "sock_diag.hpp"
 #include "sockets.hpp"
+#include "xdp.hpp"
 
 namespace zd {
 
@@ -199,6 +205,87 @@ bool BpfDataplane::alive(const Workspace &workspace, const RegisteredSocket &soc
 
 std::map<uint64_t, AcceptQueue> BpfDataplane::accept_queues() const {
   return listener_queues(); // sk_lookup delivers to this namespace's listeners
+}
+
+namespace {
+
+// Entries of a hash map, counted in batches of keys and values: the flow
+// table holds up to 262,144 and status must stay quick.
+uint64_t count_entries(const BpfMap &map, uint32_t key_size, uint32_t value_size) {
+  constexpr uint32_t kBatch = 4096;
+  std::vector<unsigned char> keys(size_t{kBatch} * key_size), values(size_t{kBatch} * value_size);
+  uint64_t total = 0;
+  uint64_t in = 0, out = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int rc = bpf_map_lookup_batch(map.fd(), first ? nullptr : &in, &out, keys.data(),
+                                        values.data(), &count, &opts);
+    if (rc != 0 && errno != ENOENT)
+      throw_errno("counting map " + map.name());
+    total += count;
+    if (rc != 0) // ENOENT: that was the last batch
+      return total;
+    in = out;
+    first = false;
+  }
+}
+
+std::string xdp_mode(int ifindex) {
+  LIBBPF_OPTS(bpf_xdp_query_opts, opts);
+  if (bpf_xdp_query(ifindex, 0, &opts) != 0)
+    return "detached";
+  switch (opts.attach_mode) {
+  case XDP_ATTACHED_DRV:
+    return "native";
+  case XDP_ATTACHED_SKB:
+    return "generic";
+  case XDP_ATTACHED_NONE:
+    return "detached";
+  default:
+    return "other";
+  }
+}
+
+} // namespace
+
+XdpStatus BpfDataplane::xdp_status() const {
+  XdpStatus status;
+  if (dir_.empty())
+    return status;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kXdpLinkPrefix, 0) != 0 || name.find("-pinning") != std::string::npos)
+      continue;
+    const int ifindex = std::atoi(name.c_str() + std::strlen(kXdpLinkPrefix));
+    char ifname[IF_NAMESIZE] = {};
+    status.interfaces.push_back({if_indextoname(static_cast<unsigned>(ifindex), ifname)
+                                     ? std::string(ifname)
+                                     : "#" + std::to_string(ifindex),
+                                 xdp_mode(ifindex)});
+  }
+  if (access((dir_ + "/" + kXdpMaps[0].pin).c_str(), F_OK) != 0)
+    return status;
+  const BpfMap flows = BpfMap::open_pin(dir_, kXdpMaps[static_cast<size_t>(XdpMap::flows)].pin);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(flows.fd(), &info, &len) != 0)
+    throw_errno("reading map flows");
+  status.flow_capacity = info.max_entries;
+  status.flows = count_entries(flows, info.key_size, info.value_size);
+
+  const BpfMap stats = BpfMap::open_pin(dir_, kXdpMaps[static_cast<size_t>(XdpMap::stats)].pin);
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<zd_xdp_counters> per_cpu(static_cast<size_t>(cpus > 0 ? cpus : 1));
+  if (stats.lookup(uint32_t{0}, *per_cpu.data()))
+    for (const auto &c : per_cpu) {
+      status.steered += c.steered, status.fallbacks += c.fallbacks, status.drops += c.drops;
+      status.followed += c.followed, status.to_host += c.to_host;
+      status.flow_misses += c.flow_misses;
+    }
+  return status;
 }
 
 Counters BpfDataplane::domain_counters(uint32_t domain) const {

@@ -5,6 +5,8 @@
 // with no change to the core.
 #pragma once
 
+#include <string>
+
 #include "data_maps.hpp"
 #include "ports.hpp"
 
@@ -12,7 +14,8 @@ namespace zd {
 
 class BpfDataplane final : public Dataplane {
 public:
-  explicit BpfDataplane(DataMaps &maps) : maps_(maps) {}
+  // dir: the state directory, where the XDP plane's pins are ("" for none).
+  explicit BpfDataplane(DataMaps &maps, std::string dir = "") : maps_(maps), dir_(std::move(dir)) {}
 
   uint64_t netns_cookie() const override;
 
@@ -29,6 +32,8 @@ public:
   bool alive(const Workspace &workspace, const RegisteredSocket &socket) const override;
   std::map<uint64_t, AcceptQueue> accept_queues() const override;
 
+  XdpStatus xdp_status() const override;
+
   Counters domain_counters(uint32_t domain) const override;
   Counters workspace_counters(uint32_t workspace) const override;
 
@@ -36,6 +41,7 @@ private:
   void count_prefix_bindings();
 
   DataMaps &maps_;
+  std::string dir_;
 };
 
 } // namespace zd

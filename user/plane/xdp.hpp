@@ -25,6 +25,10 @@ inline constexpr std::array<MapName, 4> kXdpMaps = {{
 
 enum class XdpMode { native, generic };
 
+// One pinned link per interface steered at, named by ifindex (interface
+// names may hold a '.', which bpffs refuses).
+inline constexpr const char *kXdpLinkPrefix = "xdp-link-";
+
 class XdpProgram {
 public:
   // Loads the embedded program against the state's data-plane maps; its own

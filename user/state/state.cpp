@@ -353,7 +353,7 @@ Session State::open_locked(Lock lock) const {
   BpfStore store = BpfStore::open(dir_);
   spdlog::debug("opened {} ({} lock)", dir_, lock == Lock::shared ? "shared" : "exclusive");
   return Session(std::move(held),
-                 std::make_unique<Session::Parts>(std::move(maps), std::move(store)));
+                 std::make_unique<Session::Parts>(std::move(maps), std::move(store), dir_));
 }
 
 namespace {

@@ -38,7 +38,8 @@ public:
 private:
   friend class State;
   struct Parts {
-    Parts(DataMaps m, BpfStore s) : maps(std::move(m)), store(std::move(s)), plane(maps) {}
+    Parts(DataMaps m, BpfStore s, const std::string &dir)
+        : maps(std::move(m)), store(std::move(s)), plane(maps, dir) {}
     DataMaps maps;
     BpfStore store;
     BpfDataplane plane;

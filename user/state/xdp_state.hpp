@@ -13,7 +13,7 @@ namespace zd::xdp_state {
 
 inline constexpr const char *kProgramPin = "xdp_program";
 inline constexpr const char *kProgramUpgradingPin = "xdp_program-upgrading";
-inline constexpr const char *kLinkPrefix = "xdp-link-";
+inline constexpr const char *kLinkPrefix = kXdpLinkPrefix;
 
 // Loads the XDP program against dir's maps and pins what dir lacks: its own
 // maps, then the program. Attach runs it on the new state's directory.
