@@ -14,7 +14,10 @@
  * Policies (docs/concepts.md): VLAN-tagged frames, IP fragments, IPv6 with
  * extension headers and malformed headers are passed to the stack. A
  * non-SYN packet to a domain with no flow entry (evicted, or older than zd)
- * is passed to the stack and counted as a flow miss.
+ * is passed to the stack and counted as a flow miss. A SYN for a domain
+ * with no live workspace is passed too, and counted as a drop: the host's
+ * sk_lookup program refuses it with a reset rather than leaving the client
+ * to retransmit.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -225,8 +228,10 @@ int zd_xdp(struct xdp_md *ctx)
 
 		workspace = choose(*domain, key.family, c);
 		if (workspace == ZD_NO_ID) {
+			/* No live workspace: the host stack refuses it (sk_lookup
+			 * answers a RST), so the client learns at once. */
 			c->drops++;
-			return XDP_DROP;
+			return XDP_PASS;
 		}
 		fresh.workspace = workspace;
 		bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
