@@ -424,7 +424,8 @@ Upgraded State::upgrade(bool force) const {
   SkLookupProgram program = SkLookupProgram::load_reusing(maps);
   bpf_prog_info running = program_info(running_fd.get(), program_path);
   bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
-  if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0)
+  if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0 &&
+      xdp_state::current(maps, dir_))
     return Upgraded::no;
 
   // Swap the program under the link; fails if someone swapped it meanwhile.

@@ -114,6 +114,21 @@ bool attach_interface(const std::string &dir, const std::string &name, int ifind
   return true;
 }
 
+bool current(const DataMaps &shared, const std::string &dir) {
+  Fd pinned(bpf_obj_get((dir + "/" + kProgramPin).c_str()));
+  if (!pinned)
+    return false;
+  XdpProgram embedded = XdpProgram::load(shared, dir);
+  bpf_prog_info a{}, b{};
+  uint32_t len = sizeof(a);
+  if (bpf_obj_get_info_by_fd(pinned.get(), &a, &len) != 0)
+    throw_errno("reading the pinned XDP program's info");
+  len = sizeof(b);
+  if (bpf_obj_get_info_by_fd(embedded.fd(), &b, &len) != 0)
+    throw_errno("reading the embedded XDP program's info");
+  return std::memcmp(a.tag, b.tag, sizeof(a.tag)) == 0;
+}
+
 void upgrade(const DataMaps &shared, const std::string &dir) {
   XdpProgram program = XdpProgram::load(shared, dir);
   program.pin_missing_maps(dir);

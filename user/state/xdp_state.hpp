@@ -26,6 +26,9 @@ std::vector<int> interfaces(const std::string &dir);
 // when it already is.
 bool attach_interface(const std::string &dir, const std::string &name, int ifindex, XdpMode mode);
 
+// True when the pinned XDP program is the one this zdctl embeds (same tag).
+bool current(const DataMaps &shared, const std::string &dir);
+
 // Replaces the program of every XDP link with this zdctl's, keeping the
 // flow table (one bpf_link_update each), and re-pins it.
 void upgrade(const DataMaps &shared, const std::string &dir);
