@@ -323,10 +323,10 @@ std::optional<std::string> ControlPlane::recover() {
   return what;
 }
 
-SwitchResult ControlPlane::switch_to(const std::string &domain_name,
-                                     const std::string &workspace_name_, Force force) {
+SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::string &target,
+                                     Force force) {
   Domain domain = find_domain(domain_name);
-  Workspace workspace = find_workspace(workspace_name_);
+  Workspace workspace = find_workspace(target);
   Route route = plane_.route(domain.id).value_or(Route{});
   SwitchResult result{Changed::no, workspace_name(route.active), workspace.name};
   if (route.active == workspace.id)
