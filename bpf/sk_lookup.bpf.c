@@ -13,13 +13,6 @@
 
 #include "zd_maps.bpf.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 enum zd_outcome { ZD_STEERED, ZD_FALLBACK, ZD_DROPPED };
@@ -44,9 +37,6 @@ static __always_inline void count(void *stats, __u32 id, enum zd_outcome outcome
 static __always_inline __u32 *find_domain(struct bpf_sk_lookup *ctx)
 {
 	struct zd_prefix_key key = {};
-	struct zd_config *cfg;
-	__u32 zero = 0;
-	__u32 *domain;
 
 	key.binding.protocol = ctx->protocol;
 	key.binding.family = ctx->family;
@@ -64,15 +54,7 @@ static __always_inline __u32 *find_domain(struct bpf_sk_lookup *ctx)
 		a[3] = ctx->local_ip6[3];
 		key.prefixlen = ZD_BINDING_FIXED_BITS + 128;
 	}
-
-	domain = bpf_map_lookup_elem(&zd_bindings, &key.binding);
-	if (domain)
-		return domain;
-
-	cfg = bpf_map_lookup_elem(&zd_config, &zero);
-	if (!cfg || !cfg->prefix_bindings)
-		return NULL;
-	return bpf_map_lookup_elem(&zd_prefixes, &key);
+	return zd_find_domain(&key);
 }
 
 /* Assign the workspace's socket for this packet; 0 when it has none live. */

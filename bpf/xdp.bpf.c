@@ -30,13 +30,6 @@
 
 #include "zd_maps.bpf.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
-
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* 5-tuple -> workspace, written on the SYN. LRU: a full table evicts the
@@ -79,27 +72,16 @@ static __always_inline struct zd_xdp_counters *counters(void)
 	return bpf_map_lookup_elem(&zd_xdp_stats, &zero);
 }
 
-/* The same lookup as sk_lookup's: exact binding, then prefixes if any. */
 static __always_inline __u32 *find_domain(const struct zd_flow_key *flow)
 {
 	struct zd_prefix_key key = {};
-	struct zd_config *cfg;
-	__u32 zero = 0;
-	__u32 *domain;
 
 	key.binding.protocol = flow->protocol;
 	key.binding.family = flow->family;
 	key.binding.port = flow->dport;
 	__builtin_memcpy(key.binding.addr, flow->daddr, sizeof(key.binding.addr));
 	key.prefixlen = ZD_BINDING_FIXED_BITS + (flow->family == AF_INET ? 32 : 128);
-
-	domain = bpf_map_lookup_elem(&zd_bindings, &key.binding);
-	if (domain)
-		return domain;
-	cfg = bpf_map_lookup_elem(&zd_config, &zero);
-	if (!cfg || !cfg->prefix_bindings)
-		return NULL;
-	return bpf_map_lookup_elem(&zd_prefixes, &key);
+	return zd_find_domain(&key);
 }
 
 /* A workspace is alive while the socket registered for it is: the kernel

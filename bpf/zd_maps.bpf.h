@@ -77,4 +77,33 @@ struct {
 	__type(value, struct zd_counters);
 } zd_workspace_stats SEC(".maps");
 
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/*
+ * The domain a connection's destination belongs to: the exact binding, else
+ * (only while any prefix binding exists) the longest matching prefix. Every
+ * program fills the key from its own view of the packet and asks here, so
+ * both planes agree on what a domain's address is. key->prefixlen is the
+ * full length (ZD_BINDING_FIXED_BITS + 32 or + 128).
+ */
+static __always_inline __u32 *zd_find_domain(struct zd_prefix_key *key)
+{
+	struct zd_config *cfg;
+	__u32 zero = 0;
+	__u32 *domain;
+
+	domain = bpf_map_lookup_elem(&zd_bindings, &key->binding);
+	if (domain)
+		return domain;
+	cfg = bpf_map_lookup_elem(&zd_config, &zero);
+	if (!cfg || !cfg->prefix_bindings)
+		return NULL;
+	return bpf_map_lookup_elem(&zd_prefixes, key);
+}
+
 #endif /* ZD_MAPS_BPF_H */

@@ -63,6 +63,7 @@ for ws in blue:3001 green:3002 red:3003; do
 done
 for ws in blue green red; do
   for _ in $(seq 100); do grep -q ready "$work/$ws.out" && break; sleep 0.02; done
+  grep -q ready "$work/$ws.out" || { echo "sweep.sh: zd-echo $ws never became ready" >&2; exit 1; }
 done
 
 # Where a new connection to ADDRESS:PORT goes: the workspace's greeting,

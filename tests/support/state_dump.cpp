@@ -116,17 +116,17 @@ void dump_xdp() {
   if_freenameindex(all);
 }
 
-void dump_parent(const std::string &dir) {
-  const std::string parent = dir.substr(0, dir.rfind('/'));
+// "TITLE: the entries of dir, sorted".
+void list(const char *title, const std::string &dir) {
   std::vector<std::string> names;
-  if (DIR *d = opendir(parent.c_str())) {
+  if (DIR *d = opendir(dir.c_str())) {
     while (dirent *e = readdir(d))
       if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
         names.push_back(e->d_name);
     closedir(d);
   }
   std::sort(names.begin(), names.end());
-  std::printf("beside the state:");
+  std::printf("%s:", title);
   for (const auto &n : names)
     std::printf(" %s", n.c_str());
   std::printf("\n");
@@ -142,25 +142,13 @@ int main(int argc, char **argv) {
   const std::string dir = argv[1];
   struct stat st {};
   std::printf("state dir: %s\n", stat(dir.c_str(), &st) == 0 ? "present" : "absent");
-  for (const char *pin :
-       {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats",
-        "store", "domains", "workspaces", "workspace_names", "journal", "link", "program"})
-    if (std::strcmp(pin, "link") && std::strcmp(pin, "program"))
-      dump_map(dir, pin);
-  std::vector<std::string> pins;
-  if (DIR *d = opendir(dir.c_str())) {
-    while (dirent *e = readdir(d))
-      if (e->d_name[0] != '.')
-        pins.push_back(e->d_name);
-    closedir(d);
-  }
-  std::sort(pins.begin(), pins.end());
-  std::printf("pins:");
-  for (const auto &p : pins)
-    std::printf(" %s", p.c_str());
-  std::printf("\n");
+  for (const char *pin : {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats",
+                          "workspace_stats", "store", "domains", "workspaces", "workspace_names",
+                          "journal", "flows", "xdp_targets", "devmap", "xdp_stats"})
+    dump_map(dir, pin);
+  list("pins", dir);
   dump_links();
   dump_xdp();
-  dump_parent(dir);
+  list("beside the state", dir.substr(0, dir.rfind('/')));
   return 0;
 }

@@ -27,6 +27,26 @@ bool is_v4_mapped(const Endpoint &ep) {
          std::equal(kMapped.begin(), kMapped.end(), ep.addr.begin());
 }
 
+// Additions are undone after a crash, removals finished (see recover()).
+bool is_addition(Intent::Op op) {
+  return op == Intent::Op::add_domain || op == Intent::Op::add_workspace;
+}
+
+// The zdctl command that made an intent, for the message of its recovery.
+std::string command_of(const Intent &intent) {
+  switch (intent.op) {
+  case Intent::Op::add_domain:
+    return "domain add " + intent.domain.name;
+  case Intent::Op::remove_domain:
+    return "domain rm " + intent.domain.name;
+  case Intent::Op::add_workspace:
+    return "workspace add " + intent.workspace.name;
+  case Intent::Op::remove_workspace:
+    return "workspace rm " + intent.workspace.name;
+  }
+  return "?";
+}
+
 std::string plural(size_t n, const std::string &what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
@@ -246,7 +266,7 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
     // A refusal from the kernel (a binding taken, a map full) undoes an
     // addition here. A failed removal, or a failed undo, leaves the intent
     // for the next zdctl to deal with.
-    if (intent.op == Intent::Op::add_domain || intent.op == Intent::Op::add_workspace) {
+    if (is_addition(intent.op)) {
       undo(intent);
       store_.clear_intent();
     }
@@ -299,28 +319,15 @@ std::optional<std::string> ControlPlane::recover() {
   const std::optional<Intent> intent = store_.intent();
   if (!intent)
     return std::nullopt;
-  std::string what;
-  switch (intent->op) {
-  case Intent::Op::add_domain:
+  const bool addition = is_addition(intent->op);
+  if (addition)
     undo(*intent);
-    what = "undid an interrupted 'domain add " + intent->domain.name + "'";
-    break;
-  case Intent::Op::add_workspace:
-    undo(*intent);
-    what = "undid an interrupted 'workspace add " + intent->workspace.name + "'";
-    break;
-  case Intent::Op::remove_domain:
+  else
     finish(*intent);
-    what = "finished an interrupted 'domain rm " + intent->domain.name + "'";
-    break;
-  case Intent::Op::remove_workspace:
-    finish(*intent);
-    what = "finished an interrupted 'workspace rm " + intent->workspace.name + "'";
-    break;
-  }
   store_.clear_intent();
   used_ids_ = {}; // read again on next use
-  return what;
+  return std::string(addition ? "undid" : "finished") + " an interrupted '" + command_of(*intent) +
+         "'";
 }
 
 SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::string &target,

@@ -1,6 +1,22 @@
 #include "bpf_map.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 namespace zd {
+
+void pin_whole(int fd, const std::string &path, const std::string &tmp_path) {
+  const std::string tmp = tmp_path.empty() ? path + kPinningSuffix : tmp_path;
+  unlink(tmp.c_str()); // a leftover of a killed predecessor
+  if (bpf_obj_pin(fd, tmp.c_str()) != 0)
+    throw_errno("pinning " + path);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    unlink(tmp.c_str());
+    throw_errno("renaming " + tmp + " to " + path, err);
+  }
+}
 
 BpfMap BpfMap::open_pin(const std::string &dir, const std::string &pin) {
   const std::string path = dir + "/" + pin;

@@ -15,6 +15,14 @@
 
 namespace zd {
 
+// A pin under construction ends in this; whoever finds one finds it from a
+// process killed before its rename, and drops it (see state/pins.hpp).
+inline constexpr const char *kPinningSuffix = "-pinning";
+
+// Pins fd at path whole or not at all: at tmp first (path + kPinningSuffix
+// unless given), then renamed over path.
+void pin_whole(int fd, const std::string &path, const std::string &tmp = "");
+
 class BpfMap {
 public:
   BpfMap() = default;

@@ -54,13 +54,7 @@ void XdpProgram::pin_missing_maps(const std::string &dir) const {
     const std::string path = dir + "/" + name.pin;
     if (access(path.c_str(), F_OK) == 0)
       continue;
-    // Under a temporary name first: a pin is whole or absent.
-    const std::string tmp = path + "-pinning";
-    unlink(tmp.c_str());
-    if (int err = bpf_map__pin(find(skel_->obj, name.object), tmp.c_str()); err != 0)
-      throw_errno("pinning map " + std::string(name.pin), -err);
-    if (rename(tmp.c_str(), path.c_str()) != 0)
-      throw_errno("renaming " + tmp + " to " + path);
+    pin_whole(bpf_map__fd(find(skel_->obj, name.object)), path);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "records.hpp"
 
+#include "keys.hpp"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -56,39 +58,19 @@ unsigned address_bits(uint8_t family) {
   return family == AF_INET6 ? 128 : 32;
 }
 
-record::Binding to_record(const Endpoint &ep) {
-  record::Binding b{};
-  b.prefixlen = 32 + ep.prefix_len; // the LPM form: protocol, family and port are 32 bits
-  b.protocol = ep.protocol;
-  b.family = ep.family;
-  b.port = ep.port;
-  std::memcpy(b.addr, ep.addr.data(), address_bits(ep.family) / 8);
-  return b;
-}
-
-Endpoint from_record(const record::Binding &b) {
-  Endpoint ep;
-  ep.protocol = b.protocol;
-  ep.family = b.family;
-  ep.port = b.port;
-  ep.prefix_len = static_cast<uint8_t>(b.prefixlen - 32);
-  std::memcpy(ep.addr.data(), b.addr, sizeof(b.addr));
-  return ep;
-}
-
 record::Domain to_record(const Domain &domain) {
   record::Domain r{};
   r.id = domain.id;
   r.n_bindings = static_cast<uint32_t>(std::min(domain.bindings.size(), kMaxBindingsPerDomain));
   for (uint32_t i = 0; i < r.n_bindings; ++i)
-    r.bindings[i] = to_record(domain.bindings[i]);
+    r.bindings[i] = binding_key(domain.bindings[i]);
   return r;
 }
 
 Domain from_record(const record::Name &name, const record::Domain &r) {
   Domain domain{from_name(name), r.id, {}};
   for (uint32_t i = 0; i < std::min<uint32_t>(r.n_bindings, kMaxBindingsPerDomain); ++i)
-    domain.bindings.push_back(from_record(r.bindings[i]));
+    domain.bindings.push_back(binding_of(r.bindings[i]));
   return domain;
 }
 
@@ -128,10 +110,6 @@ Workspace from_record(const record::Name &name, const record::Workspace &r) {
 }
 
 } // namespace
-
-const char *BpfStore::pin_name(RecordMap map) {
-  return kSpecs[static_cast<size_t>(map)].pin;
-}
 
 BpfStore BpfStore::create() {
   BpfStore store;
@@ -176,14 +154,7 @@ template <typename V> void pin_new(const std::string &dir, RecordMap which, cons
     return;
   BpfMap map = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries, s.flags);
   map.update(uint32_t{0}, value);
-  const std::string tmp = pin + "-adopting";
-  unlink(tmp.c_str());
-  map.pin(tmp);
-  if (rename(tmp.c_str(), pin.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    throw_errno("renaming " + tmp + " to " + pin, err);
-  }
+  pin_whole(map.fd(), pin);
 }
 
 } // namespace

@@ -12,6 +12,7 @@
 #include "bpf_map.hpp"
 #include "model.hpp"
 #include "ports.hpp"
+#include "zd_shared.h"
 
 namespace zd {
 
@@ -33,13 +34,8 @@ struct Meta {
   uint32_t next_workspace_id;
 };
 
-struct Binding { // the bytes of zd_prefix_key: prefixlen, then the binding
-  uint32_t prefixlen;
-  uint8_t protocol;
-  uint8_t family;
-  uint16_t port;
-  uint8_t addr[16];
-};
+// A binding is kept in the form the data plane keys it by (plane/keys.hpp).
+using Binding = zd_prefix_key;
 
 struct Domain {
   uint32_t id;
@@ -100,7 +96,6 @@ public:
                             uint32_t next_workspace_id);
 
   void pin_all(const std::string &dir) const;
-  static const char *pin_name(RecordMap map);
   static constexpr size_t kCount = 5;
 
   std::optional<Domain> domain(std::string_view name) const override;

@@ -14,8 +14,10 @@
 #include <cstring>
 #include <filesystem>
 #include <spdlog/spdlog.h>
+#include <tuple>
 
 #include "error.hpp"
+#include "pins.hpp"
 #include "sk_lookup.hpp"
 #include "xdp_state.hpp"
 
@@ -29,10 +31,7 @@ constexpr const char *kProgramUpgradingPin = "program-upgrading";
 // Layout 1 is the last layout `upgrade` moves forward (see BpfStore::adopt_layout1).
 constexpr uint32_t kOldestUpgradableLayout = 1;
 
-bool exists(const std::string &path) {
-  struct stat st {};
-  return lstat(path.c_str(), &st) == 0;
-}
+using pins::exists;
 
 // One directory, one spelling, one lock: "a/b/", "a/./b" and a symlink to
 // a/b all name a/b (two spellings would make attach wait for itself).
@@ -358,29 +357,35 @@ Session State::open_locked(Lock lock) const {
 
 namespace {
 
-// An upgrade killed between pinning the new program and renaming it over
-// the old pin: the link already runs one of the two. Keep that one's pin.
-void finish_upgrade(const std::string &dir) {
-  const std::string fresh = dir + "/" + kProgramUpgradingPin;
-  const std::string program = dir + "/" + kProgramPin;
-  const std::string link_path = dir + "/" + kLinkPin;
-  Fd link(bpf_obj_get(link_path.c_str()));
-  Fd candidate(bpf_obj_get(fresh.c_str()));
-  if (!link || !candidate)
-    return;
-  const bool runs = link_info(link, link_path).prog_id == program_info(candidate.get(), fresh).id;
-  if (runs ? rename(fresh.c_str(), program.c_str()) : unlink(fresh.c_str()))
-    throw_errno("finishing the interrupted upgrade in " + dir);
-  spdlog::warn("{} an interrupted upgrade (it was killed during its change)",
-               runs ? "finished" : "undid");
+// A zdctl killed between pinning and renaming leaves a pin named for its
+// purpose: "...-pinning" (nothing refers to it yet) or an upgrade's
+// "...-upgrading" program. One look at the directory finds them.
+bool half_made_pins(const std::string &dir) {
+  for (const auto &name : pins::names_in(dir))
+    if (pins::ends_with(name, kPinningSuffix) || pins::ends_with(name, "-upgrading"))
+      return true;
+  return false;
+}
+
+void settle_pins(const std::string &dir) {
+  for (const auto &name : pins::names_in(dir))
+    if (pins::ends_with(name, kPinningSuffix))
+      unlink((dir + "/" + name).c_str()); // never renamed: as if never made
+  for (auto [fresh, final, links] :
+       {std::tuple{kProgramUpgradingPin, kProgramPin, std::vector{dir + "/" + kLinkPin}},
+        std::tuple{xdp_state::kProgramUpgradingPin, xdp_state::kProgramPin,
+                   xdp_state::link_pins(dir)}})
+    if (exists(dir + "/" + fresh))
+      spdlog::warn("{} an interrupted upgrade (it was killed during its change)",
+                   pins::settle_upgrade(dir + "/" + fresh, dir + "/" + final, links) ? "finished"
+                                                                                     : "undid");
 }
 
 } // namespace
 
 Session State::open(Lock lock) const {
   std::optional<Session> session(open_locked(lock));
-  const bool upgrading = exists(dir_ + "/" + kProgramUpgradingPin) || xdp_state::untidy(dir_);
-  if (!session->store().intent() && !upgrading)
+  if (!session->store().intent() && !half_made_pins(dir_))
     return std::move(*session);
   // A zdctl was killed during a change: deal with it before anything else,
   // under the exclusive lock (a reader drops its shared one to take it).
@@ -388,9 +393,7 @@ Session State::open(Lock lock) const {
     session.reset();
     session.emplace(open_locked(Lock::exclusive));
   }
-  if (exists(dir_ + "/" + kProgramUpgradingPin))
-    finish_upgrade(dir_);
-  xdp_state::tidy(dir_);
+  settle_pins(dir_);
   if (auto what = session->control().recover())
     spdlog::warn("{} (it was killed during its change)", *what);
   return std::move(*session);
@@ -436,14 +439,7 @@ Upgraded State::upgrade(bool force) const {
   spdlog::debug("link now runs program id {} (was {})", embedded.id, running.id);
 
   // Re-pin the program that now runs; rename replaces the old pin at once.
-  const std::string fresh = dir_ + "/" + kProgramUpgradingPin;
-  unlink(fresh.c_str());
-  program.pin(fresh);
-  if (rename(fresh.c_str(), program_path.c_str()) != 0) {
-    int err = errno;
-    unlink(fresh.c_str());
-    throw_errno("renaming " + fresh + " to " + program_path, err);
-  }
+  pin_whole(program.fd(), program_path, dir_ + "/" + kProgramUpgradingPin);
   xdp_state::upgrade(maps, dir_);
   if (!move_layout)
     return Upgraded::program;

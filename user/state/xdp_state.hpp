@@ -36,8 +36,7 @@ void upgrade(const DataMaps &shared, const std::string &dir);
 // Detaches every XDP link pinned in dir (before its pins go).
 void detach_all(const std::string &dir);
 
-// True when a killed zdctl left a pin half-made; tidy() finishes or drops it.
-bool untidy(const std::string &dir);
-void tidy(const std::string &dir);
+// The paths of the XDP link pins.
+std::vector<std::string> link_pins(const std::string &dir);
 
 } // namespace zd::xdp_state
