@@ -23,6 +23,7 @@
 #include "data_maps.hpp"
 #include "dataplane.hpp"
 #include "keys.hpp"
+#include "listener.hpp"
 #include "parse.hpp"
 #include "sk_lookup.skel.h"
 
@@ -154,25 +155,7 @@ protected:
 
   // A TCP socket listening on an ephemeral loopback port, registered for workspace.
   zd::Fd listener(uint32_t workspace, int family) {
-    zd::Fd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    EXPECT_TRUE(fd) << strerror(errno);
-    sockaddr_storage ss{};
-    socklen_t len;
-    if (family == AF_INET) {
-      auto *sin = reinterpret_cast<sockaddr_in *>(&ss);
-      sin->sin_family = AF_INET;
-      sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      len = sizeof(*sin);
-    } else {
-      int one = 1;
-      EXPECT_EQ(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), 0);
-      auto *sin6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-      sin6->sin6_family = AF_INET6;
-      sin6->sin6_addr = in6addr_loopback;
-      len = sizeof(*sin6);
-    }
-    EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr *>(&ss), len), 0) << strerror(errno);
-    EXPECT_EQ(listen(fd.get(), 16), 0) << strerror(errno);
+    zd::Fd fd = zdtest::loopback_listener(family);
     maps_.add_socket(socket_key(workspace, family), fd.get());
     return fd;
   }

@@ -20,6 +20,7 @@
 #include "dataplane.hpp"
 #include "frames.hpp"
 #include "keys.hpp"
+#include "listener.hpp"
 #include "parse.hpp"
 #include "process.hpp"
 #include "xdp.skel.h"
@@ -99,16 +100,7 @@ protected:
   // A listening socket of this namespace registered for the workspace: the
   // program's sign that the workspace is alive.
   zd::Fd listener(uint32_t workspace, int family) {
-    zd::Fd fd(socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_storage ss{};
-    socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    ss.ss_family = static_cast<sa_family_t>(family);
-    if (family == AF_INET6) {
-      int one = 1;
-      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    }
-    EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr *>(&ss), len), 0) << strerror(errno);
-    EXPECT_EQ(listen(fd.get(), 16), 0);
+    zd::Fd fd = zdtest::loopback_listener(family);
     const zd_socket_key key = zd::socket_key(workspace, IPPROTO_TCP, static_cast<uint8_t>(family));
     const uint64_t value = static_cast<uint64_t>(fd.get());
     (*maps_)[zd::DataMap::sockets].update(key, value, BPF_NOEXIST);

@@ -254,12 +254,7 @@ XdpStatus BpfDataplane::xdp_status() const {
   XdpStatus status;
   if (dir_.empty())
     return status;
-  std::error_code ec;
-  for (const auto &entry : std::filesystem::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(kXdpLinkPrefix, 0) != 0 || name.find("-pinning") != std::string::npos)
-      continue;
-    const int ifindex = std::atoi(name.c_str() + std::strlen(kXdpLinkPrefix));
+  for (int ifindex : xdp_interfaces(dir_)) {
     char ifname[IF_NAMESIZE] = {};
     status.interfaces.push_back({if_indextoname(static_cast<unsigned>(ifindex), ifname)
                                      ? std::string(ifname)

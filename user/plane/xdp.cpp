@@ -3,6 +3,9 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
+
 #include "xdp.skel.h"
 
 namespace zd {
@@ -21,6 +24,17 @@ bpf_map *find(bpf_object *object, const char *name) {
 }
 
 } // namespace
+
+std::vector<int> xdp_interfaces(const std::string &dir) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kXdpLinkPrefix, 0) == 0 && name.find(kPinningSuffix) == std::string::npos)
+      out.push_back(std::atoi(name.c_str() + std::strlen(kXdpLinkPrefix)));
+  }
+  return out;
+}
 
 XdpProgram XdpProgram::load(const DataMaps &shared, const std::string &dir) {
   XdpProgram program(zd_xdp__open());

@@ -7,6 +7,7 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bpf_map.hpp"
 #include "data_maps.hpp"
@@ -28,6 +29,10 @@ enum class XdpMode { native, generic };
 // One pinned link per interface steered at, named by ifindex (interface
 // names may hold a '.', which bpffs refuses).
 inline constexpr const char *kXdpLinkPrefix = "xdp-link-";
+
+// The interfaces steered at, by ifindex, from the link pins in dir (a pin
+// still being made is not one).
+std::vector<int> xdp_interfaces(const std::string &dir);
 
 class XdpProgram {
 public:

@@ -31,14 +31,6 @@ void pin_program(const DataMaps &shared, const std::string &dir) {
     pin_whole(program.fd(), dir + "/" + kProgramPin);
 }
 
-std::vector<int> interfaces(const std::string &dir) {
-  std::vector<int> out;
-  for (const auto &name : pins::names_in(dir))
-    if (name.rfind(kLinkPrefix, 0) == 0 && !pins::ends_with(name, kPinningSuffix))
-      out.push_back(std::atoi(name.c_str() + std::strlen(kLinkPrefix)));
-  return out;
-}
-
 bool attach_interface(const std::string &dir, const std::string &name, int ifindex, XdpMode mode) {
   const std::string pin = link_pin(dir, ifindex);
   if (exists(pin))
@@ -81,7 +73,7 @@ bool current(const DataMaps &shared, const std::string &dir) {
 void upgrade(const DataMaps &shared, const std::string &dir) {
   XdpProgram program = XdpProgram::load(shared, dir);
   program.pin_missing_maps(dir);
-  for (int ifindex : interfaces(dir)) {
+  for (int ifindex : xdp_interfaces(dir)) {
     Fd link(bpf_obj_get(link_pin(dir, ifindex).c_str()));
     if (!link)
       throw_errno("opening " + link_pin(dir, ifindex));
@@ -98,7 +90,7 @@ void upgrade(const DataMaps &shared, const std::string &dir) {
 }
 
 void detach_all(const std::string &dir) {
-  for (int ifindex : interfaces(dir)) {
+  for (int ifindex : xdp_interfaces(dir)) {
     Fd link(bpf_obj_get(link_pin(dir, ifindex).c_str()));
     if (link && bpf_link_detach(link.get()) != 0 && errno != ENOLINK && errno != EINVAL)
       spdlog::warn("could not detach the XDP link of interface {}: {}", ifindex,
@@ -108,7 +100,7 @@ void detach_all(const std::string &dir) {
 
 std::vector<std::string> link_pins(const std::string &dir) {
   std::vector<std::string> out;
-  for (int ifindex : interfaces(dir))
+  for (int ifindex : xdp_interfaces(dir))
     out.push_back(link_pin(dir, ifindex));
   return out;
 }

@@ -19,9 +19,6 @@ inline constexpr const char *kLinkPrefix = kXdpLinkPrefix;
 // maps, then the program. Attach runs it on the new state's directory.
 void pin_program(const DataMaps &shared, const std::string &dir);
 
-// The interfaces steered, by ifindex (from the link pins).
-std::vector<int> interfaces(const std::string &dir);
-
 // Attaches the pinned program to interface `name` (ifindex); returns false
 // when it already is.
 bool attach_interface(const std::string &dir, const std::string &name, int ifindex, XdpMode mode);
