@@ -11,7 +11,7 @@
 #include <linux/socket.h>
 #include <bpf/bpf_helpers.h>
 
-#include "zd_maps.bpf.h"
+#include "zd_lookup.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -34,29 +34,6 @@ static __always_inline void count(void *stats, __u32 id, enum zd_outcome outcome
 		c->drops++;
 }
 
-static __always_inline __u32 *find_domain(struct bpf_sk_lookup *ctx)
-{
-	struct zd_prefix_key key = {};
-
-	key.binding.protocol = ctx->protocol;
-	key.binding.family = ctx->family;
-	key.binding.port = ctx->local_port;
-	if (ctx->family == AF_INET) {
-		__builtin_memcpy(key.binding.addr, &ctx->local_ip4, 4);
-		key.prefixlen = ZD_BINDING_FIXED_BITS + 32;
-	} else {
-		__u32 *a = (__u32 *)key.binding.addr;
-
-		/* ctx fields are 4-byte context loads; copy them one by one. */
-		a[0] = ctx->local_ip6[0];
-		a[1] = ctx->local_ip6[1];
-		a[2] = ctx->local_ip6[2];
-		a[3] = ctx->local_ip6[3];
-		key.prefixlen = ZD_BINDING_FIXED_BITS + 128;
-	}
-	return zd_find_domain(&key);
-}
-
 /* Assign the workspace's socket for this packet; 0 when it has none live. */
 static __always_inline int assign(struct bpf_sk_lookup *ctx, __u32 workspace)
 {
@@ -64,6 +41,7 @@ static __always_inline int assign(struct bpf_sk_lookup *ctx, __u32 workspace)
 		.workspace = workspace,
 		.protocol = ctx->protocol,
 		.family = ctx->family,
+		.plane = ZD_PLANE_HOST,
 	};
 	struct bpf_sock *sk;
 	long err;
@@ -84,7 +62,7 @@ int zd_dispatch(struct bpf_sk_lookup *ctx)
 	struct zd_route *route;
 	__u32 *domain, id;
 
-	domain = find_domain(ctx);
+	domain = zd_lookup_domain(ctx);
 	if (!domain)
 		return SK_PASS; /* not ours: the normal lookup goes on */
 	id = *domain;

@@ -84,24 +84,35 @@ static __always_inline __u32 *find_domain(const struct zd_flow_key *flow)
 	return zd_find_domain(&key);
 }
 
+static __always_inline int has_socket(struct zd_socket_key *key)
+{
+	struct bpf_sock *sk = bpf_map_lookup_elem(&zd_sockets, key);
+
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
 /* A workspace is alive while the socket registered for it is: the kernel
- * drops a closed socket from the sockhash, whatever its namespace. */
+ * drops a closed socket from the sockhash, whatever its namespace. This
+ * plane delivers to both kinds of workspace, so it asks under both planes
+ * (a workspace has sockets under one of them only). */
 static __always_inline int alive(__u32 workspace, __u8 family)
 {
 	struct zd_socket_key key = {
 		.workspace = workspace,
 		.protocol = IPPROTO_TCP,
 		.family = family,
+		.plane = ZD_PLANE_XDP,
 	};
-	struct bpf_sock *sk;
 
 	if (workspace == ZD_NO_ID)
 		return 0;
-	sk = bpf_map_lookup_elem(&zd_sockets, &key);
-	if (!sk)
-		return 0;
-	bpf_sk_release(sk);
-	return 1;
+	if (has_socket(&key))
+		return 1;
+	key.plane = ZD_PLANE_HOST;
+	return has_socket(&key);
 }
 
 /* The workspace a new flow of this domain goes to, or ZD_NO_ID. */
@@ -216,7 +227,12 @@ int zd_xdp(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 		fresh.workspace = workspace;
-		bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
+		/* Counted only when new, so that status can tell evictions:
+		 * flows added minus flows held (zd deletes none itself). */
+		if (bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_NOEXIST) == 0)
+			c->flows_added++;
+		else
+			bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
 	} else {
 		flow = bpf_map_lookup_elem(&zd_flows, &key);
 		if (!flow) {

@@ -61,11 +61,23 @@ struct zd_route {
 	__u32 previous;
 };
 
+/*
+ * Which plane a socket is delivered by. A workspace in the host's namespace
+ * registers its sockets under ZD_PLANE_HOST, where the host's sk_lookup
+ * program finds them; a workspace in its own namespace (a container)
+ * registers them under ZD_PLANE_XDP, which the host's sk_lookup never asks
+ * for, since it could not deliver there: to it a container workspace looks
+ * like one without a live socket. The XDP program asks for both.
+ */
+#define ZD_PLANE_HOST 0
+#define ZD_PLANE_XDP 1
+
 struct zd_socket_key {
 	__u32 workspace;
 	__u8 protocol;
 	__u8 family;
-	__u16 pad; /* always zero: part of the hash */
+	__u8 plane; /* ZD_PLANE_*; zero in states made before the XDP plane */
+	__u8 pad;   /* always zero: part of the hash */
 };
 
 /* Per-CPU; zdctl sums them. Kept per domain and per workspace. */
@@ -119,6 +131,7 @@ struct zd_xdp_target {
 
 /* Per-CPU; zdctl sums them. */
 struct zd_xdp_counters {
+	__u64 flows_added; /* a SYN made a new flow entry (not a retransmit) */
 	__u64 steered;     /* SYN redirected to the active workspace */
 	__u64 fallbacks;   /* SYN redirected to the previous one: active was dead */
 	__u64 drops;       /* SYN for a domain with no live workspace */

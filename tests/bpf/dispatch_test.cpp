@@ -84,7 +84,7 @@ public:
     plane_->add_domain(zd::Domain{"reset", domain, {}});
   }
   void reset_workspace_counters(uint32_t workspace) {
-    plane_->add_workspace(zd::Workspace{"reset", workspace, 0, zd::Placement::this_netns, {}}, {});
+    plane_->add_workspace(zd::Workspace{"reset", workspace, 0, zd::Placement::this_netns, {}, {}}, {});
   }
 
 private:

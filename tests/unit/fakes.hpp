@@ -191,6 +191,7 @@ private:
 class FakeDataplane final : public zd::Dataplane {
 public:
   uint64_t netns_cookie() const override { return kThisNetns; }
+  bool serves_other_netns() const override { return xdp_attached; }
 
   std::optional<uint32_t> binding_owner(const zd::Endpoint &binding) const override {
     auto it = bindings_.find(binding);
@@ -258,6 +259,7 @@ public:
   void remove_workspace(const zd::Workspace &workspace) override {
     note_write();
     workspaces_.erase(workspace.id);
+    std::erase_if(prepared_, [&](const auto &p) { return p.second == workspace.id; });
   }
   bool alive(const zd::Workspace &workspace, const zd::RegisteredSocket &socket) const override {
     auto it = workspaces_.find(workspace.id);
@@ -272,6 +274,34 @@ public:
     auto it = workspace_counters_.find(workspace);
     return it == workspace_counters_.end() ? zd::Counters{} : it->second;
   }
+
+  bool prepared(const zd::Domain &domain, const zd::Workspace &workspace) const override {
+    return workspace.placement == zd::Placement::this_netns ||
+           prepared_.count({domain.id, workspace.id});
+  }
+  void prepare(const zd::Domain &domain, const zd::Workspace &workspace) override {
+    if (workspace.placement == zd::Placement::this_netns)
+      throw std::logic_error("prepare: a workspace of this namespace needs nothing");
+    note_write();
+    prepared_.insert({domain.id, workspace.id});
+  }
+  void unprepare(const zd::Domain &domain, const zd::Workspace &workspace) override {
+    if (workspace.placement == zd::Placement::this_netns)
+      return;
+    note_write();
+    prepared_.erase({domain.id, workspace.id});
+  }
+  std::optional<zd::ContainerStatus>
+  container_status(const zd::Workspace &workspace) const override {
+    if (workspace.placement == zd::Placement::this_netns)
+      return std::nullopt;
+    return zd::ContainerStatus{"veth-" + workspace.name, 4026532000u + workspace.id};
+  }
+  bool is_prepared(uint32_t domain, uint32_t workspace) const {
+    return prepared_.count({domain, workspace}) != 0;
+  }
+  // The XDP plane is attached: workspaces of other namespaces are served.
+  bool xdp_attached = false;
 
   // What the process does when it closes its listening socket: the real
   // plane drops it by itself. Not a write of the control plane.
@@ -309,6 +339,8 @@ public:
         out << " " << cookie;
       out << "\n";
     }
+    for (const auto &[domain, workspace] : prepared_)
+      out << "domain " << domain << " arrives in the namespace of workspace " << workspace << "\n";
     // Counters are arrays in the kernel: zero and absent are the same.
     const zd::Counters zero{};
     for (const auto &[id, c] : domain_counters_)
@@ -348,6 +380,7 @@ private:
   // only those the test set are held.
   std::map<uint32_t, zd::Counters> domain_counters_;
   std::map<uint32_t, zd::Counters> workspace_counters_;
+  std::set<std::pair<uint32_t, uint32_t>> prepared_; // (domain, workspace)
 };
 
 } // namespace zd_test

@@ -24,7 +24,8 @@ using zd_test::FakeStore;
 using zd_test::Killed;
 
 // A stage of fakes: domain shop (v4 + a prefix), workspaces blue and green,
-// shop switched blue then green, and a second domain "idle".
+// shop switched blue then green, and a second domain "idle" served by "red",
+// a workspace in a container of its own (the XDP plane is attached).
 struct World {
   FakeStore store;
   FakeDataplane plane;
@@ -39,18 +40,24 @@ struct World {
     control.add_workspace("green", 0, one_socket("tcp://127.0.0.1:3002"));
     control.switch_to("shop", "blue", Force::no);
     control.switch_to("shop", "green", Force::no);
+    plane.xdp_attached = true;
+    control.add_workspace("red", 4242, one_socket("tcp://0.0.0.0:8080", kContainer));
+    control.switch_to("idle", "red", Force::no);
     store.crash = plane.crash = &crash;
   }
 
   static zd::Endpoint ep(const std::string &text) {
     return zd::parse_endpoint(text, AllowPrefix::yes);
   }
-  std::vector<zd::TakenSocket> one_socket(const std::string &address) {
+  static constexpr uint64_t kContainer = zd_test::kThisNetns + 1;
+
+  std::vector<zd::TakenSocket> one_socket(const std::string &address,
+                                          uint64_t netns = zd_test::kThisNetns) {
     zd::SocketInfo info;
     info.bound = zd::parse_endpoint(address, AllowPrefix::no);
     info.listening = true;
     info.cookie = next_cookie++;
-    info.netns_cookie = zd_test::kThisNetns;
+    info.netns_cookie = netns;
     std::vector<zd::TakenSocket> out;
     out.push_back({zd::Fd(), info, 0});
     return out;
@@ -80,12 +87,22 @@ const Case kCases[] = {
     {"domain rm", [](World &, ControlPlane &c) { c.remove_domain("shop"); }},
     {"workspace add",
      [](World &w, ControlPlane &c) {
-       c.add_workspace("red", 0, w.one_socket("tcp://127.0.0.1:3003"));
+       c.add_workspace("white", 0, w.one_socket("tcp://127.0.0.1:3003"));
      }},
     {"workspace rm (previous)",
      [](World &, ControlPlane &c) { c.remove_workspace("blue", Force::no); }},
     {"workspace rm --force (active)",
      [](World &, ControlPlane &c) { c.remove_workspace("green", Force::yes); }},
+    {"switch to a container for the first time",
+     [](World &, ControlPlane &c) { c.switch_to("shop", "red", Force::no); }},
+    {"domain rm (served by a container)",
+     [](World &, ControlPlane &c) { c.remove_domain("idle"); }},
+    {"workspace add (container)",
+     [](World &w, ControlPlane &c) {
+       c.add_workspace("black", 4343, w.one_socket("tcp://0.0.0.0:8080", World::kContainer + 1));
+     }},
+    {"workspace rm --force (container, active)",
+     [](World &, ControlPlane &c) { c.remove_workspace("red", Force::yes); }},
 };
 
 TEST(ControlKillSweep, EveryKillPointEndsBeforeOrAfter) {

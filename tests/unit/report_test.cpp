@@ -110,8 +110,12 @@ TEST(ReportJson, Domains) {
 TEST(ReportJson, Workspaces) {
   nlohmann::json json = zd::to_json(sample());
   const auto &blue = json["workspaces"][0];
-  EXPECT_EQ(keys_of(blue), (std::set<std::string>{"name", "pid", "sockets", "counters"}));
+  EXPECT_EQ(keys_of(blue), (std::set<std::string>{"name", "pid", "plane", "netns", "interface",
+                                                  "sockets", "counters"}));
   EXPECT_EQ(blue["name"], "blue");
+  EXPECT_EQ(blue["plane"], "socket");
+  EXPECT_TRUE(blue["netns"].is_null()) << "a workspace of this namespace names none";
+  EXPECT_TRUE(blue["interface"].is_null());
   EXPECT_EQ(blue["pid"], 4242);
   ASSERT_EQ(blue["sockets"].size(), 2u);
   const auto &v4 = blue["sockets"][0];
@@ -152,9 +156,9 @@ TEST(ReportTable, ShowsEverything) {
   // idle has neither active nor previous; green has no pid.
   EXPECT_EQ(row(table, "idle"),
             (std::vector<std::string>{"idle", "-", "-", "0", "0", "0", "tcp://10.99.1.0/24:443"}));
-  EXPECT_EQ(row(table, "green"), (std::vector<std::string>{"green", "-", "0"}));
+  EXPECT_EQ(row(table, "green"), (std::vector<std::string>{"green", "-", "socket", "0"}));
   // The workspace steered column counts fallbacks too: blue steered 1 + 2.
-  EXPECT_EQ(row(table, "blue").at(2), "3");
+  EXPECT_EQ(row(table, "blue").at(3), "3");
   EXPECT_EQ(row(table, "shop").at(3), "7");
 }
 
@@ -217,16 +221,42 @@ TEST(Report, XdpPlane) {
   EXPECT_FALSE(zd::to_json(status).contains("xdp"));
   status.xdp.interfaces = {{"eth0", "native"}};
   status.xdp.flows = 12;
+  status.xdp.flows_added = 15;
   status.xdp.flow_capacity = 262144;
   status.xdp.steered = 10;
   status.xdp.flow_misses = 1;
   const auto json = zd::to_json(status)["xdp"];
   EXPECT_EQ(json["interfaces"], (nlohmann::json::array({{{"name", "eth0"}, {"mode", "native"}}})));
-  EXPECT_EQ(json["flows"], (nlohmann::json{{"entries", 12}, {"capacity", 262144}}));
+  EXPECT_EQ(
+      json["flows"],
+      (nlohmann::json{{"entries", 12}, {"capacity", 262144}, {"added", 15}, {"evictions", 3}}))
+      << "evictions are the flows added that the table no longer holds";
   EXPECT_EQ(json["counters"]["steered"], 10);
   EXPECT_EQ(json["counters"]["flow_misses"], 1);
-  EXPECT_NE(zd::to_table(status).find("XDP on eth0 (native); flows 12/262144"), std::string::npos)
+  EXPECT_NE(zd::to_table(status).find("XDP on eth0 (native); flows 12/262144 (3 evicted)"),
+            std::string::npos)
       << zd::to_table(status);
+}
+
+// A container workspace names its plane, its veth and its namespace.
+TEST(Report, ContainerWorkspace) {
+  zd::Status status;
+  zd::WorkspaceStatus red;
+  red.name = "red";
+  red.pid = 77;
+  red.placement = zd::Placement::other_netns;
+  red.container = zd::ContainerStatus{"veth-red", 4026532999u};
+  status.workspaces.push_back(red);
+  const auto json = zd::to_json(status)["workspaces"][0];
+  EXPECT_EQ(json["plane"], "xdp");
+  EXPECT_EQ(json["interface"], "veth-red");
+  EXPECT_EQ(json["netns"], 4026532999u);
+  EXPECT_NE(zd::to_table(status).find("xdp via veth-red, netns 4026532999"), std::string::npos)
+      << zd::to_table(status);
+  red.container = zd::ContainerStatus{"", 0};
+  status.workspaces = {red};
+  EXPECT_TRUE(zd::to_json(status)["workspaces"][0]["netns"].is_null());
+  EXPECT_NE(zd::to_table(status).find("NETNS GONE"), std::string::npos) << zd::to_table(status);
 }
 
 } // namespace

@@ -28,8 +28,10 @@ bool is_v4_mapped(const Endpoint &ep) {
 }
 
 // Additions are undone after a crash, removals finished (see recover()).
+// A switch is undone unless its route was written (recover()).
 bool is_addition(Intent::Op op) {
-  return op == Intent::Op::add_domain || op == Intent::Op::add_workspace;
+  return op == Intent::Op::add_domain || op == Intent::Op::add_workspace ||
+         op == Intent::Op::switch_workspace;
 }
 
 // The zdctl command that made an intent, for the message of its recovery.
@@ -43,6 +45,8 @@ std::string command_of(const Intent &intent) {
     return "workspace add " + intent.workspace.name;
   case Intent::Op::remove_workspace:
     return "workspace rm " + intent.workspace.name;
+  case Intent::Op::switch_workspace:
+    return "switch " + intent.domain.name + " " + intent.workspace.name;
   }
   return "?";
 }
@@ -177,12 +181,14 @@ void ControlPlane::remove_domain(const std::string &name) {
   forget_id(IdKind::domain, intent.domain.id);
 }
 
-std::vector<RegisteredSocket>
-ControlPlane::check_sockets(const std::string &name,
-                            const std::vector<TakenSocket> &sockets) const {
+std::vector<RegisteredSocket> ControlPlane::check_sockets(const std::string &name,
+                                                          const std::vector<TakenSocket> &sockets,
+                                                          Placement &placement) const {
   if (sockets.empty())
     throw Error(Errc::invalid, "workspace '" + name + "' needs at least one socket");
-  const uint64_t netns = plane_.netns_cookie();
+  const uint64_t here = plane_.netns_cookie();
+  const uint64_t netns = sockets.front().info.netns_cookie;
+  placement = netns == here ? Placement::this_netns : Placement::other_netns;
   std::vector<RegisteredSocket> checked;
   for (const auto &socket : sockets) {
     const SocketInfo &info = socket.info;
@@ -194,9 +200,9 @@ ControlPlane::check_sockets(const std::string &name,
     if (!info.listening)
       throw Error(Errc::invalid, what + " is not listening");
     if (info.netns_cookie != netns)
-      throw Error(Errc::refused,
-                  what + " lives in another network namespace: sk_lookup cannot deliver to "
-                         "it; run the workspace in this namespace");
+      throw Error(Errc::invalid, what + " lives in another network namespace than " +
+                                     format_endpoint(sockets.front().info.bound) +
+                                     ": a workspace lives in one");
     if (serves != info.bound.family &&
         !(serves == AF_INET && info.bound.family == AF_INET6 && !info.v6only))
       throw Error(Errc::invalid, what + " cannot take " + family_name(serves) + " connections");
@@ -211,15 +217,26 @@ ControlPlane::check_sockets(const std::string &name,
   if (checked.size() > kMaxSocketsPerWorkspace)
     throw Error(Errc::invalid,
                 "a workspace has at most " + plural(kMaxSocketsPerWorkspace, "socket"));
+  if (placement == Placement::other_netns && !plane_.serves_other_netns())
+    throw Error(Errc::refused,
+                "socket " + format_endpoint(sockets.front().info.bound) +
+                    " lives in another network namespace, which sk_lookup cannot deliver to: "
+                    "attach the XDP plane at the host's ingress interface (zdctl attach --xdp "
+                    "IFACE) to serve workspaces in containers");
   return checked;
 }
 
 void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
-                                 const std::vector<TakenSocket> &sockets) {
+                                 const std::vector<TakenSocket> &sockets, const std::string &via) {
   validate_name("workspace", name);
   if (store_.workspace(name))
     throw Error(Errc::exists, "workspace '" + name + "' already exists");
-  Workspace workspace{name, kNoId, pid, Placement::this_netns, check_sockets(name, sockets)};
+  Workspace workspace{name, kNoId, pid, Placement::this_netns, {}, via};
+  workspace.sockets = check_sockets(name, sockets, workspace.placement);
+  if (!via.empty() && workspace.placement == Placement::this_netns)
+    throw Error(Errc::invalid, "--via names the veth into a workspace's own network namespace, "
+                               "and workspace '" +
+                                   name + "' lives in this one");
   workspace.id = pick_id(IdKind::workspace);
   Intent intent{Intent::Op::add_workspace, {}, workspace, store_.next_id(IdKind::workspace)};
   run(intent, &sockets);
@@ -243,7 +260,8 @@ void ControlPlane::remove_workspace(const std::string &name, Force force) {
 // written first, so a zdctl killed at any point leaves a record of what it
 // was doing, which the next one finishes or undoes (recover()). The steps
 // of each change may be repeated: that is how the next one finishes it.
-void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *sockets) {
+void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *sockets,
+                       const Route *route) {
   store_.set_intent(intent);
   try {
     switch (intent.op) {
@@ -256,6 +274,10 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
       store_.set_next_id(IdKind::workspace, intent.workspace.id + 1);
       store_.put_workspace(intent.workspace);
       plane_.add_workspace(intent.workspace, *sockets);
+      break;
+    case Intent::Op::switch_workspace:
+      plane_.prepare(intent.domain, intent.workspace);
+      plane_.set_route(intent.domain.id, *route);
       break;
     case Intent::Op::remove_domain:
     case Intent::Op::remove_workspace:
@@ -278,7 +300,13 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
 // Removals are finished: the user asked for them and they cannot fail for
 // lack of room. The route edit is computed from what the routes are now.
 void ControlPlane::finish(const Intent &intent) {
+  if (intent.op == Intent::Op::switch_workspace)
+    return; // its last step, the route, is written: nothing is left to do
   if (intent.op == Intent::Op::remove_domain) {
+    // Its addresses leave the containers it was switched to.
+    for (const auto &workspace : store_.workspaces())
+      if (workspace.placement == Placement::other_netns)
+        plane_.unprepare(intent.domain, workspace);
     plane_.remove_domain(intent.domain);
     store_.remove_domain(intent.domain);
     return;
@@ -309,6 +337,9 @@ void ControlPlane::undo(const Intent &intent) {
     store_.remove_workspace(intent.workspace);
     store_.set_next_id(IdKind::workspace, intent.next_id);
     break;
+  case Intent::Op::switch_workspace:
+    plane_.unprepare(intent.domain, intent.workspace);
+    break;
   case Intent::Op::remove_domain:
   case Intent::Op::remove_workspace:
     break; // nothing to undo: a failed removal is finished by the next zdctl
@@ -319,7 +350,11 @@ std::optional<std::string> ControlPlane::recover() {
   const std::optional<Intent> intent = store_.intent();
   if (!intent)
     return std::nullopt;
-  const bool addition = is_addition(intent->op);
+  // A switch whose route was written is done: only its undo would change it.
+  const bool addition =
+      is_addition(intent->op) &&
+      !(intent->op == Intent::Op::switch_workspace &&
+        plane_.route(intent->domain.id).value_or(Route{}).active == intent->workspace.id);
   if (addition)
     undo(*intent);
   else
@@ -328,6 +363,20 @@ std::optional<std::string> ControlPlane::recover() {
   used_ids_ = {}; // read again on next use
   return std::string(addition ? "undid" : "finished") + " an interrupted '" + command_of(*intent) +
          "'";
+}
+
+// The switch itself: one map update. Only the first switch of a domain to a
+// workspace in another namespace does more, first: it makes the domain's
+// addresses arrive in that namespace, under an intent, so a zdctl killed
+// between the two leaves the switch done or not done.
+void ControlPlane::point(const Domain &domain, const Workspace &workspace, const Route &route) {
+  spdlog::debug("domain {} (id {}): route -> {{active {}, previous {}}}", domain.name, domain.id,
+                route.active, route.previous);
+  if (plane_.prepared(domain, workspace)) {
+    plane_.set_route(domain.id, route);
+    return;
+  }
+  run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
 }
 
 SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::string &target,
@@ -341,9 +390,7 @@ SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::
   if (force == Force::no)
     require_live_sockets(domain, workspace);
   // The switch itself: one map update.
-  spdlog::debug("domain {} (id {}): route {{active {}, previous {}}} -> {{{}, {}}}", domain.name,
-                domain.id, route.active, route.previous, workspace.id, route.active);
-  plane_.set_route(domain.id, {workspace.id, route.active});
+  point(domain, workspace, {workspace.id, route.active});
   result.changed = Changed::yes;
   return result;
 }
@@ -360,9 +407,7 @@ SwitchResult ControlPlane::revert(const std::string &domain_name, Force force) {
     throw Error(Errc::refused, none);
   if (force == Force::no)
     require_live_sockets(domain, *workspace);
-  spdlog::debug("domain {} (id {}): route {{active {}, previous {}}} -> {{{}, {}}}", domain.name,
-                domain.id, route->active, route->previous, route->previous, route->active);
-  plane_.set_route(domain.id, {route->previous, route->active});
+  point(domain, *workspace, {route->previous, route->active});
   return {Changed::yes, workspace_name(route->active), workspace->name};
 }
 
@@ -390,8 +435,13 @@ Status ControlPlane::status() const {
   const std::map<uint64_t, AcceptQueue> queues =
       workspaces.empty() ? std::map<uint64_t, AcceptQueue>{} : plane_.accept_queues();
   for (auto &workspace : workspaces) {
-    WorkspaceStatus w{
-        workspace.name, workspace.id, workspace.pid, {}, plane_.workspace_counters(workspace.id)};
+    WorkspaceStatus w{workspace.name,
+                      workspace.id,
+                      workspace.pid,
+                      {},
+                      plane_.workspace_counters(workspace.id),
+                      workspace.placement,
+                      plane_.container_status(workspace)};
     for (const auto &socket : workspace.sockets) {
       SocketStatus s{socket, plane_.alive(workspace, socket), std::nullopt};
       if (auto it = queues.find(socket.cookie); s.alive && it != queues.end())

@@ -35,9 +35,12 @@ public:
   void remove_domain(const std::string &name);
 
   // sockets: listening sockets already taken from the process (or
-  // inherited) and inspected; pid is recorded for status (0 for fds).
+  // inherited) and inspected; pid is recorded for status (0 for fds). A
+  // workspace whose sockets live in another network namespace is served by
+  // the XDP plane, through the veth into that namespace (`via` names it
+  // when there are several).
   void add_workspace(const std::string &name, uint32_t pid,
-                     const std::vector<TakenSocket> &sockets);
+                     const std::vector<TakenSocket> &sockets, const std::string &via = "");
   // Refused while the workspace is active for a domain, unless forced: then
   // each such domain falls back to its previous workspace.
   void remove_workspace(const std::string &name, Force force);
@@ -56,7 +59,9 @@ public:
   std::optional<std::string> recover();
 
 private:
-  void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr);
+  void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
+           const Route *route = nullptr);
+  void point(const Domain &domain, const Workspace &workspace, const Route &route);
   void finish(const Intent &intent);
   void undo(const Intent &intent);
   Domain find_domain(const std::string &name) const;
@@ -65,7 +70,8 @@ private:
   std::string workspace_name(uint32_t id) const;
   void require_live_sockets(const Domain &domain, const Workspace &workspace) const;
   std::vector<RegisteredSocket> check_sockets(const std::string &name,
-                                              const std::vector<TakenSocket> &sockets) const;
+                                              const std::vector<TakenSocket> &sockets,
+                                              Placement &placement) const;
   uint32_t pick_id(IdKind kind);
   std::set<uint32_t> &used_ids(IdKind kind);
   void forget_id(IdKind kind, uint32_t id);

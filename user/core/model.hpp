@@ -46,8 +46,9 @@ struct Domain {
 
 // Where a workspace's listening sockets live. It decides the data plane that
 // delivers to it: sk_lookup can only hand a connection to a socket of its
-// own network namespace (the XDP plane will serve the other case).
-enum class Placement : uint8_t { this_netns, other_netns };
+// own network namespace; the XDP plane serves a workspace in a namespace of
+// its own (a container) through the veth that leads there.
+enum class Placement : uint8_t { this_netns = 0, other_netns = 1 };
 
 // A listening socket as registered: what it is bound to, which family of
 // connections it serves (IPv4 too for a dual-stack [::] socket) and its
@@ -66,6 +67,9 @@ struct Workspace {
   uint32_t pid = 0; // 0 when registered by an inherited fd
   Placement placement = Placement::this_netns;
   std::vector<RegisteredSocket> sockets;
+  // other_netns, when added only: the host-side interface into its
+  // namespace the user named (--via), "" to let zd find the only one.
+  std::string via;
 };
 
 // Which workspace serves a domain, and which one to revert to.
@@ -79,10 +83,18 @@ struct Route {
 // after its last (see ControlPlane::recover). The next zdctl that takes the
 // lock finishes it or undoes it, so a killed one leaves nothing half-made.
 struct Intent {
-  enum class Op : uint8_t { add_domain = 1, remove_domain, add_workspace, remove_workspace };
+  // switch_workspace: the first switch of a domain to a workspace in
+  // another namespace, which first makes the domain's addresses arrive there.
+  enum class Op : uint8_t {
+    add_domain = 1,
+    remove_domain,
+    add_workspace,
+    remove_workspace,
+    switch_workspace
+  };
   Op op = Op::add_domain;
-  Domain domain;        // add_domain, remove_domain
-  Workspace workspace;  // add_workspace, remove_workspace
+  Domain domain;        // add_domain, remove_domain, switch_workspace
+  Workspace workspace;  // add_workspace, remove_workspace, switch_workspace
   uint32_t next_id = 0; // the id cursor before an add, restored by its undo
 };
 

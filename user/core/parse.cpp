@@ -157,6 +157,12 @@ Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   return ep;
 }
 
+std::string format_prefix(const Endpoint &ep) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ep.family, ep.addr.data(), buf, sizeof(buf));
+  return std::string(buf) + "/" + std::to_string(ep.prefix_len);
+}
+
 std::string format_endpoint(const Endpoint &ep) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(ep.family, ep.addr.data(), buf, sizeof(buf));

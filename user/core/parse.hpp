@@ -19,6 +19,8 @@ Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix);
 
 // Inverse of parse_endpoint; always brackets IPv6 and omits an exact prefix.
 std::string format_endpoint(const Endpoint &endpoint);
+// The address part alone, always with its length: 10.99.0.1/32.
+std::string format_prefix(const Endpoint &endpoint);
 
 std::string protocol_name(uint8_t protocol);
 std::string family_name(uint8_t family); // "ipv4" / "ipv6"

@@ -59,6 +59,9 @@ public:
 
   // The network namespace whose sockets this plane delivers to (its cookie).
   virtual uint64_t netns_cookie() const = 0;
+  // Whether it can also deliver to workspaces in namespaces of their own
+  // (the XDP plane is attached).
+  virtual bool serves_other_netns() const = 0;
 
   // The domain that holds this very binding (an exact address or the same
   // prefix), if any.
@@ -84,6 +87,15 @@ public:
   // True while the data plane still holds this very socket (it drops a
   // socket by itself when the process closes it).
   virtual bool alive(const Workspace &workspace, const RegisteredSocket &socket) const = 0;
+  // A workspace in another namespace receives a domain's connections only
+  // once the domain's addresses arrive there (prepare). Repeating either
+  // is harmless; both hold until undone or the workspace or domain goes.
+  virtual bool prepared(const Domain &domain, const Workspace &workspace) const = 0;
+  virtual void prepare(const Domain &domain, const Workspace &workspace) = 0;
+  virtual void unprepare(const Domain &domain, const Workspace &workspace) = 0;
+  // How the XDP plane reaches a workspace of another namespace.
+  virtual std::optional<ContainerStatus> container_status(const Workspace &workspace) const = 0;
+
   // The accept queues of the listeners this plane delivers to, by cookie.
   virtual std::map<uint64_t, AcceptQueue> accept_queues() const = 0;
 

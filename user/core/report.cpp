@@ -89,17 +89,28 @@ nlohmann::json to_json(const Status &status) {
                                                                  {"backlog", queue->backlog},
                                                                  {"full", queue->full()}}
                                                 : nlohmann::json(nullptr)}});
-    workspaces.push_back({{"name", w.name},
-                          {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
-                          {"sockets", sockets},
-                          {"counters", to_json(w.counters)}});
+    const bool xdp = w.placement == Placement::other_netns;
+    const ContainerStatus container = w.container.value_or(ContainerStatus{});
+    workspaces.push_back(
+        {{"name", w.name},
+         {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
+         {"plane", xdp ? "xdp" : "socket"},
+         {"netns", xdp && container.netns ? nlohmann::json(container.netns) : nullptr},
+         {"interface",
+          xdp && !container.interface.empty() ? nlohmann::json(container.interface) : nullptr},
+         {"sockets", sockets},
+         {"counters", to_json(w.counters)}});
   }
   nlohmann::json interfaces = nlohmann::json::array();
   for (const auto &i : status.xdp.interfaces)
     interfaces.push_back({{"name", i.name}, {"mode", i.mode}});
   const XdpStatus &x = status.xdp;
   nlohmann::json xdp = {{"interfaces", interfaces},
-                        {"flows", {{"entries", x.flows}, {"capacity", x.flow_capacity}}},
+                        {"flows",
+                         {{"entries", x.flows},
+                          {"capacity", x.flow_capacity},
+                          {"added", x.flows_added},
+                          {"evictions", x.evictions()}}},
                         {"counters",
                          {{"steered", x.steered},
                           {"fallbacks", x.fallbacks},
@@ -125,7 +136,8 @@ std::string to_table(const Status &status) {
                        std::to_string(d.counters.steered), std::to_string(d.counters.fallbacks),
                        std::to_string(d.counters.drops), joined(bindings)});
   }
-  std::vector<std::vector<std::string>> workspaces{{"WORKSPACE", "PID", "STEERED", "SOCKETS"}};
+  std::vector<std::vector<std::string>> workspaces{
+      {"WORKSPACE", "PID", "PLANE", "STEERED", "SOCKETS"}};
   for (const auto &w : status.workspaces) {
     std::vector<std::string> sockets;
     for (const auto &[s, alive, queue] : w.sockets)
@@ -136,7 +148,13 @@ std::string to_table(const Status &status) {
                              ? " (alive, ACCEPT QUEUE FULL " + std::to_string(queue->waiting) +
                                    "/" + std::to_string(queue->backlog) + ")"
                              : " (alive)"));
-    workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-",
+    std::string plane = "socket";
+    if (w.placement == Placement::other_netns) {
+      const ContainerStatus c = w.container.value_or(ContainerStatus{});
+      plane = "xdp via " + or_dash(c.interface) +
+              (c.netns ? ", netns " + std::to_string(c.netns) : ", NETNS GONE");
+    }
+    workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-", plane,
                           std::to_string(w.counters.steered + w.counters.fallbacks),
                           joined(sockets)});
   }
@@ -150,9 +168,10 @@ std::string to_table(const Status &status) {
     for (const auto &i : x.interfaces)
       where.push_back(i.name + " (" + i.mode + ")");
     out += "\nXDP on " + joined(where) + "; flows " + std::to_string(x.flows) + "/" +
-           std::to_string(x.flow_capacity) + "; steered " + std::to_string(x.steered) +
-           ", fallbacks " + std::to_string(x.fallbacks) + ", drops " + std::to_string(x.drops) +
-           ", flow misses " + std::to_string(x.flow_misses) + "\n";
+           std::to_string(x.flow_capacity) + " (" + std::to_string(x.evictions()) +
+           " evicted); steered " + std::to_string(x.steered) + ", fallbacks " +
+           std::to_string(x.fallbacks) + ", drops " + std::to_string(x.drops) + ", flow misses " +
+           std::to_string(x.flow_misses) + "\n";
   }
   return out;
 }

@@ -17,12 +17,20 @@ struct SocketStatus {
   std::optional<AcceptQueue> queue; // while alive
 };
 
+// A workspace in a namespace of its own, as the XDP plane reaches it.
+struct ContainerStatus {
+  std::string interface; // the host-side veth frames are redirected to
+  uint64_t netns = 0;    // the namespace's inode; 0 once it is gone
+};
+
 struct WorkspaceStatus {
   std::string name;
   uint32_t id = kNoId;
   uint32_t pid = 0; // 0 when registered by an inherited fd
   std::vector<SocketStatus> sockets;
   Counters counters;
+  Placement placement = Placement::this_netns;
+  std::optional<ContainerStatus> container; // other_netns only
 };
 
 struct DomainStatus {
@@ -44,7 +52,11 @@ struct XdpStatus {
   std::vector<XdpInterfaceStatus> interfaces; // sorted by name
   uint64_t flows = 0;                         // entries in the flow table
   uint64_t flow_capacity = 0;
+  uint64_t flows_added = 0; // flows written on a SYN since attach
   uint64_t steered = 0, fallbacks = 0, drops = 0, followed = 0, to_host = 0, flow_misses = 0;
+  // Flows the LRU table dropped to make room (all but the ones it holds:
+  // zd never deletes a flow itself).
+  uint64_t evictions() const { return flows_added > flows ? flows_added - flows : 0; }
 };
 
 struct Status {

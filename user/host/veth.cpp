@@ -1,7 +1,6 @@
 #include "veth.hpp"
 
 #include <fcntl.h>
-#include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
@@ -15,43 +14,11 @@
 
 #include "error.hpp"
 #include "fd.hpp"
+#include "rtnetlink.hpp"
 
 namespace zd {
 
 namespace {
-
-struct SocketCloser {
-  void operator()(mnl_socket *socket) const { mnl_socket_close(socket); }
-};
-using Netlink = std::unique_ptr<mnl_socket, SocketCloser>;
-
-Netlink open_rtnetlink() {
-  Netlink nl(mnl_socket_open(NETLINK_ROUTE));
-  if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-    throw_errno("opening an rtnetlink socket");
-  return nl;
-}
-
-// Sends request and feeds every answer to callback until the kernel is done.
-void exchange(mnl_socket *nl, nlmsghdr *request, mnl_cb_t callback, void *data) {
-  static uint32_t seq = 1;
-  request->nlmsg_seq = ++seq;
-  if (mnl_socket_sendto(nl, request, request->nlmsg_len) < 0)
-    throw_errno("asking rtnetlink");
-  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  const uint32_t port = mnl_socket_get_portid(nl);
-  for (;;) {
-    const ssize_t got = mnl_socket_recvfrom(nl, buf.data(), buf.size());
-    if (got < 0)
-      throw_errno("reading rtnetlink's answer");
-    const int rc =
-        mnl_cb_run(buf.data(), static_cast<size_t>(got), request->nlmsg_seq, port, callback, data);
-    if (rc == MNL_CB_STOP)
-      return;
-    if (rc < 0)
-      throw_errno("reading rtnetlink's answer");
-  }
-}
 
 // The id this namespace knows the namespace of fd by; nullopt if it has none
 // (then no veth of ours leads there).
@@ -64,7 +31,7 @@ std::optional<int32_t> nsid_of(mnl_socket *nl, int netns_fd) {
   gen->rtgen_family = AF_UNSPEC;
   mnl_attr_put_u32(request, NETNSA_FD, static_cast<uint32_t>(netns_fd));
   int32_t nsid = NETNSA_NSID_NOT_ASSIGNED;
-  exchange(
+  rtnl::exchange(
       nl, request,
       [](const nlmsghdr *message, void *data) -> int {
         mnl_attr_parse(
@@ -147,7 +114,7 @@ std::vector<Link> links(mnl_socket *nl, std::optional<int32_t> target, int ifind
   if (target)
     mnl_attr_put_u32(request, IFLA_TARGET_NETNSID, static_cast<uint32_t>(*target));
   std::vector<Link> out;
-  exchange(nl, request, ifindex ? [](const nlmsghdr *m, void *d) -> int {
+  rtnl::exchange(nl, request, ifindex ? [](const nlmsghdr *m, void *d) -> int {
     parse_link(m, d);
     return MNL_CB_STOP;
   } : parse_link, &out);
@@ -164,7 +131,7 @@ std::vector<VethPair> veths_into(int pid) {
       throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
     throw_errno("opening " + path);
   }
-  Netlink nl = open_rtnetlink();
+  rtnl::Socket nl = rtnl::open();
   const std::optional<int32_t> nsid = nsid_of(nl.get(), netns.get());
   std::vector<VethPair> out;
   if (!nsid)

@@ -39,6 +39,17 @@ void DataMaps::set_config(const zd_config &config) {
   (*this)[DataMap::config].update(uint32_t{0}, config);
 }
 
+void DataMaps::reuse_in(bpf_object *object) const {
+  for (size_t i = 0; i < kDataMaps.size(); ++i) {
+    bpf_map *map = bpf_object__find_map_by_name(object, kDataMaps[i].object);
+    if (!map)
+      throw Error(Errc::kernel,
+                  std::string("embedded BPF object lacks map ") + kDataMaps[i].object);
+    if (int err = bpf_map__reuse_fd(map, maps_[i].fd()); err != 0)
+      throw_errno(std::string("reusing pinned map ") + kDataMaps[i].pin, -err);
+  }
+}
+
 void DataMaps::pin_all(const std::string &dir) const {
   for (size_t i = 0; i < kDataMaps.size(); ++i)
     maps_[i].pin(dir + "/" + kDataMaps[i].pin);

@@ -44,6 +44,9 @@ public:
   void set_config(const zd_config &config);
 
   void pin_all(const std::string &dir) const;
+  // Makes a BPF object about to be loaded use these maps instead of its own
+  // (every program includes bpf/zd_maps.bpf.h).
+  void reuse_in(bpf_object *object) const;
 
 private:
   std::array<BpfMap, kDataMaps.size()> maps_;

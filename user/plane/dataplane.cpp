@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "container.hpp"
 #include "keys.hpp"
 #include "parse.hpp"
 #include "sock_diag.hpp"
@@ -43,14 +44,13 @@ void reset_counters(BpfMap &map, uint32_t index) {
 }
 
 zd_socket_key key_of(const Workspace &workspace, const RegisteredSocket &socket) {
-  return socket_key(workspace.id, socket.bound.protocol, socket.serves);
+  return socket_key(workspace.id, socket.bound.protocol, socket.serves,
+                    workspace.placement == Placement::this_netns ? ZD_PLANE_HOST
+                                                                 : ZD_PLANE_XDP);
 }
 
-void require_this_netns(const Workspace &workspace) {
-  if (workspace.placement != Placement::this_netns)
-    throw Error(Errc::refused, "workspace '" + workspace.name +
-                                   "' lives in another network namespace, which no data "
-                                   "plane of this zd serves");
+bool in_container(const Workspace &workspace) {
+  return workspace.placement == Placement::other_netns;
 }
 
 } // namespace
@@ -59,6 +59,10 @@ uint64_t BpfDataplane::netns_cookie() const {
   // sk_lookup runs in the namespace of the state, which is this process's:
   // State::open refuses a state attached elsewhere.
   return current_netns_cookie();
+}
+
+bool BpfDataplane::serves_other_netns() const {
+  return container::xdp_attached(dir_);
 }
 
 std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) const {
@@ -169,8 +173,16 @@ void BpfDataplane::set_route(uint32_t domain, const Route &route) {
 
 void BpfDataplane::add_workspace(const Workspace &workspace,
                                  const std::vector<TakenSocket> &sockets) {
-  require_this_netns(workspace);
   reset_counters(maps_[DataMap::workspace_stats], workspace.id);
+  if (in_container(workspace)) {
+    try {
+      container::add(dir_, maps_, workspace, sockets);
+    } catch (...) {
+      container::remove(dir_, maps_, workspace);
+      throw;
+    }
+    return;
+  }
   BpfMap &map = maps_[DataMap::sockets];
   size_t added = 0;
   try {
@@ -192,6 +204,8 @@ void BpfDataplane::add_workspace(const Workspace &workspace,
 }
 
 void BpfDataplane::remove_workspace(const Workspace &workspace) {
+  if (in_container(workspace))
+    return container::remove(dir_, maps_, workspace);
   for (const auto &socket : workspace.sockets)
     maps_[DataMap::sockets].erase(key_of(workspace, socket));
 }
@@ -201,6 +215,26 @@ bool BpfDataplane::alive(const Workspace &workspace, const RegisteredSocket &soc
   uint64_t cookie = 0;
   return maps_[DataMap::sockets].lookup(key_of(workspace, socket), cookie) &&
          cookie == socket.cookie;
+}
+
+bool BpfDataplane::prepared(const Domain &domain, const Workspace &workspace) const {
+  return !in_container(workspace) || container::prepared(dir_, domain, workspace);
+}
+
+void BpfDataplane::prepare(const Domain &domain, const Workspace &workspace) {
+  if (in_container(workspace))
+    container::prepare(dir_, domain, workspace);
+}
+
+void BpfDataplane::unprepare(const Domain &domain, const Workspace &workspace) {
+  if (in_container(workspace))
+    container::unprepare(dir_, domain, workspace);
+}
+
+std::optional<ContainerStatus> BpfDataplane::container_status(const Workspace &workspace) const {
+  if (!in_container(workspace))
+    return std::nullopt;
+  return container::status(dir_, workspace);
 }
 
 std::map<uint64_t, AcceptQueue> BpfDataplane::accept_queues() const {
@@ -276,6 +310,7 @@ XdpStatus BpfDataplane::xdp_status() const {
   std::vector<zd_xdp_counters> per_cpu(static_cast<size_t>(cpus > 0 ? cpus : 1));
   if (stats.lookup(uint32_t{0}, *per_cpu.data()))
     for (const auto &c : per_cpu) {
+      status.flows_added += c.flows_added;
       status.steered += c.steered, status.fallbacks += c.fallbacks, status.drops += c.drops;
       status.followed += c.followed, status.to_host += c.to_host;
       status.flow_misses += c.flow_misses;

@@ -1,8 +1,8 @@
 // BpfDataplane: the core's Dataplane over the pinned BPF maps. Bindings,
 // routes and counters are shared by every program; delivery to a workspace
 // depends on where its sockets live: a SOCKHASH entry that the sk_lookup
-// program assigns (this namespace). The XDP plane adds the other case here,
-// with no change to the core.
+// program assigns (this namespace), or the XDP plane's way into a
+// container's namespace (container.hpp).
 #pragma once
 
 #include <string>
@@ -18,6 +18,7 @@ public:
   explicit BpfDataplane(DataMaps &maps, std::string dir = "") : maps_(maps), dir_(std::move(dir)) {}
 
   uint64_t netns_cookie() const override;
+  bool serves_other_netns() const override;
 
   std::optional<uint32_t> binding_owner(const Endpoint &binding) const override;
   void add_domain(const Domain &domain) override;
@@ -30,6 +31,10 @@ public:
   void add_workspace(const Workspace &workspace, const std::vector<TakenSocket> &sockets) override;
   void remove_workspace(const Workspace &workspace) override;
   bool alive(const Workspace &workspace, const RegisteredSocket &socket) const override;
+  bool prepared(const Domain &domain, const Workspace &workspace) const override;
+  void prepare(const Domain &domain, const Workspace &workspace) override;
+  void unprepare(const Domain &domain, const Workspace &workspace) override;
+  std::optional<ContainerStatus> container_status(const Workspace &workspace) const override;
   std::map<uint64_t, AcceptQueue> accept_queues() const override;
 
   XdpStatus xdp_status() const override;

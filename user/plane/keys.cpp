@@ -39,11 +39,12 @@ bool is_exact_key(const zd_prefix_key &key) {
   return key.prefixlen == ZD_BINDING_FIXED_BITS + bits;
 }
 
-zd_socket_key socket_key(uint32_t workspace, uint8_t protocol, uint8_t family) {
+zd_socket_key socket_key(uint32_t workspace, uint8_t protocol, uint8_t family, uint8_t plane) {
   zd_socket_key key{};
   key.workspace = workspace;
   key.protocol = protocol;
   key.family = family;
+  key.plane = plane;
   return key;
 }
 

@@ -17,7 +17,10 @@ Endpoint binding_of(const zd_prefix_key &key);
 // True when the key names one address (it goes in the hash, not the trie).
 bool is_exact_key(const zd_prefix_key &key);
 
-zd_socket_key socket_key(uint32_t workspace, uint8_t protocol, uint8_t family);
+// plane: ZD_PLANE_HOST for a workspace of this namespace, ZD_PLANE_XDP for
+// one in its own (bpf/zd_shared.h says why they are kept apart).
+zd_socket_key socket_key(uint32_t workspace, uint8_t protocol, uint8_t family,
+                         uint8_t plane = ZD_PLANE_HOST);
 
 Counters counters_of(const zd_counters &counters);
 

@@ -20,14 +20,7 @@ SkLookupProgram SkLookupProgram::open(bool reuse, const DataMaps *maps) {
   if (!program.skel_)
     throw_errno("opening the embedded BPF object");
   if (reuse)
-    for (size_t i = 0; i < kDataMaps.size(); ++i) {
-      bpf_map *map = bpf_object__find_map_by_name(program.skel_->obj, kDataMaps[i].object);
-      if (!map)
-        throw Error(Errc::kernel,
-                    std::string("embedded BPF object lacks map ") + kDataMaps[i].object);
-      if (int err = bpf_map__reuse_fd(map, (*maps)[static_cast<DataMap>(i)].fd()); err != 0)
-        throw_errno(std::string("reusing pinned map ") + kDataMaps[i].pin, -err);
-    }
+    maps->reuse_in(program.skel_->obj);
   if (int err = zd_sk_lookup__load(program.skel_.get()); err != 0)
     throw_errno("loading the BPF program (verbose logging shows the verifier log)", -err);
   return program;

@@ -41,11 +41,7 @@ XdpProgram XdpProgram::load(const DataMaps &shared, const std::string &dir) {
   if (!program.skel_)
     throw_errno("opening the embedded XDP object");
   bpf_object *object = program.skel_->obj;
-  for (size_t i = 0; i < kDataMaps.size(); ++i)
-    if (int err = bpf_map__reuse_fd(find(object, kDataMaps[i].object),
-                                    shared[static_cast<DataMap>(i)].fd());
-        err != 0)
-      throw_errno(std::string("reusing pinned map ") + kDataMaps[i].pin, -err);
+  shared.reuse_in(object);
   for (const auto &name : kXdpMaps) {
     const std::string path = dir + "/" + name.pin;
     if (access(path.c_str(), F_OK) != 0)

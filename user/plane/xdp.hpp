@@ -26,6 +26,9 @@ inline constexpr std::array<MapName, 4> kXdpMaps = {{
 
 enum class XdpMode { native, generic };
 
+// The program's pin in the state dir, which every link runs.
+inline constexpr const char *kXdpProgramPin = "xdp_program";
+
 // One pinned link per interface steered at, named by ifindex (interface
 // names may hold a '.', which bpffs refuses).
 inline constexpr const char *kXdpLinkPrefix = "xdp-link-";

@@ -78,6 +78,7 @@ record::Workspace to_record(const Workspace &workspace) {
   record::Workspace r{};
   r.id = workspace.id;
   r.pid = workspace.pid;
+  r.placement = static_cast<uint32_t>(workspace.placement);
   r.n_sockets = static_cast<uint32_t>(std::min(workspace.sockets.size(), kMaxSocketsPerWorkspace));
   for (uint32_t i = 0; i < r.n_sockets; ++i) {
     const RegisteredSocket &s = workspace.sockets[i];
@@ -93,7 +94,10 @@ record::Workspace to_record(const Workspace &workspace) {
 }
 
 Workspace from_record(const record::Name &name, const record::Workspace &r) {
-  Workspace workspace{from_name(name), r.id, r.pid, Placement::this_netns, {}};
+  const Placement placement =
+      r.placement == static_cast<uint32_t>(Placement::other_netns) ? Placement::other_netns
+                                                                   : Placement::this_netns;
+  Workspace workspace{from_name(name), r.id, r.pid, placement, {}, {}};
   for (uint32_t i = 0; i < std::min<uint32_t>(r.n_sockets, kMaxSocketsPerWorkspace); ++i) {
     const auto &s = r.sockets[i];
     RegisteredSocket socket;
@@ -250,6 +254,9 @@ std::optional<Intent> BpfStore::intent() const {
   auto r = std::make_unique<record::Intent>(); // 560 bytes: not on the stack twice
   if (!map(RecordMap::journal).lookup(uint32_t{0}, *r) || r->op == 0)
     return std::nullopt;
+  if (r->op > static_cast<uint32_t>(Intent::Op::switch_workspace))
+    throw Error(Errc::refused, "the state's journal holds a change this zdctl does not know (op " +
+                                   std::to_string(r->op) + "): finish it with a newer zdctl");
   Intent intent;
   intent.op = static_cast<Intent::Op>(r->op);
   intent.next_id = r->next_id;

@@ -59,7 +59,9 @@ struct Workspace {
   uint32_t id;
   uint32_t pid; // 0 when registered by fd
   uint32_t n_sockets;
-  uint32_t pad;
+  // core Placement. This was padding, zero, before the XDP plane: records
+  // of an earlier zdctl read as this_netns, which they are.
+  uint32_t placement;
   Socket sockets[kMaxSocketsPerWorkspace];
 };
 

@@ -11,7 +11,7 @@
 
 namespace zd::xdp_state {
 
-inline constexpr const char *kProgramPin = "xdp_program";
+inline constexpr const char *kProgramPin = kXdpProgramPin;
 inline constexpr const char *kProgramUpgradingPin = "xdp_program-upgrading";
 inline constexpr const char *kLinkPrefix = kXdpLinkPrefix;
 

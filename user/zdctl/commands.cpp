@@ -133,7 +133,7 @@ void do_workspace_add(const Options &opts) {
     sockets.push_back(zd::socket_from_fd(zd::parse_fd(spec)));
   const size_t n = sockets.size();
   zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
-    control.add_workspace(opts.workspace, static_cast<uint32_t>(pid), sockets);
+    control.add_workspace(opts.workspace, static_cast<uint32_t>(pid), sockets, opts.via);
   });
   print(opts, {{"workspace", opts.workspace}, {"added", true}},
         "workspace " + opts.workspace + " added with " + std::to_string(n) + " socket" +

@@ -25,6 +25,7 @@ struct Options {
   std::vector<std::string> listen;       // domain add
   std::string pid;                       // workspace add --pid
   std::vector<std::string> sockets, fds; // workspace add --socket / --fd
+  std::string via;                       // workspace add --via
 };
 
 void do_attach(const Options &opts);

@@ -110,6 +110,10 @@ void workspace_add_options(CLI::App &cmd, Options &o) {
   auto *socket =
       cmd.add_option("--socket", o.sockets, "address the socket is bound to; repeatable");
   auto *fd = cmd.add_option("--fd", o.fds, "inherited listening socket fd; repeatable");
+  cmd.add_option("--via", o.via,
+                 "for a process in its own network namespace (a container): the host-side veth "
+                 "into it, when there are several")
+      ->needs(pid);
   socket->needs(pid);
   pid->needs(socket);
   fd->excludes(pid);
@@ -166,7 +170,9 @@ const std::array<Command, 12> kCommands = {{
      "zdctl workspace add blue --pid $(pgrep -f blue-app) --socket tcp://127.0.0.1:3001 "
      "--socket tcp://[::1]:3001\n"
      "  zdctl workspace add green --fd 3   (run by a supervisor that passes its listening "
-     "socket as fd 3)",
+     "socket as fd 3)\n"
+     "  zdctl workspace add red --pid $RED_PID --socket tcp://0.0.0.0:8080   (a container: "
+     "served by the XDP plane, see attach --xdp)",
      workspace_add_options, do_workspace_add, Mutates::yes, nullptr},
     {"workspace", "rm", "Unregister a workspace (its process keeps running)",
      "zdctl workspace rm blue", workspace_rm_options, do_workspace_rm, Mutates::yes,

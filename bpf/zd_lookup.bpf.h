@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * What both sk_lookup programs ask first: the domain a new connection's
+ * destination belongs to, read from the lookup context.
+ */
+#ifndef ZD_LOOKUP_BPF_H
+#define ZD_LOOKUP_BPF_H
+
+#include "zd_maps.bpf.h"
+
+static __always_inline __u32 *zd_lookup_domain(struct bpf_sk_lookup *ctx)
+{
+	struct zd_prefix_key key = {};
+
+	key.binding.protocol = ctx->protocol;
+	key.binding.family = ctx->family;
+	key.binding.port = ctx->local_port;
+	if (ctx->family == AF_INET) {
+		__builtin_memcpy(key.binding.addr, &ctx->local_ip4, 4);
+		key.prefixlen = ZD_BINDING_FIXED_BITS + 32;
+	} else {
+		__u32 *a = (__u32 *)key.binding.addr;
+
+		/* ctx fields are 4-byte context loads; copy them one by one. */
+		a[0] = ctx->local_ip6[0];
+		a[1] = ctx->local_ip6[1];
+		a[2] = ctx->local_ip6[2];
+		a[3] = ctx->local_ip6[3];
+		key.prefixlen = ZD_BINDING_FIXED_BITS + 128;
+	}
+	return zd_find_domain(&key);
+}
+
+#endif /* ZD_LOOKUP_BPF_H */

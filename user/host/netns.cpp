@@ -1,0 +1,190 @@
+#include "netns.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/rtnetlink.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "error.hpp"
+#include "parse.hpp"
+#include "rtnetlink.hpp"
+
+namespace zd {
+
+namespace {
+
+std::optional<Netns> open_netns(const std::string &path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd)
+    return std::nullopt;
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0)
+    return std::nullopt;
+  return Netns{std::move(fd), static_cast<uint64_t>(st.st_ino)};
+}
+
+std::string ns_path(uint64_t pid) {
+  return "/proc/" + std::to_string(pid) + "/ns/net";
+}
+
+} // namespace
+
+Netns netns_of(int pid) {
+  auto netns = open_netns(ns_path(static_cast<uint64_t>(pid)));
+  if (!netns) {
+    if (errno == ENOENT || errno == ESRCH)
+      throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
+    throw_errno("opening " + ns_path(static_cast<uint64_t>(pid)));
+  }
+  return std::move(*netns);
+}
+
+std::optional<Netns> find_netns(uint32_t pid, uint64_t inode) {
+  if (inode == 0)
+    return std::nullopt;
+  if (pid != 0)
+    if (auto netns = open_netns(ns_path(pid)); netns && netns->inode == inode)
+      return netns;
+  // The recorded process is gone: any other one of the namespace will do.
+  std::unique_ptr<DIR, int (*)(DIR *)> proc(opendir("/proc"), closedir);
+  if (!proc)
+    throw_errno("listing /proc");
+  while (const dirent *entry = readdir(proc.get())) {
+    char *end = nullptr;
+    const unsigned long other = std::strtoul(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0')
+      continue;
+    if (auto netns = open_netns(ns_path(other)); netns && netns->inode == inode)
+      return netns;
+  }
+  return std::nullopt;
+}
+
+InNetns::InNetns(const Netns &target)
+    : home_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
+  if (!home_)
+    throw_errno("opening this thread's network namespace");
+  if (setns(target.fd.get(), CLONE_NEWNET) != 0)
+    throw_errno("entering the workspace's network namespace");
+}
+
+InNetns::~InNetns() {
+  // Cannot fail for a namespace we came from while holding its fd; if it
+  // did, going on in the wrong namespace would be worse than stopping.
+  if (setns(home_.get(), CLONE_NEWNET) != 0)
+    std::abort();
+}
+
+namespace {
+
+constexpr int kLoopback = 1; // lo is ifindex 1 in every network namespace
+
+// A local route request for prefix, owned by domain.
+nlmsghdr *put_route(std::vector<char> &buf, uint16_t type, uint16_t flags, const Endpoint &prefix,
+                    uint32_t domain) {
+  nlmsghdr *request = mnl_nlmsg_put_header(buf.data());
+  request->nlmsg_type = type;
+  request->nlmsg_flags = NLM_F_REQUEST | flags;
+  auto *rt = static_cast<rtmsg *>(mnl_nlmsg_put_extra_header(request, sizeof(rtmsg)));
+  rt->rtm_family = prefix.family;
+  rt->rtm_dst_len = prefix.prefix_len;
+  rt->rtm_table = RT_TABLE_LOCAL;
+  rt->rtm_protocol = kRouteProtocol;
+  rt->rtm_scope = RT_SCOPE_HOST;
+  rt->rtm_type = RTN_LOCAL;
+  mnl_attr_put(request, RTA_DST, prefix.family == AF_INET ? 4 : 16, prefix.addr.data());
+  mnl_attr_put_u32(request, RTA_OIF, kLoopback);
+  mnl_attr_put_u32(request, RTA_PRIORITY, kRouteMetricBase + domain);
+  return request;
+}
+
+struct ZdRoute {
+  Endpoint prefix;
+  uint32_t metric = 0;
+};
+
+// Every route zd added to the local table here.
+std::vector<ZdRoute> zd_routes(mnl_socket *nl) {
+  std::vector<ZdRoute> out;
+  for (uint8_t family : {uint8_t{AF_INET}, uint8_t{AF_INET6}}) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr *request = mnl_nlmsg_put_header(buf.data());
+    request->nlmsg_type = RTM_GETROUTE;
+    request->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    auto *rt = static_cast<rtmsg *>(mnl_nlmsg_put_extra_header(request, sizeof(rtmsg)));
+    rt->rtm_family = family;
+    rtnl::exchange(
+        nl, request,
+        [](const nlmsghdr *message, void *data) -> int {
+          const auto *rt = static_cast<const rtmsg *>(mnl_nlmsg_get_payload(message));
+          if (rt->rtm_protocol != kRouteProtocol || rt->rtm_type != RTN_LOCAL)
+            return MNL_CB_OK;
+          ZdRoute route;
+          route.prefix.family = rt->rtm_family;
+          route.prefix.prefix_len = rt->rtm_dst_len;
+          mnl_attr_parse(
+              message, sizeof(rtmsg),
+              [](const nlattr *attr, void *r) -> int {
+                auto &route = *static_cast<ZdRoute *>(r);
+                if (mnl_attr_get_type(attr) == RTA_DST)
+                  std::memcpy(route.prefix.addr.data(), mnl_attr_get_payload(attr),
+                              std::min<size_t>(16, mnl_attr_get_payload_len(attr)));
+                else if (mnl_attr_get_type(attr) == RTA_PRIORITY)
+                  route.metric = mnl_attr_get_u32(attr);
+                return MNL_CB_OK;
+              },
+              &route);
+          static_cast<std::vector<ZdRoute> *>(data)->push_back(route);
+          return MNL_CB_OK;
+        },
+        &out);
+  }
+  return out;
+}
+
+void remove(mnl_socket *nl, const Endpoint &prefix, uint32_t metric) {
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr *request = put_route(buf, RTM_DELROUTE, 0, prefix, metric - kRouteMetricBase);
+  if (int err = rtnl::change(nl, request); err != 0 && err != ESRCH)
+    throw_errno("removing the local route " + format_prefix(prefix), err);
+}
+
+} // namespace
+
+void add_local_route(const Endpoint &prefix, uint32_t domain) {
+  rtnl::Socket nl = rtnl::open();
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr *request = put_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, prefix, domain);
+  if (int err = rtnl::change(nl.get(), request); err != 0 && err != EEXIST)
+    throw_errno("adding the local route " + format_prefix(prefix), err);
+}
+
+void remove_local_route(const Endpoint &prefix, uint32_t domain) {
+  rtnl::Socket nl = rtnl::open();
+  remove(nl.get(), prefix, kRouteMetricBase + domain);
+}
+
+bool has_local_route(const Endpoint &prefix, uint32_t domain) {
+  rtnl::Socket nl = rtnl::open();
+  for (const ZdRoute &route : zd_routes(nl.get()))
+    if (route.metric == kRouteMetricBase + domain && route.prefix.family == prefix.family &&
+        route.prefix.prefix_len == prefix.prefix_len && route.prefix.addr == prefix.addr)
+      return true;
+  return false;
+}
+
+size_t remove_local_routes() {
+  rtnl::Socket nl = rtnl::open();
+  const std::vector<ZdRoute> routes = zd_routes(nl.get());
+  for (const ZdRoute &route : routes)
+    remove(nl.get(), route.prefix, route.metric);
+  return routes.size();
+}
+
+} // namespace zd

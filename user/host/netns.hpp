@@ -1,0 +1,57 @@
+// A workspace's network namespace, from the host's side: finding it again
+// later (by a process of it), stepping into it for a moment, and the local
+// routes that make a domain's addresses arrive there.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "fd.hpp"
+#include "model.hpp"
+
+namespace zd {
+
+// A network namespace held open, and its identity (the inode of its nsfs
+// file, as in /proc/PID/ns/net and in a netns BPF link's info).
+struct Netns {
+  Fd fd;
+  uint64_t inode = 0;
+};
+
+// The namespace of process pid. Throws Error (not_found) for a dead pid.
+Netns netns_of(int pid);
+
+// The namespace with this inode: that of pid if it still is, else that of
+// any process still in it. nullopt when no process is left there (a
+// namespace that only a mount keeps alive is not found: see concepts.md).
+std::optional<Netns> find_netns(uint32_t pid, uint64_t inode);
+
+// Moves this thread into a namespace and back when it goes. Sockets opened
+// meanwhile (netlink included) belong to that namespace for good.
+class InNetns {
+public:
+  explicit InNetns(const Netns &target);
+  ~InNetns();
+  InNetns(const InNetns &) = delete;
+  InNetns &operator=(const InNetns &) = delete;
+
+private:
+  Fd home_;
+};
+
+// The routes zd adds to the local table of a workspace's namespace so that
+// a domain's addresses are delivered there: `local ADDR/LEN dev lo` with
+// protocol kRouteProtocol and one metric per domain (kRouteMetricBase + its
+// id), so two domains on one address each own a route, and removing one
+// leaves the address local for the other. All act on the namespace the
+// thread is in, and repeating one is harmless.
+inline constexpr uint8_t kRouteProtocol = 122; // "zd" (/etc/iproute2/rt_protos.d)
+inline constexpr uint32_t kRouteMetricBase = 1000;
+
+void add_local_route(const Endpoint &prefix, uint32_t domain);
+void remove_local_route(const Endpoint &prefix, uint32_t domain);
+bool has_local_route(const Endpoint &prefix, uint32_t domain);
+// Removes every route zd added here; returns how many.
+size_t remove_local_routes();
+
+} // namespace zd

@@ -1,0 +1,277 @@
+#include "container.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "error.hpp"
+#include "keys.hpp"
+#include "netns.hpp"
+#include "parse.hpp"
+#include "sk_deliver.skel.h"
+#include "veth.hpp"
+#include "xdp.hpp"
+#include "xdp_pass.skel.h"
+
+namespace zd::container {
+
+namespace {
+
+std::string pin_of(const std::string &dir, uint32_t workspace, const char *suffix) {
+  return dir + "/" + kPinPrefix + std::to_string(workspace) + suffix;
+}
+
+bool exists(const std::string &path) {
+  return access(path.c_str(), F_OK) == 0;
+}
+
+BpfMap xdp_map(const std::string &dir, XdpMap map) {
+  return BpfMap::open_pin(dir, kXdpMaps[static_cast<size_t>(map)].pin);
+}
+
+zd_socket_key key_of(const Workspace &workspace, const RegisteredSocket &socket) {
+  return socket_key(workspace.id, socket.bound.protocol, socket.serves, ZD_PLANE_XDP);
+}
+
+// The namespace a pinned sk_lookup link is attached to (its inode), or 0
+// when the link or the namespace is gone.
+uint64_t netns_inode_of_link(const std::string &pin) {
+  Fd link(bpf_obj_get(pin.c_str()));
+  if (!link)
+    return 0;
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0)
+    throw_errno("reading the link pinned at " + pin);
+  return info.type == BPF_LINK_TYPE_NETNS ? info.netns.netns_ino : 0;
+}
+
+// The workspace's namespace, found through the link zd holds there, while a
+// process still lives in it.
+std::optional<Netns> netns_of_workspace(const std::string &dir, const Workspace &workspace) {
+  return find_netns(workspace.pid, netns_inode_of_link(pin_of(dir, workspace.id, kDeliverSuffix)));
+}
+
+VethPair choose_veth(const Workspace &workspace) {
+  const std::vector<VethPair> veths = veths_into(static_cast<int>(workspace.pid));
+  const std::string where = "the network namespace of pid " + std::to_string(workspace.pid);
+  if (!workspace.via.empty()) {
+    for (const auto &veth : veths)
+      if (veth.host_name == workspace.via)
+        return veth;
+    throw Error(Errc::invalid,
+                "interface " + printable(workspace.via) + " is not a veth into " + where);
+  }
+  if (veths.empty())
+    throw Error(Errc::refused, "no veth leads from this namespace into " + where +
+                                   ": the XDP plane reaches a container through its veth pair");
+  if (veths.size() > 1) {
+    std::string names;
+    for (const auto &veth : veths)
+      names += (names.empty() ? "" : ", ") + veth.host_name;
+    throw Error(Errc::invalid, "several veths lead into " + where + " (" + names +
+                                   "): name the one to use with --via");
+  }
+  return veths.front();
+}
+
+// One container workspace per namespace: its routes and programs there are
+// the workspace's alone, so removing it can take all of them.
+void require_namespace_free(const std::string &dir, const Workspace &workspace, uint64_t inode) {
+  for (const auto &pin : pins(dir)) {
+    if (pin.find(kDeliverSuffix) == std::string::npos ||
+        pin == pin_of(dir, workspace.id, kDeliverSuffix))
+      continue;
+    if (netns_inode_of_link(pin) == inode)
+      throw Error(Errc::exists, "another workspace already lives in the network namespace of pid " +
+                                    std::to_string(workspace.pid) +
+                                    ": zd serves one workspace per container namespace");
+  }
+}
+
+void add_sockets(const DataMaps &maps, const Workspace &workspace,
+                 const std::vector<TakenSocket> &sockets) {
+  const BpfMap &map = maps[DataMap::sockets];
+  for (size_t i = 0; i < workspace.sockets.size(); ++i) {
+    const zd_socket_key key = key_of(workspace, workspace.sockets[i]);
+    const uint64_t fd = static_cast<uint64_t>(sockets.at(i).fd.get());
+    if (bpf_map_update_elem(map.fd(), &key, &fd, BPF_ANY) != 0)
+      throw_errno("adding socket to map sockets");
+  }
+}
+
+struct DeliverSkel {
+  void operator()(zd_sk_deliver *skel) const { zd_sk_deliver__destroy(skel); }
+};
+struct PassSkel {
+  void operator()(zd_xdp_pass *skel) const { zd_xdp_pass__destroy(skel); }
+};
+
+// zd's sk_lookup for this one workspace, attached in its namespace.
+void attach_deliver(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
+                    const Netns &netns) {
+  const std::string pin = pin_of(dir, workspace.id, kDeliverSuffix);
+  if (exists(pin))
+    return;
+  std::unique_ptr<zd_sk_deliver, DeliverSkel> skel(zd_sk_deliver__open());
+  if (!skel)
+    throw_errno("opening the embedded sk_deliver object");
+  skel->rodata->zd_workspace = workspace.id;
+  maps.reuse_in(skel->obj);
+  if (int err = zd_sk_deliver__load(skel.get()); err != 0)
+    throw_errno("loading the sk_deliver program", -err);
+  Fd link(bpf_link_create(bpf_program__fd(skel->progs.zd_deliver), netns.fd.get(), BPF_SK_LOOKUP,
+                          nullptr));
+  if (!link)
+    throw_errno("attaching sk_lookup in the workspace's network namespace");
+  pin_whole(link.get(), pin);
+}
+
+// XDP_PASS on the workspace's end of the veth, so that it accepts frames
+// redirected into the pair.
+void attach_pass(const std::string &dir, const Workspace &workspace, const Netns &netns,
+                 int peer_ifindex) {
+  const std::string pin = pin_of(dir, workspace.id, kXdpPassSuffix);
+  if (exists(pin))
+    return;
+  std::unique_ptr<zd_xdp_pass, PassSkel> skel(zd_xdp_pass__open_and_load());
+  if (!skel)
+    throw_errno("loading the embedded xdp_pass program");
+  Fd link;
+  {
+    // An ifindex means something only in its own namespace.
+    InNetns inside(netns);
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
+    link.reset(
+        bpf_link_create(bpf_program__fd(skel->progs.zd_xdp_pass), peer_ifindex, BPF_XDP, &opts));
+  }
+  if (!link && errno == EBUSY) {
+    spdlog::info("the veth's far end in workspace '{}' already runs an XDP program; it is "
+                 "left as it is",
+                 workspace.name);
+    return;
+  }
+  if (!link)
+    throw_errno("attaching XDP to the workspace's end of its veth");
+  pin_whole(link.get(), pin);
+}
+
+} // namespace
+
+bool xdp_attached(const std::string &dir) {
+  return !dir.empty() && exists(dir + "/" + kXdpProgramPin) && !xdp_interfaces(dir).empty();
+}
+
+std::vector<std::string> pins(const std::string &dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kPinPrefix, 0) == 0)
+      out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void add(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
+         const std::vector<TakenSocket> &sockets) {
+  if (workspace.pid == 0)
+    throw Error(Errc::invalid, "a socket of another network namespace is registered with --pid "
+                               "(zd finds that namespace's veth through the process)");
+  // Everything is checked before the first write.
+  const VethPair veth = choose_veth(workspace);
+  const Netns netns = netns_of(static_cast<int>(workspace.pid));
+  require_namespace_free(dir, workspace, netns.inode);
+  BpfMap targets = xdp_map(dir, XdpMap::targets);
+  BpfMap devmap = xdp_map(dir, XdpMap::devmap);
+
+  add_sockets(maps, workspace, sockets);
+  attach_deliver(dir, maps, workspace, netns);
+  attach_pass(dir, workspace, netns, veth.peer_ifindex);
+  const auto ifindex = static_cast<uint32_t>(veth.host_ifindex);
+  devmap.update(ifindex, ifindex);
+  zd_xdp_target target{};
+  target.ifindex = ifindex;
+  std::memcpy(target.dst_mac, veth.peer_mac.data(), 6);
+  std::memcpy(target.src_mac, veth.host_mac.data(), 6);
+  // Last: from here on the XDP program may redirect to it.
+  targets.update(workspace.id, target);
+}
+
+void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) {
+  if (!xdp_attached(dir) && !exists(pin_of(dir, workspace.id, kDeliverSuffix)))
+    return; // detached: the pins and maps went with it
+  BpfMap targets = xdp_map(dir, XdpMap::targets);
+  zd_xdp_target target{};
+  if (targets.lookup(workspace.id, target)) {
+    // The devmap first: without it a redirect fails over to the host
+    // stack, and the target still names the veth if this is cut short.
+    xdp_map(dir, XdpMap::devmap).erase(target.ifindex);
+    targets.erase(workspace.id);
+  }
+  // The routes before the link that leads to their namespace.
+  if (auto netns = netns_of_workspace(dir, workspace)) {
+    InNetns inside(*netns);
+    remove_local_routes();
+  }
+  for (const char *suffix : {kXdpPassSuffix, kDeliverSuffix}) {
+    const std::string pin = pin_of(dir, workspace.id, suffix);
+    if (unlink(pin.c_str()) != 0 && errno != ENOENT)
+      throw_errno("removing " + pin);
+  }
+  for (const auto &socket : workspace.sockets)
+    maps[DataMap::sockets].erase(key_of(workspace, socket));
+}
+
+bool prepared(const std::string &dir, const Domain &domain, const Workspace &workspace) {
+  auto netns = netns_of_workspace(dir, workspace);
+  if (!netns)
+    return true; // nothing left to prepare: its namespace is gone
+  InNetns inside(*netns);
+  return std::all_of(domain.bindings.begin(), domain.bindings.end(),
+                     [&](const Endpoint &b) { return has_local_route(b, domain.id); });
+}
+
+void prepare(const std::string &dir, const Domain &domain, const Workspace &workspace) {
+  auto netns = netns_of_workspace(dir, workspace);
+  if (!netns)
+    return; // a forced switch to a container that is gone: nothing to receive
+  InNetns inside(*netns);
+  for (const auto &binding : domain.bindings)
+    add_local_route(binding, domain.id);
+}
+
+void unprepare(const std::string &dir, const Domain &domain, const Workspace &workspace) {
+  auto netns = netns_of_workspace(dir, workspace);
+  if (!netns)
+    return; // its routes went with it
+  InNetns inside(*netns);
+  for (const auto &binding : domain.bindings)
+    remove_local_route(binding, domain.id);
+}
+
+std::optional<ContainerStatus> status(const std::string &dir, const Workspace &workspace) {
+  ContainerStatus status;
+  status.netns = netns_inode_of_link(pin_of(dir, workspace.id, kDeliverSuffix));
+  if (xdp_attached(dir)) {
+    zd_xdp_target target{};
+    if (xdp_map(dir, XdpMap::targets).lookup(workspace.id, target)) {
+      char name[IF_NAMESIZE] = {};
+      status.interface = if_indextoname(target.ifindex, name)
+                             ? std::string(name)
+                             : "#" + std::to_string(target.ifindex);
+    }
+  }
+  return status;
+}
+
+} // namespace zd::container

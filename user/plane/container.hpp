@@ -1,0 +1,49 @@
+// The XDP plane's side of a workspace that lives in a network namespace of
+// its own (a container), behind a veth pair. To receive a domain's flows
+// there with their destination unchanged, such a workspace gets:
+//   - its sockets in the sockets map under ZD_PLANE_XDP (bpf/zd_shared.h);
+//   - a target: its host-side veth (in the devmap) and the MACs frames are
+//     rewritten with;
+//   - zd's sk_deliver program attached to its namespace, which hands a
+//     connection to a domain address to its own socket, whatever port the
+//     app listens on: pinned as "ws-ID-deliver";
+//   - an XDP_PASS program on the far end of the veth, without which a veth
+//     drops redirected frames: pinned as "ws-ID-xdp-pass" (absent when that
+//     end already runs an XDP program of someone else's);
+//   - for each domain switched to it, the domain's addresses as local routes
+//     in its namespace (host/netns.hpp).
+// Every step can be repeated, and remove() undoes any prefix of add(), so a
+// zdctl killed halfway is finished or undone by the next one.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data_maps.hpp"
+#include "model.hpp"
+#include "status.hpp"
+
+namespace zd::container {
+
+inline constexpr const char *kPinPrefix = "ws-";
+inline constexpr const char *kDeliverSuffix = "-deliver";
+inline constexpr const char *kXdpPassSuffix = "-xdp-pass";
+
+// True when the XDP plane is attached (its program and maps are pinned).
+bool xdp_attached(const std::string &dir);
+
+void add(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
+         const std::vector<TakenSocket> &sockets);
+void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace);
+
+bool prepared(const std::string &dir, const Domain &domain, const Workspace &workspace);
+void prepare(const std::string &dir, const Domain &domain, const Workspace &workspace);
+void unprepare(const std::string &dir, const Domain &domain, const Workspace &workspace);
+
+std::optional<ContainerStatus> status(const std::string &dir, const Workspace &workspace);
+
+// The pins of container workspaces in dir (for detach and the state's checks).
+std::vector<std::string> pins(const std::string &dir);
+
+} // namespace zd::container
