@@ -9,7 +9,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev googletest
   libmnl-dev
-  iproute2 util-linux strace
+  iproute2 util-linux strace ethtool
 )
 
 installed() {

@@ -6,6 +6,9 @@
 //   zd-echo NAME ADDRESS:PORT...       listen on each (IPv6 as [::1]:3001)
 //   zd-echo --bind-only NAME ADDR:PORT bind but never listen (for error tests)
 //   zd-echo --dual-stack NAME [::]:PORT IPv6 sockets take IPv4 too (V6ONLY off)
+//   zd-echo --http NAME ADDR:PORT...   an HTTP/1.1 server instead: no greeting,
+//                                      every request (keep-alive) is answered
+//                                      200 with the body "NAME\n"
 //
 // Prints "ready" on stdout once every socket is listening.
 #include <arpa/inet.h>
@@ -68,17 +71,20 @@ int bind_socket(const std::string &spec, bool listen_too, bool dual_stack) {
 
 int main(int argc, char **argv) {
   int arg = 1;
-  bool bind_only = false, dual_stack = false;
+  bool bind_only = false, dual_stack = false, http = false;
   for (; arg < argc && argv[arg][0] == '-'; ++arg) {
     if (std::strcmp(argv[arg], "--bind-only") == 0)
       bind_only = true;
     else if (std::strcmp(argv[arg], "--dual-stack") == 0)
       dual_stack = true;
+    else if (std::strcmp(argv[arg], "--http") == 0)
+      http = true;
     else
       break;
   }
   if (argc - arg < 2) {
-    std::fprintf(stderr, "usage: zd-echo [--bind-only] [--dual-stack] NAME ADDRESS:PORT...\n");
+    std::fprintf(stderr,
+                 "usage: zd-echo [--bind-only] [--dual-stack] [--http] NAME ADDRESS:PORT...\n");
     return 2;
   }
   const std::string name = argv[arg++];
@@ -99,7 +105,12 @@ int main(int argc, char **argv) {
   std::printf("ready\n");
   std::fflush(stdout);
 
-  const std::string greeting = name + "\n";
+  const std::string greeting = http ? "" : name + "\n";
+  const std::string body = name + "\n";
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n" + body;
+  // Per connection: the tail of what was read, to find "\r\n\r\n" across reads.
+  std::vector<std::string> pending;
   char buf[4096];
   epoll_event events[64];
   for (;;) {
@@ -114,7 +125,9 @@ int main(int argc, char **argv) {
         int conn = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (conn < 0)
           continue;
-        if (write(conn, greeting.data(), greeting.size()) < 0) {
+        if (static_cast<size_t>(conn) < pending.size())
+          pending[static_cast<size_t>(conn)].clear(); // the fd of a closed one
+        if (!greeting.empty() && write(conn, greeting.data(), greeting.size()) < 0) {
           close(conn);
           continue;
         }
@@ -129,8 +142,21 @@ int main(int argc, char **argv) {
         close(fd); // also removes it from the epoll set
         continue;
       }
-      std::string reply = name + ":" + std::string(buf, static_cast<size_t>(got));
-      if (write(fd, reply.data(), reply.size()) < 0)
+      std::string reply;
+      if (http) {
+        // One response per complete request head; bodies are not expected.
+        if (pending.size() <= static_cast<size_t>(fd))
+          pending.resize(static_cast<size_t>(fd) + 1);
+        std::string &seen = pending[static_cast<size_t>(fd)];
+        seen.append(buf, static_cast<size_t>(got));
+        for (size_t end; (end = seen.find("\r\n\r\n")) != std::string::npos;) {
+          reply += response;
+          seen.erase(0, end + 4);
+        }
+      } else {
+        reply = name + ":" + std::string(buf, static_cast<size_t>(got));
+      }
+      if (!reply.empty() && write(fd, reply.data(), reply.size()) < 0)
         close(fd);
     }
   }

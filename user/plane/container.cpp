@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <unistd.h>
@@ -164,6 +165,19 @@ void attach_pass(const std::string &dir, const Workspace &workspace, const Netns
   pin_whole(link.get(), pin);
 }
 
+// Replies leave the workspace from the domain's address, and the host
+// forwards them to the client. Where the host has that address local too
+// (it serves the domain's host workspaces), it takes such a packet for a
+// martian unless the interface it came in on accepts local sources.
+void accept_local_sources(const std::string &interface, bool accept) {
+  const std::string path = "/proc/sys/net/ipv4/conf/" + interface + "/accept_local";
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd && errno == ENOENT)
+    return; // the interface is gone
+  if (!fd || write(fd.get(), accept ? "1" : "0", 1) != 1)
+    throw_errno("writing " + path);
+}
+
 } // namespace
 
 bool xdp_attached(const std::string &dir) {
@@ -182,6 +196,25 @@ std::vector<std::string> pins(const std::string &dir) {
   return out;
 }
 
+void release_all(const std::string &dir) {
+  for (const auto &pin : pins(dir)) {
+    if (!pin.ends_with(kDeliverSuffix))
+      continue;
+    if (auto netns = find_netns(0, netns_inode_of_link(pin))) {
+      InNetns inside(*netns);
+      remove_local_routes();
+    }
+  }
+  if (!exists(dir + "/" + kXdpMaps[static_cast<size_t>(XdpMap::targets)].pin))
+    return;
+  for (const auto &[id, target] :
+       xdp_map(dir, XdpMap::targets).entries<uint32_t, zd_xdp_target>()) {
+    char name[IF_NAMESIZE] = {};
+    if (if_indextoname(target.ifindex, name))
+      accept_local_sources(name, false);
+  }
+}
+
 void add(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
          const std::vector<TakenSocket> &sockets) {
   if (workspace.pid == 0)
@@ -197,6 +230,7 @@ void add(const std::string &dir, const DataMaps &maps, const Workspace &workspac
   add_sockets(maps, workspace, sockets);
   attach_deliver(dir, maps, workspace, netns);
   attach_pass(dir, workspace, netns, veth.peer_ifindex);
+  accept_local_sources(veth.host_name, true);
   const auto ifindex = static_cast<uint32_t>(veth.host_ifindex);
   devmap.update(ifindex, ifindex);
   zd_xdp_target target{};
@@ -216,6 +250,9 @@ void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) 
     // The devmap first: without it a redirect fails over to the host
     // stack, and the target still names the veth if this is cut short.
     xdp_map(dir, XdpMap::devmap).erase(target.ifindex);
+    char name[IF_NAMESIZE] = {};
+    if (if_indextoname(target.ifindex, name))
+      accept_local_sources(name, false);
     targets.erase(workspace.id);
   }
   // The routes before the link that leads to their namespace.

@@ -46,4 +46,9 @@ std::optional<ContainerStatus> status(const std::string &dir, const Workspace &w
 // The pins of container workspaces in dir (for detach and the state's checks).
 std::vector<std::string> pins(const std::string &dir);
 
+// Detach: undoes, for every container workspace of dir, what lives outside
+// bpffs (its routes, the host veth's accept_local); its links go with the
+// pins. Best effort: a namespace that is gone took its part with it.
+void release_all(const std::string &dir);
+
 } // namespace zd::container

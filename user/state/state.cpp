@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 #include <tuple>
 
+#include "container.hpp"
 #include "error.hpp"
 #include "pins.hpp"
 #include "sk_lookup.hpp"
@@ -187,6 +188,11 @@ constexpr const char *kDetachingPrefix = "zd-detaching-";
 // Detaches the link pinned in dir (if it is still attached) and removes
 // the pins and dir. The kernel frees the program and maps with their last pin.
 void dismantle(const std::string &dir) {
+  try {
+    container::release_all(dir);
+  } catch (const std::exception &e) {
+    spdlog::warn("could not undo all of the containers' part in {}: {}", dir, e.what());
+  }
   xdp_state::detach_all(dir);
   Fd link(bpf_obj_get((dir + "/" + kLinkPin).c_str()));
   if (link && bpf_link_detach(link.get()) != 0 && errno != ENOLINK && errno != EINVAL)
