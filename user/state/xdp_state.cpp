@@ -70,7 +70,26 @@ bool current(const DataMaps &shared, const std::string &dir) {
   return std::memcmp(a.tag, b.tag, sizeof(a.tag)) == 0;
 }
 
+// The counters gained a field (flows_added) after the first XDP plane: an
+// older pinned counters map cannot serve the new program, so it makes way
+// for a new one (its counts restart; the old program keeps its own map
+// until its link is updated, so a zdctl killed in between cuts nothing).
+static void drop_outgrown_counters(const std::string &dir) {
+  const char *pin = kXdpMaps[static_cast<size_t>(XdpMap::stats)].pin;
+  Fd map(bpf_obj_get((dir + "/" + pin).c_str()));
+  if (!map)
+    return;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(map.get(), &info, &len) == 0 &&
+      info.value_size != sizeof(zd_xdp_counters)) {
+    spdlog::info("the XDP counters map has an older shape: its counts restart");
+    unlink((dir + "/" + pin).c_str());
+  }
+}
+
 void upgrade(const DataMaps &shared, const std::string &dir) {
+  drop_outgrown_counters(dir);
   XdpProgram program = XdpProgram::load(shared, dir);
   program.pin_missing_maps(dir);
   for (int ifindex : xdp_interfaces(dir)) {
