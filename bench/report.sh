@@ -7,6 +7,7 @@ wall=$2
 q() { jq -r "$@" "$J"; }
 
 quick=$(q .quick)
+xdp_only=$(q '.xdp_only // false')
 if [[ $quick == true ]]; then
   run_cmd="scripts/bench.sh --quick"
   kind="quick run (5 rounds x 2 s per variant, 10 s under switching)"
@@ -15,17 +16,161 @@ else
   kind="full run"
 fi
 
+# xdp_section: the XDP data plane part (bench/xdp.sh), from .xdp.
+xdp_section() {
+  if [[ $(q '.xdp.failed // empty') ]]; then
+    echo "## XDP data plane: containers behind veth pairs"
+    echo
+    echo "Not measured in this run: $(q .xdp.failed)"
+    echo
+    return
+  fi
+  local t
+  t=$(q '.xdp.topology | "client \(.client) -> host -> blue \(.blue)\n(and green \(.green))"')
+  cat <<EOF
+## XDP data plane: containers behind veth pairs
+
+\`bench/xdp.sh\` (run alone by \`scripts/bench.sh --xdp-only\`) measures zd's XDP plane for
+workspaces that live in their own network namespace, in a network + mount namespace of its own
+(the "host"), with three more namespaces behind veth pairs: $t. The host forwards
+(\`net.ipv4.ip_forward=1\`); the client and the containers have tx checksum offload off
+(\`ethtool -K eth0 tx off\`: partial checksums do not survive \`XDP_REDIRECT\`). blue and green
+each run nginx (\`worker_processes 1\`, keep-alive, \`return 200 "blue\n"\`) on 0.0.0.0:$(q .xdp.topology.port).
+The domain is $(q .xdp.topology.domain):80, served four ways:
+
+| variant | client connects to | path to blue's nginx |
+|---|---|---|
+| routing | $(q '.xdp.topology | "\(.blue):\(.port)"') | none: blue's own address and port, plain kernel forwarding by the host (the ceiling) |
+| zd-xdp | $(q .xdp.topology.domain):80 | \`zdctl attach --xdp $(q .xdp.topology.xdp_interface)\` (host side of the client's veth), \`workspace add blue --pid PID --socket tcp://0.0.0.0:$(q .xdp.topology.port)\`, \`switch shop blue\`: zd's XDP program redirects the client's frames to blue's veth, sk_lookup in blue hands them to nginx's socket |
+| dnat | $(q .xdp.topology.domain):80 | nftables \`nat prerouting\`: \`ip daddr $(q .xdp.topology.domain) tcp dport 80 dnat to $(q '.xdp.topology | "\(.dnat_target):\(.port)"')\` (conntrack), what Docker and kube-proxy do; $(q .xdp.topology.dnat_target) is a second address of blue\* |
+| proxy | $(q .xdp.topology.domain):80 | nginx on the host ($(q .xdp.topology.domain) on lo), 1 worker, \`proxy_pass\` with upstream \`keepalive 128\` |
+
+\* With routing's address, dnat's and routing's connections would end in the same 4-tuples at
+blue, and since the client derives its SYN's sequence number and timestamp from the address it
+connects to, its SYNs would meet the other variant's \`TIME_WAIT\` sockets with older timestamps:
+PAWS rejects them and the client retries after 1 s (in a trial on this VM dnat fell from ~25,000
+to ~3,000 conn/s). That is an artifact of running both variants from one client, not a cost of either.
+
+Each variant's machinery is in place during its own runs only: before each run it is set up
+(zd attached, the NAT table loaded, the address added) and checked with one request, after it
+torn down, so no variant pays for another's XDP programs or conntrack. Load: the same wrk
+commands as the main rows (\`-t$(q .parameters.wrk_threads)\`, $(q .parameters.wrk_close_connections) short-lived or $(q .parameters.wrk_keepalive_connections) keep-alive connections), run in the
+client namespace, $(q .xdp.parameters.rounds) interleaved rounds x $(q .xdp.parameters.seconds_per_run) s.
+
+How to read: "/ routing" is the ratio to plain forwarding taken inside each round (median
+[min-max]). "CPU us/req" is the CPU time (user + system) that wrk and the servers used per
+request: every nginx (from \`/proc/PID/task/*/schedstat\`), wrk (its rusage) and the ksoftirqd
+threads (forwarding and XDP run in softirq, mostly inside the sending task, which is counted, else
+in ksoftirqd). "machine CPU us/req" is
+the busy time of all CPUs (user + system + irq + softirq, from \`/proc/stat\`) per request: it
+includes everything the kernel does for a packet, and anything else running on the VM.
+
+EOF
+  q '.xdp.unavailable | to_entries[] | "**\(.key) unavailable:** `\(.value)`\n"'
+  for mode in close keepalive; do
+    [[ $mode == close ]] && echo "### XDP plane: short-lived connections (Connection: close)" ||
+      echo "### XDP plane: keep-alive connections"
+    echo
+    echo "| variant | req/s median [min-max] | / routing [min-max] | p50 us | p99 us | errors | CPU us/req (server + wrk) | machine CPU us/req | of which softirq |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    q --arg m "$mode" '.xdp.tables[$m][] |
+      "| \(.variant) | \(.rps.median | round) [\(.rps.min | round)-\(.rps.max | round)] | \(.ratio_to_routing.median) [\(.ratio_to_routing.min)-\(.ratio_to_routing.max)] | \(.p50_us.median) | \(.p99_us.median) | \(.errors) | \(.cpu_us_per_req.median) | \(.machine_cpu_us_per_req.median) | \(.softirq_us_per_req.median) |"'
+    echo
+    if [[ -z $(q '.xdp.unavailable["zd-xdp"] // empty') ]]; then
+      echo "zd-xdp compared with the others in the same rounds (zd-xdp req/s / other req/s, and the"
+      echo "other's CPU time per request / zd-xdp's; medians [min-max]):"
+      q --arg m "$mode" '.xdp.zd_xdp_vs as $z | $z[$m] | to_entries[] |
+        "zd-xdp / \(.key) = \(.value.median) [\(.value.min)-\(.value.max)] req/s; \(.key) uses \($z.cpu_per_request_other_over_zd_xdp[$m][.key].median)x [\($z.cpu_per_request_other_over_zd_xdp[$m][.key].min)-\($z.cpu_per_request_other_over_zd_xdp[$m][.key].max)] zd-xdp'"'"'s CPU per request"' |
+        sed 's/^/- /'
+      echo
+    fi
+  done
+  if [[ $(q '.xdp.xdp_counters != null') == true ]]; then
+    echo "zd's XDP counters over all zd-xdp runs (\`zdctl --json status\`, read before each detach):"
+    echo "$(q '.xdp.xdp_counters | to_entries | map("\(.key) \(.value)") | join(", ")')."
+    echo "\`to_host\` and \`flow_misses\` count frames zd passed to the host stack instead of redirecting them."
+    echo
+  fi
+  if [[ $(q '.xdp.leftovers | length') != 0 ]]; then
+    echo "**Left on the path after \`zdctl detach\`** (the other variants' runs may have paid for it):"
+    q '.xdp.leftovers[] | "- \(.)"'
+    echo
+  fi
+  echo "### XDP plane: switch under load"
+  echo
+  if [[ $(q .xdp.switch_under_load.ran) != true ]]; then
+    echo "Not run: \`$(q .xdp.switch_under_load.unavailable)\`"
+    echo
+    return
+  fi
+  cat <<EOF
+blue and green are both containers (\`zdctl workspace add green --pid PID --socket tcp://0.0.0.0:$(q .xdp.topology.port)\`).
+For $(q .xdp.parameters.switch_under_load_seconds) s, \`zd-loadgen\` runs in the client namespace against $(q .xdp.topology.domain):80 (2 threads of
+short-lived connections, 4 keep-alive connections for the whole run, 2 threads of 100-request
+keep-alive connections) while \`zd-switchbench cli\` switches \`shop\` between green and blue every
+6 ms, with the same commands as the main switch-under-load run. "failed" counts every request
+without a 2xx answer; it must be 0.
+
+| | |
+|---|---|
+| switches (zdctl, all succeeded?) | $(q '.xdp.switch_under_load | "\(.switches) (\(.failed_switches) failed)"') |
+| requests / failed | $(q '.xdp.switch_under_load | "\(.requests) / \(.failed)"') |
+| errors by kind | $(q '.xdp.switch_under_load.errors | if length == 0 then "none" else tostring end') |
+| answered by blue / green | $(q '.xdp.switch_under_load.per_workspace | "\(.blue) / \(.green)"') |
+| connections / that changed workspace mid-connection | $(q '.xdp.switch_under_load | "\(.connections) / \(.connections_moved)"') |
+| keep-alive connections spanning >= 1 switch / stayed on their workspace | $(q '.xdp.switch_under_load.keepalive | "\(.spanning_switches) / \(.stayed_on_accepting_workspace)"') |
+| short-lived connections in flight across a whole switch / completed without error | $(q '.xdp.switch_under_load.short_lived | "\(.spanning_a_switch) / \(.completed_ok)"') |
+| loadgen latency p50 / p99 (us) | $(q '.xdp.switch_under_load.loadgen | "\(.p50_us) / \(.p99_us)"') |
+| zdctl wall time under load p50 / p99 (us) | $(q '.xdp.switch_under_load.switch_cli.wall | "\(.p50_us) / \(.p99_us)"') |
+| zd's XDP counters | $(q '.xdp.switch_under_load.xdp_counters // {} | to_entries | map("\(.key) \(.value)") | join(", ")') |
+
+EOF
+}
+
+if [[ $xdp_only == true ]]; then
+  run_cmd="$run_cmd --xdp-only"
+  run_cmd=${run_cmd/--quick --xdp-only/--xdp-only --quick}
+  kind="${kind/run (5 rounds x 2 s per variant, 10 s under switching)/run}, XDP data plane only"
+  cat <<EOF
+# Benchmarks: XDP data plane only
+
+Generated by \`$run_cmd\` on $(q .generated) ($kind, $wall s wall time). Only the
+XDP data plane part of [benchmarks.md](benchmarks.md) ran; \`sudo scripts/bench.sh\` runs all of it.
+Only ratios between variants measured in the same run mean something.
+
+## Machine
+
+| | |
+|---|---|
+$(q '.machine | to_entries[] | "| \(.key) | \(.value) |"')
+
+## Targets
+
+| target | wanted | measured | met | ceiling in this run | CPU per request, other / zd-xdp |
+|---|---|---|---|---|---|
+$(q '.targets[] | "| \(.name) | \(.want) | \(if .value == null then "unavailable" else .value end)\(if .switches then " (\(.switches) switches)" else "" end) | \(if .met then "yes" else "**no**" end) | \(.ceiling // "") | \(.cpu // "") |"')
+
+"ceiling" is routing / that variant in the same rounds: what a steering that costs nothing would
+measure against it here.
+
+EOF
+  xdp_section
+  exit 0
+fi
+
 cat <<EOF
 # Benchmarks
 
 Generated by \`$run_cmd\` on $(q .generated) ($kind, $wall s wall time).
 Do not edit: the script rewrites this page, [benchmarks.json](benchmarks.json) (every raw
 figure) and the \`bench-*.png\` plots. The full run is \`sudo scripts/bench.sh\` (7 rounds x 10 s,
-35 s under switching, about 15 minutes); \`--quick\` finishes in under 3 minutes.
+35 s under switching, about 25 minutes); \`--quick\` finishes in under 5 minutes;
+\`--xdp-only\` runs the [XDP data plane](#xdp-data-plane-containers-behind-veth-pairs) part alone.
 
 Everything runs in a private network + mount namespace (\`unshare -n -m\`) with its own bpffs,
-over loopback. The machine is a small shared VM, so **only ratios between variants measured in
-the same run mean something**: each round runs every variant back to back (the order rotates
+over loopback (the XDP data plane part: over veth pairs, in a namespace of its own). The machine
+is a small shared VM, so **only ratios between variants measured in the same run mean
+something**: each round runs every variant back to back (the order rotates
 from round to round), and a ratio is taken inside a round before the median over rounds is
 reported (min-max in brackets).
 
@@ -39,11 +184,12 @@ $(q '.machine | to_entries[] | "| \(.key) | \(.value) |"')
 
 | target | wanted | measured | met | ceiling in this run | CPU per request, other / zd |
 |---|---|---|---|---|---|
-$(q '.targets[] | "| \(.name) | \(.want) | \(.value)\(if .switches then " (\(.switches) switches)" else "" end) | \(if .met then "yes" else "**no**" end) | \(.ceiling // "") | \(.cpu // "") |"')
+$(q '.targets[] | "| \(.name) | \(.want) | \(if .value == null then "unavailable" else .value end)\(if .switches then " (\(.switches) switches)" else "" end) | \(if .met then "yes" else "**no**" end) | \(.ceiling // "") | \(.cpu // "") |"')
 
 How to read: "ceiling" is direct / that proxy in the same rounds: what a steering that costs
 nothing would measure against it here (zd / proxy = zd / direct x direct / proxy), so a ratio
-target above the ceiling cannot be met on this machine, however cheap zd is. "CPU per request, other / zd"
+target above the ceiling cannot be met on this machine, however cheap zd is; for the XDP plane's
+targets it is routing / that variant. "CPU per request, other / zd"
 compares the CPU time (load generator + servers) each variant spends per request, which does
 not depend on idle cores. A missed target is discussed under
 [Where the time goes](#where-the-time-goes).
@@ -201,3 +347,5 @@ EOF
 if [[ -f $(dirname "$0")/analysis.md ]]; then
   cat "$(dirname "$0")/analysis.md"
 fi
+echo
+xdp_section

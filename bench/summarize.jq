@@ -1,13 +1,15 @@
 # Folds the raw measurements of scripts/bench.sh into docs/benchmarks.json:
 # medians with min/max, ratios taken round by round (variants of one round ran
 # back to back, so their ratio cancels most of the noise of a shared VM), and
-# the targets of issue 3 with met/missed.
+# the targets of issue 3 (and of issue 8 for the XDP data plane, bench/xdp.sh)
+# with met/missed. With $xdp_only == 1 only the XDP part ran: the other inputs
+# are null and only .xdp and its targets are written.
 
 def median: sort | if length == 0 then null
   elif length % 2 == 1 then .[(length - 1) / 2]
   else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 def spread: {median: median, min: min, max: max};
-def r3: . * 1000 | round / 1000;
+def r3: if . == null then null else . * 1000 | round / 1000 end;
 
 # runs of one phase -> {mode: {round: {variant: run}}}
 def by_round: group_by(.mode) | map({key: .[0].mode, value:
@@ -34,6 +36,88 @@ def table($runs; $rounds; $variants):
     ratio_to_direct: ratio($rounds; $v; "direct")
   }];
 
+# ------------------------------------------------------------ XDP plane --
+# Rows of bench/xdp.sh: like table, with the ratio to routing (plain
+# forwarding, the ceiling) and the CPU of the whole machine per request.
+def xdp_table($runs; $rounds; $variants):
+  [$variants[] as $v | ($runs | map(select(.variant == $v))) as $r | select($r | length > 0) | {
+    variant: $v,
+    rps: ($r | map(.rps) | spread),
+    p50_us: ($r | map(.p50_us) | spread | map_values(r3)),
+    p99_us: ($r | map(.p99_us) | spread | map_values(r3)),
+    errors: ($r | map(.socket_errors + .non2xx) | add),
+    cpu_us_per_req: ($r | map(.cpu_us_per_req) | spread | map_values(r3)),
+    server_cpu_us_per_req: ($r | map(.server_cpu_us_per_req) | spread | map_values(r3)),
+    machine_cpu_us_per_req: ($r | map(.machine_cpu_us_per_req) | spread | map_values(r3)),
+    softirq_us_per_req: ($r | map(.softirq_us_per_req) | spread | map_values(r3)),
+    ratio_to_routing: ratio($rounds; $v; "routing")
+  }];
+
+def xdp_summary:
+  ($xdpwrk[0] // []) as $runs
+  | ($xdpmeta[0] // {}) as $meta
+  | ($runs | by_round) as $xr
+  | ($meta.variants // ["routing", "zd-xdp", "dnat", "proxy"]) as $variants
+  | ($meta.unavailable // {}) as $unavailable
+  | {close: xdp_table($runs | map(select(.mode == "close")); ($xr.close // {}); $variants),
+     keepalive: xdp_table($runs | map(select(.mode == "keepalive")); ($xr.keepalive // {}); $variants)}
+    as $tables
+  | (["close", "keepalive"] | map(. as $m | {key: $m, value:
+      (["routing", "dnat", "proxy"] | map({key: ., value: ratio(($xr[$m] // {}); "zd-xdp"; .)})
+       | from_entries)}) | from_entries) as $vs
+  | (["close", "keepalive"] | map(. as $m | {key: $m, value:
+      (["routing", "dnat", "proxy"] | map({key: ., value: cpuratio(($xr[$m] // {}); .; "zd-xdp")})
+       | from_entries)}) | from_entries) as $cpu
+  | def ceiling($m; $other): ratio(($xr[$m] // {}); "routing"; $other).median;
+    ($unavailable["zd-xdp"] // null) as $zd_missing
+  | ($meta.switching // {ran: false, unavailable: ($meta.failed // "not run")}) as $sw
+  | {
+    failed: ($meta.failed // null),
+    parameters: $meta.parameters,
+    topology: $meta.topology,
+    ethtool: $meta.ethtool,
+    variants: $variants,
+    unavailable: $unavailable,
+    leftovers: ($meta.leftovers // []),
+    tables: $tables,
+    zd_xdp_vs: ($vs + {cpu_per_request_other_over_zd_xdp: $cpu}),
+    xdp_counters: ($runs | map(select(.xdp_counters) | .xdp_counters)
+      | if length == 0 then null else reduce .[] as $c ({}; reduce ($c | keys[]) as $k (.; .[$k] += $c[$k])) end),
+    switch_under_load: $sw,
+    runs: $runs,
+    targets: [
+      {name: "zd-xdp / routing, short-lived (XDP plane)", want: ">= 0.95", value: $vs.close.routing.median,
+       cpu: $cpu.close.routing.median},
+      {name: "zd-xdp / dnat, short-lived", want: "> 1.0", value: $vs.close.dnat.median,
+       ceiling: ceiling("close"; "dnat"), cpu: $cpu.close.dnat.median},
+      {name: "zd-xdp / dnat, keep-alive", want: "> 1.0", value: $vs.keepalive.dnat.median,
+       ceiling: ceiling("keepalive"; "dnat"), cpu: $cpu.keepalive.dnat.median},
+      {name: "zd-xdp / proxy, short-lived", want: "> 1.0", value: $vs.close.proxy.median,
+       ceiling: ceiling("close"; "proxy"), cpu: $cpu.close.proxy.median},
+      {name: "zd-xdp / proxy, keep-alive", want: "> 1.0", value: $vs.keepalive.proxy.median,
+       ceiling: ceiling("keepalive"; "proxy"), cpu: $cpu.keepalive.proxy.median},
+      {name: "failed requests under switching (XDP plane)", want: "0 (with >= 1000 switches)",
+       value: (if $sw.ran then $sw.failed else null end), switches: $sw.switches}
+    ] | map(if .value == null then . + {unavailable: ($zd_missing // $sw.unavailable // $meta.failed // "no runs")} else . end)
+  };
+
+def with_met: .targets |= map(. + {met: (
+    if .value == null then false
+    elif .name | startswith("failed") then (.value == 0 and .switches >= 1000)
+    elif .want | startswith(">= ") then .value >= (.want[3:] | tonumber)
+    elif .want | startswith("> ") then .value > (.want[2:] | tonumber)
+    else .value < (.want[2:] | tonumber) end)});
+
+xdp_summary as $xdp
+| if $xdp_only == 1 then {
+  generated: (now | todate),
+  quick: ($quick == 1),
+  xdp_only: true,
+  machine: $machine,
+  parameters: $params,
+  xdp: ($xdp | del(.targets)),
+  targets: $xdp.targets
+} else
 ($wrk[0] | map(select(.phase == "main"))) as $main
 | ($wrk[0] | map(select(.phase == "scale"))) as $scale_runs
 | ($main | by_round) as $mr
@@ -110,8 +194,7 @@ def table($runs; $rounds; $variants):
   {name: "zdctl switch p99 (us)", want: "< 10000", value: $all.switch_latency.one_domain.cli.wall.p99_us},
   {name: "map update p99 (us)", want: "< 50", value: $all.switch_latency.one_domain.map.map_update.p99_us},
   {name: "10k domains / 1 domain, conn/s", want: ">= 0.97", value: $scale_cmp.close.normalized}
-]
-| .targets |= map(. + {met: (
-    if .name | startswith("failed") then (.value == 0 and .switches >= 1000)
-    elif .want | startswith(">= ") then .value >= (.want[3:] | tonumber)
-    else .value < (.want[2:] | tonumber) end)})
+] + $xdp.targets
+| .xdp = ($xdp | del(.targets))
+end
+| with_met

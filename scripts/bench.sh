@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks zd against direct connections, nginx, HAProxy and nftables DNAT,
-# proves switches under load lose nothing, and rewrites docs/benchmarks.md,
+# proves switches under load lose nothing, measures the XDP data plane for
+# containers (bench/xdp.sh), and rewrites docs/benchmarks.md,
 # docs/benchmarks.json and the docs/bench-*.png plots.
 #
-# Usage: scripts/bench.sh [--quick] [--out DIR]
-#   --quick   5 short rounds and a 10 s switch-under-load run (< 3 minutes)
-#   --out     where the report goes (default: docs/ of this repo)
+# Usage: scripts/bench.sh [--quick] [--xdp-only] [--out DIR]
+#   --quick     5 short rounds and 10 s switch-under-load runs
+#   --xdp-only  only the XDP data plane part (report: build-bench/xdp-report/)
+#   --out       where the report goes (default: docs/ of this repo)
 #
 # Everything runs in a private network + mount namespace (unshare -n -m) with
 # its own bpffs: the host's network, bpffs and nginx/haproxy setup are never
@@ -15,17 +17,19 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
-out=$repo/docs
+xdp_only=0
+out=
 args=("$@")
 while (($#)); do
   case $1 in
   --quick) quick=1 ;;
+  --xdp-only) xdp_only=1 ;;
   --out)
     out=$(mkdir -p "$2" && cd "$2" && pwd)
     shift
     ;;
   -h | --help)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -45,7 +49,7 @@ log() { echo "bench.sh: [$(date +%T)] $*" >&2; }
 # ---------------------------------------------------------------- outside --
 if [[ -z ${ZD_BENCH_INNER:-} ]]; then
   ((EUID == 0)) || die "needs root (private netns, BPF); run: sudo $0 ${args[*]}"
-  tools=(nginx haproxy nftables wrk gnuplot-nox jq iproute2 util-linux bpftool)
+  tools=(nginx haproxy nftables wrk gnuplot-nox jq iproute2 util-linux bpftool ethtool)
   missing=()
   for pkg in "${tools[@]}"; do
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" == installed ]] ||
@@ -72,10 +76,14 @@ if [[ -z ${ZD_BENCH_INNER:-} ]]; then
       libelf-dev pkg-config libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev >/dev/null
   fi
   build=${BUILD_DIR:-$repo/build-bench}
+  # A run of one part does not overwrite the whole report in docs/.
+  ((xdp_only)) && out=${out:-$build/xdp-report}
+  out=${out:-$repo/docs}
   log "building in $build"
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZD_BUILD_TESTS=OFF >/dev/null
   cmake --build "$build" -j2 --target zdctl zd-loadgen zd-analyze zd-switchbench zd-scale >/dev/null
   export ZD_BENCH_INNER=1 ZD_BENCH_BUILD=$build ZD_BENCH_QUICK=$quick ZD_BENCH_OUT=$out
+  export ZD_BENCH_XDP_ONLY=$xdp_only
   export ZD_BENCH_START=$(date +%s)
   exec unshare -n -m -- "$0" "${args[@]}"
 fi
@@ -84,6 +92,7 @@ fi
 B=$ZD_BENCH_BUILD
 quick=$ZD_BENCH_QUICK
 out=$ZD_BENCH_OUT
+xdp_only=${ZD_BENCH_XDP_ONLY:-0}
 mount --make-rprivate /
 W=$(mktemp -d /tmp/zd-bench.XXXXXX)
 pids=()
@@ -99,13 +108,6 @@ trap 'exit 130' INT TERM
 
 mkdir -p "$W/bpf"
 mount -t bpf bpf "$W/bpf"
-ip link set lo up
-ip route add local 10.99.0.0/16 dev lo
-# Per-netns knobs: many short connections, and DNAT to 127.0.0.1 (nftables).
-sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
-  net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192 \
-  net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.lo.route_localnet=1
-ulimit -n "$(ulimit -Hn)" # zd-scale holds one socket per workspace
 
 ZDCTL="$B/user/zdctl"
 Z=("$ZDCTL" --state "$W/bpf/zd")
@@ -125,6 +127,7 @@ scale_rounds=${ZD_BENCH_SCALE_ROUNDS:-$scale_rounds}
 # Two wrk threads: with one, wrk alone saturates a core in the direct and zd runs
 # while the second core idles, which hides server-side cost (see bench/analysis.md).
 wrk_threads=${ZD_BENCH_WRK_THREADS:-2} wrk_close_conns=16 wrk_ka_conns=32
+wrk_cmd=(wrk) # how wrk_json runs wrk (bench/xdp.sh runs it in its client namespace)
 
 # http_get ADDR PORT: the body of GET / (bash only, no client dependency).
 http_get() {
@@ -146,9 +149,9 @@ wait_body() {
   die "$1:$2 never answered '$3'"
 }
 
-# ------------------------------------------------------------- backends --
-start_nginx() { # NAME CONF_BODY
-  local dir=$W/$1
+start_nginx() { # NAME CONF_BODY [NETNS]
+  local dir=$W/$1 in_netns=()
+  [[ -n ${3:-} ]] && in_netns=(ip netns exec "$3")
   mkdir -p "$dir"
   cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
@@ -162,10 +165,154 @@ http {
   $2
 }
 EOF
-  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' &
+  "${in_netns[@]}" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off;' &
   pids+=($!)
   eval "${1}_pid=$!"
 }
+
+# wrk_json VARIANT MODE ROUND PHASE: one wrk run, one JSON line.
+to_us() { awk '{v=$1; u=$1; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v);
+  m=(u=="us")?1:(u=="ms")?1000:(u=="s")?1000000:1; printf "%.1f", v*m}'; }
+wrk_json() {
+  local v=$1 mode=$2 round=$3 phase=$4 conns hdr=() text rps p50 p99 errs non2xx cpu0 cpu1
+  local client_s reqs
+  if [[ $mode == close ]]; then
+    conns=$wrk_close_conns hdr=(-H "Connection: close")
+  else
+    conns=$wrk_ka_conns
+  fi
+  cpu0=$(server_cpu_ns)
+  # `times` in the same subshell: its second line is wrk's user and system time.
+  text=$("${wrk_cmd[@]}" -t"$wrk_threads" -c"$conns" -d"${dur}s" --latency "${hdr[@]}" "http://${addr[$v]}/"
+    times)
+  cpu1=$(server_cpu_ns)
+  client_s=$(tail -1 <<<"$text" | awk '{n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/);
+    n += a[1] * 60 + a[2] } printf "%.6f", n}')
+  reqs=$(awk '/requests in/ {print $1}' <<<"$text")
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$text")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$text" | to_us)
+  p99=$(awk '$1=="99%" {print $2}' <<<"$text" | to_us)
+  errs=$(awk '/Socket errors:/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$text")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$text")
+  jq -nc --arg v "$v" --arg m "$mode" --arg ph "$phase" --argjson r "$round" \
+    --argjson rps "${rps:-0}" --argjson p50 "${p50:-0}" --argjson p99 "${p99:-0}" \
+    --argjson e "${errs:-0}" --argjson n "${non2xx:-0}" --argjson reqs "${reqs:-0}" \
+    --argjson srv "$((cpu1 - cpu0))" --argjson cli "${client_s:-0}" \
+    '{phase:$ph,variant:$v,mode:$m,round:$r,rps:$rps,p50_us:$p50,p99_us:$p99,socket_errors:$e,
+      non2xx:$n,requests:$reqs,server_cpu_us_per_req:($srv / 1000 / ([$reqs, 1] | max) * 1000 | round / 1000),
+      client_cpu_us_per_req:($cli * 1e6 / ([$reqs, 1] | max) * 1000 | round / 1000),
+      cpu_us_per_req:(($srv / 1000 + $cli * 1e6) / ([$reqs, 1] | max) * 1000 | round / 1000)}'
+}
+
+# rounds PHASE N VARIANT...: interleaved rounds; the order rotates each round
+# so no variant always runs first (or right after the heaviest one).
+run_rounds() {
+  local phase=$1 n=$2 r i k mode
+  shift 2
+  local vs=("$@")
+  for ((r = 1; r <= n; r++)); do
+    for mode in close keepalive; do
+      for ((i = 0; i < ${#vs[@]}; i++)); do
+        k=$(((i + r) % ${#vs[@]}))
+        wrk_json "${vs[$k]}" "$mode" "$r" "$phase" >>"$W/wrk.jsonl"
+      done
+    done
+    log "$phase: round $r/$n done"
+  done
+}
+
+# ----------------------------------------------------------------- report --
+# write_report: benchmarks.json (bench/summarize.jq), the plots and
+# benchmarks.md (bench/report.sh), from the raw files in $W. With --xdp-only
+# the other parts did not run and their inputs are null.
+write_report() {
+  local tool_versions params inputs=() n
+  log "writing report to $out"
+  mkdir -p "$out"
+  tool_versions=$(jq -n --arg kernel "$(uname -r)" \
+    --arg cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
+    --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
+    --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
+    --arg nginx "$(nginx -v 2>&1 | sed 's/.*nginx\///')" \
+    --arg haproxy "$(haproxy -v | awk 'NR==1 {print $3}')" \
+    --arg nft "$(nft --version | awk '{print $2}')" \
+    --arg wrk "$(wrk -v 2>&1 | awk 'NR==1 {print $2}')" \
+    --arg zdctl "$("$ZDCTL" --version)" \
+    '{kernel:$kernel,cpu:$cpu,cpus:($cpus|tonumber),memory:$mem,os:$os,nginx:$nginx,haproxy:$haproxy,nftables:$nft,wrk:$wrk,zdctl:$zdctl}')
+  params=$(jq -n --argjson rounds "$rounds" --argjson dur "$dur" \
+    --argjson sul "$sul_dur" --argjson t "$wrk_threads" --argjson cc "$wrk_close_conns" \
+    --argjson kc "$wrk_ka_conns" --argjson sr "$scale_rounds" \
+    '{rounds:$rounds,seconds_per_run:$dur,switch_under_load_seconds:$sul,wrk_threads:$t,
+      wrk_close_connections:$cc,wrk_keepalive_connections:$kc,scale_rounds:$sr}')
+
+  # The XDP part's raw files (bench/xdp.sh), or why there are none.
+  [[ -s $W/xdp/meta.json ]] || jq -n --arg rc "${xdp_rc:-?}" \
+    '{failed: "bench/xdp.sh stopped (exit \($rc)) before writing its results: see the log"}' \
+    >"$W/xdp/meta.json"
+  { cat "$W/xdp/wrk.jsonl" 2>/dev/null || true; } | jq -s . >"$W/xdp/runs.json"
+  inputs=(--slurpfile xdpwrk "$W/xdp/runs.json" --slurpfile xdpmeta "$W/xdp/meta.json"
+    --argjson xdp_only "$xdp_only" --argjson machine "$tool_versions" --argjson quick "$quick"
+    --argjson params "$params")
+  if ((xdp_only)); then
+    for n in wrk sul sulload sulcli lat1cli lat1map lat2cli lat2map scale mem1 mem2 s0 s1 s2 s3; do
+      inputs+=(--argjson "$n" null)
+    done
+    jq -n "${inputs[@]}" -f "$repo/bench/summarize.jq" >"$out/benchmarks.json"
+  else
+    jq -n --slurpfile wrk <(jq -s . "$W/wrk.jsonl") \
+      --slurpfile sul "$W/sul.json" --slurpfile sulload "$W/sul.loadgen.json" \
+      --slurpfile sulcli "$W/sul.cli.json" \
+      --slurpfile lat1cli "$W/lat1.cli.json" --slurpfile lat1map "$W/lat1.map.json" \
+      --slurpfile lat2cli "$W/lat2.cli.json" --slurpfile lat2map "$W/lat2.map.json" \
+      --slurpfile scale "$W/scale.json" \
+      --argjson mem1 "$mem1" --argjson mem2 "$mem2" \
+      --argjson s0 "$stats0" --argjson s1 "$stats1" --argjson s2 "$stats2" --argjson s3 "$stats3" \
+      "${inputs[@]}" -f "$repo/bench/summarize.jq" >"$out/benchmarks.json"
+
+    jq -r '[.variants.close, .variants.keepalive] | transpose[] |
+      "\(.[0].variant) \(.[0].ratio_to_direct.median) \(.[1].ratio_to_direct.median)"' \
+      "$out/benchmarks.json" >"$W/variants.dat"
+    for f in sul.errors.dat sul.zoomswitches.dat; do [[ -s $W/$f ]] || echo "NaN NaN" >"$W/$f"; done
+    gnuplot -e "dir='$W'; outdir='$out'; vdat='$W/variants.dat'" \
+      -e "nsw=$(jq .switch_under_load.switches "$out/benchmarks.json")" \
+      -e "nerr=$(jq .switch_under_load.failed "$out/benchmarks.json")" "$repo/bench/timeline.gp"
+  fi
+  "$repo/bench/report.sh" "$out/benchmarks.json" \
+    "$(($(date +%s) - ZD_BENCH_START))" >"$out/benchmarks.md"
+  log "done in $(($(date +%s) - ZD_BENCH_START)) s: $out/benchmarks.md"
+}
+
+# ------------------------------------------------------- XDP data plane --
+# bench/xdp.sh runs in a network + mount namespace of its own (this script
+# again, with ZD_BENCH_XDP_PHASE=DIR for its raw files): none of its
+# forwarding, conntrack or XDP programs reaches the rows below, and none of
+# theirs (local routes, NAT, the BPF statistics holder) reaches its rows.
+if [[ -n ${ZD_BENCH_XDP_PHASE:-} ]]; then
+  . "$repo/bench/xdp.sh"
+  xdp_bench "$ZD_BENCH_XDP_PHASE"
+  exit 0
+fi
+mkdir -p "$W/xdp"
+log "XDP data plane (bench/xdp.sh), in a namespace of its own"
+xdp_rc=0
+ZD_BENCH_XDP_PHASE=$W/xdp unshare -n -m -- "$0" "${args[@]}" || xdp_rc=$?
+if ((xdp_rc)); then
+  ((xdp_only)) && die "the XDP part failed (exit $xdp_rc)"
+  log "the XDP part failed (exit $xdp_rc); the report says so and goes on"
+fi
+if ((xdp_only)); then
+  write_report
+  exit 0
+fi
+
+# ------------------------------------------------------------- backends --
+ip link set lo up
+ip route add local 10.99.0.0/16 dev lo
+# Per-netns knobs: many short connections, and DNAT to 127.0.0.1 (nftables).
+sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
+  net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192 \
+  net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.lo.route_localnet=1
+ulimit -n "$(ulimit -Hn)" # zd-scale holds one socket per workspace
 
 start_nginx blue 'server { listen 127.0.0.1:8001 backlog=8192; location / { return 200 "blue\n"; } }'
 start_nginx green 'server { listen 127.0.0.1:8002 backlog=8192; location / { return 200 "green\n"; } }'
@@ -233,57 +380,6 @@ exec 7<>"$W/hold"
 pids+=($!)
 
 # -------------------------------------------------------------- wrk runs --
-# wrk_json VARIANT MODE ROUND PHASE: one wrk run, one JSON line.
-to_us() { awk '{v=$1; u=$1; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v);
-  m=(u=="us")?1:(u=="ms")?1000:(u=="s")?1000000:1; printf "%.1f", v*m}'; }
-wrk_json() {
-  local v=$1 mode=$2 round=$3 phase=$4 conns hdr=() text rps p50 p99 errs non2xx cpu0 cpu1
-  local client_s reqs
-  if [[ $mode == close ]]; then
-    conns=$wrk_close_conns hdr=(-H "Connection: close")
-  else
-    conns=$wrk_ka_conns
-  fi
-  cpu0=$(server_cpu_ns)
-  # `times` in the same subshell: its second line is wrk's user and system time.
-  text=$(wrk -t"$wrk_threads" -c"$conns" -d"${dur}s" --latency "${hdr[@]}" "http://${addr[$v]}/"
-    times)
-  cpu1=$(server_cpu_ns)
-  client_s=$(tail -1 <<<"$text" | awk '{n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/);
-    n += a[1] * 60 + a[2] } printf "%.6f", n}')
-  reqs=$(awk '/requests in/ {print $1}' <<<"$text")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$text")
-  p50=$(awk '$1=="50%" {print $2}' <<<"$text" | to_us)
-  p99=$(awk '$1=="99%" {print $2}' <<<"$text" | to_us)
-  errs=$(awk '/Socket errors:/ {gsub(/,/,""); print $4+$6+$8+$10}' <<<"$text")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$text")
-  jq -nc --arg v "$v" --arg m "$mode" --arg ph "$phase" --argjson r "$round" \
-    --argjson rps "${rps:-0}" --argjson p50 "${p50:-0}" --argjson p99 "${p99:-0}" \
-    --argjson e "${errs:-0}" --argjson n "${non2xx:-0}" --argjson reqs "${reqs:-0}" \
-    --argjson srv "$((cpu1 - cpu0))" --argjson cli "${client_s:-0}" \
-    '{phase:$ph,variant:$v,mode:$m,round:$r,rps:$rps,p50_us:$p50,p99_us:$p99,socket_errors:$e,
-      non2xx:$n,requests:$reqs,server_cpu_us_per_req:($srv / 1000 / ([$reqs, 1] | max) * 1000 | round / 1000),
-      client_cpu_us_per_req:($cli * 1e6 / ([$reqs, 1] | max) * 1000 | round / 1000),
-      cpu_us_per_req:(($srv / 1000 + $cli * 1e6) / ([$reqs, 1] | max) * 1000 | round / 1000)}'
-}
-
-# rounds PHASE N VARIANT...: interleaved rounds; the order rotates each round
-# so no variant always runs first (or right after the heaviest one).
-run_rounds() {
-  local phase=$1 n=$2 r i k mode
-  shift 2
-  local vs=("$@")
-  for ((r = 1; r <= n; r++)); do
-    for mode in close keepalive; do
-      for ((i = 0; i < ${#vs[@]}; i++)); do
-        k=$(((i + r) % ${#vs[@]}))
-        wrk_json "${vs[$k]}" "$mode" "$r" "$phase" >>"$W/wrk.jsonl"
-      done
-    done
-    log "$phase: round $r/$n done"
-  done
-}
-
 progstats() { "$SWB" progstats --state "$W/bpf/zd"; }
 map_memory() { # JSON array of the pinned maps' memlock
   local f
@@ -351,43 +447,4 @@ stats3=$(progstats)
   --probe 10.99.0.1:80 >"$W/lat2.cli.json"
 "$SWB" map --state "$W/bpf/zd" --domain web --ws green,blue --count "$map_n" >"$W/lat2.map.json"
 
-# ----------------------------------------------------------------- report --
-log "writing report to $out"
-mkdir -p "$out"
-tool_versions=$(jq -n --arg kernel "$(uname -r)" \
-  --arg cpu "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
-  --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
-  --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
-  --arg nginx "$(nginx -v 2>&1 | sed 's/.*nginx\///')" \
-  --arg haproxy "$(haproxy -v | awk 'NR==1 {print $3}')" \
-  --arg nft "$(nft --version | awk '{print $2}')" \
-  --arg wrk "$(wrk -v 2>&1 | awk 'NR==1 {print $2}')" \
-  --arg zdctl "$("$ZDCTL" --version)" \
-  '{kernel:$kernel,cpu:$cpu,cpus:($cpus|tonumber),memory:$mem,os:$os,nginx:$nginx,haproxy:$haproxy,nftables:$nft,wrk:$wrk,zdctl:$zdctl}')
-
-jq -n --slurpfile wrk <(jq -s . "$W/wrk.jsonl") \
-  --slurpfile sul "$W/sul.json" --slurpfile sulload "$W/sul.loadgen.json" \
-  --slurpfile sulcli "$W/sul.cli.json" \
-  --slurpfile lat1cli "$W/lat1.cli.json" --slurpfile lat1map "$W/lat1.map.json" \
-  --slurpfile lat2cli "$W/lat2.cli.json" --slurpfile lat2map "$W/lat2.map.json" \
-  --slurpfile scale "$W/scale.json" \
-  --argjson mem1 "$mem1" --argjson mem2 "$mem2" \
-  --argjson s0 "$stats0" --argjson s1 "$stats1" --argjson s2 "$stats2" --argjson s3 "$stats3" \
-  --argjson machine "$tool_versions" --argjson quick "$quick" \
-  --argjson params "$(jq -n --argjson rounds "$rounds" --argjson dur "$dur" \
-    --argjson sul "$sul_dur" --argjson t "$wrk_threads" --argjson cc "$wrk_close_conns" \
-    --argjson kc "$wrk_ka_conns" --argjson sr "$scale_rounds" \
-    '{rounds:$rounds,seconds_per_run:$dur,switch_under_load_seconds:$sul,wrk_threads:$t,
-      wrk_close_connections:$cc,wrk_keepalive_connections:$kc,scale_rounds:$sr}')" \
-  -f "$repo/bench/summarize.jq" >"$out/benchmarks.json"
-
-jq -r '[.variants.close, .variants.keepalive] | transpose[] |
-  "\(.[0].variant) \(.[0].ratio_to_direct.median) \(.[1].ratio_to_direct.median)"' \
-  "$out/benchmarks.json" >"$W/variants.dat"
-for f in sul.errors.dat sul.zoomswitches.dat; do [[ -s $W/$f ]] || echo "NaN NaN" >"$W/$f"; done
-gnuplot -e "dir='$W'; outdir='$out'; vdat='$W/variants.dat'" \
-  -e "nsw=$(jq .switch_under_load.switches "$out/benchmarks.json")" \
-  -e "nerr=$(jq .switch_under_load.failed "$out/benchmarks.json")" "$repo/bench/timeline.gp"
-"$repo/bench/report.sh" "$out/benchmarks.json" \
-  "$(($(date +%s) - ZD_BENCH_START))" >"$out/benchmarks.md"
-log "done in $(($(date +%s) - ZD_BENCH_START)) s: $out/benchmarks.md"
+write_report
