@@ -211,6 +211,12 @@ TEST_F(Containers, NewConnectionsReachTheActiveWorkspaceOverIpv4AndIpv6) {
   stage();
   EXPECT_EQ(served_by("blue", 100), 100);
   EXPECT_EQ(served_by("blue", 20, "fd00:99::1"), 20);
+  // What lets the container's veth take redirected frames is GRO, not an
+  // XDP program (which would copy every other packet it receives).
+  EXPECT_NE(run(in("ws1", {"ethtool", "-k", "eth0"})).out.find("generic-receive-offload: on"),
+            std::string::npos);
+  EXPECT_EQ(run(in("ws1", {"ip", "-d", "link", "show", "eth0"})).out.find("prog/xdp"),
+            std::string::npos);
   zdctl_ok({"switch", "shop", "green"});
   EXPECT_EQ(served_by("green", 100), 100);
   EXPECT_EQ(served_by("green", 20, "fd00:99::1"), 20);

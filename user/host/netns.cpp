@@ -2,8 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/rtnetlink.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -79,6 +83,26 @@ InNetns::~InNetns() {
   // did, going on in the wrong namespace would be worse than stopping.
   if (setns(home_.get(), CLONE_NEWNET) != 0)
     std::abort();
+}
+
+bool enable_gro(int ifindex) {
+  Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd)
+    throw_errno("opening a socket for ethtool");
+  ifreq ifr{};
+  if (!if_indextoname(static_cast<unsigned>(ifindex), ifr.ifr_name))
+    throw_errno("naming interface " + std::to_string(ifindex));
+  ethtool_value value{};
+  value.cmd = ETHTOOL_GGRO;
+  ifr.ifr_data = reinterpret_cast<char *>(&value);
+  if (ioctl(fd.get(), SIOCETHTOOL, &ifr) != 0)
+    throw_errno(std::string("reading GRO of ") + ifr.ifr_name);
+  if (value.data)
+    return false;
+  value = {ETHTOOL_SGRO, 1};
+  if (ioctl(fd.get(), SIOCETHTOOL, &ifr) != 0)
+    throw_errno(std::string("turning GRO on for ") + ifr.ifr_name);
+  return true;
 }
 
 namespace {

@@ -39,6 +39,13 @@ private:
   Fd home_;
 };
 
+// Turns GRO on for interface ifindex of the namespace the thread is in. On
+// a veth it also gives the device the NAPI receive queue that frames
+// redirected into its pair by XDP need (veth_xdp_xmit drops them without
+// one), at no cost to the rest of its traffic (an XDP program there would
+// copy every packet). Returns whether it was off.
+bool enable_gro(int ifindex);
+
 // The routes zd adds to the local table of a workspace's namespace so that
 // a domain's addresses are delivered there: `local ADDR/LEN dev lo` with
 // protocol kRouteProtocol and one metric per domain (kRouteMetricBase + its

@@ -20,7 +20,6 @@
 #include "sk_deliver.skel.h"
 #include "veth.hpp"
 #include "xdp.hpp"
-#include "xdp_pass.skel.h"
 
 namespace zd::container {
 
@@ -112,9 +111,6 @@ void add_sockets(const DataMaps &maps, const Workspace &workspace,
 struct DeliverSkel {
   void operator()(zd_sk_deliver *skel) const { zd_sk_deliver__destroy(skel); }
 };
-struct PassSkel {
-  void operator()(zd_xdp_pass *skel) const { zd_xdp_pass__destroy(skel); }
-};
 
 // zd's sk_lookup for this one workspace, attached in its namespace.
 void attach_deliver(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
@@ -136,33 +132,14 @@ void attach_deliver(const std::string &dir, const DataMaps &maps, const Workspac
   pin_whole(link.get(), pin);
 }
 
-// XDP_PASS on the workspace's end of the veth, so that it accepts frames
-// redirected into the pair.
-void attach_pass(const std::string &dir, const Workspace &workspace, const Netns &netns,
-                 int peer_ifindex) {
-  const std::string pin = pin_of(dir, workspace.id, kXdpPassSuffix);
-  if (exists(pin))
-    return;
-  std::unique_ptr<zd_xdp_pass, PassSkel> skel(zd_xdp_pass__open_and_load());
-  if (!skel)
-    throw_errno("loading the embedded xdp_pass program");
-  Fd link;
-  {
-    // An ifindex means something only in its own namespace.
-    InNetns inside(netns);
-    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
-    link.reset(
-        bpf_link_create(bpf_program__fd(skel->progs.zd_xdp_pass), peer_ifindex, BPF_XDP, &opts));
-  }
-  if (!link && errno == EBUSY) {
-    spdlog::info("the veth's far end in workspace '{}' already runs an XDP program; it is "
-                 "left as it is",
-                 workspace.name);
-    return;
-  }
-  if (!link)
-    throw_errno("attaching XDP to the workspace's end of its veth");
-  pin_whole(link.get(), pin);
+// GRO on the workspace's end of the veth: a veth accepts frames redirected
+// into its pair only with a NAPI queue, which GRO (or an XDP program) gives
+// it. Left on when the workspace goes: it is a plain setting, and the
+// container may rely on it by then.
+void receive_redirects(const Workspace &workspace, const Netns &netns, int peer_ifindex) {
+  InNetns inside(netns);
+  if (enable_gro(peer_ifindex))
+    spdlog::debug("turned GRO on for the veth in workspace '{}'", workspace.name);
 }
 
 // Replies leave the workspace from the domain's address, and the host
@@ -229,7 +206,7 @@ void add(const std::string &dir, const DataMaps &maps, const Workspace &workspac
 
   add_sockets(maps, workspace, sockets);
   attach_deliver(dir, maps, workspace, netns);
-  attach_pass(dir, workspace, netns, veth.peer_ifindex);
+  receive_redirects(workspace, netns, veth.peer_ifindex);
   accept_local_sources(veth.host_name, true);
   const auto ifindex = static_cast<uint32_t>(veth.host_ifindex);
   devmap.update(ifindex, ifindex);
@@ -260,11 +237,9 @@ void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) 
     InNetns inside(*netns);
     remove_local_routes();
   }
-  for (const char *suffix : {kXdpPassSuffix, kDeliverSuffix}) {
-    const std::string pin = pin_of(dir, workspace.id, suffix);
-    if (unlink(pin.c_str()) != 0 && errno != ENOENT)
-      throw_errno("removing " + pin);
-  }
+  const std::string pin = pin_of(dir, workspace.id, kDeliverSuffix);
+  if (unlink(pin.c_str()) != 0 && errno != ENOENT)
+    throw_errno("removing " + pin);
   for (const auto &socket : workspace.sockets)
     maps[DataMap::sockets].erase(key_of(workspace, socket));
 }

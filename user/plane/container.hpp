@@ -7,9 +7,8 @@
 //   - zd's sk_deliver program attached to its namespace, which hands a
 //     connection to a domain address to its own socket, whatever port the
 //     app listens on: pinned as "ws-ID-deliver";
-//   - an XDP_PASS program on the far end of the veth, without which a veth
-//     drops redirected frames: pinned as "ws-ID-xdp-pass" (absent when that
-//     end already runs an XDP program of someone else's);
+//   - GRO on the far end of the veth, without which a veth drops frames
+//     redirected into it (host/netns.hpp says why);
 //   - for each domain switched to it, the domain's addresses as local routes
 //     in its namespace (host/netns.hpp).
 // Every step can be repeated, and remove() undoes any prefix of add(), so a
@@ -28,7 +27,6 @@ namespace zd::container {
 
 inline constexpr const char *kPinPrefix = "ws-";
 inline constexpr const char *kDeliverSuffix = "-deliver";
-inline constexpr const char *kXdpPassSuffix = "-xdp-pass";
 
 // True when the XDP plane is attached (its program and maps are pinned).
 bool xdp_attached(const std::string &dir);
