@@ -296,13 +296,43 @@ TEST_F(Containers, RemoveAndDetachLeaveNothingBehind) {
   zdctl_ok({"switch", "shop", "green"});
   ASSERT_NE(leftovers("ws1"), "");
   ASSERT_NE(leftovers("ws2"), "");
-  Result rm = zdctl({"-v", "workspace", "rm", "blue"});
-  EXPECT_EQ(rm.code, 0) << rm.err;
-  EXPECT_EQ(leftovers("ws1"), "") << rm.err;
+  zdctl_ok({"workspace", "rm", "blue"});
+  EXPECT_EQ(leftovers("ws1"), "");
   EXPECT_EQ(fetch(), "green");
-  zdctl_ok({"detach"});
+  zdctl_ok({"detach", "--wait", "10"}); // the last fetch may still be closing
   EXPECT_EQ(leftovers("ws2"), "");
   EXPECT_EQ(run({"ip", "-d", "link", "show", "zc"}).out.find("prog/xdp"), std::string::npos);
+}
+
+// Taking XDP away cuts a container's open connections, so detach counts
+// them and refuses, waits for them (--wait), or cuts them (--force).
+TEST_F(Containers, DetachRefusesToCutOpenConnectionsToContainers) {
+  stage();
+  {
+    Http open = connect_http("10.99.0.1");
+    ASSERT_EQ(open.get(), "blue");
+    Result refused = zdctl({"detach"});
+    EXPECT_EQ(refused.code, 1);
+    EXPECT_NE(refused.err.find("would cut 1 open connection"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("--force detaches anyway"), std::string::npos) << refused.err;
+    const auto started = Clock::now();
+    Result waited = zdctl({"detach", "--wait", "1"});
+    EXPECT_EQ(waited.code, 1);
+    EXPECT_GE(Clock::now() - started, 1s) << "it did not wait";
+    EXPECT_NE(waited.err.find("waiting for 1 connection"), std::string::npos) << waited.err;
+    EXPECT_EQ(open.get(), "blue") << "a refused detach changed something";
+  } // closed here: blue's end closes too
+  Result detached = zdctl({"detach", "--wait", "10"});
+  EXPECT_EQ(detached.code, 0) << detached.err;
+  EXPECT_EQ(leftovers("ws1"), "");
+}
+
+TEST_F(Containers, DetachForceCutsThem) {
+  stage();
+  Http open = connect_http("10.99.0.1");
+  ASSERT_EQ(open.get(), "blue");
+  zdctl_ok({"detach", "--force"});
+  EXPECT_NE(open.get(), "blue") << "served without zd's XDP program";
 }
 
 TEST_F(Containers, FiveHundredSwitchesUnderLoadFailNoConnection) {

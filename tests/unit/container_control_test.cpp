@@ -141,4 +141,15 @@ TEST_F(Containers, RemovingTheDomainOrTheWorkspaceUnprepares) {
   EXPECT_FALSE(plane.is_prepared(again, red));
 }
 
+TEST_F(Containers, DetachCountsOnlyConnectionsToContainers) {
+  plane.xdp_attached = true;
+  control.add_workspace("red", 77, one("tcp://0.0.0.0:8080", kRedNetns));
+  control.add_workspace("black", 78, one("tcp://0.0.0.0:8080", kRedNetns + 1));
+  EXPECT_EQ(control.container_connections(), 0u);
+  plane.connections[id("red")] = 3;
+  plane.connections[id("black")] = 2;
+  plane.connections[id("blue")] = 7; // a host workspace: detach cuts none of its connections
+  EXPECT_EQ(control.container_connections(), 5u);
+}
+
 } // namespace

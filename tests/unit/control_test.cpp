@@ -794,7 +794,8 @@ TEST_F(ControlRecover, UndoesAnInterruptedWorkspaceAdd) {
   const std::string kernel = plane.contents();
   TakenSocket taken = socket("tcp://127.0.0.1:3003");
   const zd::Workspace yellow{
-      "yellow", 9, 0, zd::Placement::this_netns, {{taken.info.bound, AF_INET, taken.info.cookie}}, {}};
+      "yellow", 9, 0, zd::Placement::this_netns, {{taken.info.bound, AF_INET, taken.info.cookie}},
+      {}};
   store.set_intent(
       {zd::Intent::Op::add_workspace, {}, yellow, store.next_id(zd::IdKind::workspace)});
   store.set_next_id(zd::IdKind::workspace, yellow.id + 1);

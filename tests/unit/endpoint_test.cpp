@@ -220,4 +220,21 @@ TEST(Names, ProtocolAndFamily) {
   EXPECT_EQ(zd::family_name(AF_INET6), "ipv6");
 }
 
+// A binding covers the connections it takes: same protocol, family and
+// port, the address inside its prefix (bits past a byte boundary too).
+TEST(Endpoint, Covers) {
+  auto p = [](const char *text) { return parse_endpoint(text, AllowPrefix::yes); };
+  EXPECT_TRUE(p("tcp://10.99.0.1:80").covers(p("tcp://10.99.0.1:80")));
+  EXPECT_FALSE(p("tcp://10.99.0.1:80").covers(p("tcp://10.99.0.2:80")));
+  EXPECT_FALSE(p("tcp://10.99.0.1:80").covers(p("tcp://10.99.0.1:81")));
+  EXPECT_FALSE(p("tcp://10.99.0.1:80").covers(p("udp://10.99.0.1:80")));
+  EXPECT_TRUE(p("tcp://10.99.1.0/24:443").covers(p("tcp://10.99.1.200:443")));
+  EXPECT_FALSE(p("tcp://10.99.1.0/24:443").covers(p("tcp://10.99.2.1:443")));
+  EXPECT_TRUE(p("tcp://10.99.0.0/20:80").covers(p("tcp://10.99.15.1:80")));
+  EXPECT_FALSE(p("tcp://10.99.0.0/20:80").covers(p("tcp://10.99.16.1:80")));
+  EXPECT_TRUE(p("tcp://[fd00:99::/64]:80").covers(p("tcp://[fd00:99::7]:80")));
+  EXPECT_FALSE(p("tcp://[fd00:99::/64]:80").covers(p("tcp://10.99.0.1:80")));
+  EXPECT_TRUE(p("tcp://0.0.0.0/0:80").covers(p("tcp://192.0.2.1:80")));
+}
+
 } // namespace

@@ -297,6 +297,13 @@ public:
       return std::nullopt;
     return zd::ContainerStatus{"veth-" + workspace.name, 4026532000u + workspace.id};
   }
+  size_t open_connections(const zd::Workspace &workspace,
+                          const std::vector<zd::Domain> &) const override {
+    auto it = connections.find(workspace.id);
+    return it == connections.end() ? 0 : it->second;
+  }
+  // What open_connections() reports, by workspace id; tests fill it.
+  std::map<uint32_t, size_t> connections;
   bool is_prepared(uint32_t domain, uint32_t workspace) const {
     return prepared_.count({domain, workspace}) != 0;
   }

@@ -19,7 +19,8 @@ TEST(ValidateName, AcceptsOrdinaryNames) {
 
 TEST(ValidateName, LengthLimitIsNameLenMinusOne) {
   EXPECT_NO_THROW(zd::validate_name("domain", std::string(zd::kMaxNameLength, 'a')));
-  EXPECT_ZD_ERROR(zd::validate_name("domain", std::string(zd::kMaxNameLength + 1, 'a')), "longer than 63");
+  EXPECT_ZD_ERROR(zd::validate_name("domain", std::string(zd::kMaxNameLength + 1, 'a')),
+                  "longer than 63");
   // A huge name is refused without echoing all of it.
   std::string message =
       zd_test::error_of([] { zd::validate_name("domain", std::string(100'000, 'a')); });

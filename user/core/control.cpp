@@ -411,6 +411,18 @@ SwitchResult ControlPlane::revert(const std::string &domain_name, Force force) {
   return {Changed::yes, workspace_name(route->active), workspace->name};
 }
 
+size_t ControlPlane::container_connections() const {
+  size_t total = 0;
+  std::optional<std::vector<Domain>> domains; // read only if a container exists
+  for (const auto &workspace : store_.workspaces())
+    if (workspace.placement == Placement::other_netns) {
+      if (!domains)
+        domains = store_.domains();
+      total += plane_.open_connections(workspace, *domains);
+    }
+  return total;
+}
+
 Status ControlPlane::status() const {
   Status status;
   auto workspaces = store_.workspaces();

@@ -53,6 +53,10 @@ public:
 
   Status status() const;
 
+  // Connections that taking the XDP plane away would cut: those open to a
+  // domain in a workspace of another namespace (detach asks first).
+  size_t container_connections() const;
+
   // Finishes or undoes the change of a zdctl that was killed during it (see
   // run()); says which, or nothing when there was none. Called by the state
   // layer as soon as it holds the lock.

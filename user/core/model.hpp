@@ -34,6 +34,9 @@ struct Endpoint {
   uint8_t prefix_len = 0; // 32 or 128 when exact
 
   bool is_exact() const { return prefix_len == address_bits(); }
+  // True when this binding takes connections to `address` (an exact one):
+  // same protocol, family and port, and the address within the prefix.
+  bool covers(const Endpoint &address) const;
   unsigned address_bits() const;
   bool operator==(const Endpoint &) const = default;
 };

@@ -105,6 +105,16 @@ unsigned Endpoint::address_bits() const {
   return family == AF_INET6 ? 128 : 32;
 }
 
+bool Endpoint::covers(const Endpoint &address) const {
+  if (protocol != address.protocol || family != address.family || port != address.port)
+    return false;
+  const unsigned bytes = prefix_len / 8, bits = prefix_len % 8;
+  if (!std::equal(addr.begin(), addr.begin() + bytes, address.addr.begin()))
+    return false;
+  const auto mask = static_cast<uint8_t>(0xff00u >> bits);
+  return bits == 0 || (addr[bytes] & mask) == (address.addr[bytes] & mask);
+}
+
 Endpoint parse_endpoint(std::string_view text, AllowPrefix allow_prefix) {
   if (text.size() > kMaxEndpointLength)
     throw Error(Errc::invalid,

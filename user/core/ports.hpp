@@ -93,6 +93,10 @@ public:
   virtual bool prepared(const Domain &domain, const Workspace &workspace) const = 0;
   virtual void prepare(const Domain &domain, const Workspace &workspace) = 0;
   virtual void unprepare(const Domain &domain, const Workspace &workspace) = 0;
+  // The open TCP connections to any of these domains in a workspace of
+  // another namespace: the XDP plane carries their every packet.
+  virtual size_t open_connections(const Workspace &workspace,
+                                  const std::vector<Domain> &domains) const = 0;
   // How the XDP plane reaches a workspace of another namespace.
   virtual std::optional<ContainerStatus> container_status(const Workspace &workspace) const = 0;
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "model.hpp"
 
@@ -14,5 +15,9 @@ namespace zd {
 // Every TCP listener of this network namespace, IPv4 and IPv6, by socket
 // cookie. One netlink dump per family.
 std::map<uint64_t, AcceptQueue> listener_queues();
+
+// The local address and port of every TCP connection of this network
+// namespace that is open or closing (TIME_WAIT and listeners left out).
+std::vector<Endpoint> connection_endpoints();
 
 } // namespace zd

@@ -18,6 +18,7 @@
 #include "netns.hpp"
 #include "parse.hpp"
 #include "sk_deliver.skel.h"
+#include "sock_diag.hpp"
 #include "veth.hpp"
 #include "xdp.hpp"
 
@@ -269,6 +270,24 @@ void unprepare(const std::string &dir, const Domain &domain, const Workspace &wo
   InNetns inside(*netns);
   for (const auto &binding : domain.bindings)
     remove_local_route(binding, domain.id);
+}
+
+size_t open_connections(const std::string &dir, const Workspace &workspace,
+                        const std::vector<Domain> &domains) {
+  auto netns = netns_of_workspace(dir, workspace);
+  if (!netns)
+    return 0;
+  std::vector<Endpoint> open;
+  {
+    InNetns inside(*netns);
+    open = connection_endpoints();
+  }
+  return static_cast<size_t>(std::count_if(open.begin(), open.end(), [&](const Endpoint &local) {
+    return std::any_of(domains.begin(), domains.end(), [&](const Domain &domain) {
+      return std::any_of(domain.bindings.begin(), domain.bindings.end(),
+                         [&](const Endpoint &binding) { return binding.covers(local); });
+    });
+  }));
 }
 
 std::optional<ContainerStatus> status(const std::string &dir, const Workspace &workspace) {

@@ -39,6 +39,11 @@ bool prepared(const std::string &dir, const Domain &domain, const Workspace &wor
 void prepare(const std::string &dir, const Domain &domain, const Workspace &workspace);
 void unprepare(const std::string &dir, const Domain &domain, const Workspace &workspace);
 
+// TCP connections open in the workspace's namespace to an address of one of
+// the domains (sock_diag there): 0 once the namespace is gone.
+size_t open_connections(const std::string &dir, const Workspace &workspace,
+                        const std::vector<Domain> &domains);
+
 std::optional<ContainerStatus> status(const std::string &dir, const Workspace &workspace);
 
 // The pins of container workspaces in dir (for detach and the state's checks).

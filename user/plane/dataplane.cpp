@@ -45,8 +45,7 @@ void reset_counters(BpfMap &map, uint32_t index) {
 
 zd_socket_key key_of(const Workspace &workspace, const RegisteredSocket &socket) {
   return socket_key(workspace.id, socket.bound.protocol, socket.serves,
-                    workspace.placement == Placement::this_netns ? ZD_PLANE_HOST
-                                                                 : ZD_PLANE_XDP);
+                    workspace.placement == Placement::this_netns ? ZD_PLANE_HOST : ZD_PLANE_XDP);
 }
 
 bool in_container(const Workspace &workspace) {
@@ -235,6 +234,13 @@ std::optional<ContainerStatus> BpfDataplane::container_status(const Workspace &w
   if (!in_container(workspace))
     return std::nullopt;
   return container::status(dir_, workspace);
+}
+
+size_t BpfDataplane::open_connections(const Workspace &workspace,
+                                      const std::vector<Domain> &domains) const {
+  if (!in_container(workspace))
+    return 0;
+  return container::open_connections(dir_, workspace, domains);
 }
 
 std::map<uint64_t, AcceptQueue> BpfDataplane::accept_queues() const {

@@ -35,6 +35,8 @@ public:
   void prepare(const Domain &domain, const Workspace &workspace) override;
   void unprepare(const Domain &domain, const Workspace &workspace) override;
   std::optional<ContainerStatus> container_status(const Workspace &workspace) const override;
+  size_t open_connections(const Workspace &workspace,
+                          const std::vector<Domain> &domains) const override;
   std::map<uint64_t, AcceptQueue> accept_queues() const override;
 
   XdpStatus xdp_status() const override;

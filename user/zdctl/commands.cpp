@@ -1,8 +1,13 @@
 #include "commands.hpp"
 
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
 #include <iostream>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "parse.hpp"
 #include "report.hpp"
@@ -64,8 +69,55 @@ void do_attach(const Options &opts) {
         text);
 }
 
+namespace {
+
+// Open connections to container workspaces, which detach would cut (their
+// every packet needs the XDP program). A state that cannot be read has none
+// that zd can know of: detach then goes on, as it always could.
+size_t connections_detach_would_cut(const zd::State &state) {
+  try {
+    return state.with(zd::Lock::shared,
+                      [](zd::ControlPlane &control) { return control.container_connections(); });
+  } catch (const zd::Error &e) {
+    spdlog::debug("not counting connections to containers: {}", e.what());
+    return 0;
+  }
+}
+
+// Refuses while connections to containers are open, after waiting up to
+// opts.wait_seconds for them to close.
+void require_no_container_connections(const Options &opts, const zd::State &state) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(opts.wait_seconds);
+  auto next_note = std::chrono::steady_clock::now();
+  for (;;) {
+    const size_t open = connections_detach_would_cut(state);
+    if (open == 0)
+      return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      throw zd::Error(zd::Errc::refused,
+                      "detaching would cut " + std::to_string(open) + " open connection" +
+                          (open == 1 ? "" : "s") +
+                          " to container workspaces (XDP carries their every packet): switch "
+                          "their domains away and let them finish, or wait (--wait SECONDS)",
+                      zd::Override::force);
+    if (!opts.json && now >= next_note) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
+      std::fprintf(stderr, "waiting for %zu connection%s to container workspaces (%llds left)\n",
+                   open, open == 1 ? "" : "s", static_cast<long long>(left.count()));
+      next_note = now + std::chrono::seconds(5);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+} // namespace
+
 void do_detach(const Options &opts) {
-  const bool detached = zd::State(opts.state).detach();
+  const zd::State state(opts.state);
+  if (!opts.force)
+    require_no_container_connections(opts, state);
+  const bool detached = state.detach();
   print(opts, {{"attached", false}, {"changed", detached}, {"state", opts.state}},
         detached ? "detached: new connections take the normal path; established ones are "
                    "untouched"

@@ -89,6 +89,15 @@ void attach_options(CLI::App &cmd, Options &o) {
       ->needs(cmd.get_option("--xdp"));
 }
 
+void detach_options(CLI::App &cmd, Options &o) {
+  cmd.add_flag("--force", o.force,
+               "detach even if it cuts open connections to container workspaces");
+  cmd.add_option("--wait", o.wait_seconds,
+                 "wait up to SECONDS for open connections to container workspaces to close")
+      ->check(CLI::Range(0, 86400))
+      ->excludes(cmd.get_option("--force"));
+}
+
 void upgrade_options(CLI::App &cmd, Options &o) {
   cmd.add_flag("--force", o.force, "replace it even if it is already this zdctl's program");
 }
@@ -148,7 +157,8 @@ const std::array<Command, 12> kCommands = {{
     {"", "detach",
      "Detach the program and remove the state; established connections and workspaces keep "
      "running",
-     "zdctl detach", no_options, do_detach, Mutates::yes, nullptr},
+     "zdctl detach\n  zdctl detach --wait 300   (let connections to containers finish first)",
+     detach_options, do_detach, Mutates::yes, " (--force detaches anyway)"},
     {"", "upgrade",
      "Replace the running program with this zdctl's, in one link update; domains, "
      "workspaces, routes and counters stay (an older state layout is moved forward)",
