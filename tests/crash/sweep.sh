@@ -55,13 +55,30 @@ state=$work/bpf/zd
 zdctl() { "$build/user/zdctl" --state "$state" "$@"; }
 dump() { "$build/tests/zd-state-dump" "$state"; }
 
-for ws in blue:3001 green:3002 red:3003; do
-  "$build/tests/zd-echo" "${ws%:*}" "127.0.0.1:${ws#*:}" >"$work/${ws%:*}.out" &
+# Two containers for the XDP plane's workspaces: a namespace each, behind a
+# veth (ip netns keeps its names on a tmpfs of this mount namespace).
+mkdir -p /run/netns
+mount -t tmpfs tmpfs /run/netns
+for ct in ct1 ct2; do
+  ip netns add "$ct"
+  ip link add "zdsw-$ct" type veth peer name eth0 netns "$ct"
+  ip link set "zdsw-$ct" up
+  ip -n "$ct" link set eth0 up
+  ip -n "$ct" link set lo up
+done
+
+for ws in blue:3001 green:3002 red:3003 cyan:ct1 teal:ct2; do
+  name=${ws%:*} where=${ws#*:}
+  if [[ $where == ct* ]]; then
+    nsenter --net="/run/netns/$where" "$build/tests/zd-echo" "$name" 0.0.0.0:8080 >"$work/$name.out" &
+  else
+    "$build/tests/zd-echo" "$name" "127.0.0.1:$where" >"$work/$name.out" &
+  fi
   pids+=($!)
-  eval "${ws%:*}_pid=$!"
+  eval "${name}_pid=$!"
   disown # no "Killed" notice at cleanup
 done
-for ws in blue green red; do
+for ws in blue green red cyan teal; do
   for _ in $(seq 100); do grep -q ready "$work/$ws.out" && break; sleep 0.02; done
   grep -q ready "$work/$ws.out" || { echo "sweep.sh: zd-echo $ws never became ready" >&2; exit 1; }
 done
@@ -75,7 +92,8 @@ probe() {
 }
 
 # The stage every case starts from: shop (an address and a prefix) switched
-# blue then green, idle unrouted, red running but not registered.
+# blue then green, idle switched to cyan (a container), red and teal (a
+# container) running but not registered.
 stage() {
   zdctl detach >/dev/null
   [[ ${1:-} == bare ]] && return
@@ -86,6 +104,8 @@ stage() {
   zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 >/dev/null
   zdctl switch shop blue >/dev/null
   zdctl switch shop green >/dev/null
+  zdctl workspace add cyan --pid "$cyan_pid" --socket tcp://0.0.0.0:8080 >/dev/null
+  zdctl switch idle cyan >/dev/null
 }
 
 # Everything compared, as the next zdctl finds it (status runs first: it is
@@ -96,6 +116,14 @@ observe() {
   echo "status: $(zdctl status --json 2>/dev/null | tr -d ' \n')"
   dump
   echo "10.99.0.1:80 -> $(probe 10.99.0.1 80); 10.99.1.7:80 -> $(probe 10.99.1.7 80)"
+  # What zd put in the containers: routes, links, XDP, and the veths' setting.
+  for ct in ct1 ct2; do
+    echo "$ct routes: $(ip -n "$ct" route show table local proto 122 | tr '\n' ';')" \
+      "$(ip -n "$ct" -6 route show table local proto 122 | tr '\n' ';')"
+    nsenter --net="/run/netns/$ct" "$build/tests/zd-state-dump" "$state" |
+      grep -E '^(netns links|xdp on)' | sed "s/^/$ct /"
+    echo "zdsw-$ct accept_local: $(cat "/proc/sys/net/ipv4/conf/zdsw-$ct/accept_local")"
+  done
 }
 
 cases=(
@@ -106,16 +134,19 @@ cases=(
   "switch shop blue"
   "detach"
   "attach --xdp zdsweep1"
+  "switch shop cyan"
 )
 ((quick)) || cases+=("attach --xdp zdsweep0" "revert shop" "workspace rm blue" "domain rm idle"
-  "upgrade --force")
+  "upgrade --force" "workspace add teal --pid TEAL --socket tcp://0.0.0.0:8080"
+  "workspace rm cyan --force")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 failures=0 points=0 swept=0
 started=$SECONDS
 for case in "${cases[@]}"; do
   [[ -z ${ZD_SWEEP_ONLY:-} || $case == "$ZD_SWEEP_ONLY"* ]] || continue # for trying one out
-  read -ra args <<<"${case//RED/$red_pid}"
+  case=${case//RED/$red_pid}
+  read -ra args <<<"${case//TEAL/$teal_pid}"
   swept=$((swept + 1))
   bare=""
   [[ $case == "attach --xdp zdsweep0" ]] && bare=bare

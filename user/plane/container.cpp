@@ -206,17 +206,19 @@ void add(const std::string &dir, const DataMaps &maps, const Workspace &workspac
   BpfMap devmap = xdp_map(dir, XdpMap::devmap);
 
   add_sockets(maps, workspace, sockets);
-  attach_deliver(dir, maps, workspace, netns);
-  receive_redirects(workspace, netns, veth.peer_ifindex);
-  accept_local_sources(veth.host_name, true);
+  // The target first: it names the veth, so that remove() can undo the
+  // steps below from any point. Nothing routes to the workspace yet, and
+  // until the devmap holds the veth a redirect falls back to the host.
   const auto ifindex = static_cast<uint32_t>(veth.host_ifindex);
-  devmap.update(ifindex, ifindex);
   zd_xdp_target target{};
   target.ifindex = ifindex;
   std::memcpy(target.dst_mac, veth.peer_mac.data(), 6);
   std::memcpy(target.src_mac, veth.host_mac.data(), 6);
-  // Last: from here on the XDP program may redirect to it.
   targets.update(workspace.id, target);
+  attach_deliver(dir, maps, workspace, netns);
+  receive_redirects(workspace, netns, veth.peer_ifindex);
+  accept_local_sources(veth.host_name, true);
+  devmap.update(ifindex, ifindex);
 }
 
 void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) {
@@ -224,14 +226,13 @@ void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) 
     return; // detached: the pins and maps went with it
   BpfMap targets = xdp_map(dir, XdpMap::targets);
   zd_xdp_target target{};
-  if (targets.lookup(workspace.id, target)) {
-    // The devmap first: without it a redirect fails over to the host
-    // stack, and the target still names the veth if this is cut short.
+  const bool targeted = targets.lookup(workspace.id, target);
+  if (targeted) {
+    // The devmap first: without it a redirect falls back to the host stack.
     xdp_map(dir, XdpMap::devmap).erase(target.ifindex);
     char name[IF_NAMESIZE] = {};
     if (if_indextoname(target.ifindex, name))
       accept_local_sources(name, false);
-    targets.erase(workspace.id);
   }
   // The routes before the link that leads to their namespace.
   if (auto netns = netns_of_workspace(dir, workspace)) {
@@ -241,6 +242,9 @@ void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) 
   const std::string pin = pin_of(dir, workspace.id, kDeliverSuffix);
   if (unlink(pin.c_str()) != 0 && errno != ENOENT)
     throw_errno("removing " + pin);
+  // Last but the sockets: it names the veth for a repeat of the above.
+  if (targeted)
+    targets.erase(workspace.id);
   for (const auto &socket : workspace.sockets)
     maps[DataMap::sockets].erase(key_of(workspace, socket));
 }

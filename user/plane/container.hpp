@@ -12,7 +12,8 @@
 //   - for each domain switched to it, the domain's addresses as local routes
 //     in its namespace (host/netns.hpp).
 // Every step can be repeated, and remove() undoes any prefix of add(), so a
-// zdctl killed halfway is finished or undone by the next one.
+// zdctl killed halfway is finished or undone by the next one (the crash
+// sweep, tests/crash/sweep.sh, kills both at every system call).
 #pragma once
 
 #include <optional>
