@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # zd, the whole story, for real: two workspaces (blue and green) serve the
 # domain "shop" (10.99.0.1:80 and [fd00:99::1]:80); new connections follow
-# each switch while an established connection stays where it is.
+# each switch while an established connection stays where it is. Then the
+# same with two containers (red and yellow, each in a network namespace of
+# its own) serving "store" through zd's XDP plane on a host's ingress veth.
 #
 # Everything runs in a private network + mount namespace with a private bpffs:
 # the host's network and /sys/fs/bpf are never touched. Needs root.
@@ -35,6 +37,7 @@ readonly LOAD_N=300 # connections while switching back and forth
 readonly ZDCTL="$repo/build/user/zdctl"
 readonly ECHO="$repo/build/tests/zd-echo"
 readonly V4=10.99.0.1 V6=fd00:99::1
+readonly STORE4=10.98.0.1 STORE6=fd00:98::1 # the containers' domain
 
 work=$(mktemp -d /tmp/zd-demo-XXXXXX)
 bpffs=$work/bpffs
@@ -50,8 +53,9 @@ cleanup() {
   for pid in "${pids[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
-  exec 5>&- 6>&- 2>/dev/null || true
+  exec 5>&- 6>&- 7>&- 8>&- 2>/dev/null || true
   umount "$bpffs" 2>/dev/null || true
+  umount /run/netns 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -99,13 +103,14 @@ probe() {
   ) 2>/dev/null
 }
 
-# batch COUNT EXPECTED: COUNT new connections, alternating IPv4 and IPv6;
-# every one must be answered by workspace EXPECTED.
+# batch COUNT EXPECTED [V4 V6]: COUNT new connections, alternating IPv4 and
+# IPv6 (shop's addresses unless given); every one must be answered by
+# workspace EXPECTED.
 batch() {
-  local count=$1 expected=$2 i addr ws
+  local count=$1 expected=$2 v4=${3:-$V4} v6=${4:-$V6} i addr ws
   local -A got=()
   for ((i = 0; i < count; i++)); do
-    ((i % 2)) && addr=$V6 || addr=$V4
+    ((i % 2)) && addr=$v6 || addr=$v4
     ws=$(probe "$addr") || ws=FAILED
     got[$ws]=$((${got[$ws]:-0} + 1))
     total=$((total + 1))
@@ -119,17 +124,18 @@ batch() {
   for ws in "${!got[@]}"; do
     line+=" $ws=${got[$ws]}"
   done
-  say "$count new connections ($((count - count / 2)) to $V4:80, $((count / 2)) to [$V6]:80):$line"
+  say "$count new connections ($((count - count / 2)) to $v4:80, $((count / 2)) to [$v6]:80):$line"
   if [[ ${got[$expected]:-0} != "$count" ]]; then
     problem "expected all $count on $expected"
   fi
 }
 
 # The long-lived connections opened before the first switch (fd 5: IPv4,
-# fd 6: IPv6) must still be answered by the workspace that accepted them.
+# fd 6: IPv6; fds 7 and 8 for store) must still be answered by the
+# workspace that accepted them.
 check_long_lived() {
-  local expected=$1 fd reply
-  for fd in 5 6; do
+  local expected=$1 fds=${2:-5 6} fd reply
+  for fd in $fds; do
     total=$((total + 1))
     reply=""
     if printf 'still-there\n' >&"$fd" 2>/dev/null && read -r -t 2 reply <&"$fd"; then :; fi
@@ -260,7 +266,135 @@ zdctl revert shop
 zdctl_refused switch shop green
 zdctl workspace rm green
 
-step "11. Detach zd: established connections do not notice"
+step "11. Containers: a client, a host and two workspaces, each in a namespace of its own"
+# This shell plays the client; "zdhost" is the host zd runs on, with the
+# client's veth as its ingress; red and yellow are containers behind veths.
+mkdir -p /run/netns
+mount -t tmpfs tmpfs /run/netns # ip netns names, in this mount namespace only
+sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+for ns in zdhost ct-red ct-yellow; do
+  ip netns add "$ns"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+  ip -n "$ns" link set lo up
+done
+# link NS_A IF_A NS_B IF_B NET V6NET: a veth between two namespaces ("" is
+# this one), NET.1 / V6NET::1 on B's side, NET.2 / V6NET::2 on A's side.
+link() {
+  local a=(ip) b=(ip -n "$3")
+  [[ -n $1 ]] && a=(ip -n "$1")
+  ip link add "$2" type veth peer name "$4" netns "$3"
+  [[ -n $1 ]] && ip link set "$2" netns "$1"
+  "${a[@]}" addr add "$5.2/24" dev "$2"
+  "${a[@]}" addr add "$6::2/64" dev "$2" nodad
+  "${b[@]}" addr add "$5.1/24" dev "$4"
+  "${b[@]}" addr add "$6::1/64" dev "$4" nodad
+  "${a[@]}" link set "$2" up
+  "${b[@]}" link set "$4" up
+}
+link "" client0 zdhost ingress0 10.97.0 fd00:97
+link ct-red eth0 zdhost veth-red 10.96.1 fd00:96:1
+link ct-yellow eth0 zdhost veth-yellow 10.96.2 fd00:96:2
+ip route add 10.98.0.0/24 via 10.97.0.1
+ip -6 route add fd00:98::/64 via fd00:97::1
+for ct in red yellow; do
+  ip -n "ct-$ct" route add default via "10.96.$([[ $ct == red ]] && echo 1 || echo 2).1"
+  ip -n "ct-$ct" -6 route add default via "fd00:96:$([[ $ct == red ]] && echo 1 || echo 2)::1"
+done
+ip netns exec zdhost sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+# A partial checksum does not survive XDP_REDIRECT; a real NIC's frames are whole.
+ethtool -K client0 tx off >/dev/null
+for ct in red yellow; do
+  ip netns exec "ct-$ct" "$ECHO" "$ct" 0.0.0.0:8080 '[::]:8080' >"$work/$ct.out" &
+  pids+=($!)
+  eval "${ct}_pid=$!"
+  wait_ready "$work/$ct.out"
+done
+say "client (this shell) --client0/ingress0--> zdhost --veth-red--> ct-red, --veth-yellow--> ct-yellow"
+say "red:    pid $red_pid in ct-red, listening on 0.0.0.0:8080 and [::]:8080"
+say "yellow: pid $yellow_pid in ct-yellow, listening on 0.0.0.0:8080 and [::]:8080"
+say "domain store: $STORE4:80 and [$STORE6]:80 (port 80 for clients, 8080 in the apps: no NAT)"
+
+# zdctl on the host "zdhost", with a state of its own.
+zdhost() {
+  printf '$ zdctl %s        (on zdhost)\n' "$*"
+  ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost" "$@" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
+}
+
+step "12. zd on zdhost: XDP at the ingress, the containers found by their pids"
+zdhost attach --xdp ingress0
+zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
+zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
+zdhost workspace add yellow --pid "$yellow_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
+zdhost switch store red
+batch "$N" red "$STORE4" "$STORE6"
+if ! exec 7<>"/dev/tcp/$STORE4/80" 8<>"/dev/tcp/$STORE6/80"; then
+  echo "demo.sh: could not open the long-lived connections to store" >&2
+  exit 1
+fi
+read -r -t 2 greet7 <&7 || greet7=""
+read -r -t 2 greet8 <&8 || greet8=""
+say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
+[[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
+
+step "13. Release yellow, then revert: one map update each, in XDP's flow table too"
+zdhost switch store yellow
+batch "$N" yellow "$STORE4" "$STORE6"
+check_long_lived red "7 8"
+zdhost status
+zdhost revert store
+batch "$N" red "$STORE4" "$STORE6"
+check_long_lived red "7 8"
+
+step "14. Switch the containers back and forth under load ($LOAD_N connections)"
+(
+  for ((i = 0; i < LOAD_N; i++)); do
+    ((i % 2)) && addr=$STORE6 || addr=$STORE4
+    probe "$addr" || echo FAILED
+  done
+) >"$work/load2.txt" &
+load_pid=$!
+pids+=("$load_pid")
+flips2=0
+while kill -0 "$load_pid" 2>/dev/null && ((flips2 < 1000)); do
+  ((flips2 % 2)) && target=red || target=yellow
+  ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost" switch store "$target" >/dev/null
+  flips2=$((flips2 + 1))
+done
+wait "$load_pid"
+load_red=$(grep -cx red "$work/load2.txt" || true)
+load_yellow=$(grep -cx yellow "$work/load2.txt" || true)
+load_failed=$((LOAD_N - load_red - load_yellow))
+total=$((total + LOAD_N))
+failed=$((failed + load_failed))
+served[red]=$((${served[red]:-0} + load_red))
+served[yellow]=$((${served[yellow]:-0} + load_yellow))
+flips=$((flips + flips2))
+say "ran 'zdctl switch store red|yellow' $flips2 times while $LOAD_N connections were made"
+say "answered: red=$load_red yellow=$load_yellow failed=$load_failed"
+((load_failed == 0)) || problem "$load_failed connections failed during the switches"
+check_long_lived red "7 8"
+
+step "15. Detaching would cut the open connections to containers: zd says so"
+zdctl_refused_host() {
+  if zdhost "$@"; then
+    problem "zdctl $* succeeded but should have been refused"
+  else
+    say "(refused, as it should be; nothing changed)"
+  fi
+}
+zdctl_refused_host detach
+check_long_lived red "7 8"
+exec 7>&- 8>&-
+say "(the client closes its two connections to store)"
+zdhost detach --wait 10
+for ns in ct-red ct-yellow; do
+  left=$(ip -n "$ns" route show table local proto 122; ip -n "$ns" -6 route show table local proto 122)
+  [[ -z $left ]] || problem "routes left in $ns: $left"
+done
+say "nothing of zd is left in the containers (no route, no program, no link)"
+
+step "16. Detach zd from this namespace: established connections do not notice"
 zdctl detach
 check_long_lived blue
 if probe "$V4" >/dev/null; then
@@ -274,6 +408,8 @@ say "connections made:   $total (new ones + exchanges on the long-lived ones)"
 say "answered by blue:   ${served[blue]:-0}"
 say "answered by green:  ${served[green]:-0}"
 say "FAILED connections: $failed"
+say "answered by red:    ${served[red]:-0}"
+say "answered by yellow: ${served[yellow]:-0}"
 say "switches under load: $flips"
 say "time after build:   $((SECONDS - start)) s"
 if ((failed != 0 || problems != 0)); then
