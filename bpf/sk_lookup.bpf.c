@@ -15,25 +15,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-enum zd_outcome { ZD_STEERED, ZD_FALLBACK, ZD_DROPPED };
-
-static __always_inline void count(void *stats, __u32 id, enum zd_outcome outcome,
-				  int looked_up)
-{
-	struct zd_counters *c = bpf_map_lookup_elem(stats, &id);
-
-	if (!c)
-		return;
-	/* Per-CPU values: plain increments cannot race with another CPU. */
-	c->lookups += looked_up;
-	if (outcome == ZD_STEERED)
-		c->steered++;
-	else if (outcome == ZD_FALLBACK)
-		c->fallbacks++;
-	else
-		c->drops++;
-}
-
 /* Assign the workspace's socket for this packet; 0 when it has none live. */
 static __always_inline int assign(struct bpf_sk_lookup *ctx, __u32 workspace)
 {
@@ -73,19 +54,19 @@ int zd_dispatch(struct bpf_sk_lookup *ctx)
 		__u32 active = route->active, previous = route->previous;
 
 		if (assign(ctx, active)) {
-			count(&zd_domain_stats, id, ZD_STEERED, 1);
-			count(&zd_workspace_stats, active, ZD_STEERED, 1);
+			zd_count(&zd_domain_stats, id, ZD_STEERED, 1);
+			zd_count(&zd_workspace_stats, active, ZD_STEERED, 1);
 			return SK_PASS;
 		}
 		if (active != ZD_NO_ID)
-			count(&zd_workspace_stats, active, ZD_DROPPED, 1);
+			zd_count(&zd_workspace_stats, active, ZD_DROPPED, 1);
 		if (assign(ctx, previous)) {
-			count(&zd_domain_stats, id, ZD_FALLBACK, 1);
-			count(&zd_workspace_stats, previous, ZD_FALLBACK, 0);
+			zd_count(&zd_domain_stats, id, ZD_FALLBACK, 1);
+			zd_count(&zd_workspace_stats, previous, ZD_FALLBACK, 0);
 			return SK_PASS;
 		}
 	}
 	/* The domain owns this address: refuse rather than let anyone else in. */
-	count(&zd_domain_stats, id, ZD_DROPPED, 1);
+	zd_count(&zd_domain_stats, id, ZD_DROPPED, 1);
 	return SK_DROP;
 }

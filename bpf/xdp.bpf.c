@@ -115,26 +115,51 @@ static __always_inline int alive(__u32 workspace, __u8 family)
 	return has_socket(&key);
 }
 
-/* The workspace a new flow of this domain goes to, or ZD_NO_ID. */
-static __always_inline __u32 choose(__u32 domain, __u8 family, struct zd_xdp_counters *c)
+/* A route as choose() read it, and what it chose. */
+struct zd_choice {
+	__u32 active;
+	__u32 workspace; /* ZD_NO_ID: none is alive */
+	enum zd_outcome outcome;
+};
+
+/* The workspace a new flow of this domain goes to. */
+static __always_inline struct zd_choice choose(__u32 domain, __u8 family,
+					       struct zd_xdp_counters *c)
 {
 	struct zd_route *route = bpf_map_lookup_elem(&zd_routes, &domain);
-	__u32 active, previous;
+	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
+	__u32 previous;
 
 	if (!route)
-		return ZD_NO_ID;
+		return choice;
 	/* Read once: the route is replaced whole, never edited. */
-	active = route->active;
+	choice.active = route->active;
 	previous = route->previous;
-	if (alive(active, family)) {
+	if (alive(choice.active, family)) {
 		c->steered++;
-		return active;
-	}
-	if (alive(previous, family)) {
+		choice.workspace = choice.active;
+		choice.outcome = ZD_STEERED;
+	} else if (alive(previous, family)) {
 		c->fallbacks++;
-		return previous;
+		choice.workspace = previous;
+		choice.outcome = ZD_FALLBACK;
 	}
-	return ZD_NO_ID;
+	return choice;
+}
+
+/* The domain's and workspaces' counters, as sk_lookup keeps them, for a new
+ * connection this plane delivers itself (a container's). A host workspace's
+ * connection is counted by sk_lookup, which finishes it. */
+static __always_inline void count_container(__u32 domain, const struct zd_choice *choice)
+{
+	zd_count(&zd_domain_stats, domain, choice->outcome, 1);
+	if (choice->outcome == ZD_FALLBACK) {
+		if (choice->active != ZD_NO_ID)
+			zd_count(&zd_workspace_stats, choice->active, ZD_DROPPED, 1);
+		zd_count(&zd_workspace_stats, choice->workspace, ZD_FALLBACK, 0);
+	} else {
+		zd_count(&zd_workspace_stats, choice->workspace, ZD_STEERED, 1);
+	}
 }
 
 static __always_inline int deliver(struct xdp_md *ctx, __u32 workspace, struct zd_xdp_counters *c)
@@ -217,15 +242,18 @@ int zd_xdp(struct xdp_md *ctx)
 
 	if (tcp->syn && !tcp->ack) {
 		/* A new connection (or its retransmitted SYN): the route decides. */
+		struct zd_choice choice = choose(*domain, key.family, c);
 		struct zd_flow fresh = {};
 
-		workspace = choose(*domain, key.family, c);
+		workspace = choice.workspace;
 		if (workspace == ZD_NO_ID) {
 			/* No live workspace: the host stack refuses it (sk_lookup
-			 * answers a RST), so the client learns at once. */
+			 * answers a RST, and counts it), so the client learns at once. */
 			c->drops++;
 			return XDP_PASS;
 		}
+		if (bpf_map_lookup_elem(&zd_xdp_targets, &workspace))
+			count_container(*domain, &choice);
 		fresh.workspace = workspace;
 		/* Counted only when new, so that status can tell evictions:
 		 * flows added minus flows held (zd deletes none itself). */

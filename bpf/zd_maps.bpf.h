@@ -77,6 +77,31 @@ struct {
 	__type(value, struct zd_counters);
 } zd_workspace_stats SEC(".maps");
 
+enum zd_outcome { ZD_STEERED, ZD_FALLBACK, ZD_DROPPED };
+
+/*
+ * Counts a new connection's outcome for a domain or a workspace (stats is
+ * zd_domain_stats or zd_workspace_stats). Whichever plane delivers the
+ * connection counts it, once: sk_lookup for a host workspace, XDP for a
+ * container, so status reads the same counters for both.
+ */
+static __always_inline void zd_count(void *stats, __u32 id, enum zd_outcome outcome,
+				     int looked_up)
+{
+	struct zd_counters *c = bpf_map_lookup_elem(stats, &id);
+
+	if (!c)
+		return;
+	/* Per-CPU values: plain increments cannot race with another CPU. */
+	c->lookups += looked_up;
+	if (outcome == ZD_STEERED)
+		c->steered++;
+	else if (outcome == ZD_FALLBACK)
+		c->fallbacks++;
+	else
+		c->drops++;
+}
+
 #ifndef AF_INET
 #define AF_INET 2
 #endif

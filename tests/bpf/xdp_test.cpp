@@ -97,11 +97,18 @@ protected:
         << strerror(errno);
   }
 
+  // Where zdctl keeps a workspace's sockets: under the XDP plane for the
+  // containers (blue and green), under the host's for kHost.
+  static uint8_t plane_of(uint32_t workspace) {
+    return workspace == kHost ? ZD_PLANE_HOST : ZD_PLANE_XDP;
+  }
+
   // A listening socket of this namespace registered for the workspace: the
   // program's sign that the workspace is alive.
   zd::Fd listener(uint32_t workspace, int family) {
     zd::Fd fd = zdtest::loopback_listener(family);
-    const zd_socket_key key = zd::socket_key(workspace, IPPROTO_TCP, static_cast<uint8_t>(family));
+    const zd_socket_key key =
+        zd::socket_key(workspace, IPPROTO_TCP, static_cast<uint8_t>(family), plane_of(workspace));
     const uint64_t value = static_cast<uint64_t>(fd.get());
     (*maps_)[zd::DataMap::sockets].update(key, value, BPF_NOEXIST);
     return fd;
@@ -109,8 +116,8 @@ protected:
 
   void kill_workspace(uint32_t workspace) {
     for (int family : {AF_INET, AF_INET6})
-      (*maps_)[zd::DataMap::sockets].erase(
-          zd::socket_key(workspace, IPPROTO_TCP, static_cast<uint8_t>(family)));
+      (*maps_)[zd::DataMap::sockets].erase(zd::socket_key(
+          workspace, IPPROTO_TCP, static_cast<uint8_t>(family), plane_of(workspace)));
   }
 
   void route(uint32_t active, uint32_t previous = ZD_NO_ID) {
@@ -182,6 +189,12 @@ TEST_F(Xdp, ASynGoesToTheActiveWorkspaceWithRewrittenMacs) {
   other.sport = 40001;
   EXPECT_EQ(send(other), "green");
   EXPECT_EQ(counters().steered, 2u);
+  // Delivered to containers by this plane, so counted here as sk_lookup
+  // counts its own: per domain and per workspace.
+  EXPECT_EQ(plane_->domain_counters(kShop).steered, 2u);
+  EXPECT_EQ(plane_->domain_counters(kShop).lookups, 2u);
+  EXPECT_EQ(plane_->workspace_counters(kBlue).steered, 1u);
+  EXPECT_EQ(plane_->workspace_counters(kGreen).steered, 1u);
 }
 
 TEST_F(Xdp, AnEstablishedFlowStaysAcrossASwitchAndARevert) {
@@ -241,6 +254,9 @@ TEST_F(Xdp, ADeadActiveWorkspaceFallsBackThenIsLeftToTheHostToRefuse) {
   kill_workspace(kGreen);
   EXPECT_EQ(send(TcpFrame{}), "blue");
   EXPECT_EQ(counters().fallbacks, 1u);
+  EXPECT_EQ(plane_->domain_counters(kShop).fallbacks, 1u);
+  EXPECT_EQ(plane_->workspace_counters(kGreen).drops, 1u);
+  EXPECT_EQ(plane_->workspace_counters(kBlue).fallbacks, 1u);
   kill_workspace(kBlue);
   TcpFrame next;
   next.sport = 40003;
@@ -248,6 +264,7 @@ TEST_F(Xdp, ADeadActiveWorkspaceFallsBackThenIsLeftToTheHostToRefuse) {
   // reset (a dropped SYN would leave the client retransmitting).
   EXPECT_EQ(send(next), "pass");
   EXPECT_EQ(counters().drops, 1u);
+  EXPECT_EQ(plane_->domain_counters(kShop).drops, 0u) << "the host's sk_lookup counts it";
 }
 
 TEST_F(Xdp, AHostWorkspacesFlowIsPassedToTheHostStack) {
@@ -258,6 +275,7 @@ TEST_F(Xdp, AHostWorkspacesFlowIsPassedToTheHostStack) {
   TcpFrame ack = syn;
   ack.flags = kAck;
   EXPECT_EQ(send(ack), "pass") << "the host flow must stay with the host after the switch";
+  EXPECT_EQ(plane_->domain_counters(kShop).lookups, 0u) << "sk_lookup counts a host's flow";
   EXPECT_EQ(counters().to_host, 2u);
 }
 

@@ -229,6 +229,10 @@ TEST_F(Containers, NewConnectionsReachTheActiveWorkspaceOverIpv4AndIpv6) {
     EXPECT_TRUE(w["sockets"][0]["alive"]) << w.dump();
   }
   EXPECT_GE(status["xdp"]["counters"]["steered"], 240);
+  // Per domain and per workspace too, as for a host workspace.
+  EXPECT_GE(status["domains"][0]["counters"]["steered"], 240);
+  for (const auto &w : status["workspaces"])
+    EXPECT_GE(w["counters"]["steered"], 120) << w.dump();
   EXPECT_GE(status["xdp"]["flows"]["entries"], 240);
 }
 
