@@ -204,6 +204,20 @@ protected:
     return out;
   }
 
+  // The program zd's sk_lookup link in a namespace runs (0: none).
+  uint32_t deliver_program(const std::string &ns) {
+    const uint64_t inode = open_ns(ns).inode;
+    for (uint32_t id = 0; bpf_link_get_next_id(id, &id) == 0;) {
+      Fd fd(bpf_link_get_fd_by_id(id));
+      bpf_link_info info{};
+      uint32_t len = sizeof(info);
+      if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
+          info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino == inode)
+        return info.prog_id;
+    }
+    return 0;
+  }
+
   zd::Netns client_;
 };
 
@@ -248,10 +262,16 @@ TEST_F(Containers, AnOpenConnectionStaysThroughSwitchRevertAndUpgrade) {
   zdctl_ok({"revert", "shop"});
   EXPECT_EQ(fetch(), "blue");
   zdctl_ok({"switch", "shop", "green"});
+  const uint32_t deliver = deliver_program("ws1");
+  ASSERT_NE(deliver, 0u);
   zdctl_ok({"upgrade", "--force"});
+  EXPECT_NE(deliver_program("ws1"), deliver) << "upgrade left the container's sk_lookup as it was";
+  EXPECT_NE(deliver_program("ws1"), 0u);
   EXPECT_EQ(old.get(), "blue") << "the upgrade cut an established flow";
   EXPECT_EQ(old6.get(), "blue");
   EXPECT_EQ(fetch(), "green");
+  zdctl_ok({"revert", "shop"});
+  EXPECT_EQ(fetch(), "blue") << "blue's upgraded sk_lookup delivers";
 }
 
 TEST_F(Containers, ADomainMovesFromAHostWorkspaceToAContainerAndBack) {

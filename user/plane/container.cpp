@@ -113,19 +113,56 @@ struct DeliverSkel {
   void operator()(zd_sk_deliver *skel) const { zd_sk_deliver__destroy(skel); }
 };
 
+using DeliverProgram = std::unique_ptr<zd_sk_deliver, DeliverSkel>;
+
+// The embedded sk_deliver program, loaded for one workspace.
+DeliverProgram load_deliver(const DataMaps &maps, uint32_t workspace) {
+  DeliverProgram skel(zd_sk_deliver__open());
+  if (!skel)
+    throw_errno("opening the embedded sk_deliver object");
+  skel->rodata->zd_workspace = workspace;
+  maps.reuse_in(skel->obj);
+  if (int err = zd_sk_deliver__load(skel.get()); err != 0)
+    throw_errno("loading the sk_deliver program", -err);
+  return skel;
+}
+
+bpf_prog_info program_info(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw_errno("reading a program's info");
+  return info;
+}
+
+// The program a pinned link runs; the link is opened into `link`.
+Fd program_of_link(const std::string &pin, Fd &link) {
+  link.reset(bpf_obj_get(pin.c_str()));
+  if (!link)
+    throw_errno("opening " + pin);
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0)
+    throw_errno("reading the link pinned at " + pin);
+  Fd program(bpf_prog_get_fd_by_id(info.prog_id));
+  if (!program)
+    throw_errno("opening the program of " + pin);
+  return program;
+}
+
+// The workspace id in a "ws-ID-deliver" pin's name.
+uint32_t workspace_of_pin(const std::string &pin) {
+  const std::string name = std::filesystem::path(pin).filename().string();
+  return static_cast<uint32_t>(std::strtoul(name.c_str() + std::strlen(kPinPrefix), nullptr, 10));
+}
+
 // zd's sk_lookup for this one workspace, attached in its namespace.
 void attach_deliver(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
                     const Netns &netns) {
   const std::string pin = pin_of(dir, workspace.id, kDeliverSuffix);
   if (exists(pin))
     return;
-  std::unique_ptr<zd_sk_deliver, DeliverSkel> skel(zd_sk_deliver__open());
-  if (!skel)
-    throw_errno("opening the embedded sk_deliver object");
-  skel->rodata->zd_workspace = workspace.id;
-  maps.reuse_in(skel->obj);
-  if (int err = zd_sk_deliver__load(skel.get()); err != 0)
-    throw_errno("loading the sk_deliver program", -err);
+  DeliverProgram skel = load_deliver(maps, workspace.id);
   Fd link(bpf_link_create(bpf_program__fd(skel->progs.zd_deliver), netns.fd.get(), BPF_SK_LOOKUP,
                           nullptr));
   if (!link)
@@ -172,6 +209,35 @@ std::vector<std::string> pins(const std::string &dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+bool deliver_current(const std::string &dir, const DataMaps &maps) {
+  std::optional<bpf_prog_info> embedded;
+  for (const auto &pin : pins(dir)) {
+    if (!pin.ends_with(kDeliverSuffix))
+      continue;
+    if (!embedded) // the tag leaves out the workspace id (a map value)
+      embedded = program_info(bpf_program__fd(load_deliver(maps, 0)->progs.zd_deliver));
+    Fd link;
+    const bpf_prog_info running = program_info(program_of_link(pin, link).get());
+    if (std::memcmp(running.tag, embedded->tag, sizeof(running.tag)) != 0)
+      return false;
+  }
+  return true;
+}
+
+void upgrade_deliver(const std::string &dir, const DataMaps &maps) {
+  for (const auto &pin : pins(dir)) {
+    if (!pin.ends_with(kDeliverSuffix))
+      continue;
+    Fd link;
+    const Fd running = program_of_link(pin, link);
+    DeliverProgram fresh = load_deliver(maps, workspace_of_pin(pin));
+    LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE,
+                .old_prog_fd = static_cast<uint32_t>(running.get()));
+    if (bpf_link_update(link.get(), bpf_program__fd(fresh->progs.zd_deliver), &opts) != 0)
+      throw_errno("replacing the program of " + pin);
+  }
 }
 
 void release_all(const std::string &dir) {

@@ -50,6 +50,12 @@ std::optional<ContainerStatus> status(const std::string &dir, const Workspace &w
 // The pins of container workspaces in dir (for detach and the state's checks).
 std::vector<std::string> pins(const std::string &dir);
 
+// Upgrade: whether every container's sk_deliver link runs this zdctl's
+// program, and the swap of those that do not (one bpf_link_update each:
+// the container's namespace never lacks the program).
+bool deliver_current(const std::string &dir, const DataMaps &maps);
+void upgrade_deliver(const std::string &dir, const DataMaps &maps);
+
 // Detach: undoes, for every container workspace of dir, what lives outside
 // bpffs (its routes, the host veth's accept_local); its links go with the
 // pins. Best effort: a namespace that is gone took its part with it.

@@ -434,7 +434,7 @@ Upgraded State::upgrade(bool force) const {
   bpf_prog_info running = program_info(running_fd.get(), program_path);
   bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
   if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0 &&
-      xdp_state::current(maps, dir_))
+      xdp_state::current(maps, dir_) && container::deliver_current(dir_, maps))
     return Upgraded::no;
 
   // Swap the program under the link; fails if someone swapped it meanwhile.
@@ -447,6 +447,7 @@ Upgraded State::upgrade(bool force) const {
   // Re-pin the program that now runs; rename replaces the old pin at once.
   pin_whole(program.fd(), program_path, dir_ + "/" + kProgramUpgradingPin);
   xdp_state::upgrade(maps, dir_);
+  container::upgrade_deliver(dir_, maps);
   if (!move_layout)
     return Upgraded::program;
   spdlog::debug("layout {} -> {}", config.layout_version, ZD_LAYOUT_VERSION);

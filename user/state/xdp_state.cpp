@@ -54,10 +54,14 @@ bool attach_interface(const std::string &dir, const std::string &name, int ifind
   return true;
 }
 
+static bool counters_outgrown(const std::string &dir);
+
 bool current(const DataMaps &shared, const std::string &dir) {
   Fd pinned(bpf_obj_get((dir + "/" + kProgramPin).c_str()));
   if (!pinned)
     return false;
+  if (counters_outgrown(dir))
+    return false; // the embedded program could not even load against them
   XdpProgram embedded = XdpProgram::load(shared, dir);
   auto tag_of = [](int fd, bpf_prog_info &info) {
     uint32_t len = sizeof(info);
@@ -74,18 +78,22 @@ bool current(const DataMaps &shared, const std::string &dir) {
 // older pinned counters map cannot serve the new program, so it makes way
 // for a new one (its counts restart; the old program keeps its own map
 // until its link is updated, so a zdctl killed in between cuts nothing).
-static void drop_outgrown_counters(const std::string &dir) {
+static bool counters_outgrown(const std::string &dir) {
   const char *pin = kXdpMaps[static_cast<size_t>(XdpMap::stats)].pin;
   Fd map(bpf_obj_get((dir + "/" + pin).c_str()));
-  if (!map)
-    return;
   bpf_map_info info{};
   uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(map.get(), &info, &len) == 0 &&
-      info.value_size != sizeof(zd_xdp_counters)) {
-    spdlog::info("the XDP counters map has an older shape: its counts restart");
-    unlink((dir + "/" + pin).c_str());
-  }
+  return map && bpf_obj_get_info_by_fd(map.get(), &info, &len) == 0 &&
+         info.value_size != sizeof(zd_xdp_counters);
+}
+
+static void drop_outgrown_counters(const std::string &dir) {
+  if (!counters_outgrown(dir))
+    return;
+  spdlog::info("the XDP counters map has an older shape: its counts restart");
+  const char *pin = kXdpMaps[static_cast<size_t>(XdpMap::stats)].pin;
+  if (unlink((dir + "/" + pin).c_str()) != 0 && errno != ENOENT)
+    throw_errno(std::string("removing ") + dir + "/" + pin);
 }
 
 void upgrade(const DataMaps &shared, const std::string &dir) {
