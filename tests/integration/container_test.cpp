@@ -391,6 +391,35 @@ TEST_F(Containers, FiveHundredSwitchesUnderLoadFailNoConnection) {
   EXPECT_GE(ok, 500) << "too little load to call this a test";
 }
 
+// Two veths lead into ws1: zdctl will not guess, --via names one, and a
+// wrong name changes nothing.
+TEST_F(Containers, ViaChoosesAmongSeveralVeths) {
+  zdctl_ok({"attach", "--xdp", "zc"});
+  zdctl_ok({"domain", "add", "shop", "--listen", "tcp://10.99.0.1:80"});
+  sh({"ip", "link", "add", "zw1b", "type", "veth", "peer", "name", "eth1", "netns", "ws1"});
+  echoes().push_back(
+      start_echo("blue", {"--http", "0.0.0.0:8080"}, {"nsenter", "--net=/run/netns/ws1"}));
+  const std::string pid = std::to_string(echoes().back().pid());
+  const std::string before = status_json();
+  Result several =
+      zdctl({"workspace", "add", "blue", "--pid", pid, "--socket", "tcp://0.0.0.0:8080"});
+  EXPECT_EQ(several.code, 1);
+  EXPECT_NE(several.err.find("several veths lead into"), std::string::npos) << several.err;
+  EXPECT_NE(several.err.find("zw1, zw1b"), std::string::npos) << several.err;
+  Result wrong = zdctl(
+      {"workspace", "add", "blue", "--pid", pid, "--socket", "tcp://0.0.0.0:8080", "--via", "zc"});
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_NE(wrong.err.find("interface zc is not a veth into"), std::string::npos) << wrong.err;
+  EXPECT_EQ(status_json(), before) << "a refused add changed the state";
+  EXPECT_EQ(leftovers("ws1"), "") << "a refused add left something in the container";
+
+  zdctl_ok(
+      {"workspace", "add", "blue", "--pid", pid, "--socket", "tcp://0.0.0.0:8080", "--via", "zw1"});
+  EXPECT_EQ(json::parse(status_json())["workspaces"][0]["interface"], "zw1");
+  zdctl_ok({"switch", "shop", "blue"});
+  EXPECT_EQ(fetch(), "blue");
+}
+
 TEST_F(Containers, WithoutTheXdpPlaneAContainerSocketIsRefused) {
   zdctl_ok({"attach"});
   echoes().push_back(

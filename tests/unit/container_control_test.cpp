@@ -102,6 +102,14 @@ TEST_F(Containers, ViaIsOnlyForAnotherNamespace) {
   EXPECT_NE(message.find("--via"), std::string::npos) << message;
 }
 
+TEST_F(Containers, WhatThePlaneCannotReachIsRefusedBeforeAnyWrite) {
+  plane.xdp_attached = true;
+  const std::string message = refusal(
+      [&] { control.add_workspace("red", 77, one("tcp://0.0.0.0:8080", kRedNetns), "nope0"); },
+      Errc::invalid);
+  EXPECT_NE(message.find("nope0"), std::string::npos) << message;
+}
+
 TEST_F(Containers, OnlyTheFirstSwitchPreparesAndEveryLaterOneIsOneWrite) {
   plane.xdp_attached = true;
   control.add_workspace("red", 77, one("tcp://0.0.0.0:8080", kRedNetns));

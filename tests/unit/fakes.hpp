@@ -236,6 +236,10 @@ public:
     routes_[domain] = route;
   }
 
+  void check_workspace(const zd::Workspace &workspace) const override {
+    if (workspace.via == "nope0")
+      throw zd::Error(zd::Errc::invalid, "interface nope0 is not a veth into it");
+  }
   void add_workspace(const zd::Workspace &workspace,
                      const std::vector<zd::TakenSocket> &sockets) override {
     if (std::exchange(fail_next_add_workspace, false))

@@ -237,6 +237,7 @@ void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
     throw Error(Errc::invalid, "--via names the veth into a workspace's own network namespace, "
                                "and workspace '" +
                                    name + "' lives in this one");
+  plane_.check_workspace(workspace);
   workspace.id = pick_id(IdKind::workspace);
   Intent intent{Intent::Op::add_workspace, {}, workspace, store_.next_id(IdKind::workspace)};
   run(intent, &sockets);

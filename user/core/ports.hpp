@@ -78,6 +78,9 @@ public:
   // The switch: one write, seen whole or not at all by the data plane.
   virtual void set_route(uint32_t domain, const Route &route) = 0;
 
+  // Refuses, writing nothing, a workspace it could not deliver to (for one
+  // of another namespace: no veth leads there, or several and none named).
+  virtual void check_workspace(const Workspace &workspace) const = 0;
   // Zeroes the workspace's counters and hands its sockets to the data
   // plane, all or none. sockets[i] is workspace.sockets[i].
   virtual void add_workspace(const Workspace &workspace,

@@ -259,12 +259,17 @@ void release_all(const std::string &dir) {
   }
 }
 
-void add(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
-         const std::vector<TakenSocket> &sockets) {
+void check(const std::string &dir, const Workspace &workspace) {
   if (workspace.pid == 0)
     throw Error(Errc::invalid, "a socket of another network namespace is registered with --pid "
                                "(zd finds that namespace's veth through the process)");
-  // Everything is checked before the first write.
+  choose_veth(workspace);
+  require_namespace_free(dir, workspace, netns_of(static_cast<int>(workspace.pid)).inode);
+}
+
+void add(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
+         const std::vector<TakenSocket> &sockets) {
+  // check() ran before the intent; what it found is looked up again here.
   const VethPair veth = choose_veth(workspace);
   const Netns netns = netns_of(static_cast<int>(workspace.pid));
   require_namespace_free(dir, workspace, netns.inode);

@@ -32,6 +32,9 @@ inline constexpr const char *kDeliverSuffix = "-deliver";
 // True when the XDP plane is attached (its program and maps are pinned).
 bool xdp_attached(const std::string &dir);
 
+// Everything add() would refuse, checked without writing: a pid, one veth
+// into its namespace (or the one --via names), and no other workspace there.
+void check(const std::string &dir, const Workspace &workspace);
 void add(const std::string &dir, const DataMaps &maps, const Workspace &workspace,
          const std::vector<TakenSocket> &sockets);
 void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace);

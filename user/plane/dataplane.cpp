@@ -170,6 +170,11 @@ void BpfDataplane::set_route(uint32_t domain, const Route &route) {
   maps_[DataMap::routes].update(domain, zd_route{route.active, route.previous});
 }
 
+void BpfDataplane::check_workspace(const Workspace &workspace) const {
+  if (in_container(workspace))
+    container::check(dir_, workspace);
+}
+
 void BpfDataplane::add_workspace(const Workspace &workspace,
                                  const std::vector<TakenSocket> &sockets) {
   reset_counters(maps_[DataMap::workspace_stats], workspace.id);

@@ -28,6 +28,7 @@ public:
   std::vector<std::pair<uint32_t, Route>> routes() const override;
   void set_route(uint32_t domain, const Route &route) override;
 
+  void check_workspace(const Workspace &workspace) const override;
   void add_workspace(const Workspace &workspace, const std::vector<TakenSocket> &sockets) override;
   void remove_workspace(const Workspace &workspace) override;
   bool alive(const Workspace &workspace, const RegisteredSocket &socket) const override;
