@@ -36,11 +36,13 @@ workspaces that live in their own network namespace, in a network + mount namesp
 (\`net.ipv4.ip_forward=1\`); the client and the containers have tx checksum offload off
 (\`ethtool -K eth0 tx off\`: partial checksums do not survive \`XDP_REDIRECT\`). blue and green
 each run nginx (\`worker_processes 1\`, keep-alive, \`return 200 "blue\n"\`) on 0.0.0.0:$(q .xdp.topology.port).
-The domain is $(q .xdp.topology.domain):80, served four ways:
+The domain is $(q .xdp.topology.domain):80, served four ways; a fifth row, xdp-floor, measures what any
+XDP program costs on this veth:
 
 | variant | client connects to | path to blue's nginx |
 |---|---|---|
 | routing | $(q '.xdp.topology | "\(.blue):\(.port)"') | none: blue's own address and port, plain kernel forwarding by the host (the ceiling) |
+| xdp-floor | $(q '.xdp.topology | "\(.blue):\(.port)"') | as routing, with an XDP program that does nothing but pass every frame (\`bench/xdp_pass.bpf.c\`) attached natively to $(q .xdp.topology.xdp_interface), where zd attaches its own\*\* |
 | zd-xdp | $(q .xdp.topology.domain):80 | \`zdctl attach --xdp $(q .xdp.topology.xdp_interface)\` (host side of the client's veth), \`workspace add blue --pid PID --socket tcp://0.0.0.0:$(q .xdp.topology.port)\`, \`switch shop blue\`: zd's XDP program redirects the client's frames to blue's veth, sk_lookup in blue hands them to nginx's socket |
 | dnat | $(q .xdp.topology.domain):80 | nftables \`nat prerouting\`: \`ip daddr $(q .xdp.topology.domain) tcp dport 80 dnat to $(q '.xdp.topology | "\(.dnat_target):\(.port)"')\` (conntrack), what Docker and kube-proxy do; $(q .xdp.topology.dnat_target) is a second address of blue\* |
 | proxy | $(q .xdp.topology.domain):80 | nginx on the host ($(q .xdp.topology.domain) on lo), 1 worker, \`proxy_pass\` with upstream \`keepalive 128\` |
@@ -51,9 +53,23 @@ connects to, its SYNs would meet the other variant's \`TIME_WAIT\` sockets with 
 PAWS rejects them and the client retries after 1 s (in a trial on this VM dnat fell from ~25,000
 to ~3,000 conn/s). That is an artifact of running both variants from one client, not a cost of either.
 
+\*\* xdp-floor is a yardstick, not a way to serve the domain. Its program only returns
+\`XDP_PASS\`; the bench builds it (\`clang -O2 -g -target bpf\`), attaches it with
+\`ip link set dev $(q .xdp.topology.xdp_interface) xdpdrv obj xdp_pass.bpf.o sec xdp\` and takes it off after each run
+(\`xdpdrv off\`). It is there because on a veth, any XDP program costs something before it even
+runs: once a program is attached, the veth turns every packet it receives into an XDP buffer, and
+the TCP packets the client's kernel sends into it are shared copies (clones) it may not write to,
+so it copies each one first (\`veth_convert_skb_to_xdp_buff\` in drivers/net/veth.c). A physical
+network card receives frames into buffers of its own and makes no such copy. So zd-xdp / routing
+is the total that zd's XDP plane costs on this bench, the veth's copy included, and
+zd-xdp / xdp-floor is zd's own part of it: what its program does (parsing, flow table, redirect
+to blue's veth) beyond what any XDP program costs here.
+(zd-xdp / routing = zd-xdp / xdp-floor x xdp-floor / routing.)
+
 Each variant's machinery is in place during its own runs only: before each run it is set up
-(zd attached, the NAT table loaded, the address added) and checked with one request, after it
-torn down, so no variant pays for another's XDP programs or conntrack. Load: the same wrk
+(zd attached, the pass-only program attached, the NAT table loaded, the address added) and checked
+with one request, after it torn down (and the interfaces checked for XDP programs left behind), so
+no variant pays for another's XDP programs or conntrack. Load: the same wrk
 commands as the main rows (\`-t$(q .parameters.wrk_threads)\`, $(q .parameters.wrk_close_connections) short-lived or $(q .parameters.wrk_keepalive_connections) keep-alive connections), run in the
 client namespace, $(q .xdp.parameters.rounds) interleaved rounds x $(q .xdp.parameters.seconds_per_run) s.
 
@@ -79,7 +95,7 @@ EOF
     if [[ -z $(q '.xdp.unavailable["zd-xdp"] // empty') ]]; then
       echo "zd-xdp compared with the others in the same rounds (zd-xdp req/s / other req/s, and the"
       echo "other's CPU time per request / zd-xdp's; medians [min-max]):"
-      q --arg m "$mode" '.xdp.zd_xdp_vs as $z | $z[$m] | to_entries[] |
+      q --arg m "$mode" '.xdp.zd_xdp_vs as $z | $z[$m] | to_entries[] | select(.value.median != null) |
         "zd-xdp / \(.key) = \(.value.median) [\(.value.min)-\(.value.max)] req/s; \(.key) uses \($z.cpu_per_request_other_over_zd_xdp[$m][.key].median)x [\($z.cpu_per_request_other_over_zd_xdp[$m][.key].min)-\($z.cpu_per_request_other_over_zd_xdp[$m][.key].max)] zd-xdp'"'"'s CPU per request"' |
         sed 's/^/- /'
       echo
@@ -151,7 +167,9 @@ $(q '.machine | to_entries[] | "| \(.key) | \(.value) |"')
 $(q '.targets[] | "| \(.name) | \(.want) | \(if .value == null then "unavailable" else .value end)\(if .switches then " (\(.switches) switches)" else "" end) | \(if .met then "yes" else "**no**" end) | \(.ceiling // "") | \(.cpu // "") |"')
 
 "ceiling" is routing / that variant in the same rounds: what a steering that costs nothing would
-measure against it here.
+measure against it here. zd-xdp / routing is the whole cost of zd's XDP plane on this bench;
+zd-xdp / xdp-floor leaves out what any XDP program at all costs on a veth (it copies every packet
+it receives, which a physical network card does not; see xdp-floor below): zd's own cost.
 
 EOF
   xdp_section
@@ -189,7 +207,8 @@ $(q '.targets[] | "| \(.name) | \(.want) | \(if .value == null then "unavailable
 How to read: "ceiling" is direct / that proxy in the same rounds: what a steering that costs
 nothing would measure against it here (zd / proxy = zd / direct x direct / proxy), so a ratio
 target above the ceiling cannot be met on this machine, however cheap zd is; for the XDP plane's
-targets it is routing / that variant. "CPU per request, other / zd"
+targets it is routing / that variant, and "zd-xdp / xdp-floor" leaves out what any XDP program costs
+on a veth ([xdp-floor](#xdp-data-plane-containers-behind-veth-pairs)). "CPU per request, other / zd"
 compares the CPU time (load generator + servers) each variant spends per request, which does
 not depend on idle cores. A missed target is discussed under
 [Where the time goes](#where-the-time-goes).

@@ -39,6 +39,8 @@ def table($runs; $rounds; $variants):
 # ------------------------------------------------------------ XDP plane --
 # Rows of bench/xdp.sh: like table, with the ratio to routing (plain
 # forwarding, the ceiling) and the CPU of the whole machine per request.
+# xdp-floor is routing with a do-nothing XDP program where zd attaches its
+# own: zd-xdp / xdp-floor is zd's own cost, zd-xdp / routing adds the veth's.
 def xdp_table($runs; $rounds; $variants):
   [$variants[] as $v | ($runs | map(select(.variant == $v))) as $r | select($r | length > 0) | {
     variant: $v,
@@ -57,16 +59,16 @@ def xdp_summary:
   ($xdpwrk[0] // []) as $runs
   | ($xdpmeta[0] // {}) as $meta
   | ($runs | by_round) as $xr
-  | ($meta.variants // ["routing", "zd-xdp", "dnat", "proxy"]) as $variants
+  | ($meta.variants // ["routing", "xdp-floor", "zd-xdp", "dnat", "proxy"]) as $variants
   | ($meta.unavailable // {}) as $unavailable
   | {close: xdp_table($runs | map(select(.mode == "close")); ($xr.close // {}); $variants),
      keepalive: xdp_table($runs | map(select(.mode == "keepalive")); ($xr.keepalive // {}); $variants)}
     as $tables
   | (["close", "keepalive"] | map(. as $m | {key: $m, value:
-      (["routing", "dnat", "proxy"] | map({key: ., value: ratio(($xr[$m] // {}); "zd-xdp"; .)})
+      (["routing", "xdp-floor", "dnat", "proxy"] | map({key: ., value: ratio(($xr[$m] // {}); "zd-xdp"; .)})
        | from_entries)}) | from_entries) as $vs
   | (["close", "keepalive"] | map(. as $m | {key: $m, value:
-      (["routing", "dnat", "proxy"] | map({key: ., value: cpuratio(($xr[$m] // {}); .; "zd-xdp")})
+      (["routing", "xdp-floor", "dnat", "proxy"] | map({key: ., value: cpuratio(($xr[$m] // {}); .; "zd-xdp")})
        | from_entries)}) | from_entries) as $cpu
   | def ceiling($m; $other): ratio(($xr[$m] // {}); "routing"; $other).median;
     ($unavailable["zd-xdp"] // null) as $zd_missing
@@ -88,6 +90,8 @@ def xdp_summary:
     targets: [
       {name: "zd-xdp / routing, short-lived (XDP plane)", want: ">= 0.95", value: $vs.close.routing.median,
        cpu: $cpu.close.routing.median},
+      {name: "zd-xdp / xdp-floor, short-lived (zd's own cost on this veth)", want: ">= 0.95",
+       value: $vs.close["xdp-floor"].median, cpu: $cpu.close["xdp-floor"].median, needs: "xdp-floor"},
       {name: "zd-xdp / dnat, short-lived", want: "> 1.0", value: $vs.close.dnat.median,
        ceiling: ceiling("close"; "dnat"), cpu: $cpu.close.dnat.median},
       {name: "zd-xdp / dnat, keep-alive", want: "> 1.0", value: $vs.keepalive.dnat.median,
@@ -98,7 +102,9 @@ def xdp_summary:
        ceiling: ceiling("keepalive"; "proxy"), cpu: $cpu.keepalive.proxy.median},
       {name: "failed requests under switching (XDP plane)", want: "0 (with >= 1000 switches)",
        value: (if $sw.ran then $sw.failed else null end), switches: $sw.switches}
-    ] | map(if .value == null then . + {unavailable: ($zd_missing // $sw.unavailable // $meta.failed // "no runs")} else . end)
+    ] | map(if .value == null then . + {unavailable: ($zd_missing // (if .needs then $unavailable[.needs] else null end)
+                                                   // $sw.unavailable // $meta.failed // "no runs")} else . end
+            | del(.needs))
   };
 
 def with_met: .targets |= map(. + {met: (

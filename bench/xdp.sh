@@ -13,15 +13,20 @@
 #                                                              --veth--> green netns
 #
 # blue and green each run nginx (1 worker, keep-alive) on 0.0.0.0:8080. The
-# domain is 10.99.0.1:80, served four ways, in interleaved rounds:
+# domain is 10.99.0.1:80, served four ways, plus a fifth row, in interleaved rounds:
 #   routing  the client connects to blue's own address:8080; the host forwards (the ceiling)
+#   xdp-floor  routing, with an XDP program that only passes (bench/xdp_pass.bpf.c) attached
+#            natively where zd attaches its own: what any XDP program costs on this veth
+#            (it makes the veth copy every cloned skb it receives), so that zd-xdp /
+#            xdp-floor is zd's own cost and zd-xdp / routing the total
 #   dnat     nftables prerouting DNAT 10.99.0.1:80 -> blue:8080 (conntrack), as Docker/kube-proxy
 #            (to a second address of blue: see xdp_ip below)
 #   proxy    nginx on the host on 10.99.0.1:80, upstream keepalive to blue:8080
 #   zd-xdp   zdctl attach --xdp on the host side of the client's veth; workspace blue by pid
 # Each variant's machinery is in place during its own runs only (set up before,
-# torn down after every run): the XDP programs, the NAT table (and with it
-# conntrack) and 10.99.0.1 on the host never slow another variant's runs down.
+# torn down after every run): the XDP programs (zd's and xdp-floor's), the NAT
+# table (and with it conntrack) and 10.99.0.1 on the host never slow another
+# variant's runs down.
 
 xdp_ns_client=zdx-client
 xdp_ns=(zdx-blue zdx-green)
@@ -35,15 +40,21 @@ xdp_domain=10.99.0.1
 declare -gA xdp_ip=([client]=10.98.1.2 [host_client]=10.98.1.1 [blue]=10.98.2.2
   [blue_dnat]=10.98.2.3 [host_blue]=10.98.2.1 [green]=10.98.3.2 [host_green]=10.98.3.1)
 declare -gA xdp_if=([client]=xc0 [blue]=xb0 [green]=xg0) # host-side veth ends
-declare -gA addr=([routing]=${xdp_ip[blue]}:8080 [dnat]=$xdp_domain:80 [proxy]=$xdp_domain:80
-  [zd-xdp]=$xdp_domain:80)
-xdp_variants=(routing zd-xdp dnat proxy)
+declare -gA addr=([routing]=${xdp_ip[blue]}:8080 [xdp-floor]=${xdp_ip[blue]}:8080
+  [dnat]=$xdp_domain:80 [proxy]=$xdp_domain:80 [zd-xdp]=$xdp_domain:80)
+xdp_variants=(routing xdp-floor zd-xdp dnat proxy)
+# Variants whose failure to come up makes them unavailable (their rows say
+# why) instead of stopping the bench: the others need nothing but the kernel.
+declare -gA xdp_optional=([zd-xdp]=1 [xdp-floor]=1)
 declare -gA xdp_unavailable=() # variant -> the error that made it unavailable
 xdp_leftovers=()               # what a teardown left behind (would bias other rows)
 xdp_err=                       # why the last xdp_up / xdp_zd_up failed
 
 # xdp_zd ARGS...: zdctl on the XDP part's own state, bounded in time.
 xdp_zd() { timeout 30 "$ZDCTL" --state "$XW/bpf/zdx" "$@"; }
+
+# xdp_progs IF: the XDP programs attached to interface IF (host namespace), if any.
+xdp_progs() { ip -d link show "$1" | grep -o 'prog/xdp[^ ]* id [0-9]*' || true; }
 
 # xdp_get ADDR PORT: the body of GET / from the client namespace.
 xdp_get() {
@@ -173,7 +184,7 @@ xdp_zd_up() {
 xdp_zd_down() {
   local name ns left
   xdp_zd detach >/dev/null 2>&1 || xdp_leftovers+=("zdctl detach failed")
-  left=$(ip -d link show "${xdp_if[client]}" | grep -o 'prog/xdp[^ ]* id [0-9]*' || true)
+  left=$(xdp_progs "${xdp_if[client]}")
   [[ -z $left ]] || xdp_leftovers+=("${xdp_if[client]} (host side of the client's veth): $left")
   for name in blue green; do
     ns=zdx-$name
@@ -183,11 +194,58 @@ xdp_zd_down() {
   done
 }
 
+# xdp_floor_build: compile bench/xdp_pass.bpf.c (once) into $XW, with the
+# include flags of bpf/CMakeLists.txt. Status 1 (and xdp_err) on failure.
+xdp_floor_obj=
+xdp_floor_build() {
+  local obj=$XW/xdp_pass.bpf.o clang multiarch
+  [[ -n $xdp_floor_obj ]] && return 0
+  clang=$(command -v clang clang-16 clang-15 clang-14 | head -1) || true
+  if [[ -z $clang ]]; then
+    xdp_err="no clang to build bench/xdp_pass.bpf.c"
+    return 1
+  fi
+  multiarch=$(gcc -print-multiarch 2>/dev/null || "$clang" -print-multiarch)
+  if ! xdp_err=$("$clang" -O2 -g -Wall -Werror -target bpf -I"/usr/include/$multiarch" \
+    -c "$repo/bench/xdp_pass.bpf.c" -o "$obj" 2>&1); then
+    xdp_err="building bench/xdp_pass.bpf.c: $(grep -m1 . <<<"${xdp_err:-clang failed}")"
+    return 1
+  fi
+  xdp_floor_obj=$obj
+}
+
+# xdp_floor_up: the do-nothing XDP program, native mode, where zd attaches
+# its own. On failure: detached again, xdp_err set, status 1.
+xdp_floor_up() {
+  local ifc=${xdp_if[client]}
+  xdp_floor_build || return 1
+  if ! xdp_err=$(ip link set dev "$ifc" xdpdrv obj "$xdp_floor_obj" sec xdp 2>&1); then
+    xdp_err="ip link set dev $ifc xdpdrv obj xdp_pass.bpf.o: $(grep -m1 . <<<"${xdp_err:-failed}")"
+    xdp_floor_down
+    return 1
+  fi
+  if [[ $(xdp_progs "$ifc") != prog/xdp\ * ]]; then
+    xdp_err="ip link set dev $ifc xdpdrv succeeded, but $ifc shows no native XDP program: $(xdp_progs "$ifc")"
+    xdp_floor_down
+    return 1
+  fi
+}
+
+# xdp_floor_down: detach, and note anything left on the client's veth.
+xdp_floor_down() {
+  local left
+  ip link set dev "${xdp_if[client]}" xdpdrv off 2>/dev/null ||
+    xdp_leftovers+=("ip link set dev ${xdp_if[client]} xdpdrv off failed")
+  left=$(xdp_progs "${xdp_if[client]}")
+  [[ -z $left ]] || xdp_leftovers+=("${xdp_if[client]} (host side of the client's veth), after xdp-floor: $left")
+}
+
 # xdp_up VARIANT: put the variant's machinery in place and check the client
 # gets blue through it. Status 1 (and xdp_err) when it cannot be.
 xdp_up() {
   case $1 in
   routing) ;;
+  xdp-floor) xdp_floor_up || return 1 ;;
   dnat)
     nft -f - <<EOF
 table ip zdxdnat {
@@ -212,6 +270,7 @@ EOF
 
 xdp_down() {
   case $1 in
+  xdp-floor) xdp_floor_down ;;
   dnat) nft delete table ip zdxdnat ;;
   proxy) ip addr del "$xdp_domain/32" dev lo ;;
   zd-xdp) xdp_zd_down ;;
@@ -232,7 +291,7 @@ xdp_run() {
   local v=$1 mode=$2 round=$3 line counters=null busy soft
   [[ -n ${xdp_unavailable[$v]:-} ]] && return 0
   if ! xdp_up "$v"; then
-    [[ $v == zd-xdp ]] || die "xdp: $v: $xdp_err"
+    [[ -n ${xdp_optional[$v]:-} ]] || die "xdp: $v: $xdp_err"
     xdp_unavailable[$v]=$xdp_err
     log "xdp: $v unavailable: $xdp_err"
     return 0
@@ -309,6 +368,7 @@ xdp_switching() {
 # stopped every process it started) the namespaces and the tmpfs.
 xdp_cleanup() {
   nft delete table ip zdxdnat 2>/dev/null || true
+  ip link set dev "${xdp_if[client]}" xdpdrv off 2>/dev/null || true
   if [[ -d $XW/bpf/zdx ]]; then xdp_zd detach >/dev/null 2>&1 || true; fi
 }
 xdp_cleanup_netns() {
@@ -336,25 +396,33 @@ xdp_bench() {
   else
     xdp_zd_down
   fi
+  # And can the floor's program be built and attached (and answer)?
+  if ! xdp_up xdp-floor; then
+    xdp_unavailable[xdp-floor]=$xdp_err
+    log "xdp: xdp-floor unavailable: $xdp_err"
+  else
+    xdp_down xdp-floor
+  fi
   for v in "${xdp_variants[@]}"; do [[ -n ${xdp_unavailable[$v]:-} ]] || vs+=("$v"); done
   log "xdp: $rounds rounds x ${#vs[@]} variants (${vs[*]}) x 2 modes x ${dur}s"
   xdp_rounds "$rounds" "${vs[@]}"
   xdp_switching
 
-  local unavailable='{}' leftovers='[]'
+  local unavailable='{}' leftovers='[]' variants
   for v in "${!xdp_unavailable[@]}"; do
     unavailable=$(jq -c --arg v "$v" --arg e "${xdp_unavailable[$v]}" '. + {($v): $e}' <<<"$unavailable")
   done
   ((${#xdp_leftovers[@]} == 0)) ||
     leftovers=$(printf '%s\n' "${xdp_leftovers[@]}" | sort -u | jq -R . | jq -sc .)
-  jq -n --argjson unavailable "$unavailable" --argjson leftovers "$leftovers" \
+  variants=$(printf '%s\n' "${xdp_variants[@]}" | jq -R . | jq -sc .)
+  jq -n --argjson variants "$variants" --argjson unavailable "$unavailable" --argjson leftovers "$leftovers" \
     --slurpfile switching "$XD/switching.json" \
     --arg client "${xdp_ip[client]}" --arg blue "${xdp_ip[blue]}" --arg green "${xdp_ip[green]}" \
     --arg dnat_target "${xdp_ip[blue_dnat]}" \
     --arg domain "$xdp_domain" --arg xdp_if "${xdp_if[client]}" \
     --arg ethtool "$(ethtool --version | awk '{print $NF}')" \
     --argjson rounds "$rounds" --argjson dur "$dur" --argjson sul "$sul_dur" \
-    '{variants: ["routing", "zd-xdp", "dnat", "proxy"], unavailable: $unavailable,
+    '{variants: $variants, unavailable: $unavailable,
       leftovers: $leftovers, switching: $switching[0], ethtool: $ethtool,
       parameters: {rounds: $rounds, seconds_per_run: $dur, switch_under_load_seconds: $sul},
       topology: {client: $client, blue: $blue, green: $green, dnat_target: $dnat_target, domain: $domain,
