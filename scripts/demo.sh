@@ -160,6 +160,43 @@ wait_ready() {
   exit 1
 }
 
+# switch_under_load DOMAIN A B V4 V6 ZDCTL...: LOAD_N new connections
+# (alternating V4 and V6) while `ZDCTL... switch DOMAIN A|B` runs over and
+# over; every connection must be answered by A or B. Sets `flipped`.
+switch_under_load() {
+  local domain=$1 a=$2 b=$3 v4=$4 v6=$5 out=$work/load-$1.txt load_pid target
+  shift 5
+  (
+    for ((i = 0; i < LOAD_N; i++)); do
+      ((i % 2)) && addr=$v6 || addr=$v4
+      probe "$addr" || echo FAILED
+    done
+  ) >"$out" &
+  load_pid=$!
+  pids+=("$load_pid")
+  flipped=0
+  while kill -0 "$load_pid" 2>/dev/null && ((flipped < 1000)); do
+    ((flipped % 2)) && target=$a || target=$b
+    "$@" switch "$domain" "$target" >/dev/null
+    flipped=$((flipped + 1))
+  done
+  wait "$load_pid"
+  local got_a got_b lost
+  got_a=$(grep -cx "$a" "$out" || true)
+  got_b=$(grep -cx "$b" "$out" || true)
+  lost=$((LOAD_N - got_a - got_b))
+  total=$((total + LOAD_N))
+  failed=$((failed + lost))
+  served[$a]=$((${served[$a]:-0} + got_a))
+  served[$b]=$((${served[$b]:-0} + got_b))
+  flips=$((flips + flipped))
+  say "ran 'zdctl switch $domain $a|$b' $flipped times while $LOAD_N connections were made"
+  say "answered: $a=$got_a $b=$got_b failed=$lost"
+  ((lost == 0)) || problem "$lost connections failed during the switches"
+  ((got_a > 0 && got_b > 0)) || say "(all on one side: the switches were faster than the connections)"
+}
+
+flips=0 # switches made under load, both stories
 start=$SECONDS
 
 step "1. A private network + mount namespace (nothing here reaches the host)"
@@ -220,32 +257,7 @@ batch "$N" blue
 check_long_lived blue
 
 step "9. Switch back and forth under load ($LOAD_N connections, nothing lost)"
-(
-  for ((i = 0; i < LOAD_N; i++)); do
-    ((i % 2)) && addr=$V6 || addr=$V4
-    probe "$addr" || echo FAILED
-  done
-) >"$work/load.txt" &
-load_pid=$!
-pids+=("$load_pid")
-flips=0
-while kill -0 "$load_pid" 2>/dev/null && ((flips < 1000)); do
-  ((flips % 2)) && target=blue || target=green
-  "$ZDCTL" --state "$state" switch shop "$target" >/dev/null
-  flips=$((flips + 1))
-done
-wait "$load_pid"
-load_blue=$(grep -cx blue "$work/load.txt" || true)
-load_green=$(grep -cx green "$work/load.txt" || true)
-load_failed=$((LOAD_N - load_blue - load_green))
-total=$((total + LOAD_N))
-failed=$((failed + load_failed))
-served[blue]=$((${served[blue]:-0} + load_blue))
-served[green]=$((${served[green]:-0} + load_green))
-say "ran 'zdctl switch shop blue|green' $flips times while $LOAD_N connections were made"
-say "answered: blue=$load_blue green=$load_green failed=$load_failed"
-((load_failed == 0)) || problem "$load_failed connections failed during the switches"
-((load_blue > 0 && load_green > 0)) || say "(all on one side: the switches were faster than the connections)"
+switch_under_load shop blue green "$V4" "$V6" "$ZDCTL" --state "$state"
 check_long_lived blue
 
 step "10. Green goes live, then its process dies: new connections fall back to blue"
@@ -347,32 +359,7 @@ batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
 step "14. Switch the containers back and forth under load ($LOAD_N connections)"
-(
-  for ((i = 0; i < LOAD_N; i++)); do
-    ((i % 2)) && addr=$STORE6 || addr=$STORE4
-    probe "$addr" || echo FAILED
-  done
-) >"$work/load2.txt" &
-load_pid=$!
-pids+=("$load_pid")
-flips2=0
-while kill -0 "$load_pid" 2>/dev/null && ((flips2 < 1000)); do
-  ((flips2 % 2)) && target=red || target=yellow
-  ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost" switch store "$target" >/dev/null
-  flips2=$((flips2 + 1))
-done
-wait "$load_pid"
-load_red=$(grep -cx red "$work/load2.txt" || true)
-load_yellow=$(grep -cx yellow "$work/load2.txt" || true)
-load_failed=$((LOAD_N - load_red - load_yellow))
-total=$((total + LOAD_N))
-failed=$((failed + load_failed))
-served[red]=$((${served[red]:-0} + load_red))
-served[yellow]=$((${served[yellow]:-0} + load_yellow))
-flips=$((flips + flips2))
-say "ran 'zdctl switch store red|yellow' $flips2 times while $LOAD_N connections were made"
-say "answered: red=$load_red yellow=$load_yellow failed=$load_failed"
-((load_failed == 0)) || problem "$load_failed connections failed during the switches"
+switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
 step "15. Detaching would cut the open connections to containers: zd says so"

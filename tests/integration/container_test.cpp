@@ -183,6 +183,21 @@ protected:
     return hits;
   }
 
+  // The programs of the sk_lookup (netns) links attached to a namespace.
+  std::vector<uint32_t> netns_link_programs(const std::string &ns) {
+    const uint64_t inode = open_ns(ns).inode;
+    std::vector<uint32_t> programs;
+    for (uint32_t id = 0; bpf_link_get_next_id(id, &id) == 0;) {
+      Fd fd(bpf_link_get_fd_by_id(id));
+      bpf_link_info info{};
+      uint32_t len = sizeof(info);
+      if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
+          info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino == inode)
+        programs.push_back(info.prog_id);
+    }
+    return programs;
+  }
+
   // What zd left in a namespace: its routes, an XDP program on eth0, and
   // sk_lookup links attached there.
   std::string leftovers(const std::string &ns) {
@@ -192,30 +207,15 @@ protected:
     const std::string link = run(in(ns, {"ip", "-d", "link", "show", "eth0"})).out;
     if (link.find("prog/xdp") != std::string::npos)
       out += "xdp on eth0\n";
-    const uint64_t inode = open_ns(ns).inode;
-    for (uint32_t id = 0; bpf_link_get_next_id(id, &id) == 0;) {
-      Fd fd(bpf_link_get_fd_by_id(id));
-      bpf_link_info info{};
-      uint32_t len = sizeof(info);
-      if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
-          info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino == inode)
-        out += "sk_lookup link " + std::to_string(id) + "\n";
-    }
+    for (uint32_t program : netns_link_programs(ns))
+      out += "sk_lookup link running program " + std::to_string(program) + "\n";
     return out;
   }
 
   // The program zd's sk_lookup link in a namespace runs (0: none).
   uint32_t deliver_program(const std::string &ns) {
-    const uint64_t inode = open_ns(ns).inode;
-    for (uint32_t id = 0; bpf_link_get_next_id(id, &id) == 0;) {
-      Fd fd(bpf_link_get_fd_by_id(id));
-      bpf_link_info info{};
-      uint32_t len = sizeof(info);
-      if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 &&
-          info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino == inode)
-        return info.prog_id;
-    }
-    return 0;
+    const auto programs = netns_link_programs(ns);
+    return programs.empty() ? 0 : programs.front();
   }
 
   zd::Netns client_;
