@@ -134,8 +134,10 @@ protected:
       }
     }
   };
-  // Connects from the client namespace; a failed connect gives fd -1 and why.
-  Http connect_http(const std::string &host, std::string *why = nullptr) {
+  enum class From { client, host };
+  // Connects from the client namespace (or from the host itself: local
+  // traffic, which never crosses XDP); a failed connect gives fd -1 and why.
+  Http connect_http(const std::string &host, std::string *why = nullptr, From from = From::client) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     const bool v6 = host.find(':') != std::string::npos;
@@ -151,8 +153,10 @@ protected:
       len = sizeof(*a);
     }
     Fd fd;
-    {
+    if (from == From::client) {
       zd::InNetns inside(client_); // the socket belongs to the client for good
+      fd.reset(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    } else {
       fd.reset(socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     }
     timeval tv{2, 0};
@@ -294,6 +298,27 @@ TEST_F(Containers, ADomainMovesFromAHostWorkspaceToAContainerAndBack) {
   EXPECT_EQ(in_container.get(), "green");
   EXPECT_EQ(on_host.get(), "host");
   EXPECT_GE(json::parse(status_json())["xdp"]["counters"]["to_host"], 40);
+}
+
+// The host's own connections to a domain never cross XDP: the host's
+// sk_lookup treats a container workspace as one without a live socket, so
+// the previous host workspace takes them, or they are refused at once.
+TEST_F(Containers, LocalTrafficGoesToThePreviousHostWorkspaceOrIsRefused) {
+  stage(); // shop -> blue, a container
+  std::string why;
+  Http refused = connect_http("10.99.0.1", &why, From::host);
+  EXPECT_FALSE(refused.fd) << "a local connection reached a container";
+  EXPECT_EQ(why, std::strerror(ECONNREFUSED)) << "refused at once, not left to time out";
+
+  echoes().push_back(start_echo("host", {"--http", "127.0.0.1:3001", "[::1]:3001"}));
+  zdctl_ok({"workspace", "add", "host", "--pid", std::to_string(echoes().back().pid()), "--socket",
+            "tcp://127.0.0.1:3001", "--socket", "tcp://[::1]:3001"});
+  zdctl_ok({"switch", "shop", "host"});
+  zdctl_ok({"switch", "shop", "green"}); // green active, host previous
+  EXPECT_EQ(fetch(), "green") << "through XDP";
+  Http local = connect_http("10.99.0.1", &why, From::host);
+  ASSERT_TRUE(local.fd) << why;
+  EXPECT_EQ(local.get(), "host") << "locally: the previous, host workspace";
 }
 
 TEST_F(Containers, AKilledContainerIsDeadAndItsConnectionsGoToThePrevious) {
