@@ -25,21 +25,8 @@ const volatile __u32 zd_workspace = ZD_NO_ID;
 SEC("sk_lookup")
 int zd_deliver(struct bpf_sk_lookup *ctx)
 {
-	struct zd_socket_key key = {
-		.workspace = zd_workspace,
-		.protocol = ctx->protocol,
-		.family = ctx->family,
-		.plane = ZD_PLANE_XDP,
-	};
-	struct bpf_sock *sk;
-	long err;
-
 	if (!zd_lookup_domain(ctx))
 		return SK_PASS; /* not a domain's: the app's own traffic */
-	sk = bpf_map_lookup_elem(&zd_sockets, &key);
-	if (!sk)
-		return SK_DROP; /* the app is gone: a reset, not a hang */
-	err = bpf_sk_assign(ctx, sk, 0);
-	bpf_sk_release(sk);
-	return err ? SK_DROP : SK_PASS;
+	/* No live socket: the app is gone, and a reset beats a hang. */
+	return zd_assign(ctx, zd_workspace, ZD_PLANE_XDP) ? SK_PASS : SK_DROP;
 }

@@ -15,28 +15,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Assign the workspace's socket for this packet; 0 when it has none live. */
-static __always_inline int assign(struct bpf_sk_lookup *ctx, __u32 workspace)
-{
-	struct zd_socket_key key = {
-		.workspace = workspace,
-		.protocol = ctx->protocol,
-		.family = ctx->family,
-		.plane = ZD_PLANE_HOST,
-	};
-	struct bpf_sock *sk;
-	long err;
-
-	if (workspace == ZD_NO_ID)
-		return 0;
-	sk = bpf_map_lookup_elem(&zd_sockets, &key);
-	if (!sk)
-		return 0;
-	err = bpf_sk_assign(ctx, sk, 0);
-	bpf_sk_release(sk);
-	return err == 0;
-}
-
 SEC("sk_lookup")
 int zd_dispatch(struct bpf_sk_lookup *ctx)
 {
@@ -53,14 +31,14 @@ int zd_dispatch(struct bpf_sk_lookup *ctx)
 		/* Read once: the route is replaced whole, never edited. */
 		__u32 active = route->active, previous = route->previous;
 
-		if (assign(ctx, active)) {
+		if (zd_assign(ctx, active, ZD_PLANE_HOST)) {
 			zd_count(&zd_domain_stats, id, ZD_STEERED, 1);
 			zd_count(&zd_workspace_stats, active, ZD_STEERED, 1);
 			return SK_PASS;
 		}
 		if (active != ZD_NO_ID)
 			zd_count(&zd_workspace_stats, active, ZD_DROPPED, 1);
-		if (assign(ctx, previous)) {
+		if (zd_assign(ctx, previous, ZD_PLANE_HOST)) {
 			zd_count(&zd_domain_stats, id, ZD_FALLBACK, 1);
 			zd_count(&zd_workspace_stats, previous, ZD_FALLBACK, 0);
 			return SK_PASS;

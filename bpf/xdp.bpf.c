@@ -162,24 +162,17 @@ static __always_inline void count_container(__u32 domain, const struct zd_choice
 	}
 }
 
-static __always_inline int deliver(struct xdp_md *ctx, __u32 workspace, struct zd_xdp_counters *c)
+/* Sends the frame to a container's veth. The frame leaves after the program
+ * returns, so the MACs are rewritten only once the redirect is certain: a
+ * veth missing from the devmap passes the frame on unchanged. */
+static __always_inline int redirect(struct xdp_md *ctx, const struct zd_xdp_target *target)
 {
-	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct zd_xdp_target *target;
-	struct ethhdr *eth = data;
+	struct ethhdr *eth = (void *)(long)ctx->data;
 	long action;
 
-	target = bpf_map_lookup_elem(&zd_xdp_targets, &workspace);
-	if (!target) {
-		c->to_host++;
-		return XDP_PASS;
-	}
 	if ((void *)(eth + 1) > end)
 		return XDP_PASS;
-	/* The frame leaves after the program returns, so the MACs are
-	 * rewritten only once the redirect is certain: a veth missing from
-	 * the devmap passes the frame on unchanged. */
 	action = bpf_redirect_map(&zd_devmap, target->ifindex, XDP_PASS);
 	if (action == XDP_REDIRECT) {
 		__builtin_memcpy(eth->h_dest, target->dst_mac, ETH_ALEN);
@@ -193,6 +186,8 @@ int zd_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
+	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
+	struct zd_xdp_target *target;
 	struct zd_flow_key key = {};
 	struct zd_xdp_counters *c;
 	struct ethhdr *eth = data;
@@ -200,6 +195,7 @@ int zd_xdp(struct xdp_md *ctx)
 	struct tcphdr *tcp;
 	__u32 *domain;
 	__u32 workspace;
+	int syn;
 
 	if ((void *)(eth + 1) > end)
 		return XDP_PASS;
@@ -240,11 +236,12 @@ int zd_xdp(struct xdp_md *ctx)
 	if (!c)
 		return XDP_PASS;
 
-	if (tcp->syn && !tcp->ack) {
+	syn = tcp->syn && !tcp->ack;
+	if (syn) {
 		/* A new connection (or its retransmitted SYN): the route decides. */
-		struct zd_choice choice = choose(*domain, key.family, c);
 		struct zd_flow fresh = {};
 
+		choice = choose(*domain, key.family, c);
 		workspace = choice.workspace;
 		if (workspace == ZD_NO_ID) {
 			/* No live workspace: the host stack refuses it (sk_lookup
@@ -252,8 +249,6 @@ int zd_xdp(struct xdp_md *ctx)
 			c->drops++;
 			return XDP_PASS;
 		}
-		if (bpf_map_lookup_elem(&zd_xdp_targets, &workspace))
-			count_container(*domain, &choice);
 		fresh.workspace = workspace;
 		/* Counted only when new, so that status can tell evictions:
 		 * flows added minus flows held (zd deletes none itself). */
@@ -270,5 +265,14 @@ int zd_xdp(struct xdp_md *ctx)
 		workspace = flow->workspace;
 		c->followed++;
 	}
-	return deliver(ctx, workspace, c);
+
+	target = bpf_map_lookup_elem(&zd_xdp_targets, &workspace);
+	if (!target) {
+		/* A host workspace: sk_lookup finishes (and counts) it. */
+		c->to_host++;
+		return XDP_PASS;
+	}
+	if (syn)
+		count_container(*domain, &choice);
+	return redirect(ctx, target);
 }

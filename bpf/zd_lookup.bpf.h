@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * What both sk_lookup programs ask first: the domain a new connection's
- * destination belongs to, read from the lookup context.
+ * What both sk_lookup programs do: find the domain a new connection's
+ * destination belongs to, and hand the connection to a workspace's socket.
  */
 #ifndef ZD_LOOKUP_BPF_H
 #define ZD_LOOKUP_BPF_H
@@ -29,6 +29,31 @@ static __always_inline __u32 *zd_lookup_domain(struct bpf_sk_lookup *ctx)
 		key.prefixlen = ZD_BINDING_FIXED_BITS + 128;
 	}
 	return zd_find_domain(&key);
+}
+
+/*
+ * Hands the connection to the workspace's listening socket registered under
+ * plane (ZD_PLANE_*); 0 when it has none live, or the kernel refused it.
+ */
+static __always_inline int zd_assign(struct bpf_sk_lookup *ctx, __u32 workspace, __u8 plane)
+{
+	struct zd_socket_key key = {
+		.workspace = workspace,
+		.protocol = ctx->protocol,
+		.family = ctx->family,
+		.plane = plane,
+	};
+	struct bpf_sock *sk;
+	long err;
+
+	if (workspace == ZD_NO_ID)
+		return 0;
+	sk = bpf_map_lookup_elem(&zd_sockets, &key);
+	if (!sk)
+		return 0;
+	err = bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return err == 0;
 }
 
 #endif /* ZD_LOOKUP_BPF_H */

@@ -59,6 +59,15 @@ struct Crash {
   void disarm() { at = seen = 0, dead = false; }
 };
 
+// map[key], or nothing: what every lookup of the fakes answers.
+template <typename Map, typename Key>
+std::optional<typename Map::mapped_type> find_in(const Map &map, const Key &key) {
+  auto it = map.find(key);
+  if (it == map.end())
+    return std::nullopt;
+  return it->second;
+}
+
 inline std::string describe(const zd::Counters &c) {
   return "lookups " + std::to_string(c.lookups) + " steered " + std::to_string(c.steered) +
          " fallbacks " + std::to_string(c.fallbacks) + " drops " + std::to_string(c.drops);
@@ -67,10 +76,7 @@ inline std::string describe(const zd::Counters &c) {
 class FakeStore final : public zd::Store {
 public:
   std::optional<zd::Domain> domain(std::string_view name) const override {
-    auto it = domains_.find(name);
-    if (it == domains_.end())
-      return std::nullopt;
-    return it->second;
+    return find_in(domains_, name);
   }
   // Listings come in reverse name order: the real store's hash map gives no
   // order, so the core must sort what it shows, and a core that forgot to
@@ -91,10 +97,7 @@ public:
   }
 
   std::optional<zd::Workspace> workspace(std::string_view name) const override {
-    auto it = workspaces_.find(name);
-    if (it == workspaces_.end())
-      return std::nullopt;
-    return it->second;
+    return find_in(workspaces_, name);
   }
   std::vector<zd::Workspace> workspaces() const override {
     std::vector<zd::Workspace> out;
@@ -103,10 +106,7 @@ public:
     return out;
   }
   std::optional<std::string> workspace_name(uint32_t id) const override {
-    auto it = workspace_names_.find(id);
-    if (it == workspace_names_.end())
-      return std::nullopt;
-    return it->second;
+    return find_in(workspace_names_, id);
   }
   void put_workspace(const zd::Workspace &workspace) override {
     note_write();
@@ -194,10 +194,7 @@ public:
   bool serves_other_netns() const override { return xdp_attached; }
 
   std::optional<uint32_t> binding_owner(const zd::Endpoint &binding) const override {
-    auto it = bindings_.find(binding);
-    if (it == bindings_.end())
-      return std::nullopt;
-    return it->second;
+    return find_in(bindings_, binding);
   }
   void add_domain(const zd::Domain &domain) override {
     if (std::exchange(fail_next_add_domain, false))
@@ -222,10 +219,7 @@ public:
   }
 
   std::optional<zd::Route> route(uint32_t domain) const override {
-    auto it = routes_.find(domain);
-    if (it == routes_.end())
-      return std::nullopt;
-    return it->second;
+    return find_in(routes_, domain);
   }
   std::vector<std::pair<uint32_t, zd::Route>> routes() const override {
     return {routes_.begin(), routes_.end()};
@@ -271,12 +265,10 @@ public:
   }
 
   zd::Counters domain_counters(uint32_t domain) const override {
-    auto it = domain_counters_.find(domain);
-    return it == domain_counters_.end() ? zd::Counters{} : it->second;
+    return find_in(domain_counters_, domain).value_or(zd::Counters{});
   }
   zd::Counters workspace_counters(uint32_t workspace) const override {
-    auto it = workspace_counters_.find(workspace);
-    return it == workspace_counters_.end() ? zd::Counters{} : it->second;
+    return find_in(workspace_counters_, workspace).value_or(zd::Counters{});
   }
 
   bool prepared(const zd::Domain &domain, const zd::Workspace &workspace) const override {
@@ -303,8 +295,7 @@ public:
   }
   size_t open_connections(const zd::Workspace &workspace,
                           const std::vector<zd::Domain> &) const override {
-    auto it = connections.find(workspace.id);
-    return it == connections.end() ? 0 : it->second;
+    return find_in(connections, workspace.id).value_or(0);
   }
   // What open_connections() reports, by workspace id; tests fill it.
   std::map<uint32_t, size_t> connections;

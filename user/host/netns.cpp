@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -181,29 +182,35 @@ void remove(mnl_socket *nl, const Endpoint &prefix, uint32_t metric) {
 
 } // namespace
 
-void add_local_route(const Endpoint &prefix, uint32_t domain) {
+void add_local_routes(const Domain &domain) {
   rtnl::Socket nl = rtnl::open();
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr *request = put_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, prefix, domain);
-  if (int err = rtnl::change(nl.get(), request); err != 0 && err != EEXIST)
-    throw_errno("adding the local route " + format_prefix(prefix), err);
+  for (const Endpoint &binding : domain.bindings) {
+    nlmsghdr *request = put_route(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, binding, domain.id);
+    // EEXIST: this domain has another binding on the address, or a repeat.
+    if (int err = rtnl::change(nl.get(), request); err != 0 && err != EEXIST)
+      throw_errno("adding the local route " + format_prefix(binding), err);
+  }
 }
 
-void remove_local_route(const Endpoint &prefix, uint32_t domain) {
+void remove_local_routes(const Domain &domain) {
   rtnl::Socket nl = rtnl::open();
-  remove(nl.get(), prefix, kRouteMetricBase + domain);
+  for (const Endpoint &binding : domain.bindings)
+    remove(nl.get(), binding, kRouteMetricBase + domain.id);
 }
 
-bool has_local_route(const Endpoint &prefix, uint32_t domain) {
+bool has_local_routes(const Domain &domain) {
   rtnl::Socket nl = rtnl::open();
-  for (const ZdRoute &route : zd_routes(nl.get()))
-    if (route.metric == kRouteMetricBase + domain && route.prefix.family == prefix.family &&
-        route.prefix.prefix_len == prefix.prefix_len && route.prefix.addr == prefix.addr)
-      return true;
-  return false;
+  const std::vector<ZdRoute> routes = zd_routes(nl.get()); // one dump for all bindings
+  return std::all_of(domain.bindings.begin(), domain.bindings.end(), [&](const Endpoint &b) {
+    return std::any_of(routes.begin(), routes.end(), [&](const ZdRoute &route) {
+      return route.metric == kRouteMetricBase + domain.id && route.prefix.family == b.family &&
+             route.prefix.prefix_len == b.prefix_len && route.prefix.addr == b.addr;
+    });
+  });
 }
 
-size_t remove_local_routes() {
+size_t remove_all_local_routes() {
   rtnl::Socket nl = rtnl::open();
   const std::vector<ZdRoute> routes = zd_routes(nl.get());
   for (const ZdRoute &route : routes)

@@ -55,10 +55,11 @@ bool enable_gro(int ifindex);
 inline constexpr uint8_t kRouteProtocol = 122; // "zd" (/etc/iproute2/rt_protos.d)
 inline constexpr uint32_t kRouteMetricBase = 1000;
 
-void add_local_route(const Endpoint &prefix, uint32_t domain);
-void remove_local_route(const Endpoint &prefix, uint32_t domain);
-bool has_local_route(const Endpoint &prefix, uint32_t domain);
-// Removes every route zd added here; returns how many.
-size_t remove_local_routes();
+// The routes of one domain: a route per binding's address or prefix.
+void add_local_routes(const Domain &domain);
+void remove_local_routes(const Domain &domain);
+bool has_local_routes(const Domain &domain);
+// Removes every route zd added here, whichever domain's; returns how many.
+size_t remove_all_local_routes();
 
 } // namespace zd

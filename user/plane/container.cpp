@@ -246,7 +246,7 @@ void release_all(const std::string &dir) {
       continue;
     if (auto netns = find_netns(0, netns_inode_of_link(pin))) {
       InNetns inside(*netns);
-      remove_local_routes();
+      remove_all_local_routes();
     }
   }
   if (!exists(dir + "/" + kXdpMaps[static_cast<size_t>(XdpMap::targets)].pin))
@@ -308,7 +308,7 @@ void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) 
   // The routes before the link that leads to their namespace.
   if (auto netns = netns_of_workspace(dir, workspace)) {
     InNetns inside(*netns);
-    remove_local_routes();
+    remove_all_local_routes();
   }
   const std::string pin = pin_of(dir, workspace.id, kDeliverSuffix);
   if (unlink(pin.c_str()) != 0 && errno != ENOENT)
@@ -325,8 +325,7 @@ bool prepared(const std::string &dir, const Domain &domain, const Workspace &wor
   if (!netns)
     return true; // nothing left to prepare: its namespace is gone
   InNetns inside(*netns);
-  return std::all_of(domain.bindings.begin(), domain.bindings.end(),
-                     [&](const Endpoint &b) { return has_local_route(b, domain.id); });
+  return has_local_routes(domain);
 }
 
 void prepare(const std::string &dir, const Domain &domain, const Workspace &workspace) {
@@ -334,8 +333,7 @@ void prepare(const std::string &dir, const Domain &domain, const Workspace &work
   if (!netns)
     return; // a forced switch to a container that is gone: nothing to receive
   InNetns inside(*netns);
-  for (const auto &binding : domain.bindings)
-    add_local_route(binding, domain.id);
+  add_local_routes(domain);
 }
 
 void unprepare(const std::string &dir, const Domain &domain, const Workspace &workspace) {
@@ -343,8 +341,7 @@ void unprepare(const std::string &dir, const Domain &domain, const Workspace &wo
   if (!netns)
     return; // its routes went with it
   InNetns inside(*netns);
-  for (const auto &binding : domain.bindings)
-    remove_local_route(binding, domain.id);
+  remove_local_routes(domain);
 }
 
 size_t open_connections(const std::string &dir, const Workspace &workspace,
