@@ -219,6 +219,18 @@ TEST_F(Errors, SwitchToAWorkspaceWithoutLiveSockets) {
   expect_refused({"revert", "shop"}, "has no live");
 }
 
+// An IPv6-only [::] socket cannot serve the domain's IPv4 binding: the
+// refusal names the commands that register the workspace with one.
+TEST_F(Errors, SwitchToAnIpv6OnlyWorkspaceNamesTheCommandThatWorks) {
+  echoes().push_back(start_echo("v6", {"[::]:3014"}));
+  const std::string pid = std::to_string(echoes().back().pid());
+  zdctl_ok({"workspace", "add", "v6", "--pid", pid, "--socket", "tcp://[::]:3014"});
+  before_ = status_json();
+  expect_refused({"switch", "shop", "v6"},
+                 "zdctl workspace rm v6 && zdctl workspace add v6 --pid " + pid +
+                     " --socket tcp://[::]:3014 --socket tcp://0.0.0.0:3014");
+}
+
 TEST_F(Errors, RemovingTheActiveWorkspaceNeedsForce) {
   expect_refused({"workspace", "rm", "blue"}, "is active for domain 'shop'");
 }

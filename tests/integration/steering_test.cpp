@@ -156,6 +156,34 @@ TEST_F(Steering, DualStackSocketServesBothFamilies) {
     EXPECT_EQ(s["alive"], false);
 }
 
+// Node.js's listen(PORT) and `python3 -m http.server --bind ::`: one [::]
+// socket with V6ONLY off, asked for as tcp://[::]:PORT alone, serves the
+// domain's IPv4 binding as well as its IPv6 one.
+TEST_F(Steering, OneDualStackSocketAskedForAsIpv6ServesBothFamilies) {
+  echoes().push_back(start_echo("node", {"--dual-stack", "[::]:3006"}));
+  const std::string pid = std::to_string(echoes().back().pid());
+  const std::string added =
+      zdctl_ok({"workspace", "add", "node", "--pid", pid, "--socket", "tcp://[::]:3006"});
+  EXPECT_NE(added.find("tcp://[::]:3006 (dual-stack: ipv6 and ipv4)"), std::string::npos) << added;
+
+  json sockets;
+  const json status = json::parse(status_json());
+  for (const auto &w : status["workspaces"])
+    if (w["name"] == "node")
+      sockets = w["sockets"];
+  ASSERT_EQ(sockets.size(), 2u) << sockets;
+  EXPECT_EQ(sockets[0]["family"], "ipv6");
+  EXPECT_EQ(sockets[1]["family"], "ipv4");
+  for (const auto &s : sockets) {
+    EXPECT_EQ(s["endpoint"], "tcp://[::]:3006");
+    EXPECT_EQ(s["alive"], true);
+  }
+
+  zdctl_ok({"switch", "shop", "node"});
+  EXPECT_EQ(tally(kV4, 20), (Tally{{"node", 20}}));
+  EXPECT_EQ(tally(kV6, 20), (Tally{{"node", 20}}));
+}
+
 TEST_F(Steering, NoLiveWorkspaceRefusesTheConnection) {
   zdctl_ok({"switch", "shop", "blue"});
   echoes()[0].child.kill();

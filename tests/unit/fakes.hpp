@@ -238,13 +238,16 @@ public:
                      const std::vector<zd::TakenSocket> &sockets) override {
     if (std::exchange(fail_next_add_workspace, false))
       throw zd::Error(zd::Errc::kernel, "fake plane: add_workspace failed");
-    // The port's contract: sockets[i] is workspace.sockets[i]. A logic_error
-    // is no zd::Error, so a test that breaks it fails loudly.
-    if (sockets.size() != workspace.sockets.size())
-      throw std::logic_error("add_workspace: sockets do not match the workspace");
-    for (size_t i = 0; i < sockets.size(); ++i)
-      if (sockets[i].info.cookie != workspace.sockets[i].cookie)
-        throw std::logic_error("add_workspace: socket " + std::to_string(i) + " out of order");
+    // The port's contract: every registered socket was taken, and every
+    // taken socket is registered. A logic_error is no zd::Error, so a test
+    // that breaks it fails loudly.
+    std::set<uint64_t> used, taken;
+    for (const auto &socket : workspace.sockets)
+      used.insert(zd::taken_for(sockets, socket).info.cookie);
+    for (const auto &socket : sockets)
+      taken.insert(socket.info.cookie);
+    if (used != taken)
+      throw std::logic_error("add_workspace: a taken socket is not registered");
     if (workspaces_.count(workspace.id))
       throw std::logic_error("add_workspace: id " + std::to_string(workspace.id) + " is taken");
     note_write();

@@ -55,6 +55,53 @@ std::string plural(size_t n, const std::string &what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
+Endpoint wildcard(uint8_t protocol, uint8_t family, uint16_t port) {
+  Endpoint any;
+  any.protocol = protocol;
+  any.family = family;
+  any.port = port;
+  any.prefix_len = static_cast<uint8_t>(any.address_bits());
+  return any;
+}
+
+// A [::] socket with IPV6_V6ONLY off: the kernel gives it IPv4 connections
+// to its port as well (Node.js's listen(PORT), python -m http.server --bind ::).
+bool takes_ipv4_too(const SocketInfo &info) {
+  return info.bound.family == AF_INET6 && !info.v6only &&
+         info.bound == wildcard(info.bound.protocol, AF_INET6, info.bound.port);
+}
+
+bool has_socket_for(const std::vector<RegisteredSocket> &sockets, uint8_t protocol,
+                    uint8_t family) {
+  return std::any_of(sockets.begin(), sockets.end(), [&](const RegisteredSocket &s) {
+    return s.bound.protocol == protocol && s.serves == family;
+  });
+}
+
+// The commands that register `workspace` again with a socket for `family`
+// as well, for a refusal to name. Its sockets are given as they were asked
+// for: a dual-stack one serving IPv4 was asked for as 0.0.0.0.
+std::string reregister_hint(const Workspace &workspace, uint8_t protocol, uint8_t family) {
+  uint16_t port = 0;
+  std::string sockets;
+  for (const auto &s : workspace.sockets) {
+    if (s.bound.protocol == protocol && !port)
+      port = s.bound.port;
+    const Endpoint asked =
+        s.dual_stack() ? wildcard(s.bound.protocol, s.serves, s.bound.port) : s.bound;
+    sockets += " --socket " + format_endpoint(asked);
+  }
+  const std::string missing = format_endpoint(wildcard(protocol, family, port));
+  const std::string rm = "zdctl workspace rm " + workspace.name + " && ";
+  if (workspace.pid == 0)
+    return "pass it a listening " + describe(protocol, family) + " socket too (e.g. " + missing +
+           ") and register it again: " + rm + "zdctl workspace add " + workspace.name +
+           " with one --fd per socket (or --systemd)";
+  return "once its app listens on " + missing + " too, register it again: " + rm +
+         "zdctl workspace add " + workspace.name + " --pid " + std::to_string(workspace.pid) +
+         sockets + " --socket " + missing;
+}
+
 } // namespace
 
 Domain ControlPlane::find_domain(const std::string &name) const {
@@ -93,12 +140,15 @@ void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &w
         workspace.sockets.begin(), workspace.sockets.end(), [&](const RegisteredSocket &s) {
           return s.bound.protocol == binding.protocol && s.serves == binding.family;
         });
-    if (match == workspace.sockets.end() || !plane_.alive(workspace, *match))
+    const std::string lacks = "workspace '" + workspace.name + "' has no live " +
+                              describe(binding.protocol, binding.family) + " socket for " +
+                              format_endpoint(binding) + " of domain '" + domain.name + "'";
+    if (match == workspace.sockets.end())
       throw Error(Errc::refused,
-                  "workspace '" + workspace.name + "' has no live " +
-                      describe(binding.protocol, binding.family) + " socket for " +
-                      format_endpoint(binding) + " of domain '" + domain.name + "'",
+                  lacks + ": " + reregister_hint(workspace, binding.protocol, binding.family),
                   Override::force);
+    if (!plane_.alive(workspace, *match))
+      throw Error(Errc::refused, lacks, Override::force);
   }
 }
 
@@ -214,6 +264,16 @@ std::vector<RegisteredSocket> ControlPlane::check_sockets(const std::string &nam
                                        "): a workspace has one socket per protocol and family");
     checked.push_back({info.bound, serves, info.cookie});
   }
+  // Registered for IPv6 alone, a dual-stack [::] socket would leave the
+  // domain's IPv4 bindings without a socket, and switch would refuse a
+  // workspace that can take them. Unless another socket was named for IPv4,
+  // it serves both, as the app meant it to.
+  for (size_t i = 0, given = checked.size(); i < given; ++i) {
+    const RegisteredSocket socket = checked[i];
+    if (socket.serves == AF_INET6 && takes_ipv4_too(sockets[i].info) &&
+        !has_socket_for(checked, socket.bound.protocol, AF_INET))
+      checked.push_back({socket.bound, AF_INET, socket.cookie});
+  }
   if (checked.size() > kMaxSocketsPerWorkspace)
     throw Error(Errc::invalid,
                 "a workspace has at most " + plural(kMaxSocketsPerWorkspace, "socket"));
@@ -226,8 +286,9 @@ std::vector<RegisteredSocket> ControlPlane::check_sockets(const std::string &nam
   return checked;
 }
 
-void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
-                                 const std::vector<TakenSocket> &sockets, const std::string &via) {
+std::vector<RegisteredSocket> ControlPlane::add_workspace(const std::string &name, uint32_t pid,
+                                                          const std::vector<TakenSocket> &sockets,
+                                                          const std::string &via) {
   validate_name("workspace", name);
   if (store_.workspace(name))
     throw Error(Errc::exists, "workspace '" + name + "' already exists");
@@ -242,6 +303,7 @@ void ControlPlane::add_workspace(const std::string &name, uint32_t pid,
   Intent intent{Intent::Op::add_workspace, {}, workspace, store_.next_id(IdKind::workspace)};
   run(intent, &sockets);
   used_ids(IdKind::workspace).insert(workspace.id);
+  return workspace.sockets;
 }
 
 void ControlPlane::remove_workspace(const std::string &name, Force force) {

@@ -38,9 +38,11 @@ public:
   // inherited) and inspected; pid is recorded for status (0 for fds). A
   // workspace whose sockets live in another network namespace is served by
   // the XDP plane, through the veth into that namespace (`via` names it
-  // when there are several).
-  void add_workspace(const std::string &name, uint32_t pid,
-                     const std::vector<TakenSocket> &sockets, const std::string &via = "");
+  // when there are several). A dual-stack [::] socket serves IPv4 too unless
+  // another socket is given for IPv4. Returns the sockets as registered.
+  std::vector<RegisteredSocket> add_workspace(const std::string &name, uint32_t pid,
+                                              const std::vector<TakenSocket> &sockets,
+                                              const std::string &via = "");
   // Refused while the workspace is active for a domain, unless forced: then
   // each such domain falls back to its previous workspace.
   void remove_workspace(const std::string &name, Force force);

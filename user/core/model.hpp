@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -134,5 +135,15 @@ struct TakenSocket {
   SocketInfo info;
   uint8_t serves = 0; // 0: the socket's own family
 };
+
+// The taken socket a registered one was made from. Found by cookie, not by
+// position: one dual-stack [::] socket may be registered for both families.
+inline const TakenSocket &taken_for(const std::vector<TakenSocket> &taken,
+                                    const RegisteredSocket &socket) {
+  for (const auto &t : taken)
+    if (t.info.cookie == socket.cookie)
+      return t;
+  throw std::logic_error("no taken socket has cookie " + std::to_string(socket.cookie));
+}
 
 } // namespace zd

@@ -82,7 +82,8 @@ public:
   // of another namespace: no veth leads there, or several and none named).
   virtual void check_workspace(const Workspace &workspace) const = 0;
   // Zeroes the workspace's counters and hands its sockets to the data
-  // plane, all or none. sockets[i] is workspace.sockets[i].
+  // plane, all or none. taken_for(sockets, s) is the socket of each s in
+  // workspace.sockets (a dual-stack one may stand for two of them).
   virtual void add_workspace(const Workspace &workspace,
                              const std::vector<TakenSocket> &sockets) = 0;
   // May be repeated after being cut short.

@@ -103,7 +103,7 @@ void add_sockets(const DataMaps &maps, const Workspace &workspace,
   const BpfMap &map = maps[DataMap::sockets];
   for (size_t i = 0; i < workspace.sockets.size(); ++i) {
     const zd_socket_key key = key_of(workspace, workspace.sockets[i]);
-    const uint64_t fd = static_cast<uint64_t>(sockets.at(i).fd.get());
+    const uint64_t fd = static_cast<uint64_t>(taken_for(sockets, workspace.sockets[i]).fd.get());
     if (bpf_map_update_elem(map.fd(), &key, &fd, BPF_ANY) != 0)
       throw_errno("adding socket to map sockets");
   }

@@ -192,7 +192,8 @@ void BpfDataplane::add_workspace(const Workspace &workspace,
   try {
     for (; added < workspace.sockets.size(); ++added) {
       const zd_socket_key key = key_of(workspace, workspace.sockets[added]);
-      const uint64_t fd = static_cast<uint64_t>(sockets.at(added).fd.get());
+      const uint64_t fd =
+          static_cast<uint64_t>(taken_for(sockets, workspace.sockets[added]).fd.get());
       if (bpf_map_update_elem(map.fd(), &key, &fd, BPF_NOEXIST) == 0)
         continue;
       if (errno == EOPNOTSUPP)

@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -39,6 +40,41 @@ void print_switch(const Options &opts, const zd::SwitchResult &r) {
          {"to", r.to}},
         changed ? opts.domain + ": " + or_none(r.from) + " -> " + r.to
                 : opts.domain + ": already on " + r.to + ", nothing changed");
+}
+
+// Each socket with the families it serves: a dual-stack [::] socket may
+// serve IPv4 as well, and the user should see that it does.
+void print_registered(const Options &opts, const std::vector<zd::RegisteredSocket> &registered) {
+  struct Served {
+    uint64_t cookie;
+    zd::Endpoint bound;
+    std::vector<std::string> families;
+  };
+  std::vector<Served> sockets; // one per socket, in the order registered
+  for (const auto &s : registered) {
+    auto it = std::find_if(sockets.begin(), sockets.end(),
+                           [&](const Served &served) { return served.cookie == s.cookie; });
+    if (it == sockets.end())
+      it = sockets.insert(sockets.end(), {s.cookie, s.bound, {}});
+    it->families.push_back(zd::family_name(s.serves));
+  }
+  json as_json = json::array();
+  std::string text = "workspace " + opts.workspace + " added with " +
+                     std::to_string(sockets.size()) + " socket" + (sockets.size() == 1 ? "" : "s");
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    const Served &s = sockets[i];
+    const bool dual_stack =
+        s.families.size() > 1 || s.families.front() != zd::family_name(s.bound.family);
+    as_json.push_back({{"endpoint", zd::format_endpoint(s.bound)},
+                       {"families", s.families},
+                       {"dual_stack", dual_stack}});
+    text += (i ? ", " : ": ") + zd::format_endpoint(s.bound);
+    if (dual_stack)
+      text += " (dual-stack: " +
+              (s.families.size() > 1 ? s.families[0] + " and " + s.families[1] : s.families[0]) +
+              ")";
+  }
+  print(opts, {{"workspace", opts.workspace}, {"added", true}, {"sockets", as_json}}, text);
 }
 
 zd::Force force_of(const Options &opts) {
@@ -183,13 +219,11 @@ void do_workspace_add(const Options &opts) {
   }
   for (const auto &spec : opts.fds)
     sockets.push_back(zd::socket_from_fd(zd::parse_fd(spec)));
-  const size_t n = sockets.size();
-  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
-    control.add_workspace(opts.workspace, static_cast<uint32_t>(pid), sockets, opts.via);
-  });
-  print(opts, {{"workspace", opts.workspace}, {"added", true}},
-        "workspace " + opts.workspace + " added with " + std::to_string(n) + " socket" +
-            (n == 1 ? "" : "s"));
+  const auto registered =
+      zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+        return control.add_workspace(opts.workspace, static_cast<uint32_t>(pid), sockets, opts.via);
+      });
+  print_registered(opts, registered);
 }
 
 void do_workspace_rm(const Options &opts) {
