@@ -8,8 +8,8 @@ packages=(
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev googletest
-  libmnl-dev
-  iproute2 util-linux strace ethtool
+  libmnl-dev libsystemd-dev
+  iproute2 util-linux strace ethtool systemd
 )
 
 installed() {

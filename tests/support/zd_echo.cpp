@@ -6,6 +6,8 @@
 //   zd-echo NAME ADDRESS:PORT...       listen on each (IPv6 as [::1]:3001)
 //   zd-echo --bind-only NAME ADDR:PORT bind but never listen (for error tests)
 //   zd-echo --dual-stack NAME [::]:PORT IPv6 sockets take IPv4 too (V6ONLY off)
+//   zd-echo --systemd NAME             serve the listening sockets passed by
+//                                      socket activation (LISTEN_FDS from fd 3)
 //   zd-echo --http NAME ADDR:PORT...   an HTTP/1.1 server instead: no greeting,
 //                                      every request (keep-alive) is answered
 //                                      200 with the body "NAME\n"
@@ -67,11 +69,23 @@ int bind_socket(const std::string &spec, bool listen_too, bool dual_stack) {
   return fd;
 }
 
+// Socket activation as an app does it: the fds from 3 on, if meant for us.
+std::vector<int> passed_listeners() {
+  const char *fds = std::getenv("LISTEN_FDS");
+  const char *pid = std::getenv("LISTEN_PID");
+  if (!fds || !pid || std::atoi(pid) != getpid())
+    die("--systemd: no LISTEN_FDS for this process");
+  std::vector<int> out;
+  for (int i = 0; i < std::atoi(fds); ++i)
+    out.push_back(3 + i);
+  return out;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   int arg = 1;
-  bool bind_only = false, dual_stack = false, http = false;
+  bool bind_only = false, dual_stack = false, http = false, systemd = false;
   for (; arg < argc && argv[arg][0] == '-'; ++arg) {
     if (std::strcmp(argv[arg], "--bind-only") == 0)
       bind_only = true;
@@ -79,16 +93,18 @@ int main(int argc, char **argv) {
       dual_stack = true;
     else if (std::strcmp(argv[arg], "--http") == 0)
       http = true;
+    else if (std::strcmp(argv[arg], "--systemd") == 0)
+      systemd = true;
     else
       break;
   }
-  if (argc - arg < 2) {
-    std::fprintf(stderr,
-                 "usage: zd-echo [--bind-only] [--dual-stack] [--http] NAME ADDRESS:PORT...\n");
+  if (argc - arg < (systemd ? 1 : 2)) {
+    std::fprintf(stderr, "usage: zd-echo [--bind-only] [--dual-stack] [--http] NAME "
+                         "ADDRESS:PORT...\n       zd-echo [--http] --systemd NAME\n");
     return 2;
   }
   const std::string name = argv[arg++];
-  std::vector<int> listeners;
+  std::vector<int> listeners = systemd ? passed_listeners() : std::vector<int>{};
   for (; arg < argc; ++arg)
     listeners.push_back(bind_socket(argv[arg], !bind_only, dual_stack));
 

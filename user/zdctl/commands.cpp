@@ -13,6 +13,7 @@
 #include "parse.hpp"
 #include "report.hpp"
 #include "sockets.hpp"
+#include "systemd.hpp"
 
 namespace zdctl {
 
@@ -219,6 +220,8 @@ void do_workspace_add(const Options &opts) {
   }
   for (const auto &spec : opts.fds)
     sockets.push_back(zd::socket_from_fd(zd::parse_fd(spec)));
+  if (opts.systemd)
+    sockets = zd::sockets_from_systemd(opts.fdnames);
   const auto registered =
       zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
         return control.add_workspace(opts.workspace, static_cast<uint32_t>(pid), sockets, opts.via);

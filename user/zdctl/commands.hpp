@@ -26,6 +26,8 @@ struct Options {
   std::vector<std::string> listen;       // domain add
   std::string pid;                       // workspace add --pid
   std::vector<std::string> sockets, fds; // workspace add --socket / --fd
+  bool systemd = false;                  // workspace add --systemd
+  std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
 };
 

@@ -119,6 +119,12 @@ void workspace_add_options(CLI::App &cmd, Options &o) {
   auto *socket =
       cmd.add_option("--socket", o.sockets, "address the socket is bound to; repeatable");
   auto *fd = cmd.add_option("--fd", o.fds, "inherited listening socket fd; repeatable");
+  auto *systemd = cmd.add_flag("--systemd", o.systemd,
+                               "the listening sockets systemd passed (socket activation)");
+  cmd.add_option("--fdname", o.fdnames,
+                 "with --systemd: only the sockets of this FileDescriptorName=; repeatable")
+      ->needs(systemd);
+  systemd->excludes(pid)->excludes(fd);
   cmd.add_option("--via", o.via,
                  "for a process in its own network namespace (a container): the host-side veth "
                  "into it, when there are several")
@@ -126,9 +132,9 @@ void workspace_add_options(CLI::App &cmd, Options &o) {
   socket->needs(pid);
   pid->needs(socket);
   fd->excludes(pid);
-  cmd.parse_complete_callback([pid, fd] {
-    if (pid->count() == 0 && fd->count() == 0)
-      throw CLI::RequiredError("--pid PID --socket ADDRESS (or --fd N)");
+  cmd.parse_complete_callback([pid, fd, systemd] {
+    if (pid->count() == 0 && fd->count() == 0 && systemd->count() == 0)
+      throw CLI::RequiredError("--pid PID --socket ADDRESS (or --fd N, or --systemd)");
   });
 }
 
@@ -175,12 +181,14 @@ const std::array<Command, 12> kCommands = {{
      "zdctl workspace add blue --pid 1234 --socket tcp://127.0.0.1:3001", nullptr, nullptr,
      Mutates::no, nullptr},
     {"workspace", "add",
-     "Register a workspace by its listening sockets (taken from a running process, or "
-     "inherited fds)",
+     "Register a workspace by its listening sockets (taken from a running process, "
+     "inherited fds, or passed by systemd)",
      "zdctl workspace add blue --pid $(pgrep -f blue-app) --socket tcp://127.0.0.1:3001 "
      "--socket tcp://[::1]:3001\n"
      "  zdctl workspace add green --fd 3   (run by a supervisor that passes its listening "
      "socket as fd 3)\n"
+     "  zdctl workspace add green --systemd   (ExecStart= of a service with "
+     "Sockets=shop-green.socket)\n"
      "  zdctl workspace add red --pid $RED_PID --socket tcp://0.0.0.0:8080   (a container: "
      "served by the XDP plane, see attach --xdp)",
      workspace_add_options, do_workspace_add, Mutates::yes, nullptr},
