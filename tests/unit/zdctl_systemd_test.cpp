@@ -35,8 +35,9 @@ protected:
 
   // zdctl --state DIR workspace add green --systemd EXTRA..., started the
   // way systemd starts it: with `passed` as fds 3, 4, ... and, unless
-  // listen_pid says otherwise, LISTEN_PID its own pid. Nothing passed: no
-  // LISTEN_* at all. Runs as nobody when root, as zdctl_cli_test does.
+  // listen_pid says otherwise, LISTEN_PID its own pid ("": unset). Nothing
+  // passed: no LISTEN_* at all. Runs as nobody when root, as zdctl_cli_test
+  // does.
   zdtest::Result add(const std::vector<Passed> &passed, const std::vector<std::string> &extra = {},
                      const std::string &listen_pid = "$$") {
     std::string names;
@@ -47,10 +48,10 @@ protected:
     }
     if (geteuid() == 0)
       options.uid = 65534;
-    const std::string env = passed.empty() ? "unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES; "
-                                           : "export LISTEN_FDS=" + std::to_string(passed.size()) +
-                                                 " LISTEN_FDNAMES=" + names +
-                                                 " LISTEN_PID=" + listen_pid + "; ";
+    std::string env = "unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES; ";
+    if (!passed.empty())
+      env += "export LISTEN_FDS=" + std::to_string(passed.size()) + " LISTEN_FDNAMES=" + names +
+             (listen_pid.empty() ? "" : " LISTEN_PID=" + listen_pid) + "; ";
     std::vector<std::string> argv{"/bin/sh",  "-c",      env + "exec \"$@\"", "sh",
                                   ZDCTL_PATH, "--state", dir_ + "/state",     "workspace",
                                   "add",      "green",   "--systemd"};
@@ -89,6 +90,8 @@ TEST_F(ZdctlSystemd, RefusesWhenSystemdPassedNothing) {
 TEST_F(ZdctlSystemd, RefusesSocketsPassedToAnotherProcess) {
   zd::Fd web = listening();
   expect_refused(add({{web.get(), "web"}}, {}, "1"), "systemd passed its sockets to pid 1, not");
+  expect_refused(add({{web.get(), "web"}}, {}, ""),
+                 "systemd passed its sockets to no pid (LISTEN_PID is unset), not to zdctl");
 }
 
 TEST_F(ZdctlSystemd, RefusesAPassedSocketThatIsNotListening) {

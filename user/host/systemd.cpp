@@ -57,8 +57,10 @@ std::vector<Passed> passed_sockets() {
     throw_errno("reading the sockets systemd passed (LISTEN_FDS)", -n);
   if (n == 0 && listen_fds && meant_for != std::to_string(getpid()))
     throw Error(Errc::invalid,
-                "systemd passed its sockets to pid " + meant_for + ", not to zdctl (pid " +
-                    std::to_string(getpid()) +
+                "systemd passed its sockets to " +
+                    (!meant_for.empty() ? "pid " + meant_for
+                                        : std::string("no pid (LISTEN_PID is unset)")) +
+                    ", not to zdctl (pid " + std::to_string(getpid()) +
                     "): zdctl must be the process systemd starts (ExecStart=zdctl ..., or exec)");
   if (n == 0)
     throw Error(Errc::not_found,
