@@ -10,6 +10,10 @@
 
 #include "state.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace zdctl {
 
 struct Options {
@@ -27,6 +31,8 @@ struct Options {
   std::string pid;                       // workspace add --pid
   std::vector<std::string> sockets, fds; // workspace add --socket / --fd
   std::string via;                       // workspace add --via
+  std::string shell;                     // completion SHELL
+  const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
 
 void do_attach(const Options &opts);
