@@ -10,6 +10,7 @@ packages=(
   libgtest-dev googletest
   libmnl-dev
   iproute2 util-linux strace ethtool
+  dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
 )
 
 installed() {
