@@ -143,6 +143,10 @@ test_words() {
   local want=$'--state /x/zd --json status\n--state /y/zd --json status\n--state /z/zd --json status\n--json status'
   [[ $calls == "$want" ]] || { echo "FAIL: zdctl was called as: $calls"; failures=$((failures + 1)); }
 
+  # zdctl is run as typed, ~/ included.
+  # shellcheck disable=SC2088 # a literal ~, as bash hands it over
+  HOME=$work expect "blue green" '~/bin/zdctl' workspace rm ''
+
   # No state (or no root): no names, and nothing on the terminal.
   rm "$work/status.json"
   expect "" zdctl switch ''

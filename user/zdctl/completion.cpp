@@ -118,6 +118,7 @@ _zdctl_has() {
 # each sits at the third level of its top-level list.
 _zdctl_names() {
   local line section='' top='^  "([a-z_]+)": ' name='^      "name": "([^"]+)"' cmd=("$2")
+  [[ $2 == \~/* ]] && cmd=("$HOME/${2#\~/}") # the word as typed: ~ is not expanded yet
   [[ -n $3 ]] && cmd+=(--state "$3")
   while IFS= read -r line; do
     if [[ $line =~ $top ]]; then
