@@ -10,6 +10,7 @@ packages=(
   libgtest-dev googletest
   libmnl-dev libsystemd-dev
   iproute2 util-linux strace ethtool systemd
+  dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
 )
 
 installed() {

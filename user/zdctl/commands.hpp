@@ -10,6 +10,10 @@
 
 #include "state.hpp"
 
+namespace CLI {
+class App;
+}
+
 namespace zdctl {
 
 struct Options {
@@ -29,6 +33,8 @@ struct Options {
   bool systemd = false;                  // workspace add --systemd
   std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
+  std::string shell;                     // completion SHELL
+  const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
 
 void do_attach(const Options &opts);

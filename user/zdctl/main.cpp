@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "completion.hpp"
 #include "error.hpp"
 #include "parse.hpp"
 #include "zd_shared.h"
@@ -154,7 +155,7 @@ void revert_options(CLI::App &cmd, Options &o) {
   cmd.add_flag("--force", o.force, "revert even if the previous workspace has no live socket");
 }
 
-const std::array<Command, 12> kCommands = {{
+const std::array<Command, 13> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -205,6 +206,12 @@ const std::array<Command, 12> kCommands = {{
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
      "zdctl status --json | jq '.domains[] | {name, active}'", no_options, do_status, Mutates::no,
      nullptr},
+    {"", "completion",
+     "Print a bash completion script for zdctl: commands, options, and the names of domains "
+     "and workspaces in the state",
+     "source <(zdctl completion bash)   (or save it as "
+     "/usr/share/bash-completion/completions/zdctl)",
+     completion_options, do_completion, Mutates::no, nullptr},
 }};
 
 // The one line a refusal becomes: the library's message, and what only
