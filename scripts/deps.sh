@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build and test dependencies of zd that are missing (Debian 12).
 # Idempotent: prints nothing and touches nothing when everything is present.
+# Usage: scripts/deps.sh [EXTRA_PACKAGE...]  (e.g. scripts/fuzz.sh's clang runtime)
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   libmnl-dev libsystemd-dev
   iproute2 util-linux strace ethtool systemd
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
+  "$@"
 )
 
 installed() {

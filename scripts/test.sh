@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # Builds zd and runs the whole test suite (unit, bpf, integration) with ctest.
 # The privileged layers need root; each test makes its own network namespace.
-# Usage: scripts/test.sh [extra ctest args, e.g. -L unit or -R switch]
+# Usage: scripts/test.sh [--sanitize] [extra ctest args, e.g. -L unit or -R switch]
+#   --sanitize  the same suite with everything (zdctl and the helpers too)
+#               built with ASan + UBSan (-DZD_SANITIZE=ON) in build-sanitize/
 # Exit status is ctest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" >/dev/null
+cmake_args=()
+if [[ "${1:-}" == --sanitize ]]; then
+  shift
+  build_dir=${BUILD_DIR:-build-sanitize}
+  cmake_args=(-DZD_SANITIZE=ON)
+  # A report exits 86, not 1: a test that expects zdctl to refuse (exit 1)
+  # must not take a sanitizer report for a refusal.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-exitcode=86}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-exitcode=86:print_stacktrace=1}
+  # Tests labelled heavy (the crash sweep) are too slow under ASan for every
+  # run; naming the label (-L heavy) runs them.
+  [[ " $* " == *heavy* ]] || set -- -LE heavy "$@"
+fi
+
+scripts/deps.sh
+cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j"${JOBS:-2}"
 
 exec ctest --test-dir "$build_dir" --output-on-failure "$@"

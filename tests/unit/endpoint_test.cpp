@@ -237,4 +237,15 @@ TEST(Endpoint, Covers) {
   EXPECT_TRUE(p("tcp://0.0.0.0/0:80").covers(p("tcp://192.0.2.1:80")));
 }
 
+// A binding read back from a damaged record (an all-zero key reads as /224)
+// covers nothing and stays within its address.
+TEST(Endpoint, CoversNothingPastItsAddressBits) {
+  Endpoint binding = parse_endpoint("tcp://[fd00:99::/64]:80", AllowPrefix::yes);
+  const Endpoint address = parse_endpoint("tcp://[fd00:99::7]:80", AllowPrefix::yes);
+  binding.prefix_len = 224;
+  EXPECT_FALSE(binding.covers(address));
+  binding.prefix_len = 129;
+  EXPECT_FALSE(binding.covers(address));
+}
+
 } // namespace

@@ -108,6 +108,10 @@ unsigned Endpoint::address_bits() const {
 bool Endpoint::covers(const Endpoint &address) const {
   if (protocol != address.protocol || family != address.family || port != address.port)
     return false;
+  // Only a damaged record reads back as a longer prefix (found by
+  // tests/fuzz/records_fuzz): it covers nothing, rather than reading past addr.
+  if (prefix_len > address_bits())
+    return false;
   const unsigned bytes = prefix_len / 8, bits = prefix_len % 8;
   if (!std::equal(addr.begin(), addr.begin() + bytes, address.addr.begin()))
     return false;

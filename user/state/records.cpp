@@ -1,6 +1,7 @@
 #include "records.hpp"
 
 #include "keys.hpp"
+#include "record_convert.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -58,6 +59,8 @@ unsigned address_bits(uint8_t family) {
   return family == AF_INET6 ? 128 : 32;
 }
 
+} // namespace
+
 record::Domain to_record(const Domain &domain) {
   record::Domain r{};
   r.id = domain.id;
@@ -113,7 +116,19 @@ Workspace from_record(const record::Name &name, const record::Workspace &r) {
   return workspace;
 }
 
-} // namespace
+std::optional<Intent> from_record(const record::Intent &r) {
+  if (r.op == 0)
+    return std::nullopt;
+  if (r.op > static_cast<uint32_t>(Intent::Op::switch_workspace))
+    throw Error(Errc::refused, "the state's journal holds a change this zdctl does not know (op " +
+                                   std::to_string(r.op) + "): finish it with a newer zdctl");
+  Intent intent;
+  intent.op = static_cast<Intent::Op>(r.op);
+  intent.next_id = r.next_id;
+  intent.domain = from_record(r.domain_name, r.domain);
+  intent.workspace = from_record(r.workspace_name, r.workspace);
+  return intent;
+}
 
 BpfStore BpfStore::create() {
   BpfStore store;
@@ -252,17 +267,9 @@ void BpfStore::set_next_id(IdKind kind, uint32_t next) {
 
 std::optional<Intent> BpfStore::intent() const {
   auto r = std::make_unique<record::Intent>(); // 560 bytes: not on the stack twice
-  if (!map(RecordMap::journal).lookup(uint32_t{0}, *r) || r->op == 0)
+  if (!map(RecordMap::journal).lookup(uint32_t{0}, *r))
     return std::nullopt;
-  if (r->op > static_cast<uint32_t>(Intent::Op::switch_workspace))
-    throw Error(Errc::refused, "the state's journal holds a change this zdctl does not know (op " +
-                                   std::to_string(r->op) + "): finish it with a newer zdctl");
-  Intent intent;
-  intent.op = static_cast<Intent::Op>(r->op);
-  intent.next_id = r->next_id;
-  intent.domain = from_record(r->domain_name, r->domain);
-  intent.workspace = from_record(r->workspace_name, r->workspace);
-  return intent;
+  return from_record(*r);
 }
 
 void BpfStore::set_intent(const Intent &intent) {
