@@ -136,7 +136,7 @@ cases=(
   "attach --xdp zdsweep1"
   "switch shop cyan"
 )
-((quick)) || cases+=("attach --xdp zdsweep0" "revert shop" "workspace rm blue" "domain rm idle"
+((quick)) || cases+=("attach --xdp zdsweep0" "revert shop" "revert shop --to 1" "workspace rm blue" "domain rm idle"
   "upgrade --force" "workspace add teal --pid TEAL --socket tcp://0.0.0.0:8080"
   "workspace rm cyan --force")
 syscalls=(bpf unlink rename mkdir rmdir)

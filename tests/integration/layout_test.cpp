@@ -55,7 +55,14 @@ protected:
       EXPECT_EQ(bpf_map_update_elem(config.get(), &zero, &c, BPF_ANY), 0);
     }
     EXPECT_EQ(unlink((state_dir() + "/store").c_str()), 0);
+    unlink_records_of_version2();
     return meta;
+  }
+
+  // The maps record version 2 added, which a state of 1 does not have.
+  void unlink_records_of_version2() {
+    for (const char *added : {"history", "checks"})
+      EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
   }
 };
 
@@ -115,6 +122,43 @@ TEST_F(Layout, UpgradeMovesALayoutOneStateForwardKeepingEverything) {
 
   EXPECT_EQ(json::parse(zdctl_ok({"--json", "revert", "shop"}))["to"], "blue");
   EXPECT_EQ(greet(kV4), "blue");
+  EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
+}
+
+// Records of version 1 (before history and checks): every command refuses
+// them and names the fix; upgrade adds the maps, writes the version last,
+// and keeps the program, the routes and every connection.
+TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
+  zdctl_ok({"switch", "shop", "green"});
+  Conn established;
+  ASSERT_EQ(connect_and_greet(kV4, kPort, established), ConnectError::none);
+  const std::string before = status_json();
+  {
+    Fd store = pin("store");
+    StoreMeta meta{};
+    uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
+    ASSERT_EQ(meta.record_version, 2u);
+    meta.record_version = 1;
+    ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
+  }
+  unlink_records_of_version2();
+
+  Result refused = zdctl({"history"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("records at"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
+  EXPECT_EQ(greet(kV4), "green") << "traffic does not wait for the records";
+
+  Result up = zdctl({"upgrade"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.out.find("records now have version 2"), std::string::npos) << up.out;
+  EXPECT_EQ(status_json(), before);
+  EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
+  zdctl_ok({"switch", "shop", "blue"});
+  const json history = json::parse(zdctl_ok({"--json", "history"}))["history"];
+  ASSERT_EQ(history.size(), 1u) << history.dump();
+  EXPECT_EQ(history[0]["to"], "blue");
   EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
 }
 

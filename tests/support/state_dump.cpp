@@ -45,7 +45,16 @@ void dump_map(const std::string &dir, const char *pin) {
               : info.value_size;
   std::vector<std::string> lines;
   const bool array = info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
-  auto add = [&](const unsigned char *k, const unsigned char *v) {
+  // A history event's time and pid differ from one run of a command to the
+  // next: leave them out (record::Event: time_ns at 8, pid at 32).
+  const bool history = std::strcmp(pin, "history") == 0;
+  auto add = [&](const unsigned char *k, const unsigned char *raw) {
+    std::vector<unsigned char> masked(raw, raw + value_size);
+    if (history && value_size >= 36) {
+      std::fill(masked.begin() + 8, masked.begin() + 16, 0);
+      std::fill(masked.begin() + 32, masked.begin() + 36, 0);
+    }
+    const unsigned char *v = masked.data();
     // Arrays hold every index: print only the entries that are not zero.
     const bool zero = std::all_of(v, v + value_size, [](unsigned char b) { return !b; });
     if (!(array && zero))
@@ -144,7 +153,7 @@ int main(int argc, char **argv) {
   std::printf("state dir: %s\n", stat(dir.c_str(), &st) == 0 ? "present" : "absent");
   for (const char *pin : {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats",
                           "workspace_stats", "store", "domains", "workspaces", "workspace_names",
-                          "journal", "flows", "xdp_targets", "devmap", "xdp_stats"})
+                          "journal", "history", "checks", "flows", "xdp_targets", "devmap", "xdp_stats"})
     dump_map(dir, pin);
   list("pins", dir);
   dump_links();

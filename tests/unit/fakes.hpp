@@ -7,6 +7,7 @@
 // nothing, not even by writing a value and putting it back.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -93,6 +94,7 @@ public:
   }
   void remove_domain(const zd::Domain &domain) override {
     note_write();
+    checks_.erase(domain.name);
     domains_.erase(domain.name);
   }
 
@@ -137,6 +139,35 @@ public:
     intent_.reset();
   }
 
+  std::vector<zd::Event> events() const override {
+    std::vector<zd::Event> out;
+    for (const auto &[slot, event] : history_)
+      out.push_back(event);
+    std::sort(out.begin(), out.end(),
+              [](const zd::Event &a, const zd::Event &b) { return a.seq < b.seq; });
+    return out;
+  }
+  void put_event(const zd::Event &event) override {
+    note_write();
+    history_[event.seq % zd::kHistorySize] = event;
+  }
+  void erase_event(uint64_t seq) override {
+    note_write();
+    if (auto it = history_.find(seq % zd::kHistorySize); it != history_.end() && it->second.seq == seq)
+      history_.erase(it);
+  }
+
+  std::optional<zd::Check> domain_check(std::string_view domain) const override {
+    return find_in(checks_, domain);
+  }
+  void set_domain_check(std::string_view domain, const std::optional<zd::Check> &check) override {
+    note_write();
+    if (check)
+      checks_[std::string(domain)] = *check;
+    else
+      checks_.erase(std::string(domain));
+  }
+
   // Everything the store holds, one item per line in a fixed order: the
   // records, the id cursors and the intent. The write count apart: an undo
   // may write, but must leave this as it was.
@@ -163,6 +194,13 @@ public:
       out << "intent op " << static_cast<int>(intent_->op) << " domain '" << intent_->domain.name
           << "' id " << intent_->domain.id << " workspace '" << intent_->workspace.name << "' id "
           << intent_->workspace.id << " next id " << intent_->next_id << "\n";
+    for (const auto &event : events())
+      out << "event " << event.seq << " " << event.domain << " (" << event.domain_id << ") "
+          << event.from << " -> " << event.to << " how " << static_cast<int>(event.how)
+          << (event.pending ? " pending" : "") << "\n";
+    for (const auto &[domain, check] : checks_)
+      out << "check " << domain << " kind " << static_cast<int>(check.kind) << " " << check.path
+          << " timeout " << check.timeout_ms << " retries " << check.retries << "\n";
     return out.str();
   }
 
@@ -186,6 +224,8 @@ private:
   uint32_t next_domain_ = 1;
   uint32_t next_workspace_ = 1;
   std::optional<zd::Intent> intent_;
+  std::map<uint32_t, zd::Event> history_; // by slot, as the real ring
+  std::map<std::string, zd::Check, std::less<>> checks_;
 };
 
 class FakeDataplane final : public zd::Dataplane {

@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -49,6 +51,25 @@ std::string command_of(const Intent &intent) {
     return "switch " + intent.domain.name + " " + intent.workspace.name;
   }
   return "?";
+}
+
+std::string command_of(const Event &event) {
+  switch (event.how) {
+  case How::switch_to:
+  case How::force:
+    return "switch " + event.domain + " " + event.to;
+  case How::revert:
+    return "revert " + event.domain;
+  case How::fallback:
+    return "workspace rm " + event.from + " --force";
+  }
+  return "?";
+}
+
+int64_t realtime_ns() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
 std::string plural(size_t n, const std::string &what) {
@@ -377,10 +398,15 @@ void ControlPlane::finish(const Intent &intent) {
   const uint32_t id = intent.workspace.id;
   // Routes first, so no new connection is steered at a half-removed workspace.
   for (const auto &[domain, route] : plane_.routes()) {
-    if (route.active == id)
-      plane_.set_route(domain, {route.previous, kNoId});
-    else if (route.previous == id)
+    if (route.active == id) {
+      // The domain falls back to its previous workspace: that is history.
+      const Route after{route.previous, kNoId};
+      const Domain named{domain_name(domain), domain, {}};
+      change_route(named, route, after, How::fallback,
+                   [&, domain = domain] { plane_.set_route(domain, after); });
+    } else if (route.previous == id) {
       plane_.set_route(domain, {route.active, kNoId});
+    }
   }
   plane_.remove_workspace(intent.workspace);
   store_.remove_workspace(intent.workspace);
@@ -409,10 +435,42 @@ void ControlPlane::undo(const Intent &intent) {
   }
 }
 
+bool ControlPlane::interrupted() const {
+  return store_.intent() || pending_event();
+}
+
+// Only the newest event can be pending: the next zdctl settles it first.
+std::optional<Event> ControlPlane::pending_event() const {
+  std::vector<Event> events = store_.events();
+  if (events.empty() || !events.back().pending)
+    return std::nullopt;
+  return events.back();
+}
+
+// A pending event happened if its route was written: it is kept, else erased.
+std::optional<std::string> ControlPlane::settle(const Event &pending) {
+  const bool happened =
+      plane_.route(pending.domain_id).value_or(Route{}).active == pending.to_id;
+  if (happened) {
+    Event done = pending;
+    done.pending = false;
+    store_.put_event(done);
+  } else {
+    store_.erase_event(pending.seq);
+  }
+  return std::string(happened ? "finished" : "undid") + " an interrupted '" +
+         command_of(pending) + "'";
+}
+
+// The pending event first: finishing a workspace's removal may change
+// routes again, and must find the one it was cut in settled.
 std::optional<std::string> ControlPlane::recover() {
+  std::optional<std::string> said;
+  if (auto pending = pending_event())
+    said = settle(*pending);
   const std::optional<Intent> intent = store_.intent();
   if (!intent)
-    return std::nullopt;
+    return said;
   // A switch whose route was written is done: only its undo would change it.
   const bool addition =
       is_addition(intent->op) &&
@@ -424,22 +482,69 @@ std::optional<std::string> ControlPlane::recover() {
     finish(*intent);
   store_.clear_intent();
   used_ids_ = {}; // read again on next use
-  return std::string(addition ? "undid" : "finished") + " an interrupted '" + command_of(*intent) +
-         "'";
+  return (said ? *said + "; " : std::string()) + (addition ? "undid" : "finished") +
+         " an interrupted '" + command_of(*intent) + "'";
+}
+
+// A route change in history: the event is written pending, then the route,
+// then the event is made final; a zdctl killed in between leaves an event
+// that says what it was doing, and the next one keeps or erases it by
+// whether the route was written (settle()).
+void ControlPlane::change_route(const Domain &domain, const Route &before, const Route &after,
+                                How how, const std::function<void()> &write) {
+  const std::vector<Event> events = store_.events();
+  Event event;
+  event.seq = events.empty() ? 1 : events.back().seq + 1;
+  event.time_ns = realtime_ns();
+  event.domain = domain.name;
+  event.domain_id = domain.id;
+  event.from = workspace_name(before.active);
+  event.from_id = before.active;
+  event.to = workspace_name(after.active);
+  event.to_id = after.active;
+  event.how = how;
+  event.pid = static_cast<uint32_t>(getpid());
+  event.uid = static_cast<uint32_t>(getuid());
+  event.pending = true;
+  store_.put_event(event);
+  write();
+  event.pending = false;
+  store_.put_event(event);
+}
+
+std::vector<Event> ControlPlane::history(const std::string &domain) const {
+  if (!domain.empty())
+    validate_name("domain", domain);
+  std::vector<Event> out;
+  for (auto &event : store_.events())
+    if (!event.pending && (domain.empty() || event.domain == domain))
+      out.push_back(std::move(event));
+  return out;
+}
+
+std::optional<Check> ControlPlane::domain_check(const std::string &domain) const {
+  return store_.domain_check(find_domain(domain).name);
+}
+
+void ControlPlane::set_domain_check(const std::string &domain, const std::optional<Check> &check) {
+  store_.set_domain_check(find_domain(domain).name, check);
 }
 
 // The switch itself: one map update. Only the first switch of a domain to a
 // workspace in another namespace does more, first: it makes the domain's
 // addresses arrive in that namespace, under an intent, so a zdctl killed
 // between the two leaves the switch done or not done.
-void ControlPlane::point(const Domain &domain, const Workspace &workspace, const Route &route) {
+void ControlPlane::point(const Domain &domain, const Workspace &workspace, const Route &route,
+                         How how) {
   spdlog::debug("domain {} (id {}): route -> {{active {}, previous {}}}", domain.name, domain.id,
                 route.active, route.previous);
-  if (plane_.prepared(domain, workspace)) {
-    plane_.set_route(domain.id, route);
-    return;
-  }
-  run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
+  const Route before = plane_.route(domain.id).value_or(Route{});
+  change_route(domain, before, route, how, [&] {
+    if (plane_.prepared(domain, workspace))
+      plane_.set_route(domain.id, route);
+    else
+      run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
+  });
 }
 
 SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::string &target,
@@ -453,7 +558,8 @@ SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::
   if (force == Force::no)
     require_live_sockets(domain, workspace);
   // The switch itself: one map update.
-  point(domain, workspace, {workspace.id, route.active});
+  point(domain, workspace, {workspace.id, route.active},
+        force == Force::yes ? How::force : How::switch_to);
   result.changed = Changed::yes;
   return result;
 }
@@ -470,8 +576,38 @@ SwitchResult ControlPlane::revert(const std::string &domain_name, Force force) {
     throw Error(Errc::refused, none);
   if (force == Force::no)
     require_live_sockets(domain, *workspace);
-  point(domain, *workspace, {route->previous, route->active});
+  point(domain, *workspace, {route->previous, route->active},
+        force == Force::yes ? How::force : How::revert);
   return {Changed::yes, workspace_name(route->active), workspace->name};
+}
+
+SwitchResult ControlPlane::revert_to(const std::string &domain_name, uint64_t seq, Force force) {
+  Domain domain = find_domain(domain_name);
+  std::optional<Event> entry;
+  for (auto &event : history(domain.name))
+    if (event.seq == seq)
+      entry = std::move(event);
+  if (!entry)
+    throw Error(Errc::not_found, "domain '" + domain.name + "' has no history entry " +
+                                     std::to_string(seq) + " (see zdctl history " + domain.name +
+                                     ")");
+  if (entry->to.empty())
+    throw Error(Errc::refused, "history entry " + std::to_string(seq) + " of domain '" +
+                                   domain.name + "' left it with no workspace to go back to");
+  auto workspace = store_.workspace(entry->to);
+  if (!workspace)
+    throw Error(Errc::refused, "workspace '" + entry->to + "' of history entry " +
+                                   std::to_string(seq) + " is no longer registered");
+  Route route = plane_.route(domain.id).value_or(Route{});
+  SwitchResult result{Changed::no, workspace_name(route.active), workspace->name};
+  if (route.active == workspace->id)
+    return result;
+  if (force == Force::no)
+    require_live_sockets(domain, *workspace);
+  point(domain, *workspace, {workspace->id, route.active},
+        force == Force::yes ? How::force : How::revert);
+  result.changed = Changed::yes;
+  return result;
 }
 
 size_t ControlPlane::container_connections() const {

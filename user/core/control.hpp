@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -52,6 +53,19 @@ public:
   SwitchResult switch_to(const std::string &domain, const std::string &workspace, Force force);
   // Swaps active and previous, under the same rule as a switch.
   SwitchResult revert(const std::string &domain, Force force);
+  // Points the domain back at the workspace its history entry `seq` switched
+  // to (found by name: a workspace registered again since is the one meant),
+  // under the same rule as a switch.
+  SwitchResult revert_to(const std::string &domain, uint64_t seq, Force force);
+
+  // The route changes kept in history, oldest first: of one domain, or of
+  // all when domain is "". Changes cut short are not history.
+  std::vector<Event> history(const std::string &domain = "") const;
+
+  // The check a domain's switches and reverts run by default (none: no
+  // check), and setting it.
+  std::optional<Check> domain_check(const std::string &domain) const;
+  void set_domain_check(const std::string &domain, const std::optional<Check> &check);
 
   Status status() const;
 
@@ -59,15 +73,21 @@ public:
   // domain in a workspace of another namespace (detach asks first).
   size_t container_connections() const;
 
+  // Whether a zdctl was killed during a change, which recover() deals with.
+  bool interrupted() const;
   // Finishes or undoes the change of a zdctl that was killed during it (see
-  // run()); says which, or nothing when there was none. Called by the state
-  // layer as soon as it holds the lock.
+  // run() and change_route()); says which, or nothing when there was none.
+  // Called by the state layer as soon as it holds the lock.
   std::optional<std::string> recover();
 
 private:
   void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
            const Route *route = nullptr);
-  void point(const Domain &domain, const Workspace &workspace, const Route &route);
+  void point(const Domain &domain, const Workspace &workspace, const Route &route, How how);
+  void change_route(const Domain &domain, const Route &before, const Route &after, How how,
+                    const std::function<void()> &write);
+  std::optional<Event> pending_event() const;
+  std::optional<std::string> settle(const Event &pending);
   void finish(const Intent &intent);
   void undo(const Intent &intent);
   Domain find_domain(const std::string &name) const;

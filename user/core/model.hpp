@@ -21,6 +21,8 @@ inline constexpr uint32_t kMaxWorkspaces = 32768;
 inline constexpr size_t kMaxNameLength = 63;
 inline constexpr size_t kMaxBindingsPerDomain = 16;
 inline constexpr size_t kMaxSocketsPerWorkspace = 4;
+// History keeps this many of the latest route changes; older ones drop off.
+inline constexpr uint32_t kHistorySize = 512;
 
 // Id 0 means "no domain" / "no workspace"; real ids start at 1.
 inline constexpr uint32_t kNoId = 0;
@@ -81,6 +83,42 @@ struct Route {
   uint32_t active = kNoId;
   uint32_t previous = kNoId;
   bool operator==(const Route &) const = default;
+};
+
+// How a domain's route came to change, as history tells it.
+enum class How : uint8_t {
+  switch_to = 1, // zdctl switch
+  revert,        // zdctl revert (also --to N)
+  force,         // a switch or revert with --force: its checks skipped
+  fallback       // its active workspace was removed (workspace rm --force)
+};
+
+// One change of a domain's route. Names are kept as they were then: a
+// workspace removed since, or a name given again, does not rewrite history.
+struct Event {
+  uint64_t seq = 0;     // 1, 2, ... in this state; never reused
+  int64_t time_ns = 0;  // CLOCK_REALTIME
+  std::string domain;
+  uint32_t domain_id = kNoId;
+  std::string from, to; // "" for none
+  uint32_t from_id = kNoId, to_id = kNoId;
+  How how = How::switch_to;
+  uint32_t pid = 0, uid = 0; // of the zdctl that made it
+  // Written before the route it tells of, and made final after it; a
+  // pending event is a change cut short, settled by the next zdctl.
+  bool pending = false;
+};
+
+// How a workspace is probed before a domain is pointed at it: a TCP
+// connect, or an HTTP GET of path that must answer 2xx or 3xx. Each probe
+// has timeout_ms; a failed one is tried again `retries` times.
+struct Check {
+  enum class Kind : uint8_t { none = 0, tcp, http };
+  Kind kind = Kind::none;
+  std::string path; // http: starts with '/'
+  uint32_t timeout_ms = 2000;
+  uint32_t retries = 2;
+  bool operator==(const Check &) const = default;
 };
 
 // A change of several writes, recorded before its first write and cleared

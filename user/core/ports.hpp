@@ -50,6 +50,18 @@ public:
   virtual std::optional<Intent> intent() const = 0;
   virtual void set_intent(const Intent &intent) = 0;
   virtual void clear_intent() = 0;
+
+  // History: the latest kHistorySize route changes, oldest first.
+  virtual std::vector<Event> events() const = 0;
+  // One write: an event's seq decides its slot, where it replaces the one
+  // kHistorySize older.
+  virtual void put_event(const Event &event) = 0;
+  virtual void erase_event(uint64_t seq) = 0;
+
+  // The check every switch and revert of a domain runs unless told
+  // otherwise; it goes with the domain's record.
+  virtual std::optional<Check> domain_check(std::string_view domain) const = 0;
+  virtual void set_domain_check(std::string_view domain, const std::optional<Check> &check) = 0;
 };
 
 // The kernel side: bindings, routes, workspaces' delivery targets, counters.

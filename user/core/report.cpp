@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <sstream>
 
@@ -174,6 +176,64 @@ std::string to_table(const Status &status) {
            std::to_string(x.flow_misses) + "\n";
   }
   return out;
+}
+
+std::string how_name(How how) {
+  switch (how) {
+  case How::switch_to:
+    return "switch";
+  case How::revert:
+    return "revert";
+  case How::force:
+    return "force";
+  case How::fallback:
+    return "fallback";
+  }
+  return "?";
+}
+
+namespace {
+
+// UTC, to the second, ISO 8601: one clock for every host that reads it.
+std::string utc_time(int64_t time_ns) {
+  const time_t seconds = static_cast<time_t>(time_ns / 1'000'000'000);
+  tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+nlohmann::json name_or_null(const std::string &name) {
+  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
+}
+
+} // namespace
+
+nlohmann::json to_json(const std::vector<Event> &events) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto &e : events)
+    list.push_back({{"seq", e.seq},
+                    {"time", utc_time(e.time_ns)},
+                    {"time_ns", e.time_ns},
+                    {"domain", e.domain},
+                    {"from", name_or_null(e.from)},
+                    {"to", name_or_null(e.to)},
+                    {"how", how_name(e.how)},
+                    {"pid", e.pid},
+                    {"uid", e.uid}});
+  return {{"history", list}};
+}
+
+std::string to_table(const std::vector<Event> &events) {
+  if (events.empty())
+    return "no route changes in history\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "TIME (UTC)", "DOMAIN", "FROM", "TO", "HOW", "PID", "UID"}};
+  for (const auto &e : events)
+    rows.push_back({std::to_string(e.seq), utc_time(e.time_ns), e.domain, or_dash(e.from),
+                    or_dash(e.to), how_name(e.how), std::to_string(e.pid), std::to_string(e.uid)});
+  return render(rows);
 }
 
 } // namespace zd

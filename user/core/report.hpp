@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "model.hpp"
 
 #include "status.hpp"
 
@@ -11,5 +14,10 @@ namespace zd {
 nlohmann::json to_json(const Counters &counters);
 nlohmann::json to_json(const Status &status);
 std::string to_table(const Status &status);
+
+// History: {"history": [{seq, time, time_ns, domain, from, to, how, pid, uid}]}.
+std::string how_name(How how);
+nlohmann::json to_json(const std::vector<Event> &events);
+std::string to_table(const std::vector<Event> &events);
 
 } // namespace zd

@@ -79,6 +79,20 @@ public:
     return out;
   }
 
+  // Every value of an array map of n entries, in index order: one bpf(2) call.
+  template <typename V> std::vector<V> array_values(uint32_t n) const {
+    std::vector<uint32_t> keys(n);
+    std::vector<V> values(n);
+    uint32_t out_batch = 0, count = n;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    if (bpf_map_lookup_batch(fd(), nullptr, &out_batch, keys.data(), values.data(), &count,
+                             &opts) != 0 &&
+        errno != ENOENT)
+      throw_errno("reading map " + name_);
+    values.resize(count);
+    return values;
+  }
+
   // How many entries it holds: one bpf(2) call per entry, keys only.
   template <typename K> size_t count() const {
     size_t n = 0;

@@ -22,6 +22,8 @@ static_assert(sizeof(record::Binding) == 24);
 static_assert(sizeof(record::Domain) == 392);
 static_assert(sizeof(record::Socket) == 32);
 static_assert(sizeof(record::Workspace) == 144);
+static_assert(sizeof(record::Event) == 240);
+static_assert(sizeof(record::Check) == 256);
 
 record::Name record::to_name(std::string_view name) {
   Name out{};
@@ -53,7 +55,14 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
     {"workspace_names", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Name), kMaxWorkspaces,
      BPF_F_NO_PREALLOC},
     {"journal", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::Intent), 1, 0},
+    {"history", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::Event), kHistorySize, 0},
+    {"checks", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::Check), kMaxDomains,
+     BPF_F_NO_PREALLOC},
 }};
+
+// Maps a record version added, by index in kSpecs: a state of an earlier
+// version lacks them until `zdctl upgrade` (BpfStore::upgrade).
+constexpr size_t kFirstOfVersion2 = static_cast<size_t>(RecordMap::history);
 
 unsigned address_bits(uint8_t family) {
   return family == AF_INET6 ? 128 : 32;
@@ -146,34 +155,50 @@ void BpfStore::check_shapes() const {
     maps_[i].require_shape(kSpecs[i].type, kSpecs[i].key_size, kSpecs[i].value_size);
 }
 
+// The version first: a state of an earlier one lacks the maps added since.
 BpfStore BpfStore::open(const std::string &dir) {
   BpfStore store;
-  for (size_t i = 0; i < kCount; ++i)
-    store.maps_[i] = BpfMap::open_pin(dir, kSpecs[i].pin);
-  store.check_shapes();
+  BpfMap &meta_map = store.map(RecordMap::store);
+  meta_map = BpfMap::open_pin(dir, kSpecs[0].pin);
+  meta_map.require_shape(kSpecs[0].type, kSpecs[0].key_size, kSpecs[0].value_size);
   record::Meta meta = store.meta();
   if (meta.magic != kRecordMagic)
     throw Error(Errc::not_attached, dir + " is not a zd state (bad record magic); refusing to "
                                           "touch it");
-  if (meta.record_version != kRecordVersion)
-    throw Error(Errc::refused,
-                "the records at " + dir + " have version " + std::to_string(meta.record_version) +
-                    " but this zdctl reads version " + std::to_string(kRecordVersion));
+  const std::string versions = "the records at " + dir + " have version " +
+                               std::to_string(meta.record_version) +
+                               " but this zdctl reads version " + std::to_string(kRecordVersion);
+  if (meta.record_version > kRecordVersion)
+    throw Error(Errc::refused, versions + ": use the newer zdctl that wrote them");
+  if (meta.record_version < kRecordVersion)
+    throw Error(Errc::refused, versions + ": run zdctl upgrade to move them forward in place " +
+                                   "(domains, workspaces and connections are kept)");
+  for (size_t i = 1; i < kCount; ++i)
+    store.maps_[i] = BpfMap::open_pin(dir, kSpecs[i].pin);
+  store.check_shapes();
   return store;
 }
 
 namespace {
 
 // Creates one record map and pins it at dir/PIN, whole or not at all: under a
-// temporary name first, then renamed. Does nothing if the pin exists.
-template <typename V> void pin_new(const std::string &dir, RecordMap which, const V &value) {
+// temporary name first, then renamed. Does nothing if the pin exists. An
+// array's entry 0 is set to `first`; other maps start empty.
+template <typename V = std::nullptr_t>
+void pin_new(const std::string &dir, RecordMap which, const V &first = nullptr) {
   const Spec &s = kSpecs[static_cast<size_t>(which)];
   const std::string pin = dir + "/" + s.pin;
   if (access(pin.c_str(), F_OK) == 0)
     return;
   BpfMap map = BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries, s.flags);
-  map.update(uint32_t{0}, value);
+  if constexpr (!std::is_same_v<V, std::nullptr_t>)
+    map.update(uint32_t{0}, first);
   pin_whole(map.fd(), pin);
+}
+
+void pin_maps_of_version2(const std::string &dir) {
+  for (size_t i = kFirstOfVersion2; i < BpfStore::kCount; ++i)
+    pin_new(dir, static_cast<RecordMap>(i));
 }
 
 } // namespace
@@ -181,8 +206,30 @@ template <typename V> void pin_new(const std::string &dir, RecordMap which, cons
 void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                              uint32_t next_workspace_id) {
   pin_new(dir, RecordMap::journal, record::Intent{});
+  pin_maps_of_version2(dir);
   pin_new(dir, RecordMap::store,
           record::Meta{kRecordMagic, kRecordVersion, next_domain_id, next_workspace_id});
+}
+
+bool BpfStore::upgrade(const std::string &dir) {
+  BpfMap meta_map = BpfMap::open_pin(dir, kSpecs[0].pin);
+  meta_map.require_shape(kSpecs[0].type, kSpecs[0].key_size, kSpecs[0].value_size);
+  record::Meta meta{};
+  meta_map.lookup(uint32_t{0}, meta);
+  if (meta.magic != kRecordMagic)
+    throw Error(Errc::not_attached, dir + " is not a zd state (bad record magic); refusing to "
+                                          "touch it");
+  if (meta.record_version > kRecordVersion)
+    throw Error(Errc::refused, "the records at " + dir + " have version " +
+                                   std::to_string(meta.record_version) + ", newer than this " +
+                                   "zdctl's " + std::to_string(kRecordVersion) +
+                                   ": it cannot hold them; use the newer zdctl that wrote them");
+  if (meta.record_version == kRecordVersion)
+    return false;
+  pin_maps_of_version2(dir);
+  meta.record_version = kRecordVersion;
+  meta_map.update(uint32_t{0}, meta);
+  return true;
 }
 
 void BpfStore::pin_all(const std::string &dir) const {
@@ -215,7 +262,9 @@ void BpfStore::put_domain(const Domain &domain) {
   map(RecordMap::domains).update(to_name(domain.name), to_record(domain));
 }
 
+// Its check goes first: a check never outlives its domain, even when cut short.
 void BpfStore::remove_domain(const Domain &domain) {
+  map(RecordMap::checks).erase(to_name(domain.name));
   map(RecordMap::domains).erase(to_name(domain.name));
 }
 
@@ -285,6 +334,82 @@ void BpfStore::set_intent(const Intent &intent) {
 
 void BpfStore::clear_intent() {
   map(RecordMap::journal).update(uint32_t{0}, record::Intent{});
+}
+
+std::vector<Event> BpfStore::events() const {
+  std::vector<Event> out;
+  for (const record::Event &r : map(RecordMap::history).array_values<record::Event>(kHistorySize)) {
+    if (r.seq == 0)
+      continue;
+    Event event;
+    event.seq = r.seq;
+    event.time_ns = r.time_ns;
+    event.domain = from_name(r.domain);
+    event.domain_id = r.domain_id;
+    event.from = from_name(r.from);
+    event.to = from_name(r.to);
+    event.from_id = r.from_id;
+    event.to_id = r.to_id;
+    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::fallback)
+                    ? static_cast<How>(r.how)
+                    : How::switch_to;
+    event.pid = r.pid;
+    event.uid = r.uid;
+    event.pending = r.pending != 0;
+    out.push_back(std::move(event));
+  }
+  std::sort(out.begin(), out.end(), [](const Event &a, const Event &b) { return a.seq < b.seq; });
+  return out;
+}
+
+void BpfStore::put_event(const Event &event) {
+  record::Event r{};
+  r.seq = event.seq;
+  r.time_ns = event.time_ns;
+  r.domain_id = event.domain_id;
+  r.from_id = event.from_id;
+  r.to_id = event.to_id;
+  r.how = static_cast<uint32_t>(event.how);
+  r.pid = event.pid;
+  r.uid = event.uid;
+  r.pending = event.pending;
+  r.domain = to_name(event.domain);
+  r.from = to_name(event.from);
+  r.to = to_name(event.to);
+  map(RecordMap::history).update(static_cast<uint32_t>(event.seq % kHistorySize), r);
+}
+
+void BpfStore::erase_event(uint64_t seq) {
+  const uint32_t slot = static_cast<uint32_t>(seq % kHistorySize);
+  record::Event r{};
+  if (map(RecordMap::history).lookup(slot, r) && r.seq == seq)
+    map(RecordMap::history).update(slot, record::Event{});
+}
+
+std::optional<Check> BpfStore::domain_check(std::string_view domain) const {
+  record::Check r{};
+  if (!map(RecordMap::checks).lookup(to_name(domain), r))
+    return std::nullopt;
+  Check check;
+  check.kind = r.kind <= static_cast<uint32_t>(Check::Kind::http) ? static_cast<Check::Kind>(r.kind)
+                                                                   : Check::Kind::none;
+  check.timeout_ms = r.timeout_ms;
+  check.retries = r.retries;
+  check.path.assign(r.path, strnlen(r.path, sizeof(r.path)));
+  return check;
+}
+
+void BpfStore::set_domain_check(std::string_view domain, const std::optional<Check> &check) {
+  if (!check) {
+    map(RecordMap::checks).erase(to_name(domain));
+    return;
+  }
+  record::Check r{};
+  r.kind = static_cast<uint32_t>(check->kind);
+  r.timeout_ms = check->timeout_ms;
+  r.retries = check->retries;
+  std::memcpy(r.path, check->path.data(), std::min(check->path.size(), sizeof(r.path) - 1));
+  map(RecordMap::checks).update(to_name(domain), r);
 }
 
 } // namespace zd

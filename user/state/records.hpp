@@ -18,7 +18,8 @@ namespace zd {
 
 inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
 // 1: the records of layout 1, byte for byte, plus the "store" and "journal" maps.
-inline constexpr uint32_t kRecordVersion = 1;
+// 2: adds "history" and "checks" (`zdctl upgrade` adds them to a state of 1).
+inline constexpr uint32_t kRecordVersion = 2;
 
 namespace record {
 
@@ -76,13 +77,34 @@ struct Intent {
   Workspace workspace;
 };
 
+// One slot of the "history" ring (core Event); seq 0 when empty.
+struct Event {
+  uint64_t seq;
+  int64_t time_ns;
+  uint32_t domain_id, from_id, to_id;
+  uint32_t how;
+  uint32_t pid, uid;
+  uint32_t pending;
+  uint32_t pad;
+  Name domain, from, to;
+};
+
+// A domain's default check, in "checks" under the domain's name.
+struct Check {
+  uint32_t kind; // core Check::Kind
+  uint32_t timeout_ms;
+  uint32_t retries;
+  uint32_t pad;
+  char path[240]; // NUL-padded
+};
+
 // Names are NUL-padded; one longer than kMaxNameLength is cut there.
 Name to_name(std::string_view name);
 std::string from_name(const Name &name);
 
 } // namespace record
 
-enum class RecordMap { store, domains, workspaces, workspace_names, journal };
+enum class RecordMap { store, domains, workspaces, workspace_names, journal, history, checks };
 
 // The record maps of one state, and the core's Store on top of them.
 class BpfStore final : public Store {
@@ -96,9 +118,13 @@ public:
   // map and add an empty "journal", pinned under dir. Idempotent.
   static void adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                             uint32_t next_workspace_id);
+  // Moves records of an earlier version to this one: pins the maps it adds,
+  // empty, then writes the version (last, so a cut run is simply repeated).
+  // Returns false, changing nothing, when they already are of this version.
+  static bool upgrade(const std::string &dir);
 
   void pin_all(const std::string &dir) const;
-  static constexpr size_t kCount = 5;
+  static constexpr size_t kCount = 7;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -117,6 +143,13 @@ public:
   std::optional<Intent> intent() const override;
   void set_intent(const Intent &intent) override;
   void clear_intent() override;
+
+  std::vector<Event> events() const override;
+  void put_event(const Event &event) override;
+  void erase_event(uint64_t seq) override;
+
+  std::optional<Check> domain_check(std::string_view domain) const override;
+  void set_domain_check(std::string_view domain, const std::optional<Check> &check) override;
 
 private:
   BpfMap &map(RecordMap m) { return maps_[static_cast<size_t>(m)]; }

@@ -391,7 +391,7 @@ void settle_pins(const std::string &dir) {
 
 Session State::open(Lock lock) const {
   std::optional<Session> session(open_locked(lock));
-  if (!session->store().intent() && !half_made_pins(dir_))
+  if (!session->control().interrupted() && !half_made_pins(dir_))
     return std::move(*session);
   // A zdctl was killed during a change: deal with it before anything else,
   // under the exclusive lock (a reader drops its shared one to take it).
@@ -412,11 +412,16 @@ Upgraded State::upgrade(bool force) const {
   check_netns(dir_);
   zd_config config = maps.config();
   const bool move_layout = config.layout_version != ZD_LAYOUT_VERSION;
+  // Records first: they are the control plane's, read by no program, so
+  // moving them forward changes nothing for traffic.
+  bool moved_records = false;
   if (move_layout) {
     // Layout 1 kept the id cursors where zd_config.reserved is now.
     BpfStore::adopt_layout1(dir_, config.reserved[0], config.reserved[1]);
-    BpfStore::open(dir_); // the adopted records have this layout's shapes
+  } else {
+    moved_records = BpfStore::upgrade(dir_);
   }
+  BpfStore::open(dir_); // the records now have this zdctl's shapes and version
 
   const std::string link_path = dir_ + "/" + kLinkPin;
   const std::string program_path = dir_ + "/" + kProgramPin;
@@ -435,7 +440,7 @@ Upgraded State::upgrade(bool force) const {
   bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
   if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0 &&
       xdp_state::current(maps, dir_) && container::deliver_current(dir_, maps))
-    return Upgraded::no;
+    return moved_records ? Upgraded::records : Upgraded::no;
 
   // Swap the program under the link; fails if someone swapped it meanwhile.
   LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE,

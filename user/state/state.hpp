@@ -51,7 +51,9 @@ private:
   std::unique_ptr<Parts> parts_;
 };
 
-enum class Upgraded { no, program, layout };
+// What upgrade moved forward: nothing, the program, the records only
+// (control-plane maps added by a newer zdctl), or the whole layout.
+enum class Upgraded { no, program, records, layout };
 
 // An interface to steer at with XDP (attach --xdp), and how.
 struct XdpRequest {

@@ -170,6 +170,9 @@ void do_upgrade(const Options &opts) {
                   " and the link runs this zdctl's program; " + kept
         : upgraded == zd::Upgraded::program
             ? "upgraded: the link now runs this zdctl's program; " + kept
+        : upgraded == zd::Upgraded::records
+            ? "upgraded: the records now have version " + std::to_string(zd::kRecordVersion) +
+                  " (the program already was this zdctl's); " + kept
             : "already running this zdctl's program, nothing changed");
 }
 
@@ -245,8 +248,22 @@ void do_switch(const Options &opts) {
 
 void do_revert(const Options &opts) {
   print_switch(opts, zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &c) {
-    return c.revert(opts.domain, force_of(opts));
+    return opts.history_entry ? c.revert_to(opts.domain, opts.history_entry, force_of(opts))
+                              : c.revert(opts.domain, force_of(opts));
   }));
+}
+
+void do_history(const Options &opts) {
+  const std::vector<zd::Event> events =
+      zd::State(opts.state).with(zd::Lock::shared, [&](zd::ControlPlane &control) {
+        if (!opts.domain.empty())
+          control.domain_check(opts.domain); // an unknown domain is an error, not "no history"
+        return control.history(opts.domain);
+      });
+  if (opts.json)
+    std::cout << zd::to_json(events).dump(2) << "\n";
+  else
+    std::cout << zd::to_table(events);
 }
 
 } // namespace zdctl

@@ -33,6 +33,7 @@ struct Options {
   bool systemd = false;                  // workspace add --systemd
   std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
+  uint64_t history_entry = 0;            // revert --to
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -47,5 +48,6 @@ void do_workspace_add(const Options &opts);
 void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);
 void do_revert(const Options &opts);
+void do_history(const Options &opts);
 
 } // namespace zdctl

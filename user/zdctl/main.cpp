@@ -153,9 +153,16 @@ void switch_options(CLI::App &cmd, Options &o) {
 void revert_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain, "domain name")->required();
   cmd.add_flag("--force", o.force, "revert even if the previous workspace has no live socket");
+  cmd.add_option("--to", o.history_entry,
+                 "go back to the workspace history entry N switched DOMAIN to (zdctl history)")
+      ->check(CLI::PositiveNumber);
 }
 
-const std::array<Command, 13> kCommands = {{
+void history_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("DOMAIN", o.domain, "only this domain's changes");
+}
+
+const std::array<Command, 14> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -201,8 +208,16 @@ const std::array<Command, 13> kCommands = {{
      "stay where they are",
      "zdctl switch shop green", switch_options, do_switch, Mutates::yes,
      " (--force switches anyway)"},
-    {"", "revert", "Swap DOMAIN's active and previous workspaces (undo the last switch)",
-     "zdctl revert shop", revert_options, do_revert, Mutates::yes, " (--force switches anyway)"},
+    {"", "revert",
+     "Swap DOMAIN's active and previous workspaces (undo the last switch), or go back to the "
+     "workspace of a history entry",
+     "zdctl revert shop\n  zdctl revert shop --to 12   (the workspace entry 12 switched to)",
+     revert_options, do_revert, Mutates::yes, " (--force switches anyway)"},
+    {"", "history",
+     "Show the latest route changes (switch, revert, force, fallback): when, from, to, and "
+     "which pid and uid made them",
+     "zdctl history shop\n  zdctl history --json | jq '.history[-1]'", history_options,
+     do_history, Mutates::no, nullptr},
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
      "zdctl status --json | jq '.domains[] | {name, active}'", no_options, do_status, Mutates::no,
      nullptr},
