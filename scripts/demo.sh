@@ -278,7 +278,12 @@ zdctl revert shop
 zdctl_refused switch shop green
 zdctl workspace rm green
 
-step "11. Containers: a client, a host and two workspaces, each in a namespace of its own"
+step "11. History: every route change above, when, how, and which zdctl made it"
+zdctl history shop
+"$ZDCTL" --state "$state" --json history shop | grep -q '"how": "revert"' ||
+  problem "history does not show the reverts above"
+
+step "12. Containers: a client, a host and two workspaces, each in a namespace of its own"
 # This shell plays the client; "zdhost" is the host zd runs on, with the
 # client's veth as its ingress; red and yellow are containers behind veths.
 mkdir -p /run/netns
@@ -333,7 +338,7 @@ zdhost() {
   return "${PIPESTATUS[0]}"
 }
 
-step "12. zd on zdhost: XDP at the ingress, the containers found by their pids"
+step "13. zd on zdhost: XDP at the ingress, the containers found by their pids"
 zdhost attach --xdp ingress0
 zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
 zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
@@ -349,7 +354,7 @@ read -r -t 2 greet8 <&8 || greet8=""
 say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
 [[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
 
-step "13. Release yellow, then revert: one map update each, in XDP's flow table too"
+step "14. Release yellow, then revert: one map update each, in XDP's flow table too"
 zdhost switch store yellow
 batch "$N" yellow "$STORE4" "$STORE6"
 check_long_lived red "7 8"
@@ -358,11 +363,11 @@ zdhost revert store
 batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
-step "14. Switch the containers back and forth under load ($LOAD_N connections)"
+step "15. Switch the containers back and forth under load ($LOAD_N connections)"
 switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
-step "15. Detaching would cut the open connections to containers: zd says so"
+step "16. Detaching would cut the open connections to containers: zd says so"
 zdctl_refused_host() {
   if zdhost "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -381,7 +386,7 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "16. Detach zd from this namespace: established connections do not notice"
+step "17. Detach zd from this namespace: established connections do not notice"
 zdctl detach
 check_long_lived blue
 if probe "$V4" >/dev/null; then

@@ -204,10 +204,6 @@ std::string utc_time(int64_t time_ns) {
   return text;
 }
 
-nlohmann::json name_or_null(const std::string &name) {
-  return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
-}
-
 } // namespace
 
 nlohmann::json to_json(const std::vector<Event> &events) {
