@@ -148,7 +148,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
   EXPECT_EQ(refused.code, 1);
   EXPECT_NE(refused.err.find("records at"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
-  EXPECT_EQ(greet(kV4), "green") << "traffic does not wait for the records";
+  EXPECT_EQ(exchange(established, "ping", 10), "green:ping") << "traffic does not wait for them";
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;

@@ -82,7 +82,7 @@ std::string Completion::script_;
 
 TEST_F(Completion, EveryCommandIsCompleted) {
   const std::vector<std::string> top = {"attach", "detach", "upgrade", "domain",    "workspace",
-                                        "switch", "revert", "status",  "completion"};
+                                        "switch", "revert", "history", "status",  "completion"};
   const Spec root = spec("zdctl");
   for (const auto &command : top) {
     EXPECT_TRUE(has(root.commands, command)) << command;
