@@ -155,24 +155,39 @@ void BpfStore::check_shapes() const {
     maps_[i].require_shape(kSpecs[i].type, kSpecs[i].key_size, kSpecs[i].value_size);
 }
 
-// The version first: a state of an earlier one lacks the maps added since.
-BpfStore BpfStore::open(const std::string &dir) {
-  BpfStore store;
-  BpfMap &meta_map = store.map(RecordMap::store);
-  meta_map = BpfMap::open_pin(dir, kSpecs[0].pin);
-  meta_map.require_shape(kSpecs[0].type, kSpecs[0].key_size, kSpecs[0].value_size);
-  record::Meta meta = store.meta();
+namespace {
+
+// The "store" map of the records at dir, checked to be zd's, and its meta.
+std::pair<BpfMap, record::Meta> open_meta(const std::string &dir) {
+  BpfMap map = BpfMap::open_pin(dir, kSpecs[0].pin);
+  map.require_shape(kSpecs[0].type, kSpecs[0].key_size, kSpecs[0].value_size);
+  record::Meta meta{};
+  map.lookup(uint32_t{0}, meta);
   if (meta.magic != kRecordMagic)
     throw Error(Errc::not_attached, dir + " is not a zd state (bad record magic); refusing to "
                                           "touch it");
-  const std::string versions = "the records at " + dir + " have version " +
-                               std::to_string(meta.record_version) +
-                               " but this zdctl reads version " + std::to_string(kRecordVersion);
   if (meta.record_version > kRecordVersion)
-    throw Error(Errc::refused, versions + ": use the newer zdctl that wrote them");
+    throw Error(Errc::refused, "the records at " + dir + " have version " +
+                                   std::to_string(meta.record_version) + ", newer than this " +
+                                   "zdctl's " + std::to_string(kRecordVersion) +
+                                   ": it cannot hold them; use the newer zdctl that wrote them");
+  return {std::move(map), meta};
+}
+
+} // namespace
+
+// The version first: a state of an earlier one lacks the maps added since.
+BpfStore BpfStore::open(const std::string &dir) {
+  BpfStore store;
+  auto [meta_map, meta] = open_meta(dir);
   if (meta.record_version < kRecordVersion)
-    throw Error(Errc::refused, versions + ": run zdctl upgrade to move them forward in place " +
+    throw Error(Errc::refused, "the records at " + dir + " have version " +
+                                   std::to_string(meta.record_version) +
+                                   " but this zdctl reads version " +
+                                   std::to_string(kRecordVersion) +
+                                   ": run zdctl upgrade to move them forward in place "
                                    "(domains, workspaces and connections are kept)");
+  store.map(RecordMap::store) = std::move(meta_map);
   for (size_t i = 1; i < kCount; ++i)
     store.maps_[i] = BpfMap::open_pin(dir, kSpecs[i].pin);
   store.check_shapes();
@@ -212,18 +227,7 @@ void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
 }
 
 bool BpfStore::upgrade(const std::string &dir) {
-  BpfMap meta_map = BpfMap::open_pin(dir, kSpecs[0].pin);
-  meta_map.require_shape(kSpecs[0].type, kSpecs[0].key_size, kSpecs[0].value_size);
-  record::Meta meta{};
-  meta_map.lookup(uint32_t{0}, meta);
-  if (meta.magic != kRecordMagic)
-    throw Error(Errc::not_attached, dir + " is not a zd state (bad record magic); refusing to "
-                                          "touch it");
-  if (meta.record_version > kRecordVersion)
-    throw Error(Errc::refused, "the records at " + dir + " have version " +
-                                   std::to_string(meta.record_version) + ", newer than this " +
-                                   "zdctl's " + std::to_string(kRecordVersion) +
-                                   ": it cannot hold them; use the newer zdctl that wrote them");
+  auto [meta_map, meta] = open_meta(dir);
   if (meta.record_version == kRecordVersion)
     return false;
   pin_maps_of_version2(dir);
