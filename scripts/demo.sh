@@ -279,7 +279,11 @@ zdctl_refused switch shop green
 zdctl workspace rm green
 
 step "11. History: every route change above, when, how, and which zdctl made it"
-zdctl history shop
+history=$("$ZDCTL" --state "$state" history shop)
+entries=$(($(wc -l <<<"$history") - 1))
+printf '$ zdctl history shop   (%d entries: the first three and the last three)\n' "$entries"
+{ head -4 <<<"$history"; ((entries > 6)) && echo "..."; tail -n +5 <<<"$history" | tail -3; } |
+  sed 's/^/  /'
 "$ZDCTL" --state "$state" --json history shop | grep -q '"how": "revert"' ||
   problem "history does not show the reverts above"
 
