@@ -11,23 +11,12 @@
 #include <vector>
 
 #include "process.hpp"
+#include "run_zdctl.hpp"
 
-#ifndef ZDCTL_PATH
-#error "ZDCTL_PATH must name the zdctl binary"
-#endif
 
 namespace {
 
-constexpr uid_t kNobody = 65534;
-
-zdtest::Result run_zdctl(const std::vector<std::string> &args) {
-  std::vector<std::string> argv{ZDCTL_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  zdtest::SpawnOptions options;
-  if (geteuid() == 0)
-    options.uid = kNobody;
-  return zdtest::run(argv, options);
-}
+using zd_test::run_zdctl;
 
 std::vector<std::string> words(const std::string &text) {
   std::istringstream in(text);

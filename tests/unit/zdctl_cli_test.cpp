@@ -11,30 +11,13 @@
 #include <vector>
 
 #include "process.hpp"
+#include "run_zdctl.hpp"
 #include "zd_shared.h"
 
-#ifndef ZDCTL_PATH
-#error "ZDCTL_PATH must name the zdctl binary"
-#endif
 
 namespace {
 
-constexpr uid_t kNobody = 65534;
-
-// Runs zdctl with args (as nobody when the tests run as root), bounded by
-// the shared process helper's 10 s.
-zdtest::Result run_zdctl(const std::vector<std::string> &args) {
-  std::vector<std::string> argv{ZDCTL_PATH};
-  argv.insert(argv.end(), args.begin(), args.end());
-  zdtest::SpawnOptions options;
-  if (geteuid() == 0)
-    options.uid = kNobody;
-  zdtest::Result run = zdtest::run(argv, options);
-  EXPECT_NE(run.code, -1) << "zdctl did not finish within 10 s";
-  EXPECT_NE(run.code, 125) << "could not drop privileges";
-  EXPECT_NE(run.code, 127) << "could not exec " << ZDCTL_PATH;
-  return run;
-}
+using zd_test::run_zdctl;
 
 std::string joined(const std::vector<std::string> &args) {
   std::string out;

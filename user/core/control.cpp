@@ -514,7 +514,7 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
 
 std::vector<Event> ControlPlane::history(const std::string &domain) const {
   if (!domain.empty())
-    validate_name("domain", domain);
+    find_domain(domain); // an unknown domain is an error, not "no history"
   std::vector<Event> out;
   for (auto &event : store_.events())
     if (!event.pending && (domain.empty() || event.domain == domain))
@@ -584,8 +584,8 @@ SwitchResult ControlPlane::revert(const std::string &domain_name, Force force) {
 SwitchResult ControlPlane::revert_to(const std::string &domain_name, uint64_t seq, Force force) {
   Domain domain = find_domain(domain_name);
   std::optional<Event> entry;
-  for (auto &event : history(domain.name))
-    if (event.seq == seq)
+  for (auto &event : store_.events())
+    if (event.seq == seq && !event.pending && event.domain == domain.name)
       entry = std::move(event);
   if (!entry)
     throw Error(Errc::not_found, "domain '" + domain.name + "' has no history entry " +

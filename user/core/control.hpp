@@ -59,7 +59,8 @@ public:
   SwitchResult revert_to(const std::string &domain, uint64_t seq, Force force);
 
   // The route changes kept in history, oldest first: of one domain, or of
-  // all when domain is "". Changes cut short are not history.
+  // all when domain is "" (an unknown domain is not_found). Changes cut
+  // short are not history.
   std::vector<Event> history(const std::string &domain = "") const;
 
   // The check a domain's switches and reverts run by default (none: no
