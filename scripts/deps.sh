@@ -9,7 +9,7 @@ packages=(
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev googletest
-  libmnl-dev libsystemd-dev
+  libmnl-dev libsystemd-dev libcpp-httplib-dev
   iproute2 util-linux strace ethtool systemd
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
   "$@"

@@ -11,6 +11,9 @@
 //   zd-echo --http NAME ADDR:PORT...   an HTTP/1.1 server instead: no greeting,
 //                                      every request (keep-alive) is answered
 //                                      200 with the body "NAME\n"
+//   zd-echo --http --unhealthy-while FILE NAME ADDR:PORT...
+//                                      GET /healthz answers 503 while FILE
+//                                      exists (an app still warming up)
 //
 // Prints "ready" on stdout once every socket is listening.
 #include <arpa/inet.h>
@@ -86,6 +89,7 @@ std::vector<int> passed_listeners() {
 int main(int argc, char **argv) {
   int arg = 1;
   bool bind_only = false, dual_stack = false, http = false, systemd = false;
+  std::string unhealthy_while;
   for (; arg < argc && argv[arg][0] == '-'; ++arg) {
     if (std::strcmp(argv[arg], "--bind-only") == 0)
       bind_only = true;
@@ -95,11 +99,14 @@ int main(int argc, char **argv) {
       http = true;
     else if (std::strcmp(argv[arg], "--systemd") == 0)
       systemd = true;
+    else if (std::strcmp(argv[arg], "--unhealthy-while") == 0 && arg + 1 < argc)
+      unhealthy_while = argv[++arg];
     else
       break;
   }
   if (argc - arg < (systemd ? 1 : 2)) {
-    std::fprintf(stderr, "usage: zd-echo [--bind-only] [--dual-stack] [--http] NAME "
+    std::fprintf(stderr, "usage: zd-echo [--bind-only] [--dual-stack] [--http "
+                         "[--unhealthy-while FILE]] NAME "
                          "ADDRESS:PORT...\n       zd-echo [--http] --systemd NAME\n");
     return 2;
   }
@@ -125,6 +132,14 @@ int main(int argc, char **argv) {
   const std::string body = name + "\n";
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
                                std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string unavailable =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+  const auto answer = [&](const std::string &head) {
+    const bool health = head.rfind("GET /healthz ", 0) == 0;
+    return health && !unhealthy_while.empty() && access(unhealthy_while.c_str(), F_OK) == 0
+               ? unavailable
+               : response;
+  };
   // Per connection: the tail of what was read, to find "\r\n\r\n" across reads.
   std::vector<std::string> pending;
   char buf[4096];
@@ -166,7 +181,7 @@ int main(int argc, char **argv) {
         std::string &seen = pending[static_cast<size_t>(fd)];
         seen.append(buf, static_cast<size_t>(got));
         for (size_t end; (end = seen.find("\r\n\r\n")) != std::string::npos;) {
-          reply += response;
+          reply += answer(seen.substr(0, end));
           seen.erase(0, end + 4);
         }
       } else {

@@ -547,42 +547,56 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
   });
 }
 
-SwitchResult ControlPlane::switch_to(const std::string &domain_name, const std::string &target,
-                                     Force force) {
-  Domain domain = find_domain(domain_name);
-  Workspace workspace = find_workspace(target);
-  Route route = plane_.route(domain.id).value_or(Route{});
-  SwitchResult result{Changed::no, workspace_name(route.active), workspace.name};
-  if (route.active == workspace.id)
+RoutePlan ControlPlane::plan(const RouteRequest &request) const {
+  RoutePlan plan;
+  plan.domain = find_domain(request.domain);
+  plan.before = plane_.route(plan.domain.id).value_or(Route{});
+  switch (request.kind) {
+  case RouteRequest::Kind::switch_to:
+    plan.target = find_workspace(request.workspace);
+    plan.how = How::switch_to;
+    break;
+  case RouteRequest::Kind::revert:
+    plan.target = previous_workspace(plan.domain, plan.before);
+    plan.how = How::revert;
+    break;
+  case RouteRequest::Kind::revert_to:
+    plan.target = history_workspace(plan.domain, request.seq);
+    plan.how = How::revert;
+    break;
+  }
+  plan.after = plan.target.id == plan.before.active ? plan.before
+                                                    : Route{plan.target.id, plan.before.active};
+  if (!plan.changes())
+    return plan;
+  if (request.force == Force::yes)
+    plan.how = How::force;
+  else
+    require_live_sockets(plan.domain, plan.target);
+  return plan;
+}
+
+SwitchResult ControlPlane::apply(const RoutePlan &plan) {
+  SwitchResult result{Changed::no, workspace_name(plan.before.active), plan.target.name};
+  if (!plan.changes())
     return result;
-  if (force == Force::no)
-    require_live_sockets(domain, workspace);
-  // The switch itself: one map update.
-  point(domain, workspace, {workspace.id, route.active},
-        force == Force::yes ? How::force : How::switch_to);
+  point(plan.domain, plan.target, plan.after, plan.how);
   result.changed = Changed::yes;
   return result;
 }
 
-SwitchResult ControlPlane::revert(const std::string &domain_name, Force force) {
-  Domain domain = find_domain(domain_name);
-  auto route = plane_.route(domain.id);
-  const std::string none = "domain '" + domain_name + "' has no previous workspace to revert to";
-  if (!route || route->previous == kNoId)
+Workspace ControlPlane::previous_workspace(const Domain &domain, const Route &route) const {
+  const std::string none = "domain '" + domain.name + "' has no previous workspace to revert to";
+  if (route.previous == kNoId)
     throw Error(Errc::refused, none);
-  auto target = store_.workspace_name(route->previous);
-  auto workspace = target ? store_.workspace(*target) : std::nullopt;
+  auto name = store_.workspace_name(route.previous);
+  auto workspace = name ? store_.workspace(*name) : std::nullopt;
   if (!workspace)
     throw Error(Errc::refused, none);
-  if (force == Force::no)
-    require_live_sockets(domain, *workspace);
-  point(domain, *workspace, {route->previous, route->active},
-        force == Force::yes ? How::force : How::revert);
-  return {Changed::yes, workspace_name(route->active), workspace->name};
+  return *workspace;
 }
 
-SwitchResult ControlPlane::revert_to(const std::string &domain_name, uint64_t seq, Force force) {
-  Domain domain = find_domain(domain_name);
+Workspace ControlPlane::history_workspace(const Domain &domain, uint64_t seq) const {
   std::optional<Event> entry;
   for (auto &event : store_.events())
     if (event.seq == seq && !event.pending && event.domain == domain.name)
@@ -598,16 +612,20 @@ SwitchResult ControlPlane::revert_to(const std::string &domain_name, uint64_t se
   if (!workspace)
     throw Error(Errc::refused, "workspace '" + entry->to + "' of history entry " +
                                    std::to_string(seq) + " is no longer registered");
-  Route route = plane_.route(domain.id).value_or(Route{});
-  SwitchResult result{Changed::no, workspace_name(route.active), workspace->name};
-  if (route.active == workspace->id)
-    return result;
-  if (force == Force::no)
-    require_live_sockets(domain, *workspace);
-  point(domain, *workspace, {workspace->id, route.active},
-        force == Force::yes ? How::force : How::revert);
-  result.changed = Changed::yes;
-  return result;
+  return *workspace;
+}
+
+SwitchResult ControlPlane::switch_to(const std::string &domain, const std::string &workspace,
+                                     Force force) {
+  return apply(plan({RouteRequest::Kind::switch_to, domain, workspace, 0, force}));
+}
+
+SwitchResult ControlPlane::revert(const std::string &domain, Force force) {
+  return apply(plan({RouteRequest::Kind::revert, domain, "", 0, force}));
+}
+
+SwitchResult ControlPlane::revert_to(const std::string &domain, uint64_t seq, Force force) {
+  return apply(plan({RouteRequest::Kind::revert_to, domain, "", seq, force}));
 }
 
 size_t ControlPlane::container_connections() const {
@@ -640,7 +658,7 @@ Status ControlPlane::status() const {
     Route route = plane_.route(domain.id).value_or(Route{});
     status.domains.push_back({domain.name, domain.id, std::move(domain.bindings),
                               name_of(route.active), name_of(route.previous),
-                              plane_.domain_counters(domain.id)});
+                              plane_.domain_counters(domain.id), store_.domain_check(domain.name)});
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =

@@ -28,6 +28,27 @@ struct SwitchResult {
 // What a switch may skip.
 enum class Force { no, yes };
 
+// A route change as asked for: switch DOMAIN WORKSPACE, revert DOMAIN, or
+// revert DOMAIN --to SEQ.
+struct RouteRequest {
+  enum class Kind { switch_to, revert, revert_to };
+  Kind kind = Kind::switch_to;
+  std::string domain;
+  std::string workspace; // switch_to
+  uint64_t seq = 0;      // revert_to
+  Force force = Force::no;
+};
+
+// A route change worked out and not made: planning raises every refusal,
+// so a plan can be shown (--dry-run), checked (a health probe) and applied.
+struct RoutePlan {
+  Domain domain;
+  Workspace target; // the workspace the domain would point at
+  Route before, after;
+  How how = How::switch_to;
+  bool changes() const { return before.active != after.active; }
+};
+
 class ControlPlane {
 public:
   ControlPlane(Store &store, Dataplane &plane) : store_(store), plane_(plane) {}
@@ -47,6 +68,11 @@ public:
   // Refused while the workspace is active for a domain, unless forced: then
   // each such domain falls back to its previous workspace.
   void remove_workspace(const std::string &name, Force force);
+
+  // Works out a route change, writing nothing; refuses what apply would.
+  RoutePlan plan(const RouteRequest &request) const;
+  // Makes a plan of this same operation (the lock held since plan()).
+  SwitchResult apply(const RoutePlan &plan);
 
   // Refused unless the workspace has a live socket for every binding of the
   // domain, unless forced.
@@ -96,6 +122,8 @@ private:
   std::string domain_name(uint32_t id) const;
   std::string workspace_name(uint32_t id) const;
   void require_live_sockets(const Domain &domain, const Workspace &workspace) const;
+  Workspace previous_workspace(const Domain &domain, const Route &route) const;
+  Workspace history_workspace(const Domain &domain, uint64_t seq) const;
   std::vector<RegisteredSocket> check_sockets(const std::string &name,
                                               const std::vector<TakenSocket> &sockets,
                                               Placement &placement) const;

@@ -25,9 +25,10 @@ enum class Errc {
 // "invalid", "not found", ...: for logs, JSON bodies and tests.
 std::string_view errc_name(Errc kind);
 
-// Whether the caller may insist: a refusal that a forced retry would pass.
-// The front end says how (zdctl: --force).
-enum class Override { none, force };
+// Whether the caller may insist: a refusal that a forced retry would pass,
+// or a failed health check that a retry without the check would pass. The
+// front end says how (zdctl: --force, --no-check).
+enum class Override { none, force, skip_check };
 
 class Error : public std::runtime_error {
 public:
@@ -35,6 +36,7 @@ public:
       : std::runtime_error(message), kind_(kind), override_(override) {}
   Errc kind() const { return kind_; }
   bool forceable() const { return override_ == Override::force; }
+  Override override_by() const { return override_; }
 
 private:
   Errc kind_;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "check.hpp"
 #include "parse.hpp"
 
 namespace zd {
@@ -64,6 +65,17 @@ nlohmann::json to_json(const Counters &c) {
           {"drops", c.drops}};
 }
 
+nlohmann::json to_json(const std::optional<Check> &check) {
+  if (!check || check->kind == Check::Kind::none)
+    return nullptr;
+  nlohmann::json out = {{"kind", check->kind == Check::Kind::tcp ? "tcp" : "http"},
+                        {"timeout_ms", check->timeout_ms},
+                        {"retries", check->retries}};
+  if (check->kind == Check::Kind::http)
+    out["path"] = check->path;
+  return out;
+}
+
 nlohmann::json to_json(const Status &status) {
   nlohmann::json domains = nlohmann::json::array();
   for (const auto &d : status.domains) {
@@ -74,6 +86,7 @@ nlohmann::json to_json(const Status &status) {
                        {"bindings", bindings},
                        {"active", name_or_null(d.active)},
                        {"previous", name_or_null(d.previous)},
+                       {"check", to_json(d.check)},
                        {"counters", to_json(d.counters)}});
   }
   nlohmann::json workspaces = nlohmann::json::array();
@@ -129,14 +142,15 @@ nlohmann::json to_json(const Status &status) {
 
 std::string to_table(const Status &status) {
   std::vector<std::vector<std::string>> domains{
-      {"DOMAIN", "ACTIVE", "PREVIOUS", "STEERED", "FALLBACKS", "DROPS", "BINDINGS"}};
+      {"DOMAIN", "ACTIVE", "PREVIOUS", "STEERED", "FALLBACKS", "DROPS", "CHECK", "BINDINGS"}};
   for (const auto &d : status.domains) {
     std::vector<std::string> bindings;
     for (const auto &b : d.bindings)
       bindings.push_back(format_endpoint(b));
     domains.push_back({d.name, or_dash(d.active), or_dash(d.previous),
                        std::to_string(d.counters.steered), std::to_string(d.counters.fallbacks),
-                       std::to_string(d.counters.drops), joined(bindings)});
+                       std::to_string(d.counters.drops), d.check ? describe(*d.check) : "-",
+                       joined(bindings)});
   }
   std::vector<std::vector<std::string>> workspaces{
       {"WORKSPACE", "PID", "PLANE", "STEERED", "SOCKETS"}};

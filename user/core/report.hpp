@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 namespace zd {
 
 nlohmann::json to_json(const Counters &counters);
+// null for no check, else {kind: "tcp"|"http", path (http), timeout_ms, retries}.
+nlohmann::json to_json(const std::optional<Check> &check);
 nlohmann::json to_json(const Status &status);
 std::string to_table(const Status &status);
 

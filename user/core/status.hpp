@@ -40,6 +40,7 @@ struct DomainStatus {
   std::string active;   // "" when none
   std::string previous; // "" when none
   Counters counters;
+  std::optional<Check> check; // what its switches and reverts check by default
 };
 
 // The XDP plane: where it steers and what it has seen.

@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "check.hpp"
 #include "parse.hpp"
+#include "release.hpp"
 #include "report.hpp"
 #include "sockets.hpp"
 #include "systemd.hpp"
@@ -32,15 +34,64 @@ std::string or_none(const std::string &name) {
   return name.empty() ? "(none)" : name;
 }
 
-void print_switch(const Options &opts, const zd::SwitchResult &r) {
-  const bool changed = r.changed == zd::Changed::yes;
+// "shop: blue -> green", and what the check found or that it was skipped.
+void print_release(const Options &opts, const zd::Release &r) {
+  const bool changed = r.result.changed == zd::Changed::yes;
+  nlohmann::json probes = nlohmann::json::array();
+  std::string checked;
+  for (const auto &p : r.probes) {
+    probes.push_back({{"family", zd::family_name(p.target.family)},
+                      {"address", zd::format_endpoint(p.target.address)},
+                      {"ok", p.answer.ok},
+                      {"said", p.answer.said},
+                      {"attempts", p.attempts}});
+    checked += (checked.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " +
+               p.answer.said;
+  }
+  std::string text = !changed ? opts.domain + ": already on " + r.result.to + ", nothing changed"
+                     : opts.dry_run
+                         ? opts.domain + ": would switch " + or_none(r.result.from) + " -> " +
+                               r.result.to + " (dry run: nothing changed)"
+                         : opts.domain + ": " + or_none(r.result.from) + " -> " + r.result.to;
+  if (r.check && changed)
+    text += "; checked " + zd::describe(*r.check) + ": " + checked;
+  if (r.skipped)
+    text += "; its check was skipped (--no-check)";
   print(opts,
         {{"domain", opts.domain},
-         {"changed", changed},
-         {"from", r.from.empty() ? json(nullptr) : json(r.from)},
-         {"to", r.to}},
-        changed ? opts.domain + ": " + or_none(r.from) + " -> " + r.to
-                : opts.domain + ": already on " + r.to + ", nothing changed");
+         {"changed", changed && !opts.dry_run},
+         {"dry_run", opts.dry_run},
+         {"from", r.result.from.empty() ? json(nullptr) : json(r.result.from)},
+         {"to", r.result.to},
+         {"check", zd::to_json(r.check)},
+         {"check_skipped", r.skipped},
+         {"probes", probes}},
+        text);
+}
+
+// --check and its limits; nullopt when not given.
+std::optional<zd::Check> check_of(const Options &opts) {
+  if (opts.check.empty())
+    return std::nullopt;
+  zd::Check check = zd::parse_check(opts.check);
+  if (!opts.check_timeout.empty()) {
+    const auto timeout = zd::parse_duration(opts.check_timeout,
+                                            std::chrono::milliseconds(zd::kMaxCheckTimeoutMs));
+    if (timeout.count() == 0)
+      throw zd::Error(zd::Errc::invalid, "bad duration '" + opts.check_timeout +
+                                             "': a check needs a timeout above zero");
+    check.timeout_ms = static_cast<uint32_t>(timeout.count());
+  }
+  if (opts.check_retries)
+    check.retries = *opts.check_retries;
+  return check;
+}
+
+zd::Release run_release(const Options &opts, zd::RouteRequest request) {
+  request.domain = opts.domain;
+  request.force = opts.force ? zd::Force::yes : zd::Force::no;
+  const zd::CheckChoice choice{check_of(opts), opts.no_check};
+  return zd::release(zd::State(opts.state), request, choice, opts.dry_run);
 }
 
 // Each socket with the families it serves: a dual-stack [::] socket may
@@ -208,6 +259,17 @@ void do_domain_rm(const Options &opts) {
   print(opts, {{"domain", opts.domain}, {"removed", true}}, "domain " + opts.domain + " removed");
 }
 
+void do_domain_set(const Options &opts) {
+  const std::optional<zd::Check> check = check_of(opts); // checked before the lock is taken
+  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.set_domain_check(opts.domain, check);
+  });
+  print(opts, {{"domain", opts.domain}, {"check", zd::to_json(check)}},
+        check ? "domain " + opts.domain + ": every switch and revert checks " +
+                    zd::describe(*check, true) + " first"
+              : "domain " + opts.domain + ": no check (switches and reverts go unchecked)");
+}
+
 void do_workspace_add(const Options &opts) {
   // The sockets are taken (and inspected) before the lock is.
   zd::validate_name("workspace", opts.workspace);
@@ -241,16 +303,19 @@ void do_workspace_rm(const Options &opts) {
 }
 
 void do_switch(const Options &opts) {
-  print_switch(opts, zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &c) {
-    return c.switch_to(opts.domain, opts.workspace, force_of(opts));
-  }));
+  zd::RouteRequest request;
+  request.workspace = opts.workspace;
+  print_release(opts, run_release(opts, request));
 }
 
 void do_revert(const Options &opts) {
-  print_switch(opts, zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &c) {
-    return opts.history_entry ? c.revert_to(opts.domain, opts.history_entry, force_of(opts))
-                              : c.revert(opts.domain, force_of(opts));
-  }));
+  zd::RouteRequest request;
+  request.kind = zd::RouteRequest::Kind::revert;
+  if (opts.history_entry) {
+    request.kind = zd::RouteRequest::Kind::revert_to;
+    request.seq = opts.history_entry;
+  }
+  print_release(opts, run_release(opts, request));
 }
 
 void do_history(const Options &opts) {

@@ -5,6 +5,7 @@
 // them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ struct Options {
   std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
   uint64_t history_entry = 0;            // revert --to
+  std::string check;                     // switch, revert, domain set --check
+  std::string check_timeout;             // --check-timeout
+  std::optional<uint32_t> check_retries; // --check-retries
+  bool no_check = false;                 // --no-check
+  bool dry_run = false;                  // switch, revert --dry-run
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -44,6 +50,7 @@ void do_upgrade(const Options &opts);
 void do_status(const Options &opts);
 void do_domain_add(const Options &opts);
 void do_domain_rm(const Options &opts);
+void do_domain_set(const Options &opts);
 void do_workspace_add(const Options &opts);
 void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);

@@ -15,6 +15,7 @@
 #include <cstdarg>
 #include <iostream>
 
+#include "check.hpp"
 #include "commands.hpp"
 #include "completion.hpp"
 #include "error.hpp"
@@ -144,10 +145,34 @@ void workspace_rm_options(CLI::App &cmd, Options &o) {
   cmd.add_flag("--force", o.force, "remove even while it is active for a domain");
 }
 
+// --check and its limits: for a switch or revert, or as a domain's default.
+CLI::Option *check_options(CLI::App &cmd, Options &o, const std::string &what) {
+  auto *check = cmd.add_option("--check", o.check,
+                               "probe the workspace first: tcp (a connect) or /PATH (an HTTP GET "
+                               "answering 2xx or 3xx), at its own socket address" +
+                                   what);
+  cmd.add_option("--check-timeout", o.check_timeout,
+                 "each probe's limit: 500ms, 2s, 1m (default 2s)")
+      ->needs(check);
+  cmd.add_option("--check-retries", o.check_retries, "probes again N times (default 2)")
+      ->check(CLI::Range(0u, zd::kMaxCheckRetries))
+      ->needs(check);
+  return check;
+}
+
+void route_options(CLI::App &cmd, Options &o) {
+  auto *check = check_options(cmd, o, "; instead of the domain's own check");
+  cmd.add_flag("--no-check", o.no_check, "skip the domain's check (domain set --check)")
+      ->excludes(check);
+  cmd.add_flag("--dry-run", o.dry_run,
+               "say what would happen, probes included, and change nothing");
+}
+
 void switch_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain, "domain name")->required();
   cmd.add_option("WORKSPACE", o.workspace, "workspace name")->required();
   cmd.add_flag("--force", o.force, "switch even if WORKSPACE lacks a live socket");
+  route_options(cmd, o);
 }
 
 void revert_options(CLI::App &cmd, Options &o) {
@@ -156,13 +181,25 @@ void revert_options(CLI::App &cmd, Options &o) {
   cmd.add_option("--to", o.history_entry,
                  "go back to the workspace history entry N switched DOMAIN to (zdctl history)")
       ->check(CLI::PositiveNumber);
+  route_options(cmd, o);
+}
+
+void domain_set_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("NAME", o.domain, "domain name")->required();
+  auto *check = check_options(cmd, o, "; run by every switch and revert of the domain");
+  auto *none = cmd.add_flag("--no-check", o.no_check, "remove the domain's check");
+  none->excludes(check);
+  cmd.parse_complete_callback([check, none] {
+    if (check->count() == 0 && none->count() == 0)
+      throw CLI::RequiredError("--check CHECK (or --no-check)");
+  });
 }
 
 void history_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain, "only this domain's changes");
 }
 
-const std::array<Command, 14> kCommands = {{
+const std::array<Command, 15> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -177,7 +214,7 @@ const std::array<Command, 14> kCommands = {{
      "Replace the running program with this zdctl's, in one link update; domains, "
      "workspaces, routes and counters stay (an older state layout is moved forward)",
      "zdctl upgrade", upgrade_options, do_upgrade, Mutates::yes, nullptr},
-    {"", "domain", "Add or remove domains", "zdctl domain add shop --listen tcp://10.99.0.1:80",
+    {"", "domain", "Add, remove or set up domains", "zdctl domain add shop --listen tcp://10.99.0.1:80",
      nullptr, nullptr, Mutates::no, nullptr},
     {"domain", "add", "Add a domain: the addresses whose new connections zd steers",
      "zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://[fd00:99::1]:80\n"
@@ -185,6 +222,11 @@ const std::array<Command, 14> kCommands = {{
      domain_add_options, do_domain_add, Mutates::yes, nullptr},
     {"domain", "rm", "Remove a domain; its addresses are no longer steered", "zdctl domain rm shop",
      domain_rm_options, do_domain_rm, Mutates::yes, nullptr},
+    {"domain", "set",
+     "Set the health check that every switch and revert of a domain runs first (or remove it)",
+     "zdctl domain set shop --check /healthz --check-timeout 1s\n"
+     "  zdctl domain set shop --check tcp\n  zdctl domain set shop --no-check",
+     domain_set_options, do_domain_set, Mutates::yes, nullptr},
     {"", "workspace", "Add or remove workspaces",
      "zdctl workspace add blue --pid 1234 --socket tcp://127.0.0.1:3001", nullptr, nullptr,
      Mutates::no, nullptr},
@@ -206,7 +248,9 @@ const std::array<Command, 14> kCommands = {{
     {"", "switch",
      "Send new connections of DOMAIN to WORKSPACE (one map update); established connections "
      "stay where they are",
-     "zdctl switch shop green", switch_options, do_switch, Mutates::yes,
+     "zdctl switch shop green\n  zdctl switch shop green --check /healthz   (only if green "
+     "answers 2xx or 3xx)\n  zdctl switch shop green --dry-run",
+     switch_options, do_switch, Mutates::yes,
      " (--force switches anyway)"},
     {"", "revert",
      "Swap DOMAIN's active and previous workspaces (undo the last switch), or go back to the "
@@ -235,6 +279,8 @@ std::string wording(const zd::Error &e, const Command *command) {
   std::string line = zd::printable(e.what());
   if (e.forceable() && command && command->force_hint)
     line += command->force_hint;
+  if (e.override_by() == zd::Override::skip_check)
+    line += " (--no-check skips the check)";
   if (e.kind() == zd::Errc::privilege)
     line += " (zdctl needs root, or CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN and CAP_SYS_PTRACE)";
   return line;

@@ -1,0 +1,61 @@
+// Health checks: how a workspace is asked whether it is ready before a
+// domain is pointed at it. The probe goes to the workspace's own socket
+// address, not to the domain (which still leads to the workspace being
+// replaced): one probe per address family the domain serves, so a
+// dual-stack domain is switched only to a workspace that answers on both.
+// Parsing and planning only; the probe itself is host/probe.hpp.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model.hpp"
+
+namespace zd {
+
+// The longest HTTP path a check keeps (its record has room for this much).
+inline constexpr size_t kMaxCheckPathLength = 200;
+inline constexpr uint32_t kMaxCheckRetries = 10;
+inline constexpr uint32_t kMaxCheckTimeoutMs = 60'000;
+
+// "tcp" (a connect) or "/PATH" (an HTTP GET that must answer 2xx or 3xx),
+// with the default timeout and retries. Throws Error (invalid).
+Check parse_check(std::string_view spec);
+
+// "30s", "2m", "500ms", "1.5s" or plain seconds ("30"); from 0 to max.
+// Throws Error (invalid) naming the bad text.
+std::chrono::milliseconds parse_duration(std::string_view text, std::chrono::milliseconds max);
+
+// "tcp connect" / "GET /healthz", with timeout and retries when asked.
+std::string describe(const Check &check, bool with_limits = false);
+
+// Where to probe: a workspace's socket address, made connectable (a
+// wildcard becomes the loopback address of the family probed).
+struct ProbeTarget {
+  uint8_t family = 0; // the domain's family this probe stands for
+  Endpoint address;   // exact, connectable
+};
+
+// One target per family of the domain's TCP bindings, through the
+// workspace's socket serving that family (a dual-stack [::] socket is
+// probed over IPv4 for IPv4). A family the workspace has no socket for has
+// no target: the live-socket rule reports that, or --force skipped it.
+std::vector<ProbeTarget> probe_targets(const Domain &domain, const Workspace &workspace);
+
+// What one probe found: ok, and what the workspace said ("200 OK",
+// "connection refused", "no answer within 2s").
+struct ProbeAnswer {
+  bool ok = false;
+  std::string said;
+};
+
+// A target's probes: the last answer and how many attempts it took.
+struct ProbeReport {
+  ProbeTarget target;
+  ProbeAnswer answer;
+  uint32_t attempts = 0;
+};
+
+} // namespace zd

@@ -1,0 +1,22 @@
+// zd's HTTP, from the module that carries it (user/http/zd_http.h), opened
+// on first use: only the commands that speak HTTP pay for loading it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "model.hpp"
+
+namespace zd {
+
+// The status code of GET path from address (an exact endpoint), or what
+// went wrong (status 0). Throws Error (not_found) when the module is missing.
+struct HttpAnswer {
+  int status = 0;
+  std::string error;
+};
+HttpAnswer http_get(const Endpoint &address, const std::string &path,
+                    std::chrono::milliseconds timeout);
+
+} // namespace zd
