@@ -11,7 +11,7 @@
 //   zd-echo --http NAME ADDR:PORT...   an HTTP/1.1 server instead: no greeting,
 //                                      every request (keep-alive) is answered
 //                                      200 with the body "NAME\n"
-//   zd-echo --http --unhealthy-while FILE NAME ADDR:PORT...
+//   zd-echo --http --unhealthy-while=FILE NAME ADDR:PORT...
 //                                      GET /healthz answers 503 while FILE
 //                                      exists (an app still warming up)
 //
@@ -99,14 +99,14 @@ int main(int argc, char **argv) {
       http = true;
     else if (std::strcmp(argv[arg], "--systemd") == 0)
       systemd = true;
-    else if (std::strcmp(argv[arg], "--unhealthy-while") == 0 && arg + 1 < argc)
-      unhealthy_while = argv[++arg];
+    else if (std::strncmp(argv[arg], "--unhealthy-while=", 18) == 0)
+      unhealthy_while = argv[arg] + 18;
     else
       break;
   }
   if (argc - arg < (systemd ? 1 : 2)) {
     std::fprintf(stderr, "usage: zd-echo [--bind-only] [--dual-stack] [--http "
-                         "[--unhealthy-while FILE]] NAME "
+                         "[--unhealthy-while=FILE]] NAME "
                          "ADDRESS:PORT...\n       zd-echo [--http] --systemd NAME\n");
     return 2;
   }

@@ -83,8 +83,8 @@ Echo start_echo(const std::string &name, const std::vector<std::string> &addrs,
   return echo;
 }
 
-ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, std::string *why,
-                               std::chrono::milliseconds timeout) {
+ConnectError connect_only(const std::string &host, int port, Conn &conn, std::string *why,
+                          std::chrono::milliseconds timeout) {
   auto error = [&](ConnectError e, const std::string &what) {
     if (why)
       *why = what + ": " + std::strerror(errno);
@@ -121,6 +121,19 @@ ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, st
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   set_timeouts(fd, timeout);
+  return ConnectError::none;
+}
+
+ConnectError connect_and_greet(const std::string &host, int port, Conn &conn, std::string *why,
+                               std::chrono::milliseconds timeout) {
+  auto error = [&](ConnectError e, const std::string &what) {
+    if (why)
+      *why = what + ": " + std::strerror(errno);
+    return e;
+  };
+  if (ConnectError e = connect_only(host, port, conn, why, timeout); e != ConnectError::none)
+    return e;
+  const int fd = conn.fd.get();
   conn.greeting.clear();
   char c;
   for (;;) {
@@ -170,6 +183,38 @@ std::string greet(const std::string &host, int port) {
   if (connect_and_greet(host, port, conn, &why) != ConnectError::none)
     return "ERR:" + why;
   return conn.greeting;
+}
+
+std::string http_get(const std::string &host, int port, const std::string &path) {
+  Conn conn;
+  std::string why;
+  if (connect_only(host, port, conn, &why, 3s) != ConnectError::none)
+    return "ERR:" + why;
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: zd\r\n\r\n";
+  if (send(conn.fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size()))
+    return "ERR:send";
+  std::string got;
+  char buf[512];
+  for (;;) {
+    const size_t head = got.find("\r\n\r\n");
+    const size_t field = got.find("Content-Length: ");
+    if (head != std::string::npos && field != std::string::npos) {
+      const size_t length = std::stoul(got.substr(field + 16));
+      if (got.size() >= head + 4 + length) {
+        std::string body = got.substr(head + 4, length);
+        while (!body.empty() && body.back() == '\n')
+          body.pop_back();
+        return got.substr(9, 3) + (body.empty() ? "" : " " + body); // "HTTP/1.1 200 ..."
+      }
+    }
+    const ssize_t n = read(conn.fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return "ERR:" + std::string(n == 0 ? "closed" : std::strerror(errno));
+    got.append(buf, static_cast<size_t>(n));
+  }
 }
 
 Fd listen_tcp(const std::string &host, int port) {

@@ -45,6 +45,9 @@ struct Conn {
 };
 enum class ConnectError { none, refused, timeout, other };
 
+// Connects to host:port (v4 or v6 literal) within timeout.
+ConnectError connect_only(const std::string &host, int port, Conn &conn,
+                          std::string *why = nullptr, std::chrono::milliseconds timeout = 3s);
 // Connects to host:port (v4 or v6 literal), reads the greeting line.
 // Returns an error (and errno text in why) instead of throwing.
 ConnectError connect_and_greet(const std::string &host, int port, Conn &conn,
@@ -53,6 +56,10 @@ ConnectError connect_and_greet(const std::string &host, int port, Conn &conn,
 std::string exchange(Conn &conn, const std::string &msg, size_t expect_len);
 // Greeting of a fresh connection; "ERR:<reason>" on failure.
 std::string greet(const std::string &host, int port = kPort);
+
+// GET path on a fresh connection to a zd-echo --http: "200 NAME" (status and
+// body), or "ERR:<reason>".
+std::string http_get(const std::string &host, int port = kPort, const std::string &path = "/");
 
 // A listening TCP socket owned by the test (to pass to zdctl as --fd).
 Fd listen_tcp(const std::string &host, int port);
