@@ -92,8 +92,8 @@ probe() {
 }
 
 # The stage every case starts from: shop (an address and a prefix) switched
-# blue then green, idle switched to cyan (a container), red and teal (a
-# container) running but not registered.
+# blue then green, idle switched to cyan (a container) and checked by tcp,
+# red and teal (a container) running but not registered.
 stage() {
   zdctl detach >/dev/null
   [[ ${1:-} == bare ]] && return
@@ -106,6 +106,7 @@ stage() {
   zdctl switch shop green >/dev/null
   zdctl workspace add cyan --pid "$cyan_pid" --socket tcp://0.0.0.0:8080 >/dev/null
   zdctl switch idle cyan >/dev/null
+  zdctl domain set idle --check tcp >/dev/null
 }
 
 # Everything compared, as the next zdctl finds it (status runs first: it is
@@ -138,7 +139,8 @@ cases=(
 )
 ((quick)) || cases+=("attach --xdp zdsweep0" "revert shop" "revert shop --to 1" "workspace rm blue" "domain rm idle"
   "upgrade --force" "workspace add teal --pid TEAL --socket tcp://0.0.0.0:8080"
-  "workspace rm cyan --force")
+  "workspace rm cyan --force" "domain set shop --check /healthz" "domain set idle --no-check"
+  "switch shop blue --check tcp")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 failures=0 points=0 swept=0

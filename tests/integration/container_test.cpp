@@ -254,6 +254,21 @@ TEST_F(Containers, NewConnectionsReachTheActiveWorkspaceOverIpv4AndIpv6) {
   EXPECT_GE(status["xdp"]["flows"]["entries"], 240);
 }
 
+// A container's socket (0.0.0.0:8080 there) is probed inside its own
+// namespace: in the test's, nothing listens on 8080.
+TEST_F(Containers, ACheckProbesTheContainerInItsOwnNamespace) {
+  stage();
+  const json done =
+      json::parse(zdctl_ok({"--json", "switch", "shop", "green", "--check", "/healthz"}));
+  EXPECT_EQ(done["changed"], true);
+  ASSERT_EQ(done["probes"].size(), 2u) << done.dump();
+  EXPECT_EQ(done["probes"][0]["address"], "tcp://127.0.0.1:8080");
+  EXPECT_EQ(done["probes"][0]["said"], "answered 200");
+  EXPECT_EQ(done["probes"][1]["address"], "tcp://[::1]:8080");
+  EXPECT_EQ(done["probes"][1]["said"], "answered 200");
+  EXPECT_EQ(served_by("green", 20), 20);
+}
+
 TEST_F(Containers, AnOpenConnectionStaysThroughSwitchRevertAndUpgrade) {
   stage();
   Http old = connect_http("10.99.0.1");
