@@ -112,7 +112,7 @@ test_words() {
   expect "attach completion detach domain history revert status switch upgrade workspace" zdctl ''
   expect "--force" zdctl switch --f
   expect "--xdp --xdp-generic" zdctl attach --xd
-  expect "add rm" zdctl domain ''
+  expect "add rm set" zdctl domain ''
   expect "add rm" zdctl -v workspace ''
   expect "--json" zdctl status --j
   expect "bash" zdctl completion ''

@@ -77,9 +77,10 @@ TEST_F(Completion, EveryCommandIsCompleted) {
     EXPECT_TRUE(has(root.commands, command)) << command;
     spec("zdctl " + command);
   }
+  EXPECT_EQ(spec("zdctl domain").commands, (std::vector<std::string>{"add", "rm", "set"}));
+  EXPECT_EQ(spec("zdctl workspace").commands, (std::vector<std::string>{"add", "rm"}));
+  spec("zdctl domain set");
   for (const char *group : {"domain", "workspace"}) {
-    EXPECT_EQ(spec(std::string("zdctl ") + group).commands,
-              (std::vector<std::string>{"add", "rm"}));
     spec(std::string("zdctl ") + group + " add");
     spec(std::string("zdctl ") + group + " rm");
   }
@@ -92,6 +93,12 @@ TEST_F(Completion, EveryCommandIsCompleted) {
 
 TEST_F(Completion, OptionsOfEachCommand) {
   EXPECT_TRUE(has(spec("zdctl switch").flags, "--force"));
+  for (const char *command : {"zdctl switch", "zdctl revert"}) {
+    for (const char *flag : {"--no-check", "--dry-run"})
+      EXPECT_TRUE(has(spec(command).flags, flag)) << command << " " << flag;
+    for (const char *option : {"--check", "--check-timeout", "--check-retries"})
+      EXPECT_TRUE(has(spec(command).valued, option)) << command << " " << option;
+  }
   EXPECT_TRUE(has(spec("zdctl workspace rm").flags, "--force"));
   EXPECT_TRUE(has(spec("zdctl detach").flags, "--force"));
   EXPECT_TRUE(has(spec("zdctl detach").valued, "--wait"));
