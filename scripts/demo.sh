@@ -81,6 +81,29 @@ zdctl() {
 }
 
 # zdctl commands that must be refused (exit 1, one error line).
+# One HTTP request to the api domain over IPv4 and over IPv6: which
+# workspace answered (the body is its name).
+served_over_http() {
+  local want=$1 host got line
+  for host in "$V4" "$V6"; do
+    got=""
+    total=$((total + 1))
+    if exec 9<>"/dev/tcp/$host/8080"; then
+      printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
+      while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
+      read -r -t 2 got <&9 || got=""
+      exec 9>&-
+    fi
+    if [[ $got == "$want" ]]; then
+      served[$want]=$((${served[$want]:-0} + 1))
+    else
+      failed=$((failed + 1))
+      problem "GET http://$host:8080/ was answered by '${got:-nothing}', not $want"
+    fi
+  done
+  say "GET / on $V4:8080 and [$V6]:8080: answered by $want"
+}
+
 zdctl_refused() {
   if zdctl "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -278,7 +301,34 @@ zdctl revert shop
 zdctl_refused switch shop green
 zdctl workspace rm green
 
-step "11. History: every route change above, when, how, and which zdctl made it"
+step "11. A health-gated release: the switch waits until the new version is ready"
+# A second domain, served over HTTP: api-v2 answers GET /healthz with 503
+# while it warms up (while a file exists), as a real app might.
+touch "$work/v2-warming"
+"$ECHO" --http api-v1 127.0.0.1:3011 '[::1]:3011' >"$work/api-v1.out" &
+pids+=("$!")
+"$ECHO" --http --unhealthy-while="$work/v2-warming" api-v2 127.0.0.1:3012 '[::1]:3012' \
+  >"$work/api-v2.out" &
+pids+=("$!")
+wait_ready "$work/api-v1.out"
+wait_ready "$work/api-v2.out"
+"$ZDCTL" --state "$state" domain add api --listen tcp://$V4:8080 --listen "tcp://[$V6]:8080" >/dev/null
+"$ZDCTL" --state "$state" workspace add api-v1 --pid "${pids[-2]}" --socket tcp://127.0.0.1:3011 \
+  --socket 'tcp://[::1]:3011' >/dev/null
+"$ZDCTL" --state "$state" workspace add api-v2 --pid "${pids[-1]}" --socket tcp://127.0.0.1:3012 \
+  --socket 'tcp://[::1]:3012' >/dev/null
+"$ZDCTL" --state "$state" switch api api-v1 >/dev/null
+say "domain api on $V4:8080 and [$V6]:8080 is served by api-v1 (HTTP); api-v2 is starting"
+zdctl domain set api --check /healthz --check-timeout 500ms --check-retries 1
+zdctl switch api api-v2 --dry-run || true
+zdctl_refused switch api api-v2
+served_over_http api-v1
+say "(api-v2 is ready now)"
+rm "$work/v2-warming"
+zdctl switch api api-v2
+served_over_http api-v2
+
+step "12. History: every route change above, when, how, and which zdctl made it"
 history=$("$ZDCTL" --state "$state" history shop)
 entries=$(($(wc -l <<<"$history") - 1))
 printf '$ zdctl history shop   (%d entries: the first three and the last three)\n' "$entries"
@@ -286,8 +336,9 @@ printf '$ zdctl history shop   (%d entries: the first three and the last three)\
   sed 's/^/  /'
 "$ZDCTL" --state "$state" --json history shop | grep -q '"how": "revert"' ||
   problem "history does not show the reverts above"
+zdctl history api
 
-step "12. Containers: a client, a host and two workspaces, each in a namespace of its own"
+step "13. Containers: a client, a host and two workspaces, each in a namespace of its own"
 # This shell plays the client; "zdhost" is the host zd runs on, with the
 # client's veth as its ingress; red and yellow are containers behind veths.
 mkdir -p /run/netns
@@ -342,7 +393,7 @@ zdhost() {
   return "${PIPESTATUS[0]}"
 }
 
-step "13. zd on zdhost: XDP at the ingress, the containers found by their pids"
+step "14. zd on zdhost: XDP at the ingress, the containers found by their pids"
 zdhost attach --xdp ingress0
 zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
 zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
@@ -358,7 +409,7 @@ read -r -t 2 greet8 <&8 || greet8=""
 say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
 [[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
 
-step "14. Release yellow, then revert: one map update each, in XDP's flow table too"
+step "15. Release yellow, then revert: one map update each, in XDP's flow table too"
 zdhost switch store yellow
 batch "$N" yellow "$STORE4" "$STORE6"
 check_long_lived red "7 8"
@@ -367,11 +418,11 @@ zdhost revert store
 batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
-step "15. Switch the containers back and forth under load ($LOAD_N connections)"
+step "16. Switch the containers back and forth under load ($LOAD_N connections)"
 switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
-step "16. Detaching would cut the open connections to containers: zd says so"
+step "17. Detaching would cut the open connections to containers: zd says so"
 zdctl_refused_host() {
   if zdhost "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -390,7 +441,7 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "17. Detach zd from this namespace: established connections do not notice"
+step "18. Detach zd from this namespace: established connections do not notice"
 zdctl detach
 check_long_lived blue
 if probe "$V4" >/dev/null; then

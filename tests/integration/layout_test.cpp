@@ -5,7 +5,9 @@
 #include <bpf/bpf.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "harness.hpp"
 #include "zd_shared.h"
@@ -123,6 +125,49 @@ TEST_F(Layout, UpgradeMovesALayoutOneStateForwardKeepingEverything) {
   EXPECT_EQ(json::parse(zdctl_ok({"--json", "revert", "shop"}))["to"], "blue");
   EXPECT_EQ(greet(kV4), "blue");
   EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
+}
+
+// Upgrades under load: short-lived connections all along while zdctl
+// upgrade runs 20 times, every other one moving a layout-1 state forward
+// (the others swap the program in place with --force). The link is updated,
+// never re-attached, so no connection finds the namespace without a program.
+TEST_F(Layout, TwentyUpgradesUnderLoadFailNoConnection) {
+  zdctl_ok({"switch", "shop", "blue"});
+  std::atomic<bool> stop{false};
+  std::atomic<int> made{0}, failed{0};
+  std::string first_failure;
+  auto client = [&](int thread) {
+    for (int i = thread; !stop; i += 2) {
+      Conn conn;
+      std::string why;
+      const char *host = i % 2 ? kV6 : kV4;
+      if (connect_and_greet(host, kPort, conn, &why) != ConnectError::none ||
+          conn.greeting != "blue") {
+        if (failed++ == 0)
+          first_failure = std::string(host) + ": " + why + " '" + conn.greeting + "'";
+      }
+      ++made;
+    }
+  };
+  std::thread a(client, 0), b(client, 1);
+  int upgrades = 0;
+  for (int round = 0; round < 20 && !HasFailure(); ++round) {
+    if (round % 2 == 0)
+      make_layout_one();
+    const std::string said = zdctl_ok({"upgrade", "--force"});
+    EXPECT_NE(said.find(round % 2 == 0 ? "now has layout" : "now runs this zdctl's program"),
+              std::string::npos)
+        << said;
+    ++upgrades;
+  }
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(upgrades, 20);
+  EXPECT_EQ(failed.load(), 0) << "first: " << first_failure;
+  EXPECT_GT(made.load(), 100) << "too little load to say anything";
+  std::printf("%d connections during %d upgrades, %d failed\n", made.load(), upgrades,
+              failed.load());
 }
 
 // Records of version 1 (before history and checks): every command refuses
