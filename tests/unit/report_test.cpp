@@ -54,6 +54,7 @@ zd::Status sample() {
   shop.active = "green";
   shop.previous = "blue";
   shop.counters = {10, 7, 2, 1};
+  shop.check = zd::Check{zd::Check::Kind::http, "/healthz", 1500, 3};
   zd::DomainStatus idle;
   idle.name = "idle";
   idle.id = 2;
@@ -88,7 +89,11 @@ TEST(ReportJson, Domains) {
   nlohmann::json json = zd::to_json(sample());
   const auto &shop = json["domains"][0];
   EXPECT_EQ(keys_of(shop),
-            (std::set<std::string>{"name", "bindings", "active", "previous", "counters"}));
+            (std::set<std::string>{"name", "bindings", "active", "previous", "check", "counters"}));
+  EXPECT_EQ(shop["check"], nlohmann::json({{"kind", "http"},
+                                           {"path", "/healthz"},
+                                           {"timeout_ms", 1500},
+                                           {"retries", 3}}));
   EXPECT_EQ(shop["name"], "shop");
   EXPECT_EQ(shop["bindings"], nlohmann::json({"tcp://10.99.0.1:80", "tcp://[fd00::/64]:80"}));
   EXPECT_EQ(shop["active"], "green");
@@ -103,6 +108,7 @@ TEST(ReportJson, Domains) {
   const auto &idle = json["domains"][1];
   EXPECT_TRUE(idle["active"].is_null()) << "no workspace is null, not \"\"";
   EXPECT_TRUE(idle["previous"].is_null());
+  EXPECT_TRUE(idle["check"].is_null()) << "no check is null";
   EXPECT_EQ(idle["bindings"], nlohmann::json({"tcp://10.99.1.0/24:443"}));
   EXPECT_EQ(idle["counters"]["lookups"], 0);
 }
@@ -155,7 +161,9 @@ TEST(ReportTable, ShowsEverything) {
     EXPECT_NE(table.find(part), std::string::npos) << "missing '" << part << "' in\n" << table;
   // idle has neither active nor previous; green has no pid.
   EXPECT_EQ(row(table, "idle"),
-            (std::vector<std::string>{"idle", "-", "-", "0", "0", "0", "tcp://10.99.1.0/24:443"}));
+            (std::vector<std::string>{"idle", "-", "-", "0", "0", "0", "-",
+                                      "tcp://10.99.1.0/24:443"}));
+  EXPECT_NE(table.find("  GET /healthz  "), std::string::npos) << "shop's check\n" << table;
   EXPECT_EQ(row(table, "green"), (std::vector<std::string>{"green", "-", "socket", "0"}));
   // The workspace steered column counts fallbacks too: blue steered 1 + 2.
   EXPECT_EQ(row(table, "blue").at(3), "3");
