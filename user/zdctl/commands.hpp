@@ -5,6 +5,7 @@
 // them.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ struct Options {
   std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
   uint64_t history_entry = 0;            // revert --to
+  bool drain_wait = false;               // drain --wait
+  std::string drain_timeout = "30s";     // drain --timeout (parse_duration)
+  bool kill_after = false;               // drain --kill-after
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -49,5 +53,9 @@ void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);
 void do_revert(const Options &opts);
 void do_history(const Options &opts);
+void do_drain(const Options &opts);
+
+// The longest drain --timeout.
+inline constexpr std::chrono::milliseconds kMaxDrainTimeout = std::chrono::hours(24);
 
 } // namespace zdctl
