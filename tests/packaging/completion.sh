@@ -109,7 +109,7 @@ EOF
 test_words() {
   load
   expect "switch" zdctl sw
-  expect "attach completion detach domain history revert status switch upgrade workspace" zdctl ''
+  expect "attach completion detach domain drain history revert status switch upgrade workspace" zdctl ''
   expect "--force" zdctl switch --f
   expect "--xdp --xdp-generic" zdctl attach --xd
   expect "add rm set" zdctl domain ''
@@ -128,6 +128,8 @@ test_words() {
   expect "shop shop-2" zdctl revert ''
   expect "shop shop-2" zdctl domain rm ''
   expect "blue green" zdctl workspace rm ''
+  expect "shop shop-2" zdctl drain ''
+  expect "blue green" zdctl drain shop --workspace ''
   expect "" zdctl domain add ''
   # Every argument given: options.
   expect "--force" zdctl switch shop blue --f

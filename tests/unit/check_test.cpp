@@ -1,4 +1,4 @@
-// Health checks without a workspace: parsing --check and durations, where a
+// Health checks without a workspace: parsing --check, where a
 // check is aimed (probe_targets), and a TCP probe against real local sockets.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -34,26 +34,6 @@ TEST(ParseCheck, RefusesWhatCouldNotGoOnARequestLine) {
     EXPECT_NE(message.find("bad check"), std::string::npos) << message;
   }
   EXPECT_EQ(zd::parse_check("/" + std::string(199, 'a')).path.size(), zd::kMaxCheckPathLength);
-}
-
-TEST(ParseDuration, UnitsAndFractions) {
-  const auto max = std::chrono::milliseconds(3'600'000);
-  EXPECT_EQ(zd::parse_duration("30", max), 30s);
-  EXPECT_EQ(zd::parse_duration("30s", max), 30s);
-  EXPECT_EQ(zd::parse_duration("500ms", max), 500ms);
-  EXPECT_EQ(zd::parse_duration("1.5s", max), 1500ms);
-  EXPECT_EQ(zd::parse_duration("0.25m", max), 15s);
-  EXPECT_EQ(zd::parse_duration("1h", max), 3600s);
-  EXPECT_EQ(zd::parse_duration("0", max), 0ms);
-}
-
-TEST(ParseDuration, RefusesTheMalformedAndTheTooLong) {
-  for (const std::string &bad : std::vector<std::string>{"", "s", "-1s", "1.s", ".5s", "1..5s", "1.2345s", "2x", "1 s",
-                                "1sec", "99999999999s", "1.5ms", "2h"}) {
-    const std::string message =
-        error_of([&] { zd::parse_duration(bad, std::chrono::milliseconds(3'600'000)); });
-    EXPECT_NE(message.find("bad duration"), std::string::npos) << "'" << bad << "': " << message;
-  }
 }
 
 zd::Endpoint at(const std::string &text) {

@@ -70,8 +70,9 @@ protected:
 std::string Completion::script_;
 
 TEST_F(Completion, EveryCommandIsCompleted) {
-  const std::vector<std::string> top = {"attach", "detach", "upgrade", "domain",    "workspace",
-                                        "switch", "revert", "history", "status",  "completion"};
+  const std::vector<std::string> top = {"attach",    "detach", "upgrade",   "domain",
+                                        "workspace", "switch", "revert",    "drain",
+                                        "history",   "status", "completion"};
   const Spec root = spec("zdctl");
   for (const auto &command : top) {
     EXPECT_TRUE(has(root.commands, command)) << command;
@@ -108,6 +109,10 @@ TEST_F(Completion, OptionsOfEachCommand) {
   for (const char *option : {"--pid", "--socket", "--fd", "--via"})
     EXPECT_TRUE(has(spec("zdctl workspace add").valued, option)) << option;
   EXPECT_FALSE(has(spec("zdctl status").flags, "--force"));
+  for (const char *option : {"--workspace", "--timeout"})
+    EXPECT_TRUE(has(spec("zdctl drain").valued, option)) << option;
+  for (const char *flag : {"--wait", "--kill-after"})
+    EXPECT_TRUE(has(spec("zdctl drain").flags, flag)) << flag;
   // The global options work after any command, so they complete there too.
   for (const char *path : {"zdctl", "zdctl switch", "zdctl domain rm", "zdctl status"}) {
     SCOPED_TRACE(path);
@@ -123,12 +128,14 @@ TEST_F(Completion, ArgumentsCompleteToNamesInTheState) {
   using W = std::vector<std::string>;
   EXPECT_EQ(spec("zdctl switch").kinds, (W{"domains", "workspaces"}));
   EXPECT_EQ(spec("zdctl revert").kinds, (W{"domains"}));
+  EXPECT_EQ(spec("zdctl drain").kinds, (W{"domains"}));
   EXPECT_EQ(spec("zdctl domain rm").kinds, (W{"domains"}));
   EXPECT_EQ(spec("zdctl workspace rm").kinds, (W{"workspaces"}));
   // A name being added is new: nothing to offer.
   EXPECT_EQ(spec("zdctl domain add").kinds, (W{"-"}));
   EXPECT_EQ(spec("zdctl workspace add").kinds, (W{"-"}));
   EXPECT_EQ(spec("zdctl completion").kinds, (W{"shells"}));
+  EXPECT_NE(script_.find("'--workspace') kind=workspaces"), std::string::npos) << "drain";
   EXPECT_NE(script_.find("--json status"), std::string::npos);
   EXPECT_NE(script_.find("\ncomplete -F _zdctl zdctl\n"), std::string::npos);
 }

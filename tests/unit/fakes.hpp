@@ -355,6 +355,28 @@ public:
   // What accept_queues() reports, by cookie; tests fill it.
   std::map<uint64_t, zd::AcceptQueue> queues;
 
+  zd::SocketTable socket_table() const override { return sockets; }
+  std::vector<zd::Connection> netns_connections(const zd::Workspace &workspace) const override {
+    return find_in(netns_sockets, workspace.id).value_or(std::vector<zd::Connection>{});
+  }
+  // Like SOCK_DESTROY: a connection still there (same cookie) is gone.
+  // Not a write of the control plane: nothing in dump() changes.
+  size_t close_connections(const zd::Workspace &workspace,
+                           const std::vector<zd::Connection> &closing) override {
+    auto &from = workspace.placement == zd::Placement::this_netns ? sockets.connections
+                                                                  : netns_sockets[workspace.id];
+    size_t closed = 0;
+    for (const auto &c : closing)
+      closed +=
+          std::erase_if(from, [&](const zd::Connection &open) { return open.cookie == c.cookie; });
+    closed_connections += closed;
+    return closed;
+  }
+  // What socket_table() and netns_connections() report; tests fill them.
+  zd::SocketTable sockets;
+  std::map<uint32_t, std::vector<zd::Connection>> netns_sockets; // by workspace id
+  size_t closed_connections = 0;
+
   void kill_socket(uint64_t cookie) {
     for (auto &[id, registered] : workspaces_)
       registered.live.erase(cookie);

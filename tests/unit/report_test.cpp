@@ -68,10 +68,12 @@ zd::Status sample() {
   blue.sockets = {socket(parse_endpoint("tcp://127.0.0.1:3001", AllowPrefix::no), 11, true),
                   socket(parse_endpoint("tcp://[::1]:3001", AllowPrefix::no), 12, false)};
   blue.counters = {3, 1, 2, 0};
+  blue.connections = {{"shop", 3}}; // still held since the switch to green
   zd::WorkspaceStatus green;
   green.name = "green";
   green.id = 2;
   green.pid = 0; // registered with --fd
+  green.connections = {{"shop", 0}};
   status.workspaces = {blue, green};
   return status;
 }
@@ -117,7 +119,7 @@ TEST(ReportJson, Workspaces) {
   nlohmann::json json = zd::to_json(sample());
   const auto &blue = json["workspaces"][0];
   EXPECT_EQ(keys_of(blue), (std::set<std::string>{"name", "pid", "plane", "netns", "interface",
-                                                  "sockets", "counters"}));
+                                                  "sockets", "counters", "connections"}));
   EXPECT_EQ(blue["name"], "blue");
   EXPECT_EQ(blue["plane"], "socket");
   EXPECT_TRUE(blue["netns"].is_null()) << "a workspace of this namespace names none";
@@ -140,11 +142,17 @@ TEST(ReportJson, Workspaces) {
   EXPECT_EQ(v6["endpoint"], "tcp://[::1]:3001");
   EXPECT_EQ(v6["alive"], false);
   EXPECT_EQ(blue["counters"]["steered"], 1);
+  EXPECT_EQ(blue["connections"], nlohmann::json({{"shop", 3}}));
 
   const auto &green = json["workspaces"][1];
   EXPECT_TRUE(green["pid"].is_null()) << "--fd workspaces have no pid";
   EXPECT_TRUE(green["sockets"].is_array());
   EXPECT_TRUE(green["sockets"].empty());
+  EXPECT_EQ(green["connections"], nlohmann::json({{"shop", 0}}));
+  EXPECT_TRUE(
+      zd::to_json(zd::Status{{}, {zd::WorkspaceStatus{}}, {}})["workspaces"][0]["connections"]
+          .is_object())
+      << "no domain is {}, not null";
 }
 
 TEST(ReportJson, EmptyStatus) {
@@ -164,10 +172,15 @@ TEST(ReportTable, ShowsEverything) {
             (std::vector<std::string>{"idle", "-", "-", "0", "0", "0", "-",
                                       "tcp://10.99.1.0/24:443"}));
   EXPECT_NE(table.find("  GET /healthz  "), std::string::npos) << "shop's check\n" << table;
-  EXPECT_EQ(row(table, "green"), (std::vector<std::string>{"green", "-", "socket", "0"}));
+  EXPECT_EQ(row(table, "green"),
+            (std::vector<std::string>{"green", "-", "socket", "0", "shop", "0"}));
   // The workspace steered column counts fallbacks too: blue steered 1 + 2.
   EXPECT_EQ(row(table, "blue").at(3), "3");
   EXPECT_EQ(row(table, "shop").at(3), "7");
+  // Connections per domain: blue still holds 3 of shop.
+  EXPECT_NE(table.find("CONNECTIONS"), std::string::npos) << table;
+  EXPECT_EQ(row(table, "blue").at(4), "shop");
+  EXPECT_EQ(row(table, "blue").at(5), "3");
 }
 
 TEST(ReportTable, Empty) {

@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "error.hpp"
 #include "parse.hpp"
@@ -22,12 +21,6 @@ std::string quoted(std::string_view text) {
 bool is_request_path(std::string_view path) {
   return !path.empty() && path.front() == '/' &&
          std::all_of(path.begin(), path.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
-std::string format_ms(uint32_t ms) {
-  if (ms % 1000 == 0)
-    return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
 }
 
 } // namespace
@@ -50,57 +43,12 @@ Check parse_check(std::string_view spec) {
   return check;
 }
 
-std::chrono::milliseconds parse_duration(std::string_view text, std::chrono::milliseconds max) {
-  const auto bad = [&] {
-    return Error(Errc::invalid, "bad duration " + quoted(text) +
-                                    ": expected a number with a unit, such as 500ms, 2s, 1.5s or "
-                                    "3m (a plain number is seconds), up to " +
-                                    format_ms(static_cast<uint32_t>(max.count())));
-  };
-  size_t digits = 0;
-  while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) ||
-                                  text[digits] == '.'))
-    ++digits;
-  const std::string_view number = text.substr(0, digits), unit = text.substr(digits);
-  const size_t dot = number.find('.');
-  const std::string_view whole = number.substr(0, dot);
-  const std::string_view fraction = dot == std::string_view::npos ? "" : number.substr(dot + 1);
-  if (whole.empty() || whole.size() > 9 || fraction.find('.') != std::string_view::npos ||
-      (dot != std::string_view::npos && fraction.empty()) || fraction.size() > 3)
-    throw bad();
-  uint64_t per_unit = 0;
-  if (unit == "ms")
-    per_unit = 1;
-  else if (unit == "s" || unit.empty())
-    per_unit = 1000;
-  else if (unit == "m")
-    per_unit = 60'000;
-  else if (unit == "h")
-    per_unit = 3'600'000;
-  else
-    throw bad();
-  // Thousandths of the unit, exactly: "1.5s" is 1500 thousandths of a second.
-  uint64_t thousandths = 0;
-  for (char c : whole)
-    thousandths = thousandths * 10 + static_cast<uint64_t>(c - '0');
-  thousandths *= 1000;
-  uint64_t scale = 100;
-  for (char c : fraction) {
-    thousandths += static_cast<uint64_t>(c - '0') * scale;
-    scale /= 10;
-  }
-  const uint64_t ms = thousandths * per_unit / 1000;
-  if (ms > static_cast<uint64_t>(max.count()) || thousandths * per_unit % 1000 != 0)
-    throw bad();
-  return std::chrono::milliseconds(ms);
-}
-
 std::string describe(const Check &check, bool with_limits) {
   std::string text = check.kind == Check::Kind::tcp    ? "tcp connect"
                      : check.kind == Check::Kind::http ? "GET " + check.path
                                                        : "no check";
   if (with_limits && check.kind != Check::Kind::none)
-    text += " (timeout " + format_ms(check.timeout_ms) + ", " + std::to_string(check.retries) +
+    text += " (timeout " + format_duration(std::chrono::milliseconds(check.timeout_ms)) + ", " + std::to_string(check.retries) +
             (check.retries == 1 ? " retry)" : " retries)");
   return text;
 }

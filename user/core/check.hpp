@@ -3,7 +3,8 @@
 // address, not to the domain (which still leads to the workspace being
 // replaced): one probe per address family the domain serves, so a
 // dual-stack domain is switched only to a workspace that answers on both.
-// Parsing and planning only; the probe itself is host/probe.hpp.
+// Parsing and planning only (durations are parse.hpp's); the probe itself
+// is host/probe.hpp.
 #pragma once
 
 #include <chrono>
@@ -23,10 +24,6 @@ inline constexpr uint32_t kMaxCheckTimeoutMs = 60'000;
 // "tcp" (a connect) or "/PATH" (an HTTP GET that must answer 2xx or 3xx),
 // with the default timeout and retries. Throws Error (invalid).
 Check parse_check(std::string_view spec);
-
-// "30s", "2m", "500ms", "1.5s" or plain seconds ("30"); from 0 to max.
-// Throws Error (invalid) naming the bad text.
-std::chrono::milliseconds parse_duration(std::string_view text, std::chrono::milliseconds max);
 
 // "tcp connect" / "GET /healthz", with timeout and retries when asked.
 std::string describe(const Check &check, bool with_limits = false);

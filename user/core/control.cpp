@@ -640,6 +640,52 @@ size_t ControlPlane::container_connections() const {
   return total;
 }
 
+// The connections each workspace holds, by id: those of this namespace
+// from one look at its sockets, those of a container from its namespace.
+std::map<uint32_t, std::vector<Connection>>
+ControlPlane::connections_of(const std::vector<Workspace> &workspaces) const {
+  std::vector<Workspace> here;
+  std::map<uint32_t, std::vector<Connection>> out;
+  for (const auto &workspace : workspaces)
+    if (workspace.placement == Placement::this_netns)
+      here.push_back(workspace);
+    else
+      out[workspace.id] = plane_.netns_connections(workspace);
+  if (!here.empty())
+    out.merge(connections_by_workspace(plane_.socket_table(), here));
+  return out;
+}
+
+Workspace ControlPlane::drained_workspace(const Domain &domain, const std::string &name) const {
+  const Route route = plane_.route(domain.id).value_or(Route{});
+  if (name.empty()) {
+    auto previous = route.previous == kNoId ? std::nullopt : store_.workspace_name(route.previous);
+    if (!previous)
+      throw Error(Errc::refused, "domain '" + domain.name +
+                                     "' has no previous workspace: name the workspace to drain");
+    return find_workspace(*previous);
+  }
+  Workspace workspace = find_workspace(name);
+  if (workspace.id == route.active)
+    throw Error(Errc::refused, "workspace '" + workspace.name + "' is active for domain '" +
+                                   domain.name +
+                                   "': it receives its new connections, so it never drains "
+                                   "(switch the domain to another workspace first)");
+  return workspace;
+}
+
+Held ControlPlane::held(const std::string &domain_name, const std::string &workspace_name) const {
+  const Domain domain = find_domain(domain_name);
+  const Workspace workspace = drained_workspace(domain, workspace_name);
+  std::vector<Connection> all = std::move(connections_of({workspace})[workspace.id]);
+  return {domain.name, workspace.name, connections_to(all, domain)};
+}
+
+size_t ControlPlane::close_held(const std::string &domain, const std::string &workspace) {
+  const Held what = held(domain, workspace);
+  return plane_.close_connections(find_workspace(what.workspace), what.connections);
+}
+
 Status ControlPlane::status() const {
   Status status;
   auto workspaces = store_.workspaces();
@@ -654,28 +700,41 @@ Status ControlPlane::status() const {
     return it != names.end() ? it->second : "#" + std::to_string(id);
   };
 
-  for (auto &domain : store_.domains()) {
-    Route route = plane_.route(domain.id).value_or(Route{});
-    status.domains.push_back({domain.name, domain.id, std::move(domain.bindings),
-                              name_of(route.active), name_of(route.previous),
-                              plane_.domain_counters(domain.id), store_.domain_check(domain.name)});
+  const std::vector<Domain> domains = store_.domains();
+  std::map<uint32_t, Route> routes;
+  for (const auto &domain : domains) {
+    const Route route = routes[domain.id] = plane_.route(domain.id).value_or(Route{});
+    status.domains.push_back({domain.name, domain.id, domain.bindings, name_of(route.active),
+                              name_of(route.previous), plane_.domain_counters(domain.id),
+                              store_.domain_check(domain.name)});
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =
       workspaces.empty() ? std::map<uint64_t, AcceptQueue>{} : plane_.accept_queues();
+  const std::map<uint32_t, std::vector<Connection>> connections = connections_of(workspaces);
   for (auto &workspace : workspaces) {
-    WorkspaceStatus w{workspace.name,
-                      workspace.id,
-                      workspace.pid,
-                      {},
-                      plane_.workspace_counters(workspace.id),
-                      workspace.placement,
-                      plane_.container_status(workspace)};
+    WorkspaceStatus w;
+    w.name = workspace.name;
+    w.id = workspace.id;
+    w.pid = workspace.pid;
+    w.counters = plane_.workspace_counters(workspace.id);
+    w.placement = workspace.placement;
+    w.container = plane_.container_status(workspace);
     for (const auto &socket : workspace.sockets) {
       SocketStatus s{socket, plane_.alive(workspace, socket), std::nullopt};
       if (auto it = queues.find(socket.cookie); s.alive && it != queues.end())
         s.queue = it->second;
       w.sockets.push_back(s);
+    }
+    // Each domain it receives or still holds connections of: a 0 says
+    // "drained", an absent domain "never had anything to do with it".
+    const auto its = connections.find(workspace.id);
+    for (const auto &domain : domains) {
+      const uint64_t count =
+          its == connections.end() ? 0 : connections_to(its->second, domain).size();
+      const Route route = routes[domain.id];
+      if (count || route.active == workspace.id || route.previous == workspace.id)
+        w.connections[domain.name] = count;
     }
     status.workspaces.push_back(std::move(w));
   }

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,6 +24,14 @@ struct SwitchResult {
   Changed changed = Changed::no;
   std::string from; // the workspace that was active ("" if none)
   std::string to;
+};
+
+// What a workspace still holds of a domain it no longer receives: what
+// `zdctl drain` waits for.
+struct Held {
+  std::string domain;
+  std::string workspace;
+  std::vector<Connection> connections; // open or closing, not TIME_WAIT
 };
 
 // What a switch may skip.
@@ -96,6 +105,14 @@ public:
 
   Status status() const;
 
+  // The open connections to `domain` that `workspace` holds (default: the
+  // domain's previous workspace). Refused for the active workspace, whose
+  // connections never stop coming, and when there is no previous one.
+  Held held(const std::string &domain, const std::string &workspace = "") const;
+  // Closes what held() finds (a reset to each peer): the last resort of a
+  // drain that timed out. Returns how many it closed. Writes no record.
+  size_t close_held(const std::string &domain, const std::string &workspace = "");
+
   // Connections that taking the XDP plane away would cut: those open to a
   // domain in a workspace of another namespace (detach asks first).
   size_t container_connections() const;
@@ -121,6 +138,9 @@ private:
   Workspace find_workspace(const std::string &name) const;
   std::string domain_name(uint32_t id) const;
   std::string workspace_name(uint32_t id) const;
+  std::map<uint32_t, std::vector<Connection>>
+  connections_of(const std::vector<Workspace> &workspaces) const;
+  Workspace drained_workspace(const Domain &domain, const std::string &name) const;
   void require_live_sockets(const Domain &domain, const Workspace &workspace) const;
   Workspace previous_workspace(const Domain &domain, const Route &route) const;
   Workspace history_workspace(const Domain &domain, uint64_t seq) const;

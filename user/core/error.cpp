@@ -22,6 +22,8 @@ std::string_view errc_name(Errc kind) {
     return "not attached";
   case Errc::kernel:
     return "kernel";
+  case Errc::timeout:
+    return "timeout";
   }
   return "unknown";
 }

@@ -20,6 +20,7 @@ enum class Errc {
   privilege,    // the kernel said EPERM/EACCES
   not_attached, // no usable state in this network namespace
   kernel,       // any other failure of a system call
+  timeout,      // waited, and what was waited for did not come (drain: connections left)
 };
 
 // "invalid", "not found", ...: for logs, JSON bodies and tests.

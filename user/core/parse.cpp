@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 
 #include "error.hpp"
 
@@ -243,6 +245,61 @@ int parse_fd(std::string_view text) {
     throw Error(Errc::invalid,
                 "bad fd " + quoted(text.substr(0, 40)) + ": expected a file descriptor number");
   return static_cast<int>(value);
+}
+
+namespace {
+
+struct DurationUnit {
+  std::string_view name;
+  uint64_t ms;
+};
+// Largest first: format_duration picks the first that divides exactly.
+constexpr DurationUnit kDurationUnits[] = {{"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
+
+} // namespace
+
+std::chrono::milliseconds parse_duration(std::string_view text, std::chrono::milliseconds max) {
+  const auto bad = [&] {
+    return Error(Errc::invalid, "bad duration " + quoted(text.substr(0, 40)) +
+                                    ": expected a number with a unit (500ms, 30s, 1.5s, 2m, 1h) "
+                                    "or a plain number of seconds, up to " +
+                                    format_duration(max));
+  };
+  const size_t number_end = std::min(text.find_first_not_of("0123456789."), text.size());
+  const std::string_view number = text.substr(0, number_end), unit = text.substr(number_end);
+  const size_t dot = number.find('.');
+  const std::string_view whole = number.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : number.substr(dot + 1);
+  // At most 9 digits and 3 decimals: every product below fits in 64 bits.
+  long long whole_value = 0, fraction_value = 0;
+  if (!parse_uint(whole, 0, 999'999'999, whole_value) ||
+      (dot != std::string_view::npos &&
+       (fraction.size() > 3 || !parse_uint(fraction, 0, 999, fraction_value))))
+    throw bad();
+  for (size_t i = fraction.size(); i < 3; ++i)
+    fraction_value *= 10;
+  const std::string_view unit_name = unit.empty() ? "s" : unit;
+  const auto *found = std::find_if(std::begin(kDurationUnits), std::end(kDurationUnits),
+                                   [&](const DurationUnit &u) { return u.name == unit_name; });
+  if (found == std::end(kDurationUnits))
+    throw bad();
+  // In thousandths of a millisecond, so "1.5ms" is seen not to be whole.
+  const uint64_t micro =
+      (static_cast<uint64_t>(whole_value) * 1000 + static_cast<uint64_t>(fraction_value)) *
+      found->ms;
+  if (micro % 1000 != 0 || micro / 1000 > static_cast<uint64_t>(max.count()))
+    throw bad();
+  return std::chrono::milliseconds(micro / 1000);
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+  const auto ms = static_cast<uint64_t>(std::max<int64_t>(duration.count(), 0));
+  if (ms == 0)
+    return "0s";
+  const auto *unit = std::find_if(std::begin(kDurationUnits), std::end(kDurationUnits),
+                                  [&](const DurationUnit &u) { return ms % u.ms == 0; });
+  return std::to_string(ms / unit->ms) + std::string(unit->name); // "ms" always divides
 }
 
 } // namespace zd

@@ -4,6 +4,7 @@
 // Errors are Errc::invalid and name the bad part.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,5 +35,12 @@ void validate_name(std::string_view kind, std::string_view name);
 // Strict decimal parsing for --pid / --fd: no signs, spaces or suffixes.
 int parse_pid(std::string_view text);
 int parse_fd(std::string_view text);
+
+// A duration as people type it: "500ms", "30s", "1.5s", "2m", "1h", or a
+// plain number of seconds ("30"); up to three decimals, whole milliseconds
+// only, from 0 to max. Throws Error (invalid) naming the bad text.
+std::chrono::milliseconds parse_duration(std::string_view text, std::chrono::milliseconds max);
+// The inverse, in the largest unit that keeps it exact: "2m", "1.5s", "500ms".
+std::string format_duration(std::chrono::milliseconds duration);
 
 } // namespace zd

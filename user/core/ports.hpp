@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "connections.hpp"
 #include "model.hpp"
 #include "status.hpp"
 
@@ -118,6 +119,18 @@ public:
 
   // The accept queues of the listeners this plane delivers to, by cookie.
   virtual std::map<uint64_t, AcceptQueue> accept_queues() const = 0;
+
+  // The TCP sockets of the namespace this plane delivers to, for the core
+  // to tell which connections each of its workspaces holds (connections.hpp).
+  virtual SocketTable socket_table() const = 0;
+  // The open TCP connections in the namespace of a workspace of another
+  // one: all of them are its own. None once that namespace is gone.
+  virtual std::vector<Connection> netns_connections(const Workspace &workspace) const = 0;
+  // Closes these connections of the workspace, in its namespace: each peer
+  // gets a reset. Returns how many it closed (one gone meanwhile is not).
+  // It writes nothing zd keeps: the state is as it was.
+  virtual size_t close_connections(const Workspace &workspace,
+                                   const std::vector<Connection> &connections) = 0;
 
   // The XDP plane's interfaces, flow table and counters.
   virtual XdpStatus xdp_status() const = 0;

@@ -114,7 +114,8 @@ nlohmann::json to_json(const Status &status) {
          {"interface",
           xdp && !container.interface.empty() ? nlohmann::json(container.interface) : nullptr},
          {"sockets", sockets},
-         {"counters", to_json(w.counters)}});
+         {"counters", to_json(w.counters)},
+         {"connections", w.connections}});
   }
   nlohmann::json interfaces = nlohmann::json::array();
   for (const auto &i : status.xdp.interfaces)
@@ -153,7 +154,7 @@ std::string to_table(const Status &status) {
                        joined(bindings)});
   }
   std::vector<std::vector<std::string>> workspaces{
-      {"WORKSPACE", "PID", "PLANE", "STEERED", "SOCKETS"}};
+      {"WORKSPACE", "PID", "PLANE", "STEERED", "CONNECTIONS", "SOCKETS"}};
   for (const auto &w : status.workspaces) {
     std::vector<std::string> sockets;
     for (const auto &[s, alive, queue] : w.sockets)
@@ -170,9 +171,13 @@ std::string to_table(const Status &status) {
       plane = "xdp via " + or_dash(c.interface) +
               (c.netns ? ", netns " + std::to_string(c.netns) : ", NETNS GONE");
     }
+    // Open connections per domain: "shop 3" (a domain it still holds, or receives).
+    std::vector<std::string> connections;
+    for (const auto &[domain, count] : w.connections)
+      connections.push_back(domain + " " + std::to_string(count));
     workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-", plane,
                           std::to_string(w.counters.steered + w.counters.fallbacks),
-                          joined(sockets)});
+                          connections.empty() ? "-" : joined(connections), joined(sockets)});
   }
   std::string out;
   out += status.domains.empty() ? "no domains\n" : render(domains);

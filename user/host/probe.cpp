@@ -9,6 +9,7 @@
 
 #include "fd.hpp"
 #include "http.hpp"
+#include "parse.hpp"
 #include "sockets.hpp"
 
 namespace zd {
@@ -33,11 +34,6 @@ sockaddr_storage to_sockaddr(const Endpoint &target, socklen_t &length) {
   return storage;
 }
 
-std::string within(uint32_t timeout_ms) {
-  return timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + "s"
-                                : std::to_string(timeout_ms) + "ms";
-}
-
 // A TCP handshake with the workspace's listener, bounded in time.
 ProbeAnswer connect_to(const Endpoint &target, uint32_t timeout_ms) {
   Fd fd(socket(target.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -55,7 +51,7 @@ ProbeAnswer connect_to(const Endpoint &target, uint32_t timeout_ms) {
         ready = poll(&waiting, 1, static_cast<int>(timeout_ms));
       while (ready < 0 && errno == EINTR);
       if (ready == 0)
-        return {false, "no connection within " + within(timeout_ms)};
+        return {false, "no connection within " + format_duration(std::chrono::milliseconds(timeout_ms))};
       socklen_t size = sizeof(err);
       getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &size);
     }

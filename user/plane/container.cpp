@@ -362,6 +362,23 @@ size_t open_connections(const std::string &dir, const Workspace &workspace,
   }));
 }
 
+std::vector<Connection> connections(const std::string &dir, const Workspace &workspace) {
+  auto netns = netns_of_workspace(dir, workspace);
+  if (!netns)
+    return {};
+  InNetns inside(*netns);
+  return tcp_connections();
+}
+
+size_t close_connections(const std::string &dir, const Workspace &workspace,
+                         const std::vector<Connection> &connections) {
+  auto netns = netns_of_workspace(dir, workspace);
+  if (!netns || connections.empty())
+    return 0;
+  InNetns inside(*netns);
+  return destroy_connections(connections);
+}
+
 std::optional<ContainerStatus> status(const std::string &dir, const Workspace &workspace) {
   ContainerStatus status;
   status.netns = netns_inode_of_link(pin_of(dir, workspace.id, kDeliverSuffix));

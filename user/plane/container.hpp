@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "connections.hpp"
 #include "data_maps.hpp"
 #include "model.hpp"
 #include "status.hpp"
@@ -47,6 +48,12 @@ void unprepare(const std::string &dir, const Domain &domain, const Workspace &wo
 // the domains (sock_diag there): 0 once the namespace is gone.
 size_t open_connections(const std::string &dir, const Workspace &workspace,
                         const std::vector<Domain> &domains);
+
+// Every open TCP connection in the workspace's namespace (sock_diag there),
+// and closing some of them there: none once the namespace is gone.
+std::vector<Connection> connections(const std::string &dir, const Workspace &workspace);
+size_t close_connections(const std::string &dir, const Workspace &workspace,
+                         const std::vector<Connection> &connections);
 
 std::optional<ContainerStatus> status(const std::string &dir, const Workspace &workspace);
 

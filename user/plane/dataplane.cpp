@@ -13,6 +13,7 @@
 #include "keys.hpp"
 #include "parse.hpp"
 #include "sock_diag.hpp"
+#include "socket_owners.hpp"
 #include "sockets.hpp"
 #include "xdp.hpp"
 
@@ -251,6 +252,27 @@ size_t BpfDataplane::open_connections(const Workspace &workspace,
 
 std::map<uint64_t, AcceptQueue> BpfDataplane::accept_queues() const {
   return listener_queues(); // sk_lookup delivers to this namespace's listeners
+}
+
+SocketTable BpfDataplane::socket_table() const {
+  // Processes first: a connection accepted meanwhile is then not yet held
+  // by any, rather than held by a process that was not seen holding it.
+  SocketTable table;
+  table.processes = socket_inodes_by_process();
+  table.listener_inodes = listener_inodes();
+  table.connections = tcp_connections();
+  return table;
+}
+
+std::vector<Connection> BpfDataplane::netns_connections(const Workspace &workspace) const {
+  return container::connections(dir_, workspace);
+}
+
+size_t BpfDataplane::close_connections(const Workspace &workspace,
+                                       const std::vector<Connection> &connections) {
+  if (in_container(workspace))
+    return container::close_connections(dir_, workspace, connections);
+  return destroy_connections(connections);
 }
 
 namespace {

@@ -39,6 +39,10 @@ public:
   size_t open_connections(const Workspace &workspace,
                           const std::vector<Domain> &domains) const override;
   std::map<uint64_t, AcceptQueue> accept_queues() const override;
+  SocketTable socket_table() const override;
+  std::vector<Connection> netns_connections(const Workspace &workspace) const override;
+  size_t close_connections(const Workspace &workspace,
+                           const std::vector<Connection> &connections) override;
 
   XdpStatus xdp_status() const override;
 

@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "check.hpp"
+#include "drain.hpp"
 #include "parse.hpp"
 #include "release.hpp"
 #include "report.hpp"
@@ -327,6 +330,57 @@ void do_history(const Options &opts) {
     std::cout << zd::to_json(events).dump(2) << "\n";
   else
     std::cout << zd::to_table(events);
+}
+
+namespace {
+
+std::string connections(size_t n) {
+  return std::to_string(n) + " connection" + (n == 1 ? "" : "s");
+}
+
+} // namespace
+
+// Without --wait, one look: the exit status says whether the workspace is
+// drained (0) or not (3), for `zdctl drain shop && zdctl workspace rm blue`.
+void do_drain(const Options &opts) {
+  zd::DrainRequest request{opts.domain, opts.workspace, {}, opts.kill_after};
+  if (opts.drain_wait)
+    request.timeout = zd::parse_duration(opts.drain_timeout, kMaxDrainTimeout);
+  // One line a second for a person watching (or who asked with -v); a
+  // script reading stderr gets the outcome only.
+  const bool show_progress = opts.verbose || isatty(STDERR_FILENO);
+  auto next_line = std::chrono::steady_clock::now();
+  const zd::Drained drained = zd::drain(
+      zd::State(opts.state), request, [&](const zd::Held &held, std::chrono::milliseconds left) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!show_progress || now < next_line)
+          return;
+        next_line = now + std::chrono::seconds(1);
+        std::fprintf(stderr, "%s: %s holds %s (%s left)\n", held.domain.c_str(),
+                     held.workspace.c_str(), connections(held.connections.size()).c_str(),
+                     zd::format_duration(std::chrono::ceil<std::chrono::seconds>(left)).c_str());
+      });
+  const std::string who = drained.domain + ": " + drained.workspace;
+  std::string text = drained.drained() ? who + " holds no connection"
+                                       : who + " holds " + connections(drained.left);
+  if (drained.closed)
+    text += " (closed " + connections(drained.closed) + " at the timeout)";
+  print(opts,
+        {{"domain", drained.domain},
+         {"workspace", drained.workspace},
+         {"connections", drained.left},
+         {"drained", drained.drained()},
+         {"closed", drained.closed},
+         {"waited_ms", drained.waited.count()}},
+        text);
+  if (!drained.drained())
+    throw zd::Error(zd::Errc::timeout,
+                    "workspace '" + drained.workspace + "' still holds " +
+                        connections(drained.left) + " of domain '" + drained.domain + "'" +
+                        (!opts.drain_wait  ? " (--wait waits for them)"
+                         : opts.kill_after ? " after closing what it could"
+                                           : " after " + zd::format_duration(request.timeout) +
+                                                 " (--kill-after closes them at the timeout)"));
 }
 
 } // namespace zdctl

@@ -5,6 +5,7 @@
 // them.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct Options {
   std::optional<uint32_t> check_retries; // --check-retries
   bool no_check = false;                 // --no-check
   bool dry_run = false;                  // switch, revert --dry-run
+  bool drain_wait = false;               // drain --wait
+  std::string drain_timeout = "30s";     // drain --timeout (parse_duration)
+  bool kill_after = false;               // drain --kill-after
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -56,5 +60,9 @@ void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);
 void do_revert(const Options &opts);
 void do_history(const Options &opts);
+void do_drain(const Options &opts);
+
+// The longest drain --timeout.
+inline constexpr std::chrono::milliseconds kMaxDrainTimeout = std::chrono::hours(24);
 
 } // namespace zdctl

@@ -41,6 +41,8 @@ std::string value_kind(const std::string &option) {
     return "dirs";
   if (option == "--xdp" || option == "--via")
     return "interfaces";
+  if (option == "--workspace")
+    return "workspaces";
   return "-";
 }
 

@@ -195,11 +195,36 @@ void domain_set_options(CLI::App &cmd, Options &o) {
   });
 }
 
+void drain_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("DOMAIN", o.domain, "domain name")->required();
+  cmd.add_option("--workspace", o.workspace,
+                 "the workspace to drain (default: DOMAIN's previous workspace)");
+  auto *wait = cmd.add_flag("--wait", o.drain_wait,
+                            "wait until it holds no connection of DOMAIN (exit 3 at the timeout)");
+  cmd.add_option("--timeout", o.drain_timeout,
+                 "how long --wait waits: 500ms, 30s, 2m, or plain seconds (default 30s)")
+      ->check(
+          [](const std::string &text) {
+            try {
+              zd::parse_duration(text, kMaxDrainTimeout);
+              return std::string();
+            } catch (const zd::Error &e) {
+              return std::string(e.what());
+            }
+          },
+          "DURATION")
+      ->needs(wait);
+  cmd.add_flag("--kill-after", o.kill_after,
+               "at the timeout, close the connections left (each client gets a reset): the last "
+               "resort")
+      ->needs(wait);
+}
+
 void history_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain, "only this domain's changes");
 }
 
-const std::array<Command, 15> kCommands = {{
+const std::array<Command, 16> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -257,6 +282,12 @@ const std::array<Command, 15> kCommands = {{
      "workspace of a history entry",
      "zdctl revert shop\n  zdctl revert shop --to 12   (the workspace entry 12 switched to)",
      revert_options, do_revert, Mutates::yes, " (--force switches anyway)"},
+    {"", "drain",
+     "Show the connections of DOMAIN its previous workspace (or --workspace) still holds; "
+     "with --wait, wait until it holds none (exit 0) or the timeout passes (exit 3)",
+     "zdctl drain shop --wait --timeout 2m && zdctl workspace rm blue\n"
+     "  zdctl drain shop --wait --timeout 30s --kill-after   (then reset what is left)",
+     drain_options, do_drain, Mutates::no, nullptr},
     {"", "history",
      "Show the latest route changes (switch, revert, force, fallback): when, from, to, and "
      "which pid and uid made them",
@@ -357,7 +388,8 @@ int run(int argc, char **argv) {
     }
   } catch (const zd::Error &e) {
     std::cerr << "zdctl: error: " << wording(e, command) << "\n";
-    return 1;
+    // 3: waited, and it did not happen (drain); docs/cli.md, "Exit codes".
+    return e.kind() == zd::Errc::timeout ? 3 : 1;
   }
   return 0;
 }
