@@ -323,12 +323,35 @@ zdctl domain set api --check /healthz --check-timeout 500ms --check-retries 1
 zdctl switch api api-v2 --dry-run || true
 zdctl_refused switch api api-v2
 served_over_http api-v1
+# A client of api-v1 that keeps its connection open (HTTP keep-alive).
+exec 3<>"/dev/tcp/$V4/8080"
+printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&3
+while read -r -t 2 line <&3 && [[ $line != $'\r' ]]; do :; done
+read -r -t 2 kept <&3 || kept=""
+say "a keep-alive client of api: connected, answered by ${kept:-nothing}"
 say "(api-v2 is ready now)"
 rm "$work/v2-warming"
 zdctl switch api api-v2
 served_over_http api-v2
 
-step "12. History: every route change above, when, how, and which zdctl made it"
+step "12. Drain: wait until api-v1 holds no connection of api before stopping it"
+if zdctl drain api; then
+  problem "drain found api-v1 drained while its keep-alive client is connected"
+fi
+"$ZDCTL" --state "$state" drain api --wait --timeout 10s >"$work/drain.out" 2>&1 3>&- &
+drain_pid=$!
+sleep 1
+printf '$ zdctl drain api --wait --timeout 10s   (while the client closes its connection)\n'
+exec 3>&- # the client is done
+if wait "$drain_pid"; then
+  sed 's/^/  /' "$work/drain.out"
+else
+  sed 's/^/  /' "$work/drain.out"
+  problem "drain --wait did not see api-v1 drained"
+fi
+zdctl workspace rm api-v1
+
+step "13. History: every route change above, when, how, and which zdctl made it"
 history=$("$ZDCTL" --state "$state" history shop)
 entries=$(($(wc -l <<<"$history") - 1))
 printf '$ zdctl history shop   (%d entries: the first three and the last three)\n' "$entries"
@@ -338,7 +361,7 @@ printf '$ zdctl history shop   (%d entries: the first three and the last three)\
   problem "history does not show the reverts above"
 zdctl history api
 
-step "13. Containers: a client, a host and two workspaces, each in a namespace of its own"
+step "14. Containers: a client, a host and two workspaces, each in a namespace of its own"
 # This shell plays the client; "zdhost" is the host zd runs on, with the
 # client's veth as its ingress; red and yellow are containers behind veths.
 mkdir -p /run/netns
@@ -393,7 +416,7 @@ zdhost() {
   return "${PIPESTATUS[0]}"
 }
 
-step "14. zd on zdhost: XDP at the ingress, the containers found by their pids"
+step "15. zd on zdhost: XDP at the ingress, the containers found by their pids"
 zdhost attach --xdp ingress0
 zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
 zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
@@ -409,7 +432,7 @@ read -r -t 2 greet8 <&8 || greet8=""
 say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
 [[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
 
-step "15. Release yellow, then revert: one map update each, in XDP's flow table too"
+step "16. Release yellow, then revert: one map update each, in XDP's flow table too"
 zdhost switch store yellow
 batch "$N" yellow "$STORE4" "$STORE6"
 check_long_lived red "7 8"
@@ -418,11 +441,11 @@ zdhost revert store
 batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
-step "16. Switch the containers back and forth under load ($LOAD_N connections)"
+step "17. Switch the containers back and forth under load ($LOAD_N connections)"
 switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
-step "17. Detaching would cut the open connections to containers: zd says so"
+step "18. Detaching would cut the open connections to containers: zd says so"
 zdctl_refused_host() {
   if zdhost "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -441,7 +464,7 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "18. Detach zd from this namespace: established connections do not notice"
+step "19. Detach zd from this namespace: established connections do not notice"
 zdctl detach
 check_long_lived blue
 if probe "$V4" >/dev/null; then
