@@ -1,6 +1,7 @@
 // zd-switchbench: how long a switch takes, measured three ways.
 //
-//   cli   spawn `zdctl switch` COUNT times, alternating two workspaces; time
+//   cli   spawn `zdctl switch` COUNT times (with --switch-args, e.g. a check),
+//         alternating two workspaces; time
 //         process start -> exit, and (with --probe) "switch returned -> the
 //         first new connection answered by the new workspace". Also the
 //         switch driver of the switch-under-load benchmark (--log, --interval-us).
@@ -50,6 +51,7 @@ int64_t real_ns() {
 struct Args {
   std::string mode, zdctl = "zdctl", state = zd::kDefaultStateDir, domain = "web", log, probe;
   std::vector<std::string> ws = {"blue", "green"};
+  std::vector<std::string> switch_args; // cli: after `switch DOMAIN WS` (e.g. --check tcp)
   int count = 200;
   int interval_us = 0;
   double duration_s = 0; // cli: stop after this long even if count is not reached
@@ -98,6 +100,7 @@ char probe_once(const sockaddr_in &addr) {
 
 int run_zdctl(const Args &a, const std::string &target) {
   std::vector<std::string> argv_s = {a.zdctl, "--state", a.state, "switch", a.domain, target};
+  argv_s.insert(argv_s.end(), a.switch_args.begin(), a.switch_args.end());
   std::vector<char *> argv;
   for (auto &s : argv_s)
     argv.push_back(s.data());
@@ -234,6 +237,17 @@ void mode_stats() {
   }
 }
 
+std::vector<std::string> split(const std::string &v) {
+  std::vector<std::string> out;
+  for (size_t s = 0, c; s <= v.size(); s = c + 1) {
+    c = v.find(',', s);
+    if (c == std::string::npos)
+      c = v.size();
+    out.push_back(v.substr(s, c - s));
+  }
+  return out;
+}
+
 Args parse(int argc, char **argv) {
   Args a;
   if (argc < 2)
@@ -246,19 +260,15 @@ Args parse(int argc, char **argv) {
     std::string v = argv[++i];
     if (k == "--zdctl")
       a.zdctl = v;
+    else if (k == "--switch-args") // comma-separated: --check,/healthz
+      a.switch_args = split(v);
     else if (k == "--state")
       a.state = v;
     else if (k == "--domain")
       a.domain = v;
-    else if (k == "--ws") {
-      a.ws.clear();
-      for (size_t s = 0, c; s <= v.size(); s = c + 1) {
-        c = v.find(',', s);
-        if (c == std::string::npos)
-          c = v.size();
-        a.ws.push_back(v.substr(s, c - s));
-      }
-    } else if (k == "--count")
+    else if (k == "--ws")
+      a.ws = split(v);
+    else if (k == "--count")
       a.count = std::stoi(v);
     else if (k == "--interval-us")
       a.interval_us = std::stoi(v);
