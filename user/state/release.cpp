@@ -23,10 +23,8 @@ struct Planned {
   std::string from;           // the active workspace's name, "" for none
 };
 
-Planned plan_under_shared_lock(const State &state, const RouteRequest &request,
-                               const CheckChoice &choice) {
-  Session session = state.open(Lock::shared);
-  ControlPlane control = session.control();
+Planned plan_in(Session &session, ControlPlane &control, const RouteRequest &request,
+                const CheckChoice &choice) {
   Planned planned{control.plan(request), std::nullopt, false, std::nullopt, ""};
   if (planned.plan.before.active != kNoId)
     planned.from = session.store().workspace_name(planned.plan.before.active).value_or("");
@@ -93,22 +91,34 @@ bool same_sockets(const Workspace &a, const Workspace &b) {
 
 Release release(const State &state, const RouteRequest &request, const CheckChoice &choice,
                 bool dry_run) {
-  const Planned planned = plan_under_shared_lock(state, request, choice);
-  Release out{{planned.plan.changes() ? Changed::yes : Changed::no, planned.from,
-               planned.plan.target.name},
-              planned.check,
-              planned.skipped,
-              {}};
-  if (planned.check && planned.plan.changes()) {
-    out.probes = probe_all(planned);
-    require_passed(planned, out.probes);
+  std::optional<Planned> planned;
+  Release out;
+  {
+    // A change with nothing to probe is planned and made under one lock,
+    // as a plain switch always was; a dry run only reads.
+    Session session = state.open(dry_run ? Lock::shared : Lock::exclusive);
+    ControlPlane control = session.control();
+    planned = plan_in(session, control, request, choice);
+    out = {{planned->plan.changes() ? Changed::yes : Changed::no, planned->from,
+            planned->plan.target.name},
+           planned->check,
+           planned->skipped,
+           {}};
+    if (!planned->check || !planned->plan.changes()) {
+      if (!dry_run)
+        out.result = control.apply(planned->plan);
+      return out;
+    }
   }
+  // The probes, with no lock held.
+  out.probes = probe_all(*planned);
+  require_passed(*planned, out.probes);
   if (dry_run)
     return out;
   return state.with(Lock::exclusive, [&](ControlPlane &control) {
     const RoutePlan now = control.plan(request);
-    if (planned.check && now.changes() &&
-        (now.target.id != planned.plan.target.id || !same_sockets(now.target, planned.plan.target)))
+    if (now.changes() && (now.target.id != planned->plan.target.id ||
+                          !same_sockets(now.target, planned->plan.target)))
       throw Error(Errc::busy, "domain '" + now.domain.name + "' or workspace '" +
                                   now.target.name +
                                   "' changed while the check ran; nothing changed (run it again)");

@@ -3,10 +3,11 @@
 //
 // The check is probed with no lock held: a probe may take seconds (its
 // timeout times its attempts), and every other zdctl, status included,
-// would wait that long. So the change is planned under the shared lock,
-// probed unlocked, then planned again under the exclusive lock and made
-// only if it still points at the very workspace that was probed (same id,
-// same sockets): what was checked is what is switched to, or nothing is.
+// would wait that long. So the change is planned under the lock, probed
+// unlocked, then planned again under the lock and made only if it still
+// points at the very workspace that was probed (same id, same sockets):
+// what was checked is what is switched to, or nothing is. A change with no
+// check is planned and made under one lock, as before checks existed.
 #pragma once
 
 #include <optional>
