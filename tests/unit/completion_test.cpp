@@ -13,7 +13,6 @@
 #include "process.hpp"
 #include "run_zdctl.hpp"
 
-
 namespace {
 
 using zd_test::run_zdctl;
@@ -70,8 +69,8 @@ protected:
 std::string Completion::script_;
 
 TEST_F(Completion, EveryCommandIsCompleted) {
-  const std::vector<std::string> top = {"attach", "detach", "upgrade", "domain",    "workspace",
-                                        "switch", "revert", "history", "status",  "completion"};
+  const std::vector<std::string> top = {"attach", "detach", "upgrade", "domain", "workspace",
+                                        "switch", "revert", "history", "status", "completion"};
   const Spec root = spec("zdctl");
   for (const auto &command : top) {
     EXPECT_TRUE(has(root.commands, command)) << command;
@@ -97,6 +96,7 @@ TEST_F(Completion, OptionsOfEachCommand) {
   EXPECT_TRUE(has(spec("zdctl detach").valued, "--wait"));
   EXPECT_TRUE(has(spec("zdctl attach").valued, "--xdp"));
   EXPECT_TRUE(has(spec("zdctl attach").flags, "--xdp-generic"));
+  EXPECT_TRUE(has(spec("zdctl attach").valued, "--group"));
   EXPECT_TRUE(has(spec("zdctl domain add").valued, "--listen"));
   for (const char *option : {"--pid", "--socket", "--fd", "--via"})
     EXPECT_TRUE(has(spec("zdctl workspace add").valued, option)) << option;
