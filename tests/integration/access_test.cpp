@@ -3,6 +3,7 @@
 // (0750/0640), readers that are not root, writers that are refused, and
 // states that are not what they seem (symlinks, other filesystems, other
 // owners) refused with one line naming the path.
+#include <bpf/bpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +150,28 @@ TEST_F(Access, AGroupMayReadStatusAndHistoryAndChangeNothing) {
   add_workspace("red", 3003, false);
   expect_modes(state_dir(), {0750, 0, kNogroup}, {0640, 0, kNogroup});
   EXPECT_EQ(zdctl({"status"}, as_user(kNogroup)).code, 0);
+}
+
+// A member finding a change a killed zdctl left half-made cannot finish it:
+// it says so and changes nothing; the next zdctl that may write finishes it.
+TEST_F(Access, AMemberLeavesAKilledChangeToAWriter) {
+  stage({"--group", "nogroup"});
+  open_parent();
+  const std::string stray = state_dir() + "/routes-pinning"; // as a killed pin_whole leaves it
+  Fd map(bpf_map_create(BPF_MAP_TYPE_ARRAY, "stray", 4, 4, 1, nullptr));
+  ASSERT_TRUE(map);
+  ASSERT_EQ(bpf_obj_pin(map.get(), stray.c_str()), 0) << std::strerror(errno);
+  Result r = zdctl({"status"}, as_user(kNogroup));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "zdctl: error: a zdctl was killed during a change to the zd state at " +
+                       state_dir() +
+                       ", and this user may not finish it: any zdctl that may change the state "
+                       "does (zdctl needs root, or CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN and "
+                       "CAP_SYS_PTRACE)\n");
+  EXPECT_TRUE(std::filesystem::exists(stray));
+  zdctl_ok({"status"});
+  EXPECT_FALSE(std::filesystem::exists(stray));
+  EXPECT_EQ(zdctl({"status", "--json"}, as_user(kNogroup)).out, status_json());
 }
 
 // The group is the directory's: attach without --group keeps it, with one

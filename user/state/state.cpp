@@ -474,8 +474,8 @@ Session State::open(Lock lock) const {
   // under the exclusive lock (a reader drops its shared one to take it).
   if (lock == Lock::shared && faccessat(AT_FDCWD, dir_.c_str(), W_OK, AT_EACCESS) != 0)
     throw Error(Errc::privilege, "a zdctl was killed during a change to the zd state at " + dir_ +
-                                     ", and this user may not finish it (any zdctl that may "
-                                     "change the state does)");
+                                     ", and this user may not finish it: any zdctl that may "
+                                     "change the state does");
   if (lock == Lock::shared) {
     session.reset();
     session.emplace(open_locked(Lock::exclusive));
