@@ -183,6 +183,13 @@ TEST_F(Access, AttachAgainKeepsOrReplacesTheGroup) {
   EXPECT_EQ(unknown.err, "zdctl: error: no group named 'zd-no-such-group' on this host\n");
   EXPECT_FALSE(std::filesystem::exists(state_dir()));
   EXPECT_EQ(pin_modes(bpffs()), before);
+  Result unprivileged = zdctl({"attach", "--group", "nogroup"}, as_user(kNogroup));
+  EXPECT_EQ(unprivileged.code, 1);
+  EXPECT_EQ(
+      unprivileged.err.rfind("zdctl: error: this user may not make a zd state in " + bpffs(), 0),
+      0u)
+      << unprivileged.err;
+  EXPECT_EQ(pin_modes(bpffs()), before);
 
   json first = json::parse(zdctl_ok({"--json", "attach", "--group", "nogroup"}));
   EXPECT_EQ(first["changed"], true);

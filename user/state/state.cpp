@@ -99,8 +99,12 @@ void ensure_bpffs(const std::string &parent) {
 
 // A user who may only read (a member of the state's group) is told so before
 // any lock is taken, so that such a user never holds a writer up.
+bool writable(const std::string &dir) {
+  return faccessat(AT_FDCWD, dir.c_str(), W_OK, AT_EACCESS) == 0 || errno != EACCES;
+}
+
 void require_writable(const std::string &dir) {
-  if (faccessat(AT_FDCWD, dir.c_str(), W_OK, AT_EACCESS) != 0 && errno == EACCES)
+  if (!writable(dir))
     throw Error(Errc::privilege, "this user may not change the zd state at " + dir);
 }
 
@@ -164,9 +168,8 @@ enum class DetachedLink { refuse, allow };
 //
 // The kernel opens a pinned link only read-write, and write access to it
 // would let a reader detach it: a reader of a group-readable state cannot
-// open it, so for it (open_for read) the check is skipped. It changes nothing,
-// and a state directory in a mount namespace shared across network
-// namespaces is one per namespace by its path already.
+// open it, so for it (open_for read) the check is skipped: a reader changes
+// nothing, and every change, made by root, checks it.
 bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::refuse,
                  OpenFor open_for = OpenFor::write) {
   const std::string path = dir + "/" + kLinkPin;
@@ -326,7 +329,10 @@ void warn_if_parent_closed(const std::string &parent, const std::string &dir, gi
 } // namespace
 
 Attached State::attach(const std::vector<XdpRequest> &xdp, std::optional<gid_t> group) const {
-  require_writable(exists(dir_) ? dir_ : parent_);
+  if (exists(dir_))
+    require_writable(dir_);
+  else if (!writable(parent_))
+    throw Error(Errc::privilege, "this user may not make a zd state in " + parent_);
   for (const auto &request : xdp)
     ifindex_of(request.interface); // refuse a bad name before changing anything
   const std::string name = std::filesystem::path(dir_).filename().string();
@@ -472,7 +478,7 @@ Session State::open(Lock lock) const {
     return std::move(*session);
   // A zdctl was killed during a change: deal with it before anything else,
   // under the exclusive lock (a reader drops its shared one to take it).
-  if (lock == Lock::shared && faccessat(AT_FDCWD, dir_.c_str(), W_OK, AT_EACCESS) != 0)
+  if (lock == Lock::shared && !writable(dir_))
     throw Error(Errc::privilege, "a zdctl was killed during a change to the zd state at " + dir_ +
                                      ", and this user may not finish it: any zdctl that may "
                                      "change the state does");
