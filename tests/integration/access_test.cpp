@@ -4,6 +4,7 @@
 // states that are not what they seem (symlinks, other filesystems, other
 // owners) refused with one line naming the path.
 #include <bpf/bpf.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -206,6 +207,43 @@ TEST_F(Access, AttachAgainKeepsOrReplacesTheGroup) {
   json replaced = json::parse(zdctl_ok({"--json", "attach", "--group", "daemon"}));
   EXPECT_EQ(replaced["changed"], true);
   expect_modes(state_dir(), {0750, 0, kDaemon}, {0640, 0, kDaemon});
+}
+
+// Moving the state to another group, killed at every chmod and chown in
+// turn: the directory is the gate, so whenever it lets a group in, every pin
+// lets exactly that group read it, and nothing is ever open to others.
+TEST_F(Access, ARegroupKilledAtAnyStepOpensNothingHalfWay) {
+  if (access("/usr/bin/strace", X_OK) != 0)
+    GTEST_SKIP() << "needs strace";
+  stage({"--group", "nogroup"});
+  int killed = 0;
+  // strace counts each call on its own: one sweep per call.
+  for (const std::string call : {"chmod", "lchown"})
+    for (int n = 1; n < 200; ++n) {
+      zdctl_ok({"attach", "--group", "nogroup"}); // the start, for every kill point
+      Result r = run({"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + call, "-e",
+                      "inject=" + call + ":signal=KILL:when=" + std::to_string(n), kZdctl,
+                      "--state", state_dir(), "attach", "--group", "daemon"});
+      const Mode dir = mode_of(state_dir());
+      EXPECT_EQ(dir.mode & 0007, 0u) << call << " " << n;
+      if (dir.mode & 0050) {
+        EXPECT_EQ(dir.mode, 0750u) << call << " " << n;
+        for (const auto &[name, pin] : pin_modes(state_dir()))
+          EXPECT_EQ(pin, (Mode{0640, 0, dir.gid})) << call << " " << n << ": " << name;
+      }
+      for (const auto &[name, pin] : pin_modes(state_dir())) {
+        EXPECT_EQ(pin.mode & 0137, 0u) << call << " " << n << " " << name;
+        EXPECT_TRUE(pin.gid == kNogroup || pin.gid == kDaemon) << call << " " << n << " " << name;
+      }
+      if (r.code == 0)
+        break; // ran to its end: no call left to kill at
+      EXPECT_EQ(r.code, 128 + SIGKILL) << r.err;
+      ++killed;
+    }
+  std::printf("killed at %d chmod and lchown calls in turn\n", killed);
+  EXPECT_GT(killed, 60) << "fewer kill points than three per pin";
+  expect_modes(state_dir(), {0750, 0, kDaemon}, {0640, 0, kDaemon});
+  EXPECT_EQ(json::parse(status_json())["domains"][0]["active"], "blue");
 }
 
 // Modes set wider by hand are brought back by upgrade to what the
