@@ -117,6 +117,7 @@ test_words() {
   expect "--json" zdctl status --j
   expect "bash" zdctl completion ''
   expect "lo" zdctl attach --xdp lo
+  expect "nogroup" zdctl attach --group nogrou
   expect "--listen" zdctl domain add shop --li
   expect "" zdctl domain add ''
 

@@ -104,7 +104,9 @@ Child spawn(const std::vector<std::string> &argv, const SpawnOptions &options) {
   if (options.uid) {
     // posix_spawn cannot change credentials; fork and only call
     // async-signal-safe functions before exec.
-    uid_t uid = *options.uid;
+    const uid_t uid = *options.uid;
+    const gid_t gid = options.gid.value_or(static_cast<gid_t>(uid));
+    const std::vector<gid_t> &groups = options.groups;
     pid = fork();
     if (pid < 0)
       fail("fork");
@@ -113,7 +115,7 @@ Child spawn(const std::vector<std::string> &argv, const SpawnOptions &options) {
       dup2(err_w.get(), 2);
       for (size_t i = 0; i < sources.size(); ++i)
         dup2(sources[i].get(), options.inherit[i].second);
-      if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)
+      if (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
         _exit(125);
       execv(args[0], args.data());
       _exit(127);

@@ -28,6 +28,8 @@ using zd::Fd;
 struct SpawnOptions {
   std::vector<std::pair<int, int>> inherit; // (fd in the test, fd number in the child)
   std::optional<uid_t> uid;                 // drop to this uid/gid before exec
+  std::optional<gid_t> gid;                 // with uid: this gid instead of the uid's number
+  std::vector<gid_t> groups;                // with uid: these supplementary groups
 };
 
 // A child process. Destruction kills (SIGKILL) and reaps it.

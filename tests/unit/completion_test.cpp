@@ -13,7 +13,6 @@
 #include "process.hpp"
 #include "run_zdctl.hpp"
 
-
 namespace {
 
 using zd_test::run_zdctl;
@@ -105,6 +104,7 @@ TEST_F(Completion, OptionsOfEachCommand) {
   EXPECT_TRUE(has(spec("zdctl detach").valued, "--wait"));
   EXPECT_TRUE(has(spec("zdctl attach").valued, "--xdp"));
   EXPECT_TRUE(has(spec("zdctl attach").flags, "--xdp-generic"));
+  EXPECT_TRUE(has(spec("zdctl attach").valued, "--group"));
   EXPECT_TRUE(has(spec("zdctl domain add").valued, "--listen"));
   for (const char *option : {"--pid", "--socket", "--fd", "--via"})
     EXPECT_TRUE(has(spec("zdctl workspace add").valued, option)) << option;

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+
+#include "access.hpp"
 
 namespace zd {
 
@@ -11,6 +14,12 @@ void pin_whole(int fd, const std::string &path, const std::string &tmp_path) {
   unlink(tmp.c_str()); // a leftover of a killed predecessor
   if (bpf_obj_pin(fd, tmp.c_str()) != 0)
     throw_errno("pinning " + path);
+  try {
+    access::set_pin(tmp, access::of_dir(std::filesystem::path(path).parent_path()));
+  } catch (...) {
+    unlink(tmp.c_str());
+    throw;
+  }
   if (rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     unlink(tmp.c_str());
@@ -18,9 +27,11 @@ void pin_whole(int fd, const std::string &path, const std::string &tmp_path) {
   }
 }
 
-BpfMap BpfMap::open_pin(const std::string &dir, const std::string &pin) {
+BpfMap BpfMap::open_pin(const std::string &dir, const std::string &pin, OpenFor open_for) {
   const std::string path = dir + "/" + pin;
-  Fd fd(bpf_obj_get(path.c_str()));
+  LIBBPF_OPTS(bpf_obj_get_opts, opts,
+              .file_flags = open_for == OpenFor::read ? static_cast<__u32>(BPF_F_RDONLY) : 0u);
+  Fd fd(bpf_obj_get_opts(path.c_str(), &opts));
   if (!fd && errno == ENOENT)
     throw Error(Errc::not_attached,
                 dir + " is not a zd state (no " + pin + " pin); refusing to touch it");

@@ -20,8 +20,13 @@ namespace zd {
 inline constexpr const char *kPinningSuffix = "-pinning";
 
 // Pins fd at path whole or not at all: at tmp first (path + kPinningSuffix
-// unless given), then renamed over path.
+// unless given), given the access of its directory (access.hpp), then
+// renamed over path.
 void pin_whole(int fd, const std::string &path, const std::string &tmp = "");
+
+// A reader opens pins read-only (BPF_F_RDONLY): what a group granted read
+// access may do, and all that status or history needs.
+enum class OpenFor { write, read };
 
 class BpfMap {
 public:
@@ -29,7 +34,8 @@ public:
   BpfMap(Fd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
 
   // Opens a pinned map; a missing pin is "not a zd state" (not_attached).
-  static BpfMap open_pin(const std::string &dir, const std::string &pin);
+  static BpfMap open_pin(const std::string &dir, const std::string &pin,
+                         OpenFor open_for = OpenFor::write);
   // Creates a map from user space (not part of any BPF object).
   static BpfMap create(bpf_map_type type, const std::string &name, uint32_t key_size,
                        uint32_t value_size, uint32_t max_entries, uint32_t flags = 0);

@@ -34,8 +34,8 @@ bool exists(const std::string &path) {
   return access(path.c_str(), F_OK) == 0;
 }
 
-BpfMap xdp_map(const std::string &dir, XdpMap map) {
-  return BpfMap::open_pin(dir, kXdpMaps[static_cast<size_t>(map)].pin);
+BpfMap xdp_map(const std::string &dir, XdpMap map, OpenFor open_for = OpenFor::write) {
+  return BpfMap::open_pin(dir, kXdpMaps[static_cast<size_t>(map)].pin, open_for);
 }
 
 zd_socket_key key_of(const Workspace &workspace, const RegisteredSocket &socket) {
@@ -384,7 +384,7 @@ std::optional<ContainerStatus> status(const std::string &dir, const Workspace &w
   status.netns = netns_inode_of_link(pin_of(dir, workspace.id, kDeliverSuffix));
   if (xdp_attached(dir)) {
     zd_xdp_target target{};
-    if (xdp_map(dir, XdpMap::targets).lookup(workspace.id, target)) {
+    if (xdp_map(dir, XdpMap::targets, OpenFor::read).lookup(workspace.id, target)) {
       char name[IF_NAMESIZE] = {};
       status.interface = if_indextoname(target.ifindex, name)
                              ? std::string(name)

@@ -20,10 +20,10 @@ DataMaps DataMaps::from_object(bpf_object *object) {
   return maps;
 }
 
-DataMaps DataMaps::from_pins(const std::string &dir) {
+DataMaps DataMaps::from_pins(const std::string &dir, OpenFor open_for) {
   DataMaps maps;
   for (size_t i = 0; i < kDataMaps.size(); ++i)
-    maps.maps_[i] = BpfMap::open_pin(dir, kDataMaps[i].pin);
+    maps.maps_[i] = BpfMap::open_pin(dir, kDataMaps[i].pin, open_for);
   return maps;
 }
 

@@ -34,7 +34,7 @@ public:
   // Duplicates the fds of a loaded object's maps.
   static DataMaps from_object(bpf_object *object);
   // Opens the pins under dir; a missing one means "not a zd state".
-  static DataMaps from_pins(const std::string &dir);
+  static DataMaps from_pins(const std::string &dir, OpenFor open_for = OpenFor::write);
 
   BpfMap &operator[](DataMap map) { return maps_[static_cast<size_t>(map)]; }
   const BpfMap &operator[](DataMap map) const { return maps_[static_cast<size_t>(map)]; }

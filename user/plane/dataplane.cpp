@@ -331,7 +331,8 @@ XdpStatus BpfDataplane::xdp_status() const {
   }
   if (access((dir_ + "/" + kXdpMaps[0].pin).c_str(), F_OK) != 0)
     return status;
-  const BpfMap flows = BpfMap::open_pin(dir_, kXdpMaps[static_cast<size_t>(XdpMap::flows)].pin);
+  const BpfMap flows =
+      BpfMap::open_pin(dir_, kXdpMaps[static_cast<size_t>(XdpMap::flows)].pin, OpenFor::read);
   bpf_map_info info{};
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(flows.fd(), &info, &len) != 0)
@@ -339,7 +340,8 @@ XdpStatus BpfDataplane::xdp_status() const {
   status.flow_capacity = info.max_entries;
   status.flows = count_entries(flows, info.key_size, info.value_size);
 
-  const BpfMap stats = BpfMap::open_pin(dir_, kXdpMaps[static_cast<size_t>(XdpMap::stats)].pin);
+  const BpfMap stats =
+      BpfMap::open_pin(dir_, kXdpMaps[static_cast<size_t>(XdpMap::stats)].pin, OpenFor::read);
   const int cpus = libbpf_num_possible_cpus();
   std::vector<zd_xdp_counters> per_cpu(static_cast<size_t>(cpus > 0 ? cpus : 1));
   if (stats.lookup(uint32_t{0}, *per_cpu.data()))

@@ -158,8 +158,9 @@ void BpfStore::check_shapes() const {
 namespace {
 
 // The "store" map of the records at dir, checked to be zd's, and its meta.
-std::pair<BpfMap, record::Meta> open_meta(const std::string &dir) {
-  BpfMap map = BpfMap::open_pin(dir, kSpecs[0].pin);
+std::pair<BpfMap, record::Meta> open_meta(const std::string &dir,
+                                          OpenFor open_for = OpenFor::write) {
+  BpfMap map = BpfMap::open_pin(dir, kSpecs[0].pin, open_for);
   map.require_shape(kSpecs[0].type, kSpecs[0].key_size, kSpecs[0].value_size);
   record::Meta meta{};
   map.lookup(uint32_t{0}, meta);
@@ -177,19 +178,18 @@ std::pair<BpfMap, record::Meta> open_meta(const std::string &dir) {
 } // namespace
 
 // The version first: a state of an earlier one lacks the maps added since.
-BpfStore BpfStore::open(const std::string &dir) {
+BpfStore BpfStore::open(const std::string &dir, OpenFor open_for) {
   BpfStore store;
-  auto [meta_map, meta] = open_meta(dir);
+  auto [meta_map, meta] = open_meta(dir, open_for);
   if (meta.record_version < kRecordVersion)
-    throw Error(Errc::refused, "the records at " + dir + " have version " +
-                                   std::to_string(meta.record_version) +
-                                   " but this zdctl reads version " +
-                                   std::to_string(kRecordVersion) +
-                                   ": run zdctl upgrade to move them forward in place "
-                                   "(domains, workspaces and connections are kept)");
+    throw Error(Errc::refused,
+                "the records at " + dir + " have version " + std::to_string(meta.record_version) +
+                    " but this zdctl reads version " + std::to_string(kRecordVersion) +
+                    ": run zdctl upgrade to move them forward in place "
+                    "(domains, workspaces and connections are kept)");
   store.map(RecordMap::store) = std::move(meta_map);
   for (size_t i = 1; i < kCount; ++i)
-    store.maps_[i] = BpfMap::open_pin(dir, kSpecs[i].pin);
+    store.maps_[i] = BpfMap::open_pin(dir, kSpecs[i].pin, open_for);
   store.check_shapes();
   return store;
 }
@@ -396,7 +396,7 @@ std::optional<Check> BpfStore::domain_check(std::string_view domain) const {
     return std::nullopt;
   Check check;
   check.kind = r.kind <= static_cast<uint32_t>(Check::Kind::http) ? static_cast<Check::Kind>(r.kind)
-                                                                   : Check::Kind::none;
+                                                                  : Check::Kind::none;
   check.timeout_ms = r.timeout_ms;
   check.retries = r.retries;
   check.path.assign(r.path, strnlen(r.path, sizeof(r.path)));

@@ -112,7 +112,7 @@ public:
   // New, empty records (attach).
   static BpfStore create();
   // The records pinned under dir; checks their shapes, magic and version.
-  static BpfStore open(const std::string &dir);
+  static BpfStore open(const std::string &dir, OpenFor open_for = OpenFor::write);
   // Layout 1 kept the records in the program's object and the id cursors in
   // the config map: adopt those maps, move the cursors into a new "store"
   // map and add an empty "journal", pinned under dir. Idempotent.

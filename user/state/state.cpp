@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 #include <tuple>
 
+#include "access.hpp"
 #include "container.hpp"
 #include "error.hpp"
 #include "pins.hpp"
@@ -34,8 +35,22 @@ constexpr uint32_t kOldestUpgradableLayout = 1;
 
 using pins::exists;
 
-// One directory, one spelling, one lock: "a/b/", "a/./b" and a symlink to
-// a/b all name a/b (two spellings would make attach wait for itself).
+// A symlink as the state directory is refused, not followed: whoever can
+// point it elsewhere would choose which state (or which bpffs objects) a
+// root zdctl changes. Symlinks higher up the path are the host's own layout.
+void refuse_symlink(const std::string &dir) {
+  std::string path = dir;
+  while (path.size() > 1 && path.back() == '/')
+    path.pop_back(); // "a/b/" would follow a symlink at a/b
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+    throw Error(Errc::refused, "state dir " + path +
+                                   " is a symlink; refusing to follow it (name the directory "
+                                   "itself)");
+}
+
+// One directory, one spelling, one lock: "a/b/" and "a/./b" name a/b (two
+// spellings would make attach wait for itself).
 std::string normalise(const std::string &dir) {
   std::error_code ec;
   auto path = std::filesystem::weakly_canonical(std::filesystem::path(dir), ec);
@@ -82,14 +97,33 @@ void ensure_bpffs(const std::string &parent) {
                parent);
 }
 
-Fd lock_dir(const std::string &dir, Lock lock) {
-  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+// A user who may only read (a member of the state's group) is told so before
+// any lock is taken, so that such a user never holds a writer up.
+bool writable(const std::string &dir) {
+  return faccessat(AT_FDCWD, dir.c_str(), W_OK, AT_EACCESS) == 0 || errno != EACCES;
+}
+
+void require_writable(const std::string &dir) {
+  if (!writable(dir))
+    throw Error(Errc::privilege, "this user may not change the zd state at " + dir);
+}
+
+enum class DirKind { parent, state };
+
+// Opens and flocks dir; a state directory is first checked to be what it
+// seems (access::check_dir), on the very inode that is locked.
+Fd lock_dir(const std::string &dir, Lock lock, DirKind kind = DirKind::state) {
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT)
       throw Error(Errc::not_attached, "zd is not attached in this network namespace (no state at " +
                                           dir + "): run zdctl attach");
+    if (errno == ELOOP)
+      refuse_symlink(dir);
     throw_errno("opening state dir " + dir);
   }
+  if (kind == DirKind::state)
+    access::check_dir(fd.get(), dir);
   if (flock(fd.get(), lock == Lock::shared ? LOCK_SH : LOCK_EX) != 0) {
     if (errno == EINTR)
       throw Error(Errc::busy,
@@ -104,7 +138,7 @@ Fd lock_dir(const std::string &dir, Lock lock) {
 void check_same_dir(const Fd &locked, const std::string &dir) {
   struct stat held {
   }, now{};
-  if (fstat(locked.get(), &held) != 0 || stat(dir.c_str(), &now) != 0 ||
+  if (fstat(locked.get(), &held) != 0 || lstat(dir.c_str(), &now) != 0 ||
       held.st_ino != now.st_ino || held.st_dev != now.st_dev)
     throw Error(Errc::not_attached,
                 "zd state at " + dir + " was detached while this command waited for it");
@@ -131,9 +165,19 @@ enum class DetachedLink { refuse, allow };
 // another namespace would register sockets the program cannot deliver to.
 // Returns false for a link detached behind zdctl's back (only with allow:
 // detach must still be able to clean such a state up).
-bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::refuse) {
+//
+// The kernel opens a pinned link only read-write, and write access to it
+// would let a reader detach it: a reader of a group-readable state cannot
+// open it, so for it (open_for read) the check is skipped: a reader changes
+// nothing, and every change, made by root, checks it.
+bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::refuse,
+                 OpenFor open_for = OpenFor::write) {
   const std::string path = dir + "/" + kLinkPin;
   Fd link(bpf_obj_get(path.c_str()));
+  if (!link && errno == EACCES && open_for == OpenFor::read) {
+    spdlog::debug("{} is not readable by this user: its network namespace is not checked", path);
+    return true;
+  }
   if (!link)
     throw_errno("opening " + path);
   bpf_link_info info = link_info(link, path);
@@ -152,13 +196,17 @@ bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::r
   return true;
 }
 
-// Opens the data-plane maps and checks the config map: magic (is it ours?)
-// and layout version, within [oldest, ZD_LAYOUT_VERSION].
-DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERSION) {
+// Checks that the directory holds pins only, none of them a symlink (before
+// bpf_obj_get follows one), then opens the data-plane maps and checks the
+// config map: magic (is it ours?) and layout version, within [oldest,
+// ZD_LAYOUT_VERSION].
+DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERSION,
+                        OpenFor open_for = OpenFor::write) {
   if (!exists(dir + "/" + kDataMaps[0].pin))
     throw Error(Errc::not_attached,
                 dir + " is not a zd state (no config pin); refusing to touch it");
-  DataMaps maps = DataMaps::from_pins(dir);
+  access::check_pins(dir);
+  DataMaps maps = DataMaps::from_pins(dir, open_for);
   zd_config config = maps.config();
   if (config.magic != ZD_STATE_MAGIC)
     throw Error(Errc::not_attached, dir + " is not a zd state (bad magic); refusing to touch it");
@@ -238,7 +286,8 @@ bpf_prog_info program_info(int fd, const std::string &what) {
 
 } // namespace
 
-State::State(const std::string &dir) : dir_(normalise(dir)), parent_(parent_of(dir_)) {}
+State::State(const std::string &dir)
+    : dir_((refuse_symlink(dir), normalise(dir))), parent_(parent_of(dir_)) {}
 
 namespace {
 
@@ -264,9 +313,26 @@ std::vector<std::string> attach_xdp(const std::string &dir, const std::vector<Xd
   return added;
 }
 
+// Members of the group reach the state only if they may search its parent
+// (bpffs is often mounted 0700): worth a word, not a refusal, since the
+// parent is the host's to open.
+void warn_if_parent_closed(const std::string &parent, const std::string &dir, gid_t group) {
+  struct stat st {};
+  if (stat(parent.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) ||
+      ((st.st_mode & S_IXGRP) && st.st_gid == group))
+    return;
+  spdlog::warn("group {} cannot reach {}: {} is not searchable by it (e.g. chmod o+x {}, which "
+               "lists nothing: see docs/operations.md)",
+               access::group_name(group), dir, parent, parent);
+}
+
 } // namespace
 
-Attached State::attach(const std::vector<XdpRequest> &xdp) const {
+Attached State::attach(const std::vector<XdpRequest> &xdp, std::optional<gid_t> group) const {
+  if (exists(dir_))
+    require_writable(dir_);
+  else if (!writable(parent_))
+    throw Error(Errc::privilege, "this user may not make a zd state in " + parent_);
   for (const auto &request : xdp)
     ifindex_of(request.interface); // refuse a bad name before changing anything
   const std::string name = std::filesystem::path(dir_).filename().string();
@@ -275,18 +341,26 @@ Attached State::attach(const std::vector<XdpRequest> &xdp) const {
                 "state dir name '" + name + "': bpffs allows no '.' in names; choose one without");
   ensure_bpffs(parent_);
   refuse_nested(parent_);
-  Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+  Fd parent_lock = lock_dir(parent_, Lock::exclusive, DirKind::parent);
   clean_leftovers(parent_);
 
+  const access::Access wanted{group};
+  if (group)
+    warn_if_parent_closed(parent_, dir_, *group);
   if (exists(dir_)) {
-    if (xdp.empty()) {
+    // Without --group the state keeps the access it has; with it, the state
+    // gets that group (a change only if it had another or none).
+    const bool regroup = group && access::of_dir(dir_) != wanted;
+    if (xdp.empty() && !regroup) {
       Fd lock = lock_dir(dir_, Lock::shared);
       open_data_maps(dir_);
       check_netns(dir_);
       return {};
     }
     Session session = open(Lock::exclusive); // validated, and tidied if need be
-    return {false, attach_xdp(dir_, xdp)};
+    Attached attached{false, attach_xdp(dir_, xdp)};
+    attached.access_changed = regroup && access::apply(dir_, wanted);
+    return attached;
   }
 
   SkLookupProgram program = SkLookupProgram::load();
@@ -305,8 +379,9 @@ Attached State::attach(const std::vector<XdpRequest> &xdp) const {
   // bpffs refuses names with a dot, so the temporary name has none.
   const std::string tmp = parent_ + "/" + kAttachingPrefix + std::to_string(getpid());
   try {
-    if (mkdir(tmp.c_str(), 0700) != 0)
+    if (mkdir(tmp.c_str(), access::kOwnerDir) != 0)
       throw_errno("creating " + tmp);
+    access::apply(tmp, wanted); // before any pin: pin_whole gives each the same
     maps.pin_all(tmp);
     store.pin_all(tmp);
     xdp_state::pin_program(maps, tmp);
@@ -314,6 +389,8 @@ Attached State::attach(const std::vector<XdpRequest> &xdp) const {
     pin_link(link, tmp + "/" + kLinkPin);
     spdlog::debug("attached to netns inode {}; pinned under {}", this_netns_inode(), tmp);
     Attached attached{true, attach_xdp(tmp, xdp)};
+    attached.access_changed = group.has_value();
+    access::apply(tmp, wanted); // the pins made without pin_whole
     if (rename(tmp.c_str(), dir_.c_str()) != 0)
       throw_errno("renaming " + tmp + " to " + dir_);
     return attached;
@@ -324,9 +401,11 @@ Attached State::attach(const std::vector<XdpRequest> &xdp) const {
 }
 
 bool State::detach() const {
+  if (exists(dir_))
+    require_writable(dir_);
   if (!on_bpffs(parent_))
     return false;
-  Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+  Fd parent_lock = lock_dir(parent_, Lock::exclusive, DirKind::parent);
   clean_leftovers(parent_);
   if (!exists(dir_))
     return false;
@@ -345,17 +424,21 @@ bool State::detach() const {
 }
 
 Session State::open_locked(Lock lock) const {
+  if (lock == Lock::exclusive)
+    require_writable(dir_);
   if (!exists(dir_) && on_bpffs(parent_)) {
     // Maybe a detach was killed after its rename: finish it, so that "not
     // attached" is also true of the kernel.
-    Fd parent_lock = lock_dir(parent_, Lock::exclusive);
+    Fd parent_lock = lock_dir(parent_, Lock::exclusive, DirKind::parent);
     clean_leftovers(parent_);
   }
   Fd held = lock_dir(dir_, lock);
   check_same_dir(held, dir_);
-  DataMaps maps = open_data_maps(dir_);
-  check_netns(dir_);
-  BpfStore store = BpfStore::open(dir_);
+  // A reader opens every pin read-only: all a group may, all it needs.
+  const OpenFor open_for = lock == Lock::shared ? OpenFor::read : OpenFor::write;
+  DataMaps maps = open_data_maps(dir_, ZD_LAYOUT_VERSION, open_for);
+  check_netns(dir_, DetachedLink::refuse, open_for);
+  BpfStore store = BpfStore::open(dir_, open_for);
   spdlog::debug("opened {} ({} lock)", dir_, lock == Lock::shared ? "shared" : "exclusive");
   return Session(std::move(held),
                  std::make_unique<Session::Parts>(std::move(maps), std::move(store), dir_));
@@ -395,6 +478,10 @@ Session State::open(Lock lock) const {
     return std::move(*session);
   // A zdctl was killed during a change: deal with it before anything else,
   // under the exclusive lock (a reader drops its shared one to take it).
+  if (lock == Lock::shared && !writable(dir_))
+    throw Error(Errc::privilege, "a zdctl was killed during a change to the zd state at " + dir_ +
+                                     ", and this user may not finish it: any zdctl that may "
+                                     "change the state does");
   if (lock == Lock::shared) {
     session.reset();
     session.emplace(open_locked(Lock::exclusive));
@@ -406,6 +493,7 @@ Session State::open(Lock lock) const {
 }
 
 Upgraded State::upgrade(bool force) const {
+  require_writable(dir_);
   Fd held = lock_dir(dir_, Lock::exclusive);
   check_same_dir(held, dir_);
   DataMaps maps = open_data_maps(dir_, kOldestUpgradableLayout);
@@ -422,6 +510,9 @@ Upgraded State::upgrade(bool force) const {
     moved_records = BpfStore::upgrade(dir_);
   }
   BpfStore::open(dir_); // the records now have this zdctl's shapes and version
+  // Modes last set by hand or by an older zdctl are brought back to what the
+  // directory grants (access.hpp); the pins made below get it from pin_whole.
+  const bool tightened = access::apply(dir_, access::of_dir(dir_));
 
   const std::string link_path = dir_ + "/" + kLinkPin;
   const std::string program_path = dir_ + "/" + kProgramPin;
@@ -440,7 +531,7 @@ Upgraded State::upgrade(bool force) const {
   bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
   if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0 &&
       xdp_state::current(maps, dir_) && container::deliver_current(dir_, maps))
-    return moved_records ? Upgraded::records : Upgraded::no;
+    return moved_records ? Upgraded::records : tightened ? Upgraded::access : Upgraded::no;
 
   // Swap the program under the link; fails if someone swapped it meanwhile.
   LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE,

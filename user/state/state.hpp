@@ -10,6 +10,8 @@
 // process therefore blocks a zdctl for one operation at most.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,9 +53,10 @@ private:
   std::unique_ptr<Parts> parts_;
 };
 
-// What upgrade moved forward: nothing, the program, the records only
-// (control-plane maps added by a newer zdctl), or the whole layout.
-enum class Upgraded { no, program, records, layout };
+// What upgrade moved forward: nothing, the modes of the pins only (set by
+// hand or by an older zdctl), the program, the records only (control-plane
+// maps added by a newer zdctl), or the whole layout.
+enum class Upgraded { no, access, program, records, layout };
 
 // An interface to steer at with XDP (attach --xdp), and how.
 struct XdpRequest {
@@ -64,6 +67,7 @@ struct XdpRequest {
 struct Attached {
   bool created = false;               // the state was made by this call
   std::vector<std::string> xdp_added; // interfaces newly steered at
+  bool access_changed = false;        // a group was given read access
 };
 
 class State {
@@ -77,7 +81,12 @@ public:
   // everything under dir (atomically: pinned into a temporary directory,
   // then renamed). On an attached state it only adds the interfaces not yet
   // steered at; nothing changes when there are none.
-  Attached attach(const std::vector<XdpRequest> &xdp = {}) const;
+  //
+  // The state is root's alone (0700/0600), or with group also readable by
+  // that group (0750/0640; see plane/access.hpp). On an attached state a
+  // group given replaces the one it has; none given keeps it.
+  Attached attach(const std::vector<XdpRequest> &xdp = {},
+                  std::optional<gid_t> group = std::nullopt) const;
 
   // Detaches the program and removes the pins, of any layout version.
   // Established connections and the workspaces' listening sockets are not

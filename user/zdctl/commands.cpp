@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "access.hpp"
 #include "check.hpp"
 #include "drain.hpp"
 #include "parse.hpp"
@@ -142,8 +143,11 @@ void do_attach(const Options &opts) {
   std::vector<zd::XdpRequest> xdp;
   for (const auto &interface : opts.xdp)
     xdp.push_back({interface, opts.xdp_generic ? zd::XdpMode::generic : zd::XdpMode::native});
-  const zd::Attached attached = zd::State(opts.state).attach(xdp);
-  const bool changed = attached.created || !attached.xdp_added.empty();
+  std::optional<gid_t> group;
+  if (!opts.group.empty())
+    group = zd::access::group_named(opts.group); // before anything is made
+  const zd::Attached attached = zd::State(opts.state).attach(xdp, group);
+  const bool changed = attached.created || !attached.xdp_added.empty() || attached.access_changed;
   std::string text = attached.created ? "attached: sk_lookup program pinned at " + opts.state
                      : changed        ? "already attached (state " + opts.state + ")"
                                : "already attached (state " + opts.state + "), nothing changed";
@@ -152,11 +156,14 @@ void do_attach(const Options &opts) {
     for (const auto &interface : attached.xdp_added)
       text += " " + interface;
   }
+  if (attached.access_changed)
+    text += "; group " + opts.group + " may read it (status, history)";
   print(opts,
         {{"attached", true},
          {"changed", changed},
          {"state", opts.state},
-         {"xdp_added", attached.xdp_added}},
+         {"xdp_added", attached.xdp_added},
+         {"group", opts.group.empty() ? json(nullptr) : json(opts.group)}},
         text);
 }
 
@@ -227,6 +234,10 @@ void do_upgrade(const Options &opts) {
         : upgraded == zd::Upgraded::records
             ? "upgraded: the records now have version " + std::to_string(zd::kRecordVersion) +
                   " (the program already was this zdctl's); " + kept
+        : upgraded == zd::Upgraded::access
+            ? "upgraded: the modes of the state's pins were brought back to its directory's "
+              "(the program already was this zdctl's); " +
+                  kept
             : "already running this zdctl's program, nothing changed");
 }
 

@@ -25,9 +25,10 @@ struct Options {
   bool json = false;
   // Per command; each handler reads only its own.
   bool force = false;
-  unsigned wait_seconds = 0; // detach --wait
+  unsigned wait_seconds = 0;    // detach --wait
   std::vector<std::string> xdp; // attach --xdp
   bool xdp_generic = false;
+  std::string group; // attach --group
   std::string domain, workspace;
   std::vector<std::string> listen;       // domain add
   std::string pid;                       // workspace add --pid

@@ -43,6 +43,8 @@ std::string value_kind(const std::string &option) {
     return "interfaces";
   if (option == "--workspace")
     return "workspaces";
+  if (option == "--group")
+    return "groups";
   return "-";
 }
 
@@ -206,6 +208,7 @@ void write_offer(std::ostream &out) {
          "  domains | workspaces) compgen -W \"$(_zdctl_names \"$1\" \"$3\" \"$4\")\" -- "
          "\"$2\" ;;\n"
          "  dirs) compgen -d -- \"$2\" ;;\n"
+         "  groups) compgen -g -- \"$2\" ;;\n"
          "  interfaces)\n    local ifaces=(/sys/class/net/*)\n"
          "    compgen -W \"${ifaces[*]##*/}\" -- \"$2\"\n    ;;\n"
          "  shells) compgen -W "

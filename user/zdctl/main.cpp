@@ -89,6 +89,9 @@ void attach_options(CLI::App &cmd, Options &o) {
   cmd.add_flag("--xdp-generic", o.xdp_generic,
                "attach XDP in generic mode (slower; for interfaces without native XDP)")
       ->needs(cmd.get_option("--xdp"));
+  cmd.add_option("--group", o.group,
+                 "let this group read the state (status, history): directory 0750, pins 0640; "
+                 "without it the state is root's alone (0700/0600), or keeps the group it has");
 }
 
 void detach_options(CLI::App &cmd, Options &o) {
@@ -228,7 +231,8 @@ const std::array<Command, 16> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
-     "zdctl attach\n  zdctl attach --xdp eth0   (also steer at eth0, for container workspaces)",
+     "zdctl attach\n  zdctl attach --xdp eth0   (also steer at eth0, for container workspaces)\n"
+     "  zdctl attach --group zd-readers   (members may run status and history)",
      attach_options, do_attach, Mutates::yes, " (--xdp-generic attaches in generic mode)"},
     {"", "detach",
      "Detach the program and remove the state; established connections and workspaces keep "
@@ -291,8 +295,8 @@ const std::array<Command, 16> kCommands = {{
     {"", "history",
      "Show the latest route changes (switch, revert, force, fallback): when, from, to, and "
      "which pid and uid made them",
-     "zdctl history shop\n  zdctl history --json | jq '.history[-1]'", history_options,
-     do_history, Mutates::no, nullptr},
+     "zdctl history shop\n  zdctl history --json | jq '.history[-1]'", history_options, do_history,
+     Mutates::no, nullptr},
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
      "zdctl status --json | jq '.domains[] | {name, active}'", no_options, do_status, Mutates::no,
      nullptr},
