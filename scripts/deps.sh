@@ -10,6 +10,8 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev googletest
   libmnl-dev libsystemd-dev
+  libcpp-httplib-dev # zdctl metrics --listen (header-only)
+  prometheus         # promtool check metrics, in the metrics test
   iproute2 util-linux strace ethtool systemd
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
   "$@"

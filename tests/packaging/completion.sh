@@ -109,7 +109,7 @@ EOF
 test_words() {
   load
   expect "switch" zdctl sw
-  expect "attach completion detach domain history revert status switch upgrade workspace" zdctl ''
+  expect "attach completion detach domain history metrics revert status switch upgrade workspace" zdctl ''
   expect "--force" zdctl switch --f
   expect "--xdp --xdp-generic" zdctl attach --xd
   expect "add rm" zdctl domain ''

@@ -25,6 +25,13 @@ struct SwitchResult {
   std::string to;
 };
 
+// A domain's route changes of one kind, as metrics show them.
+struct SwitchTotal {
+  std::string domain;
+  How how = How::switch_to;
+  uint64_t count = 0;
+};
+
 // What a switch may skip.
 enum class Force { no, yes };
 
@@ -70,6 +77,10 @@ public:
 
   Status status() const;
 
+  // Every domain's route changes by how they came, every kind listed (0 when
+  // none): counters since the domain was added, by domain name.
+  std::vector<SwitchTotal> switch_totals() const;
+
   // Connections that taking the XDP plane away would cut: those open to a
   // domain in a workspace of another namespace (detach asks first).
   size_t container_connections() const;
@@ -89,6 +100,7 @@ private:
                     const std::function<void()> &write);
   std::optional<Event> pending_event() const;
   std::optional<std::string> settle(const Event &pending);
+  void count_switch(const Event &event);
   void finish(const Intent &intent);
   void undo(const Intent &intent);
   Domain find_domain(const std::string &name) const;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@ struct WorkspaceStatus {
   uint32_t pid = 0; // 0 when registered by an inherited fd
   std::vector<SocketStatus> sockets;
   Counters counters;
+  std::map<std::string, uint64_t> connections; // established connections per domain name
   Placement placement = Placement::this_netns;
   std::optional<ContainerStatus> container; // other_netns only
 };

@@ -34,6 +34,8 @@ struct Options {
   std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
   uint64_t history_entry = 0;            // revert --to
+  std::string metrics_listen;            // metrics --listen ADDRESS:PORT
+  std::string token_file;                // metrics --token-file
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -49,5 +51,6 @@ void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);
 void do_revert(const Options &opts);
 void do_history(const Options &opts);
+void do_metrics(const Options &opts); // metrics.cpp
 
 } // namespace zdctl
