@@ -193,7 +193,18 @@ TEST_F(Metrics, ListenerServesFreshScrapesAndNothingElse) {
   const int big_post = http(9477, "POST", "/metrics", "Content-Length: 100000\r\n").status;
   EXPECT_TRUE(big_post == 413 || big_post == 405) << big_post;
   EXPECT_LT(Clock::now() - start, 1s);
+  const HttpReply head = http(9477, "HEAD", "/metrics");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, "");
   EXPECT_EQ(http(9477, "GET", "/metrics").status, 200) << "still serving after all that";
+
+  // A scrape that cannot read the state says why, and the listener goes on.
+  zdctl_ok({"detach"});
+  const HttpReply detached = http(9477, "GET", "/metrics");
+  EXPECT_EQ(detached.status, 500);
+  EXPECT_NE(detached.body.find("not attached"), std::string::npos) << detached.body;
+  zdctl_ok({"attach"});
+  EXPECT_EQ(http(9477, "GET", "/metrics").status, 200);
 
   ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
   EXPECT_EQ(server.wait(5s), 0) << "SIGTERM stops it cleanly";
