@@ -236,6 +236,12 @@ TEST_F(Metrics, ANonLoopbackAddressNeedsAToken) {
                            write_token("s3cr3t-t0ken-0123456789", 0644)});
   EXPECT_EQ(readable.code, 1);
   EXPECT_NE(readable.err.find("chmod 600"), std::string::npos) << readable.err;
+  for (const std::string &bad :
+       {std::string("short"), std::string(5000, 'x'), std::string("two words-0123456789")}) {
+    Result r = zdctl({"metrics", "--listen", "127.0.0.1:9479", "--token-file", write_token(bad)});
+    EXPECT_EQ(r.code, 1) << bad.size();
+    EXPECT_NE(r.err.find("one token of 16 to 4096"), std::string::npos) << r.err;
+  }
 
   for (const char *bad : {"9477", "localhost:9477", "127.0.0.1:", "127.0.0.1:70000", "::1:9477"}) {
     Result r = zdctl({"metrics", "--listen", bad});

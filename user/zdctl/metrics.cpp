@@ -89,16 +89,18 @@ std::string read_token(const std::string &path) {
   if (st.st_mode & 077)
     throw zd::Error(zd::Errc::refused,
                     "--token-file " + path + " can be read by others than its owner: chmod 600 it");
-  std::string token(4096, '\0');
+  std::string token(4097, '\0'); // one more than a token may have: a longer file is refused
   const ssize_t n = read(fd.get(), token.data(), token.size());
   if (n < 0)
     zd::throw_errno("cannot read --token-file " + path);
   token.resize(static_cast<size_t>(n));
+  if (token.size() > 4096)
+    token.clear(); // refused below, rather than cut
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
     token.pop_back();
   if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos)
     throw zd::Error(zd::Errc::invalid, "--token-file " + path +
-                                           " must hold one token of 16 to 4095 characters, "
+                                           " must hold one token of 16 to 4096 characters, "
                                            "without spaces");
   return token;
 }
