@@ -9,7 +9,9 @@ packages=(
   libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev googletest
-  libmnl-dev libsystemd-dev libcpp-httplib-dev
+  libmnl-dev libsystemd-dev
+  libcpp-httplib-dev # zdctl metrics --listen; health checks
+  prometheus         # promtool check metrics, in the metrics test
   iproute2 util-linux strace ethtool systemd
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
   "$@"

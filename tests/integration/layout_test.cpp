@@ -61,10 +61,25 @@ protected:
     return meta;
   }
 
-  // The maps record version 2 added, which a state of 1 does not have.
+  // The maps record versions 2 and 3 added, which a state of 1 does not have.
   void unlink_records_of_version2() {
     for (const char *added : {"history", "checks"})
       EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
+    unlink_records_of_version3();
+  }
+  void unlink_records_of_version3() {
+    EXPECT_EQ(unlink((state_dir() + "/switches").c_str()), 0) << "switches";
+  }
+
+  // Writes the records' version, as an older zdctl would have left it.
+  void set_record_version(uint32_t version) {
+    Fd store = pin("store");
+    StoreMeta meta{};
+    uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
+    ASSERT_EQ(meta.record_version, 3u);
+    meta.record_version = version;
+    ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
   }
 };
 
@@ -223,15 +238,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
   Conn established;
   ASSERT_EQ(connect_and_greet(kV4, kPort, established), ConnectError::none);
   const std::string before = status_json();
-  {
-    Fd store = pin("store");
-    StoreMeta meta{};
-    uint32_t zero = 0;
-    ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
-    ASSERT_EQ(meta.record_version, 2u);
-    meta.record_version = 1;
-    ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
-  }
+  set_record_version(1);
   unlink_records_of_version2();
 
   Result refused = zdctl({"history"});
@@ -242,13 +249,43 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 2"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 3"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   zdctl_ok({"switch", "shop", "blue"});
   const json history = json::parse(zdctl_ok({"--json", "history"}))["history"];
   ASSERT_EQ(history.size(), 1u) << history.dump();
   EXPECT_EQ(history[0]["to"], "blue");
+  EXPECT_NE(zdctl_ok({"metrics"}).find("zd_switches_total{domain=\"shop\",how=\"switch\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
+}
+
+// Records of version 2 (before the switch counters): upgrade adds the
+// "switches" map, empty, and keeps history; counting starts there.
+TEST_F(Layout, UpgradeMovesRecordsOfVersionTwoForward) {
+  zdctl_ok({"switch", "shop", "green"});
+  Conn established;
+  ASSERT_EQ(connect_and_greet(kV4, kPort, established), ConnectError::none);
+  const std::string before = status_json();
+  set_record_version(2);
+  unlink_records_of_version3();
+
+  Result refused = zdctl({"metrics"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
+
+  Result up = zdctl({"upgrade"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.out.find("records now have version 3"), std::string::npos) << up.out;
+  EXPECT_EQ(status_json(), before);
+  EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
+  EXPECT_EQ(json::parse(zdctl_ok({"--json", "history"}))["history"].size(), 1u);
+  zdctl_ok({"switch", "shop", "blue"});
+  const std::string metrics = zdctl_ok({"metrics"});
+  EXPECT_NE(metrics.find("zd_switches_total{domain=\"shop\",how=\"switch\"} 1\n"),
+            std::string::npos)
+      << metrics;
   EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
 }
 

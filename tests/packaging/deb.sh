@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the Debian package with `cpack -G DEB` from a built tree, into a
-# temporary directory, and checks it: exactly zdctl, its HTTP module, its man page, its bash
+# temporary directory, and checks it: exactly zdctl, its HTTP module
+# (which zdctl finds at ../lib/zd/ from itself), its man page, its bash
 # completion and the example units (if docs/examples/ has any); a Depends
-# line that dpkg-shlibdeps computed from what zdctl links dynamically; and a
-# packaged zdctl that runs and prints the packaged completion.
+# line that dpkg-shlibdeps computed from what zdctl and the module link
+# dynamically; and a packaged zdctl that runs and prints the packaged
+# completion.
 #
 # Usage: deb.sh BUILD_DIR SOURCE_DIR   (exit 77 without cpack or dpkg-dev)
 set -uo pipefail
@@ -43,12 +45,13 @@ got=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sort)
 expected=$(printf '%s\n' "${want[@]}" | sort)
 [[ $got == "$expected" ]] || fail "package holds:"$'\n'"$got"$'\n'"expected:"$'\n'"$expected"
 
-# Depends: one package per library zdctl (or its HTTP module) needs at run time, as dpkg knows
-# them (libbpf too when it is linked dynamically; the build links it
-# statically when Debian ships the archive).
+# Depends: one package per library zdctl or its module needs at run time,
+# as dpkg knows them (libbpf too when it is linked dynamically; the build
+# links it statically when Debian ships the archive).
 depends=$(dpkg-deb -f "$deb" Depends)
 [[ -n $depends ]] || fail "no Depends line"
-needed=$(objdump -p "$build/user/zdctl" "$build/user/zd-http.so" | awk '$1 == "NEEDED" {print $2}' | sort -u)
+needed=$(objdump -p "$build/user/zdctl" "$build/lib/zd/zd-http.so" |
+  awk '$1 == "NEEDED" {print $2}' | sort -u)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 for soname in $needed; do
   [[ $soname == ld-linux* ]] && continue

@@ -151,9 +151,10 @@ int main(int argc, char **argv) {
   const std::string dir = argv[1];
   struct stat st {};
   std::printf("state dir: %s\n", stat(dir.c_str(), &st) == 0 ? "present" : "absent");
-  for (const char *pin : {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats",
-                          "workspace_stats", "store", "domains", "workspaces", "workspace_names",
-                          "journal", "history", "checks", "flows", "xdp_targets", "devmap", "xdp_stats"})
+  for (const char *pin :
+       {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats",
+        "store", "domains", "workspaces", "workspace_names", "journal", "history", "checks",
+        "switches", "flows", "xdp_targets", "devmap", "xdp_stats"})
     dump_map(dir, pin);
   list("pins", dir);
   dump_links();

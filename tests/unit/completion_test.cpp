@@ -69,9 +69,9 @@ protected:
 std::string Completion::script_;
 
 TEST_F(Completion, EveryCommandIsCompleted) {
-  const std::vector<std::string> top = {"attach",    "detach", "upgrade",   "domain",
-                                        "workspace", "switch", "revert",    "drain",
-                                        "history",   "status", "completion"};
+  const std::vector<std::string> top = {"attach",  "detach", "upgrade", "domain",
+                                        "workspace", "switch", "revert", "drain",
+                                        "history", "metrics", "status", "completion"};
   const Spec root = spec("zdctl");
   for (const auto &command : top) {
     EXPECT_TRUE(has(root.commands, command)) << command;
@@ -106,6 +106,8 @@ TEST_F(Completion, OptionsOfEachCommand) {
   EXPECT_TRUE(has(spec("zdctl attach").flags, "--xdp-generic"));
   EXPECT_TRUE(has(spec("zdctl attach").valued, "--group"));
   EXPECT_TRUE(has(spec("zdctl domain add").valued, "--listen"));
+  EXPECT_TRUE(has(spec("zdctl metrics").valued, "--listen"));
+  EXPECT_TRUE(has(spec("zdctl metrics").valued, "--token-file"));
   for (const char *option : {"--pid", "--socket", "--fd", "--via"})
     EXPECT_TRUE(has(spec("zdctl workspace add").valued, option)) << option;
   EXPECT_FALSE(has(spec("zdctl status").flags, "--force"));

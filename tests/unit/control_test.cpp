@@ -531,8 +531,9 @@ TEST_F(ControlSwitch, IsOneRouteWrite) {
   EXPECT_EQ(second.to, "green");
   EXPECT_EQ(route_of("shop"), route("green", "blue"));
   EXPECT_EQ(plane.set_route_calls, writes + 2);
-  // Of the records, only history has a part in a switch: the event is
-  // written pending before the route and made final after it.
+  // Of the records, only history and the switch count have a part in a
+  // switch: the event is written pending before the route, the count after
+  // it, and the event made final last.
   const std::vector<zd::Event> events = store.events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].seq, events[0].seq + 1);
@@ -541,7 +542,8 @@ TEST_F(ControlSwitch, IsOneRouteWrite) {
   EXPECT_EQ(events[1].how, zd::How::switch_to);
   EXPECT_EQ(events[1].pid, static_cast<uint32_t>(getpid()));
   EXPECT_FALSE(events[1].pending);
-  EXPECT_EQ(store.writes, writes_before_second + 2);
+  EXPECT_EQ(store.switch_count(domain_id("shop"), zd::How::switch_to).count, 2u);
+  EXPECT_EQ(store.writes, writes_before_second + 3);
 }
 
 TEST_F(ControlSwitch, GoesBackToThePreviousWorkspaceAsToAnyOther) {

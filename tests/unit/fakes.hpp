@@ -94,6 +94,7 @@ public:
   }
   void remove_domain(const zd::Domain &domain) override {
     note_write();
+    std::erase_if(switch_counts_, [&](const auto &c) { return c.first.first == domain.id; });
     checks_.erase(domain.name);
     domains_.erase(domain.name);
   }
@@ -157,6 +158,17 @@ public:
       history_.erase(it);
   }
 
+  zd::SwitchCount switch_count(uint32_t domain, zd::How how) const override {
+    return find_in(switch_counts_, std::pair{domain, how}).value_or(zd::SwitchCount{});
+  }
+  void put_switch_count(uint32_t domain, zd::How how, const zd::SwitchCount &count) override {
+    note_write();
+    switch_counts_[{domain, how}] = count;
+  }
+  std::map<std::pair<uint32_t, zd::How>, zd::SwitchCount> switch_counts() const override {
+    return switch_counts_;
+  }
+
   std::optional<zd::Check> domain_check(std::string_view domain) const override {
     return find_in(checks_, domain);
   }
@@ -198,6 +210,9 @@ public:
       out << "event " << event.seq << " " << event.domain << " (" << event.domain_id << ") "
           << event.from << " -> " << event.to << " how " << static_cast<int>(event.how)
           << (event.pending ? " pending" : "") << "\n";
+    for (const auto &[key, count] : switch_counts_)
+      out << "switches of domain " << key.first << " how " << static_cast<int>(key.second) << ": "
+          << count.count << " (last seq " << count.last_seq << ")\n";
     for (const auto &[domain, check] : checks_)
       out << "check " << domain << " kind " << static_cast<int>(check.kind) << " " << check.path
           << " timeout " << check.timeout_ms << " retries " << check.retries << "\n";
@@ -226,6 +241,7 @@ private:
   std::optional<zd::Intent> intent_;
   std::map<uint32_t, zd::Event> history_; // by slot, as the real ring
   std::map<std::string, zd::Check, std::less<>> checks_;
+  std::map<std::pair<uint32_t, zd::How>, zd::SwitchCount> switch_counts_;
 };
 
 class FakeDataplane final : public zd::Dataplane {

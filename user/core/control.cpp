@@ -452,6 +452,7 @@ std::optional<std::string> ControlPlane::settle(const Event &pending) {
   const bool happened =
       plane_.route(pending.domain_id).value_or(Route{}).active == pending.to_id;
   if (happened) {
+    count_switch(pending); // again, if it was counted before the kill: a no-op
     Event done = pending;
     done.pending = false;
     store_.put_event(done);
@@ -487,9 +488,9 @@ std::optional<std::string> ControlPlane::recover() {
 }
 
 // A route change in history: the event is written pending, then the route,
-// then the event is made final; a zdctl killed in between leaves an event
-// that says what it was doing, and the next one keeps or erases it by
-// whether the route was written (settle()).
+// then it is counted, then the event is made final; a zdctl killed in
+// between leaves an event that says what it was doing, and the next one
+// keeps (and counts) or erases it by whether the route was written (settle()).
 void ControlPlane::change_route(const Domain &domain, const Route &before, const Route &after,
                                 How how, const std::function<void()> &write) {
   const std::vector<Event> events = store_.events();
@@ -508,8 +509,34 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
   event.pending = true;
   store_.put_event(event);
   write();
+  count_switch(event);
   event.pending = false;
   store_.put_event(event);
+}
+
+// Counts a route change once, however often it is called for it: the count
+// remembers the seq it counted last, and seqs only grow.
+void ControlPlane::count_switch(const Event &event) {
+  SwitchCount count = store_.switch_count(event.domain_id, event.how);
+  if (count.last_seq >= event.seq)
+    return;
+  ++count.count;
+  count.last_seq = event.seq;
+  store_.put_switch_count(event.domain_id, event.how, count);
+}
+
+std::vector<SwitchTotal> ControlPlane::switch_totals() const {
+  const auto counts = store_.switch_counts();
+  std::vector<Domain> domains = store_.domains();
+  std::sort(domains.begin(), domains.end(),
+            [](const Domain &a, const Domain &b) { return a.name < b.name; });
+  std::vector<SwitchTotal> out;
+  for (const auto &domain : domains)
+    for (How how : {How::switch_to, How::revert, How::force, How::fallback}) {
+      auto it = counts.find({domain.id, how});
+      out.push_back({domain.name, how, it == counts.end() ? 0 : it->second.count});
+    }
+  return out;
 }
 
 std::vector<Event> ControlPlane::history(const std::string &domain) const {

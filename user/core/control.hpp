@@ -34,6 +34,13 @@ struct Held {
   std::vector<Connection> connections; // open or closing, not TIME_WAIT
 };
 
+// A domain's route changes of one kind, as metrics show them.
+struct SwitchTotal {
+  std::string domain;
+  How how = How::switch_to;
+  uint64_t count = 0;
+};
+
 // What a switch may skip.
 enum class Force { no, yes };
 
@@ -113,6 +120,10 @@ public:
   // drain that timed out. Returns how many it closed. Writes no record.
   size_t close_held(const std::string &domain, const std::string &workspace = "");
 
+  // Every domain's route changes by how they came, every kind listed (0 when
+  // none): counters since the domain was added, by domain name.
+  std::vector<SwitchTotal> switch_totals() const;
+
   // Connections that taking the XDP plane away would cut: those open to a
   // domain in a workspace of another namespace (detach asks first).
   size_t container_connections() const;
@@ -132,6 +143,7 @@ private:
                     const std::function<void()> &write);
   std::optional<Event> pending_event() const;
   std::optional<std::string> settle(const Event &pending);
+  void count_switch(const Event &event);
   void finish(const Intent &intent);
   void undo(const Intent &intent);
   Domain find_domain(const std::string &name) const;

@@ -93,6 +93,16 @@ enum class How : uint8_t {
   fallback       // its active workspace was removed (workspace rm --force)
 };
 
+// How many route changes of one kind a domain has had: a counter that only
+// grows, unlike history, whose ring drops the oldest. last_seq is the seq of
+// the event counted last, so counting the same event again (a recovery
+// repeats what a killed zdctl may have done) changes nothing.
+struct SwitchCount {
+  uint64_t count = 0;
+  uint64_t last_seq = 0;
+  bool operator==(const SwitchCount &) const = default;
+};
+
 // One change of a domain's route. Names are kept as they were then: a
 // workspace removed since, or a name given again, does not rewrite history.
 struct Event {

@@ -33,6 +33,7 @@ public:
   virtual std::optional<Domain> domain(std::string_view name) const = 0;
   virtual std::vector<Domain> domains() const = 0;
   virtual void put_domain(const Domain &domain) = 0;
+  // Its check and its switch counts go with it.
   virtual void remove_domain(const Domain &domain) = 0;
 
   virtual std::optional<Workspace> workspace(std::string_view name) const = 0;
@@ -58,6 +59,13 @@ public:
   // kHistorySize older.
   virtual void put_event(const Event &event) = 0;
   virtual void erase_event(uint64_t seq) = 0;
+
+  // The route changes of each domain, by how they came (kept apart from
+  // history: these are counters that never drop off). A count absent is 0.
+  virtual SwitchCount switch_count(uint32_t domain, How how) const = 0;
+  // One write.
+  virtual void put_switch_count(uint32_t domain, How how, const SwitchCount &count) = 0;
+  virtual std::map<std::pair<uint32_t, How>, SwitchCount> switch_counts() const = 0;
 
   // The check every switch and revert of a domain runs unless told
   // otherwise; it goes with the domain's record.

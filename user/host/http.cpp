@@ -4,8 +4,6 @@
 #include <limits.h>
 #include <unistd.h>
 
-#include <vector>
-
 #include "error.hpp"
 #include "parse.hpp"
 #include "zd_http.h"
@@ -14,36 +12,30 @@ namespace zd {
 
 namespace {
 
-// Where the module is, relative to zdctl itself (never the working
-// directory or a search path): beside it in the build tree, in ../lib/zd
-// once installed (see user/CMakeLists.txt).
-std::vector<std::string> module_paths() {
-  char exe[PATH_MAX] = {};
-  const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  std::string dir = n > 0 ? std::string(exe, static_cast<size_t>(n)) : "";
-  dir.erase(dir.find_last_of('/') == std::string::npos ? 0 : dir.find_last_of('/'));
-  return {dir + "/zd-http.so", dir + "/../lib/zd/zd-http.so"};
+// The module sits at ../lib/zd/ from zdctl itself (never the working
+// directory or a search path): build/user/zdctl and build/lib/zd/, or
+// /usr/sbin/zdctl and /usr/lib/zd/. Opened once, never closed.
+void *library() {
+  static void *opened = [] {
+    char exe[PATH_MAX] = {};
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+      throw_errno("cannot find zdctl's own path");
+    std::string path(exe, static_cast<size_t>(n));
+    path.erase(path.rfind('/'));
+    path += "/../lib/zd/zd-http.so";
+    void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle)
+      throw Error(Errc::not_found, std::string("zd's HTTP module is missing: ") + dlerror());
+    return handle;
+  }();
+  return opened;
 }
 
-// Opened once, never closed.
 const zd_http_module &module() {
   static const zd_http_module *loaded = [] {
-    void *library = nullptr;
-    std::string tried;
-    for (const auto &path : module_paths()) {
-      if (access(path.c_str(), F_OK) != 0) {
-        tried += (tried.empty() ? "" : ", ") + path;
-        continue;
-      }
-      library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!library)
-        throw Error(Errc::not_found, std::string("cannot load zd's HTTP module: ") + dlerror());
-      break;
-    }
-    if (!library)
-      throw Error(Errc::not_found, "zd's HTTP module is missing (looked for " + tried + ")");
-    auto entry = reinterpret_cast<decltype(&zd_http)>(dlsym(library, "zd_http"));
-    const zd_http_module *http = entry ? entry() : nullptr;
+    auto entry = reinterpret_cast<decltype(&zd_http)>(http_module_symbol("zd_http"));
+    const zd_http_module *http = entry();
     if (!http || http->abi != ZD_HTTP_ABI)
       throw Error(Errc::not_found, "zd-http.so is not this zdctl's HTTP module (reinstall zd)");
     return http;
@@ -52,6 +44,14 @@ const zd_http_module &module() {
 }
 
 } // namespace
+
+void *http_module_symbol(const char *name) {
+  void *symbol = dlsym(library(), name);
+  if (!symbol)
+    throw Error(Errc::not_found,
+                std::string("zd-http.so lacks ") + name + ": it is not this zdctl's (reinstall zd)");
+  return symbol;
+}
 
 HttpAnswer http_get(const Endpoint &address, const std::string &path,
                     std::chrono::milliseconds timeout) {

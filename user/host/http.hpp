@@ -19,4 +19,8 @@ struct HttpAnswer {
 HttpAnswer http_get(const Endpoint &address, const std::string &path,
                     std::chrono::milliseconds timeout);
 
+// A symbol of the module (the server's, metrics_http.h), opening it on first
+// use. Throws Error (not_found) when the module or the symbol is missing.
+void *http_module_symbol(const char *name);
+
 } // namespace zd

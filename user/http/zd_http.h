@@ -1,8 +1,8 @@
-/* The interface of zd's HTTP module (zd-http.so): zd's HTTP client and
- * server, built on cpp-httplib. Debian ships cpp-httplib as a library that
- * brings OpenSSL, brotli and zlib with it; linked into zdctl they would add
- * about 3 ms to every start, a switch's included. zdctl opens the module
- * only for the commands that speak HTTP (host/http.hpp).
+/* The client interface of zd's HTTP module (zd-http.so; the server's is
+ * metrics_http.h), built on cpp-httplib. Debian ships cpp-httplib as a
+ * library that brings OpenSSL, brotli and zlib with it; linked into zdctl
+ * they would add about 3 ms to every start, a switch's included. zdctl opens
+ * the module only for the commands that speak HTTP (host/http.hpp).
  *
  * Plain C types only: the module and zdctl each carry their own C++ runtime
  * (zdctl links libstdc++ statically), so no C++ object crosses between them.

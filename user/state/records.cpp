@@ -24,6 +24,7 @@ static_assert(sizeof(record::Socket) == 32);
 static_assert(sizeof(record::Workspace) == 144);
 static_assert(sizeof(record::Event) == 240);
 static_assert(sizeof(record::Check) == 256);
+static_assert(sizeof(record::SwitchKey) == 8 && sizeof(record::SwitchCount) == 16);
 
 record::Name record::to_name(std::string_view name) {
   Name out{};
@@ -39,6 +40,9 @@ namespace {
 
 using record::from_name;
 using record::to_name;
+
+// How values: switch, revert, force, fallback.
+constexpr uint32_t kHowKinds = static_cast<uint32_t>(How::fallback);
 
 struct Spec {
   const char *pin;
@@ -58,11 +62,14 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
     {"history", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::Event), kHistorySize, 0},
     {"checks", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::Check), kMaxDomains,
      BPF_F_NO_PREALLOC},
+    {"switches", BPF_MAP_TYPE_HASH, sizeof(record::SwitchKey), sizeof(record::SwitchCount),
+     kMaxDomains * kHowKinds, BPF_F_NO_PREALLOC},
 }};
 
-// Maps a record version added, by index in kSpecs: a state of an earlier
-// version lacks them until `zdctl upgrade` (BpfStore::upgrade).
-constexpr size_t kFirstOfVersion2 = static_cast<size_t>(RecordMap::history);
+// Maps a record version after 1 added, by index in kSpecs: from history
+// (version 2) on. A state of an earlier version lacks some of them until
+// `zdctl upgrade` (BpfStore::upgrade).
+constexpr size_t kFirstAddedAfterVersion1 = static_cast<size_t>(RecordMap::history);
 
 unsigned address_bits(uint8_t family) {
   return family == AF_INET6 ? 128 : 32;
@@ -211,8 +218,8 @@ void pin_new(const std::string &dir, RecordMap which, const V &first = nullptr) 
   pin_whole(map.fd(), pin);
 }
 
-void pin_maps_of_version2(const std::string &dir) {
-  for (size_t i = kFirstOfVersion2; i < BpfStore::kCount; ++i)
+void pin_maps_added_after_version1(const std::string &dir) {
+  for (size_t i = kFirstAddedAfterVersion1; i < BpfStore::kCount; ++i)
     pin_new(dir, static_cast<RecordMap>(i));
 }
 
@@ -221,7 +228,7 @@ void pin_maps_of_version2(const std::string &dir) {
 void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                              uint32_t next_workspace_id) {
   pin_new(dir, RecordMap::journal, record::Intent{});
-  pin_maps_of_version2(dir);
+  pin_maps_added_after_version1(dir);
   pin_new(dir, RecordMap::store,
           record::Meta{kRecordMagic, kRecordVersion, next_domain_id, next_workspace_id});
 }
@@ -230,7 +237,7 @@ bool BpfStore::upgrade(const std::string &dir) {
   auto [meta_map, meta] = open_meta(dir);
   if (meta.record_version == kRecordVersion)
     return false;
-  pin_maps_of_version2(dir);
+  pin_maps_added_after_version1(dir);
   meta.record_version = kRecordVersion;
   meta_map.update(uint32_t{0}, meta);
   return true;
@@ -266,8 +273,11 @@ void BpfStore::put_domain(const Domain &domain) {
   map(RecordMap::domains).update(to_name(domain.name), to_record(domain));
 }
 
-// Its check goes first: a check never outlives its domain, even when cut short.
+// Its counts and check go first: they never outlive the domain, even when cut
+// short (the id could be given to another domain).
 void BpfStore::remove_domain(const Domain &domain) {
+  for (uint32_t how = 1; how <= kHowKinds; ++how)
+    map(RecordMap::switches).erase(record::SwitchKey{domain.id, how});
   map(RecordMap::checks).erase(to_name(domain.name));
   map(RecordMap::domains).erase(to_name(domain.name));
 }
@@ -388,6 +398,29 @@ void BpfStore::erase_event(uint64_t seq) {
   record::Event r{};
   if (map(RecordMap::history).lookup(slot, r) && r.seq == seq)
     map(RecordMap::history).update(slot, record::Event{});
+}
+
+SwitchCount BpfStore::switch_count(uint32_t domain, How how) const {
+  record::SwitchCount r{};
+  if (!map(RecordMap::switches).lookup(record::SwitchKey{domain, static_cast<uint32_t>(how)}, r))
+    return {};
+  return {r.count, r.last_seq};
+}
+
+void BpfStore::put_switch_count(uint32_t domain, How how, const SwitchCount &count) {
+  map(RecordMap::switches)
+      .update(record::SwitchKey{domain, static_cast<uint32_t>(how)},
+              record::SwitchCount{count.count, count.last_seq});
+}
+
+// A key of a kind this zdctl does not know (a newer one's) is left out.
+std::map<std::pair<uint32_t, How>, SwitchCount> BpfStore::switch_counts() const {
+  std::map<std::pair<uint32_t, How>, SwitchCount> out;
+  for (const auto &[key, r] :
+       map(RecordMap::switches).entries<record::SwitchKey, record::SwitchCount>())
+    if (key.how >= 1 && key.how <= kHowKinds)
+      out[{key.domain_id, static_cast<How>(key.how)}] = {r.count, r.last_seq};
+  return out;
 }
 
 std::optional<Check> BpfStore::domain_check(std::string_view domain) const {

@@ -19,7 +19,8 @@ namespace zd {
 inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
 // 1: the records of layout 1, byte for byte, plus the "store" and "journal" maps.
 // 2: adds "history" and "checks" (`zdctl upgrade` adds them to a state of 1).
-inline constexpr uint32_t kRecordVersion = 2;
+// 3: adds "switches" (`zdctl upgrade` adds it, empty, to a state of 1 or 2).
+inline constexpr uint32_t kRecordVersion = 3;
 
 namespace record {
 
@@ -98,13 +99,32 @@ struct Check {
   char path[240]; // NUL-padded
 };
 
+// The "switches" map: a domain's route changes of one kind (core How).
+struct SwitchKey {
+  uint32_t domain_id;
+  uint32_t how;
+};
+struct SwitchCount {
+  uint64_t count;
+  uint64_t last_seq; // the history seq counted last: a recount is a no-op
+};
+
 // Names are NUL-padded; one longer than kMaxNameLength is cut there.
 Name to_name(std::string_view name);
 std::string from_name(const Name &name);
 
 } // namespace record
 
-enum class RecordMap { store, domains, workspaces, workspace_names, journal, history, checks };
+enum class RecordMap {
+  store,
+  domains,
+  workspaces,
+  workspace_names,
+  journal,
+  history,
+  checks,
+  switches
+};
 
 // The record maps of one state, and the core's Store on top of them.
 class BpfStore final : public Store {
@@ -118,13 +138,13 @@ public:
   // map and add an empty "journal", pinned under dir. Idempotent.
   static void adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                             uint32_t next_workspace_id);
-  // Moves records of an earlier version to this one: pins the maps it adds,
-  // empty, then writes the version (last, so a cut run is simply repeated).
+  // Moves records of an earlier version to this one: pins the maps added
+  // since, empty, then writes the version (last, so a cut run is simply repeated).
   // Returns false, changing nothing, when they already are of this version.
   static bool upgrade(const std::string &dir);
 
   void pin_all(const std::string &dir) const;
-  static constexpr size_t kCount = 7;
+  static constexpr size_t kCount = 8;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -147,6 +167,10 @@ public:
   std::vector<Event> events() const override;
   void put_event(const Event &event) override;
   void erase_event(uint64_t seq) override;
+
+  SwitchCount switch_count(uint32_t domain, How how) const override;
+  void put_switch_count(uint32_t domain, How how, const SwitchCount &count) override;
+  std::map<std::pair<uint32_t, How>, SwitchCount> switch_counts() const override;
 
   std::optional<Check> domain_check(std::string_view domain) const override;
   void set_domain_check(std::string_view domain, const std::optional<Check> &check) override;

@@ -45,6 +45,8 @@ struct Options {
   bool drain_wait = false;               // drain --wait
   std::string drain_timeout = "30s";     // drain --timeout (parse_duration)
   bool kill_after = false;               // drain --kill-after
+  std::string metrics_listen;            // metrics --listen ADDRESS:PORT
+  std::string token_file;                // metrics --token-file
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -65,5 +67,6 @@ void do_drain(const Options &opts);
 
 // The longest drain --timeout.
 inline constexpr std::chrono::milliseconds kMaxDrainTimeout = std::chrono::hours(24);
+void do_metrics(const Options &opts); // metrics.cpp
 
 } // namespace zdctl

@@ -227,7 +227,16 @@ void history_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain, "only this domain's changes");
 }
 
-const std::array<Command, 16> kCommands = {{
+void metrics_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("--listen", o.metrics_listen,
+                 "serve them on http://ADDRESS:PORT/metrics until SIGINT or SIGTERM (loopback "
+                 "only, unless --token-file)");
+  cmd.add_option("--token-file", o.token_file,
+                 "require 'Authorization: Bearer TOKEN', TOKEN read from this file (mode 600)")
+      ->needs(cmd.get_option("--listen"));
+}
+
+const std::array<Command, 17> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -300,6 +309,13 @@ const std::array<Command, 16> kCommands = {{
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
      "zdctl status --json | jq '.domains[] | {name, active}'", no_options, do_status, Mutates::no,
      nullptr},
+    {"", "metrics",
+     "Print the state as Prometheus metrics (for node_exporter's textfile collector), or "
+     "serve them on /metrics",
+     "zdctl metrics > /var/lib/prometheus/node-exporter/zd.prom.tmp && mv "
+     "/var/lib/prometheus/node-exporter/zd.prom.tmp /var/lib/prometheus/node-exporter/zd.prom\n"
+     "  zdctl metrics --listen 127.0.0.1:9477   (Prometheus scrapes it)",
+     metrics_options, do_metrics, Mutates::no, nullptr},
     {"", "completion",
      "Print a bash completion script for zdctl: commands, options, and the names of domains "
      "and workspaces in the state",

@@ -1,5 +1,5 @@
-// zd-http.so: zd's HTTP client and server on cpp-httplib (see zd_http.h for
-// why it is a module of its own).
+// The client half of zd-http.so: the GET of a health check, on cpp-httplib
+// (zd_http.h says why it is a module; metrics_http.cpp is the server half).
 #include "zd_http.h"
 
 #include <httplib.h>
@@ -67,6 +67,6 @@ const zd_http_module kModule = {ZD_HTTP_ABI, get};
 
 } // namespace
 
-extern "C" const zd_http_module *zd_http(void) {
+extern "C" __attribute__((visibility("default"))) const zd_http_module *zd_http(void) {
   return &kModule;
 }
