@@ -27,4 +27,6 @@ scripts/deps.sh
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j"${JOBS:-2}"
 
-exec ctest --test-dir "$build_dir" --output-on-failure "$@"
+# Two at a time: every test has a namespace of its own, and the crash sweep
+# (over two minutes alone) then runs beside the rest instead of after it.
+exec ctest --test-dir "$build_dir" --output-on-failure -j"${JOBS:-2}" "$@"
