@@ -125,11 +125,16 @@ TEST_F(Metrics, TextPassesPromtoolAndFollowsTrafficAndSwitches) {
   zdctl_ok({"revert", "shop"});
   zdctl_ok({"switch", "shop", "green"});
   const int connections = 7;
-  for (int i = 0; i < connections; ++i)
+  for (int i = 0; i < connections - 1; ++i)
     ASSERT_EQ(greet(kV4), "green");
+  Conn kept; // the last one stays open, held by green: what drain would wait for
+  ASSERT_EQ(connect_and_greet(kV4, kPort, kept), ConnectError::none);
 
   const std::string text = zdctl_ok({"metrics"});
   EXPECT_EQ(promtool_problems(text), "") << text;
+  EXPECT_EQ(value_of(text, R"(zd_workspace_connections{workspace="green",domain="shop"})"), "1")
+      << text;
+  EXPECT_EQ(value_of(text, R"(zd_workspace_connections{workspace="blue",domain="shop"})"), "0");
   EXPECT_EQ(value_of(text, R"(zd_switches_total{domain="shop",how="switch"})"), "3") << text;
   EXPECT_EQ(value_of(text, R"(zd_switches_total{domain="shop",how="revert"})"), "1");
   EXPECT_EQ(value_of(text, R"(zd_switches_total{domain="shop",how="force"})"), "0");
