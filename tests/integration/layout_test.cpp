@@ -190,6 +190,14 @@ TEST_F(Layout, TwentyUpgradesUnderLoadFailNoConnection) {
 // whose it is, and changes nothing.
 TEST_F(Layout, AnOlderZdctlRefusesANewerStateAndChangesNothing) {
   zdctl_ok({"switch", "shop", "blue"});
+  auto refused_by_each = [&](const std::vector<std::vector<std::string>> &commands,
+                             const std::string &message) {
+    for (const auto &args : commands) {
+      Result r = zdctl(args);
+      EXPECT_EQ(r.code, 1) << args[0];
+      EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    }
+  };
   uint32_t zero = 0;
   Fd config = pin("config");
   zd_config c{};
@@ -197,16 +205,10 @@ TEST_F(Layout, AnOlderZdctlRefusesANewerStateAndChangesNothing) {
   const zd_config original = c;
   c.layout_version = ZD_LAYOUT_VERSION + 1;
   ASSERT_EQ(bpf_map_update_elem(config.get(), &zero, &c, BPF_ANY), 0);
-  for (const auto &args : std::vector<std::vector<std::string>>{
-           {"status"}, {"switch", "shop", "green"}, {"upgrade"}, {"upgrade", "--force"}}) {
-    Result r = zdctl(args);
-    EXPECT_EQ(r.code, 1) << args[0];
-    EXPECT_NE(r.err.find("has layout version " + std::to_string(ZD_LAYOUT_VERSION + 1) +
-                         " but this zdctl speaks version " + std::to_string(ZD_LAYOUT_VERSION) +
-                         ": use the newer zdctl that attached it"),
-              std::string::npos)
-        << r.err;
-  }
+  refused_by_each({{"status"}, {"switch", "shop", "green"}, {"upgrade"}, {"upgrade", "--force"}},
+                  "has layout version " + std::to_string(ZD_LAYOUT_VERSION + 1) +
+                      " but this zdctl speaks version " + std::to_string(ZD_LAYOUT_VERSION) +
+                      ": use the newer zdctl that attached it");
   ASSERT_EQ(bpf_map_lookup_elem(config.get(), &zero, &c), 0);
   EXPECT_EQ(c.layout_version, ZD_LAYOUT_VERSION + 1) << "upgrade wrote a newer state";
   ASSERT_EQ(bpf_map_update_elem(config.get(), &zero, &original, BPF_ANY), 0);
@@ -217,14 +219,8 @@ TEST_F(Layout, AnOlderZdctlRefusesANewerStateAndChangesNothing) {
   const StoreMeta records = meta;
   meta.record_version += 1;
   ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
-  for (const auto &args :
-       std::vector<std::vector<std::string>>{{"status"}, {"revert", "shop"}, {"upgrade"}}) {
-    Result r = zdctl(args);
-    EXPECT_EQ(r.code, 1) << args[0];
-    EXPECT_NE(r.err.find("it cannot hold them; use the newer zdctl that wrote them"),
-              std::string::npos)
-        << r.err;
-  }
+  refused_by_each({{"status"}, {"revert", "shop"}, {"upgrade"}},
+                  "it cannot hold them; use the newer zdctl that wrote them");
   ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &records, BPF_ANY), 0);
   EXPECT_EQ(greet(kV4), "blue") << "the refusals changed the route";
   EXPECT_EQ(json::parse(status_json())["domains"][0]["active"], "blue");

@@ -12,10 +12,6 @@ namespace zd {
 
 namespace {
 
-std::string quoted(std::string_view text) {
-  return "'" + printable(text.substr(0, 60)) + (text.size() > 60 ? "...'" : "'");
-}
-
 // A path goes on the request line as typed: visible ASCII only, so it can
 // neither split the line nor smuggle a header.
 bool is_request_path(std::string_view path) {
@@ -32,11 +28,11 @@ Check parse_check(std::string_view spec) {
     return check;
   }
   if (!is_request_path(spec))
-    throw Error(Errc::invalid, "bad check " + quoted(spec) +
+    throw Error(Errc::invalid, "bad check " + quoted(spec.substr(0, 60)) +
                                    ": expected tcp, or an HTTP path such as /healthz (no "
                                    "spaces or control characters)");
   if (spec.size() > kMaxCheckPathLength)
-    throw Error(Errc::invalid, "bad check " + quoted(spec) + ": a path of at most " +
+    throw Error(Errc::invalid, "bad check " + quoted(spec.substr(0, 60)) + ": a path of at most " +
                                    std::to_string(kMaxCheckPathLength) + " characters");
   check.kind = Check::Kind::http;
   check.path = spec;

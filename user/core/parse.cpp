@@ -17,10 +17,6 @@ namespace {
 
 constexpr size_t kMaxEndpointLength = 128;
 
-std::string quoted(std::string_view text) {
-  return "'" + printable(text) + "'";
-}
-
 // Decimal digits only, value within [min, max].
 bool parse_uint(std::string_view text, long long min, long long max, long long &out) {
   if (text.empty() || text.size() > 10)
@@ -229,6 +225,10 @@ void validate_name(std::string_view kind, std::string_view name) {
   for (char c : name)
     if (!alnum(c) && c != '-' && c != '_' && c != '.')
       fail("only letters, digits, '-', '_' and '.' are allowed");
+}
+
+std::string quoted(std::string_view text) {
+  return "'" + printable(text) + "'";
 }
 
 int parse_pid(std::string_view text) {

@@ -29,6 +29,9 @@ std::string family_name(uint8_t family); // "ipv4" / "ipv6"
 // text with control characters shown as \xNN: fit for a one-line message.
 std::string printable(std::string_view text);
 
+// 'text', printable: how an error message shows what the user typed.
+std::string quoted(std::string_view text);
+
 // kind is "domain" or "workspace", used in the error message.
 void validate_name(std::string_view kind, std::string_view name);
 

@@ -351,6 +351,8 @@ void BpfStore::clear_intent() {
 }
 
 std::vector<Event> BpfStore::events() const {
+  if (events_)
+    return *events_;
   std::vector<Event> out;
   for (const record::Event &r : map(RecordMap::history).array_values<record::Event>(kHistorySize)) {
     if (r.seq == 0)
@@ -373,10 +375,12 @@ std::vector<Event> BpfStore::events() const {
     out.push_back(std::move(event));
   }
   std::sort(out.begin(), out.end(), [](const Event &a, const Event &b) { return a.seq < b.seq; });
+  events_ = out;
   return out;
 }
 
 void BpfStore::put_event(const Event &event) {
+  events_.reset();
   record::Event r{};
   r.seq = event.seq;
   r.time_ns = event.time_ns;
@@ -394,6 +398,7 @@ void BpfStore::put_event(const Event &event) {
 }
 
 void BpfStore::erase_event(uint64_t seq) {
+  events_.reset();
   const uint32_t slot = static_cast<uint32_t>(seq % kHistorySize);
   record::Event r{};
   if (map(RecordMap::history).lookup(slot, r) && r.seq == seq)

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "bpf_map.hpp"
 #include "model.hpp"
@@ -182,6 +184,11 @@ private:
   void check_shapes() const;
 
   std::array<BpfMap, kCount> maps_;
+  // The history ring as last read: a store lives for one locked operation,
+  // in which only it writes the ring, and a switch would otherwise read all
+  // of it twice (is a change pending? which seq is next?). Dropped by every
+  // write of the ring.
+  mutable std::optional<std::vector<Event>> events_;
 };
 
 } // namespace zd

@@ -91,9 +91,13 @@ std::optional<zd::Check> check_of(const Options &opts) {
   return check;
 }
 
+zd::Force force_of(const Options &opts) {
+  return opts.force ? zd::Force::yes : zd::Force::no;
+}
+
 zd::Release run_release(const Options &opts, zd::RouteRequest request) {
   request.domain = opts.domain;
-  request.force = opts.force ? zd::Force::yes : zd::Force::no;
+  request.force = force_of(opts);
   const zd::CheckChoice choice{check_of(opts), opts.no_check};
   return zd::release(zd::State(opts.state), request, choice, opts.dry_run);
 }
@@ -131,10 +135,6 @@ void print_registered(const Options &opts, const std::vector<zd::RegisteredSocke
               ")";
   }
   print(opts, {{"workspace", opts.workspace}, {"added", true}, {"sockets", as_json}}, text);
-}
-
-zd::Force force_of(const Options &opts) {
-  return opts.force ? zd::Force::yes : zd::Force::no;
 }
 
 } // namespace
