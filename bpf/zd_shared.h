@@ -15,11 +15,18 @@
 /*
  * Bumped whenever a data-plane map's key, value or meaning changes, or the
  * set of pins does. zdctl refuses to touch a state of another layout version,
- * except `zdctl upgrade`, which moves an older one forward in place.
+ * except `zdctl upgrade`, which moves it to its own in place: maps whose
+ * shape changed are copied into new ones (user/state/migrate.hpp).
+ *
+ * The rule that makes that safe both ways: a layout only appends fields to a
+ * value (or grows max_entries), and an appended field's zero means what the
+ * older layout did. An older zdctl can then move a newer state back when
+ * every appended field is still zero, and refuses when one is not.
  *
  * 2: control-plane records left the BPF object (user/state/records.hpp).
+ * 3: struct zd_route gained the canary fields.
  */
-#define ZD_LAYOUT_VERSION 2
+#define ZD_LAYOUT_VERSION 3
 #define ZD_STATE_MAGIC 0x7a645354u /* "zdST" */
 
 #define ZD_MAX_DOMAINS 16384
@@ -55,10 +62,16 @@ struct zd_prefix_key {
 /*
  * Which workspace serves a domain. A switch rewrites this whole value with
  * one map update, so the program never sees a half-made route.
+ *
+ * A canary (layout 3) takes canary_weight percent of the domain's NEW
+ * connections while its socket is live; zero (no canary) leaves every one
+ * to active, as layout 2 did.
  */
 struct zd_route {
 	__u32 active;
 	__u32 previous;
+	__u32 canary;	     /* workspace id, or ZD_NO_ID */
+	__u32 canary_weight; /* 0..100: percent of new connections */
 };
 
 /*

@@ -1,15 +1,19 @@
 // The shape of a state in bpffs: the records are the control plane's own
-// maps (not the program's), a state of the previous layout is moved forward
-// in place by `zdctl upgrade`, and one directory is one state whatever way
-// its path is spelled.
+// maps (not the program's), a state of an older layout is moved forward in
+// place by `zdctl upgrade` (maps of another shape copied into new ones), a
+// newer one is moved back only when it fits, and one directory is one state
+// whatever way its path is spelled.
 #include <bpf/bpf.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
 #include "harness.hpp"
+#include "reshape.hpp"
 #include "zd_shared.h"
 
 namespace zdtest {
@@ -30,6 +34,75 @@ protected:
     return fd;
   }
 
+  // The ids of the maps a program uses.
+  std::set<uint32_t> maps_of(int program) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(program, &info, &len), 0);
+    std::vector<uint32_t> ids(info.nr_map_ids);
+    const uint32_t n = info.nr_map_ids;
+    info = {};
+    info.nr_map_ids = n;
+    info.map_ids = reinterpret_cast<uint64_t>(ids.data());
+    EXPECT_EQ(bpf_obj_get_info_by_fd(program, &info, &len), 0);
+    return {ids.begin(), ids.end()};
+  }
+
+  // The program the state's link runs now.
+  Fd running_program() {
+    Fd link = pin("link");
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(link.get(), &info, &len), 0);
+    return Fd(bpf_prog_get_fd_by_id(info.prog_id));
+  }
+
+  uint32_t route_value_size() {
+    Fd routes = pin("routes");
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    EXPECT_EQ(bpf_obj_get_info_by_fd(routes.get(), &info, &len), 0);
+    return info.value_size;
+  }
+
+  // Every data map pinned is one the running program reads: after an
+  // upgrade that copied maps, the program must use the copies.
+  void expect_program_reads_the_pins() {
+    const std::set<uint32_t> used = maps_of(running_program().get());
+    for (const char *data :
+         {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats"})
+      EXPECT_EQ(used.count(id_of(pin(data).get(), false)), 1u)
+          << "the running program does not read the pinned " << data << " map";
+  }
+
+  // Upgrades a state of another layout: it says so, the routes have this
+  // layout's shape, and the running program reads every map pinned.
+  void upgrade_to_this_layout() {
+    Result up = zdctl({"upgrade"});
+    ASSERT_EQ(up.code, 0) << up.err;
+    EXPECT_NE(up.out.find("now has layout " + std::to_string(ZD_LAYOUT_VERSION)), std::string::npos)
+        << up.out;
+    EXPECT_EQ(route_value_size(), sizeof(zd_route));
+    expect_program_reads_the_pins();
+  }
+
+  // shop switched blue then green (two history entries), a prefix domain,
+  // and a connection open to green: what every upgrade must keep.
+  void stage_with_history(Conn &established) {
+    zdctl_ok({"switch", "shop", "blue"});
+    zdctl_ok({"switch", "shop", "green"});
+    zdctl_ok({"domain", "add", "fleet", "--listen", "tcp://10.99.0.128/25:443"});
+    ASSERT_EQ(connect_and_greet(kV4, kPort, established), ConnectError::none);
+    ASSERT_EQ(established.greeting, "green");
+  }
+
+  std::vector<std::string> pin_names() {
+    std::vector<std::string> out;
+    for (const auto &entry : std::filesystem::directory_iterator(state_dir()))
+      out.push_back(entry.path().filename().string());
+    return out;
+  }
+
   uint32_t id_of(int fd, bool program) {
     bpf_prog_info prog{};
     bpf_map_info map{};
@@ -38,11 +111,12 @@ protected:
     return program ? prog.id : map.id;
   }
 
-  // Rewrites this layout-2 state into the shape layout 1 had: no "store"
-  // map, the id cursors in the config map, layout_version 1. The records
-  // maps of layout 1 had the same pins and shapes, so this is that state
-  // but for the program, which upgrade replaces anyway.
+  // Rewrites this state into the shape layout 1 had: 8-byte routes, no
+  // "store" map, the id cursors in the config map, layout_version 1. The
+  // records maps of layout 1 had the same pins and shapes, so this is that
+  // state but for the program, which upgrade replaces anyway.
   StoreMeta make_layout_one() {
+    zdtest::reshape_routes(state_dir(), {1, 8});
     StoreMeta meta{};
     uint32_t zero = 0;
     {
@@ -84,18 +158,7 @@ protected:
 };
 
 TEST_F(Layout, RecordsAreNotMapsOfTheProgram) {
-  Fd program = pin("program");
-  uint32_t n = 0;
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  ASSERT_EQ(bpf_obj_get_info_by_fd(program.get(), &info, &len), 0);
-  std::vector<uint32_t> ids(info.nr_map_ids);
-  n = info.nr_map_ids;
-  info = {};
-  info.nr_map_ids = n;
-  info.map_ids = reinterpret_cast<uint64_t>(ids.data());
-  ASSERT_EQ(bpf_obj_get_info_by_fd(program.get(), &info, &len), 0);
-  const std::set<uint32_t> used(ids.begin(), ids.end());
+  const std::set<uint32_t> used = maps_of(pin("program").get());
 
   for (const char *record : {"store", "domains", "workspaces", "workspace_names"})
     EXPECT_EQ(used.count(id_of(pin(record).get(), false)), 0u)
@@ -105,12 +168,8 @@ TEST_F(Layout, RecordsAreNotMapsOfTheProgram) {
 }
 
 TEST_F(Layout, UpgradeMovesALayoutOneStateForwardKeepingEverything) {
-  zdctl_ok({"switch", "shop", "blue"});
-  zdctl_ok({"switch", "shop", "green"});
-  zdctl_ok({"domain", "add", "fleet", "--listen", "tcp://10.99.0.128/25:443"});
   Conn established;
-  ASSERT_EQ(connect_and_greet(kV4, kPort, established), ConnectError::none);
-  ASSERT_EQ(established.greeting, "green");
+  ASSERT_NO_FATAL_FAILURE(stage_with_history(established));
   const std::string before = status_json();
   const StoreMeta cursors = make_layout_one();
 
@@ -143,9 +202,11 @@ TEST_F(Layout, UpgradeMovesALayoutOneStateForwardKeepingEverything) {
 }
 
 // Upgrades under load: short-lived connections all along while zdctl
-// upgrade runs 20 times, every other one moving a layout-1 state forward
-// (the others swap the program in place with --force). The link is updated,
-// never re-attached, so no connection finds the namespace without a program.
+// upgrade runs 20 times, every other one moving a state of layout 1 or 2
+// forward (its routes copied into a map of layout 3's shape; the others
+// swap the program in place with --force). The link is updated, never
+// re-attached, so no connection finds the namespace without a program, and
+// the old program reads its old maps until the new one runs.
 TEST_F(Layout, TwentyUpgradesUnderLoadFailNoConnection) {
   zdctl_ok({"switch", "shop", "blue"});
   std::atomic<bool> stop{false};
@@ -167,8 +228,10 @@ TEST_F(Layout, TwentyUpgradesUnderLoadFailNoConnection) {
   std::thread a(client, 0), b(client, 1);
   int upgrades = 0;
   for (int round = 0; round < 20 && !HasFailure(); ++round) {
-    if (round % 2 == 0)
+    if (round % 4 == 0)
       make_layout_one();
+    else if (round % 4 == 2)
+      reshape_routes(state_dir(), {2, 8});
     const std::string said = zdctl_ok({"upgrade", "--force"});
     EXPECT_NE(said.find(round % 2 == 0 ? "now has layout" : "now runs this zdctl's program"),
               std::string::npos)
@@ -179,16 +242,98 @@ TEST_F(Layout, TwentyUpgradesUnderLoadFailNoConnection) {
   a.join();
   b.join();
   EXPECT_EQ(upgrades, 20);
+  EXPECT_EQ(route_value_size(), sizeof(zd_route));
+  expect_program_reads_the_pins();
   EXPECT_EQ(failed.load(), 0) << "first: " << first_failure;
   EXPECT_GT(made.load(), 100) << "too little load to say anything";
   std::printf("%d connections during %d upgrades, %d failed\n", made.load(), upgrades,
               failed.load());
 }
 
-// A downgrade: this zdctl meets a state a newer one wrote (a later layout,
-// or later records). Every command, upgrade included, refuses it, says
-// whose it is, and changes nothing.
-TEST_F(Layout, AnOlderZdctlRefusesANewerStateAndChangesNothing) {
+// A state of layout 2 (routes of 8 bytes) with history, counters, a prefix
+// and an open connection: upgrade copies the routes into a map of this
+// layout's shape, keeps every other map, and the program it swaps in reads
+// the maps pinned, so a switch made afterwards takes effect.
+TEST_F(Layout, UpgradeCopiesAMapOfAnOlderShapeKeepingEverything) {
+  Conn established;
+  ASSERT_NO_FATAL_FAILURE(stage_with_history(established));
+  const std::string before = status_json();
+  const std::string history = zdctl_ok({"--json", "history"});
+  reshape_routes(state_dir(), {2, 8});
+
+  Result refused = zdctl({"switch", "shop", "blue"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("has layout version 2"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
+
+  ASSERT_NO_FATAL_FAILURE(upgrade_to_this_layout());
+  EXPECT_EQ(status_json(), before) << "upgrade lost or changed something";
+  EXPECT_EQ(zdctl_ok({"--json", "history"}), history);
+  EXPECT_EQ(exchange(established, "ping", 10), "green:ping") << "established connection broke";
+  EXPECT_EQ(greet(kV4), "green");
+
+  EXPECT_EQ(json::parse(zdctl_ok({"--json", "revert", "shop"}))["to"], "blue");
+  EXPECT_EQ(greet(kV4), "blue") << "the new program does not read the copied routes";
+  EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
+}
+
+// A state a newer zdctl wrote, whose newer fields are all zero (nothing in
+// it needs the newer layout): every command but upgrade refuses it and says
+// whose it is; upgrade moves it back to this layout and keeps everything.
+TEST_F(Layout, UpgradeMovesANewerStateBackWhenItFits) {
+  zdctl_ok({"switch", "shop", "green"});
+  const std::string before = status_json();
+  reshape_routes(state_dir(), {ZD_LAYOUT_VERSION + 1, sizeof(zd_route) + 8});
+  for (const auto &args :
+       std::vector<std::vector<std::string>>{{"status"}, {"switch", "shop", "blue"}}) {
+    Result r = zdctl(args);
+    EXPECT_EQ(r.code, 1) << args[0];
+    EXPECT_NE(r.err.find("has layout version " + std::to_string(ZD_LAYOUT_VERSION + 1) +
+                         " but this zdctl speaks version " + std::to_string(ZD_LAYOUT_VERSION) +
+                         ": use the newer zdctl that attached it (or zdctl upgrade"),
+              std::string::npos)
+        << r.err;
+  }
+  ASSERT_NO_FATAL_FAILURE(upgrade_to_this_layout());
+  EXPECT_EQ(status_json(), before);
+  zdctl_ok({"switch", "shop", "blue"});
+  EXPECT_EQ(greet(kV4), "blue");
+}
+
+// A newer state this layout cannot hold (a newer field is set on shop's
+// route): upgrade refuses, names the domain, and changes nothing: the same
+// pins, the same layout, the same traffic.
+TEST_F(Layout, UpgradeRefusesANewerStateItCannotHold) {
+  zdctl_ok({"switch", "shop", "blue"});
+  reshape_routes(state_dir(), {ZD_LAYOUT_VERSION + 1, sizeof(zd_route) + 8, /*shop*/ 1, 7});
+  const uint32_t routes = id_of(pin("routes").get(), false);
+  const uint32_t program = id_of(running_program().get(), true);
+  for (const auto &args :
+       std::vector<std::vector<std::string>>{{"upgrade"}, {"upgrade", "--force"}}) {
+    Result r = zdctl(args);
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.err.find("cannot move this state to layout " + std::to_string(ZD_LAYOUT_VERSION) +
+                         ": an entry of the routes map (domain 'shop') uses a field that layout " +
+                         std::to_string(ZD_LAYOUT_VERSION) + " does not have; nothing was changed"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_EQ(id_of(pin("routes").get(), false), routes) << "the routes pin was replaced";
+  EXPECT_EQ(id_of(running_program().get(), true), program) << "the program was replaced";
+  EXPECT_EQ(route_value_size(), sizeof(zd_route) + 8);
+  Fd config = pin("config");
+  zd_config c{};
+  uint32_t zero = 0;
+  ASSERT_EQ(bpf_map_lookup_elem(config.get(), &zero, &c), 0);
+  EXPECT_EQ(c.layout_version, ZD_LAYOUT_VERSION + 1u);
+  const std::vector<std::string> names = pin_names();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "routes-upgrading"), 0) << "a pin was left";
+  EXPECT_EQ(greet(kV4), "blue");
+}
+
+// Records a newer zdctl wrote: every command, upgrade included, refuses
+// them, says whose they are, and changes nothing.
+TEST_F(Layout, NewerRecordsAreRefusedByEveryCommand) {
   zdctl_ok({"switch", "shop", "blue"});
   auto refused_by_each = [&](const std::vector<std::vector<std::string>> &commands,
                              const std::string &message) {
@@ -199,28 +344,16 @@ TEST_F(Layout, AnOlderZdctlRefusesANewerStateAndChangesNothing) {
     }
   };
   uint32_t zero = 0;
-  Fd config = pin("config");
-  zd_config c{};
-  ASSERT_EQ(bpf_map_lookup_elem(config.get(), &zero, &c), 0);
-  const zd_config original = c;
-  c.layout_version = ZD_LAYOUT_VERSION + 1;
-  ASSERT_EQ(bpf_map_update_elem(config.get(), &zero, &c, BPF_ANY), 0);
-  refused_by_each({{"status"}, {"switch", "shop", "green"}, {"upgrade"}, {"upgrade", "--force"}},
-                  "has layout version " + std::to_string(ZD_LAYOUT_VERSION + 1) +
-                      " but this zdctl speaks version " + std::to_string(ZD_LAYOUT_VERSION) +
-                      ": use the newer zdctl that attached it");
-  ASSERT_EQ(bpf_map_lookup_elem(config.get(), &zero, &c), 0);
-  EXPECT_EQ(c.layout_version, ZD_LAYOUT_VERSION + 1) << "upgrade wrote a newer state";
-  ASSERT_EQ(bpf_map_update_elem(config.get(), &zero, &original, BPF_ANY), 0);
-
   Fd store = pin("store");
   StoreMeta meta{};
   ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
   const StoreMeta records = meta;
   meta.record_version += 1;
   ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
-  refused_by_each({{"status"}, {"revert", "shop"}, {"upgrade"}},
+  refused_by_each({{"status"}, {"revert", "shop"}, {"upgrade"}, {"upgrade", "--force"}},
                   "it cannot hold them; use the newer zdctl that wrote them");
+  ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
+  EXPECT_EQ(meta.record_version, records.record_version + 1) << "upgrade moved the records";
   ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &records, BPF_ANY), 0);
   EXPECT_EQ(greet(kV4), "blue") << "the refusals changed the route";
   EXPECT_EQ(json::parse(status_json())["domains"][0]["active"], "blue");

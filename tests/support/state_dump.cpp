@@ -48,17 +48,31 @@ void dump_map(const std::string &dir, const char *pin) {
   // A history event's time and pid differ from one run of a command to the
   // next: leave them out (record::Event: time_ns at 8, pid at 32).
   const bool history = std::strcmp(pin, "history") == 0;
+  // Which CPU counted a connection is the scheduler's choice, not state:
+  // per-CPU values (zd's are all u64 counters) are dumped as their sums.
+  const size_t slot = (info.value_size + 7) / 8 * 8;
   auto add = [&](const unsigned char *k, const unsigned char *raw) {
     std::vector<unsigned char> masked(raw, raw + value_size);
+    if (per_cpu) {
+      std::vector<uint64_t> sums(slot / 8);
+      for (size_t at = 0; at < value_size; at += 8) {
+        uint64_t word = 0;
+        std::memcpy(&word, raw + at, 8);
+        sums[(at % slot) / 8] += word;
+      }
+      masked.assign(slot, 0);
+      std::memcpy(masked.data(), sums.data(), slot);
+    }
     if (history && value_size >= 36) {
       std::fill(masked.begin() + 8, masked.begin() + 16, 0);
       std::fill(masked.begin() + 32, masked.begin() + 36, 0);
     }
     const unsigned char *v = masked.data();
+    const unsigned char *end = v + masked.size();
     // Arrays hold every index: print only the entries that are not zero.
-    const bool zero = std::all_of(v, v + value_size, [](unsigned char b) { return !b; });
+    const bool zero = std::all_of(v, end, [](unsigned char b) { return !b; });
     if (!(array && zero))
-      lines.push_back(hex({k, k + info.key_size}) + " = " + hex({v, v + value_size}));
+      lines.push_back(hex({k, k + info.key_size}) + " = " + hex({v, end}));
   };
   if (array) {
     // One batch call for the whole array: the counter arrays have 16k and

@@ -49,11 +49,29 @@ BpfMap BpfMap::create(bpf_map_type type, const std::string &name, uint32_t key_s
   return BpfMap(std::move(fd), name);
 }
 
-void BpfMap::require_shape(bpf_map_type type, uint32_t key_size, uint32_t value_size) const {
+namespace {
+
+bpf_map_info info_of(const BpfMap &map) {
   bpf_map_info info{};
   uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(fd(), &info, &len) != 0)
-    throw_errno("reading map " + name_);
+  if (bpf_obj_get_info_by_fd(map.fd(), &info, &len) != 0)
+    throw_errno("reading map " + map.name());
+  return info;
+}
+
+} // namespace
+
+MapShape BpfMap::shape() const {
+  const bpf_map_info info = info_of(*this);
+  return {info.type, info.key_size, info.value_size, info.max_entries, info.map_flags};
+}
+
+uint32_t BpfMap::id() const {
+  return info_of(*this).id;
+}
+
+void BpfMap::require_shape(bpf_map_type type, uint32_t key_size, uint32_t value_size) const {
+  const bpf_map_info info = info_of(*this);
   if (info.type != static_cast<uint32_t>(type) || info.key_size != key_size ||
       info.value_size != value_size)
     throw Error(Errc::not_attached,

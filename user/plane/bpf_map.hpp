@@ -28,6 +28,17 @@ void pin_whole(int fd, const std::string &path, const std::string &tmp = "");
 // access may do, and all that status or history needs.
 enum class OpenFor { write, read };
 
+// What a map is, apart from its entries: what a program is verified against,
+// and what `zdctl upgrade` compares to decide whether a map can be kept.
+struct MapShape {
+  uint32_t type = 0;
+  uint32_t key_size = 0;
+  uint32_t value_size = 0;
+  uint32_t max_entries = 0;
+  uint32_t flags = 0;
+  bool operator==(const MapShape &) const = default;
+};
+
 class BpfMap {
 public:
   BpfMap() = default;
@@ -48,6 +59,8 @@ public:
   // before the first read of a pinned map, whose value the kernel would
   // otherwise copy into a struct of another size.
   void require_shape(bpf_map_type type, uint32_t key_size, uint32_t value_size) const;
+  MapShape shape() const;
+  uint32_t id() const;
 
   template <typename K, typename V> bool lookup(const K &key, V &value) const {
     if (bpf_map_lookup_elem(fd(), &key, &value) == 0)

@@ -168,7 +168,10 @@ std::vector<std::pair<uint32_t, Route>> BpfDataplane::routes() const {
 void BpfDataplane::set_route(uint32_t domain, const Route &route) {
   // One update of a non-preallocated hash: the program sees the old value
   // or the new one, never a mix (bpf/zd_maps.bpf.h).
-  maps_[DataMap::routes].update(domain, zd_route{route.active, route.previous});
+  zd_route value{}; // no canary
+  value.active = route.active;
+  value.previous = route.previous;
+  maps_[DataMap::routes].update(domain, value);
 }
 
 void BpfDataplane::check_workspace(const Workspace &workspace) const {

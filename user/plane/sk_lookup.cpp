@@ -34,6 +34,22 @@ SkLookupProgram SkLookupProgram::load_reusing(const DataMaps &maps) {
   return open(true, &maps);
 }
 
+std::array<MapShape, kDataMaps.size()> SkLookupProgram::map_shapes() {
+  const SkLookupProgram program(zd_sk_lookup__open()); // opened, never loaded
+  if (!program.skel_)
+    throw_errno("opening the embedded BPF object");
+  std::array<MapShape, kDataMaps.size()> shapes;
+  for (size_t i = 0; i < kDataMaps.size(); ++i) {
+    const bpf_map *map = bpf_object__find_map_by_name(program.skel_->obj, kDataMaps[i].object);
+    if (!map)
+      throw Error(Errc::kernel,
+                  std::string("embedded BPF object lacks map ") + kDataMaps[i].object);
+    shapes[i] = {bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
+                 bpf_map__max_entries(map), bpf_map__map_flags(map)};
+  }
+  return shapes;
+}
+
 DataMaps SkLookupProgram::maps() const {
   return DataMaps::from_object(skel_->obj);
 }

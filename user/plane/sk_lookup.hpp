@@ -24,6 +24,9 @@ public:
   static SkLookupProgram load();
   // Loads it to use the maps of an attached state: same maps, new code.
   static SkLookupProgram load_reusing(const DataMaps &maps);
+  // The shapes the embedded program wants its data maps to have, in
+  // kDataMaps order: what `zdctl upgrade` moves a state's maps to.
+  static std::array<MapShape, kDataMaps.size()> map_shapes();
 
   DataMaps maps() const;
   int fd() const;

@@ -19,7 +19,9 @@
 #include "access.hpp"
 #include "container.hpp"
 #include "error.hpp"
+#include "migrate.hpp"
 #include "pins.hpp"
+#include "records.hpp"
 #include "sk_lookup.hpp"
 #include "xdp_state.hpp"
 
@@ -199,9 +201,9 @@ bool check_netns(const std::string &dir, DetachedLink detached = DetachedLink::r
 // Checks that the directory holds pins only, none of them a symlink (before
 // bpf_obj_get follows one), then opens the data-plane maps and checks the
 // config map: magic (is it ours?) and layout version, within [oldest,
-// ZD_LAYOUT_VERSION].
+// newest]. Only `zdctl upgrade` opens a layout other than this zdctl's.
 DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERSION,
-                        OpenFor open_for = OpenFor::write) {
+                        OpenFor open_for = OpenFor::write, uint32_t newest = ZD_LAYOUT_VERSION) {
   if (!exists(dir + "/" + kDataMaps[0].pin))
     throw Error(Errc::not_attached,
                 dir + " is not a zd state (no config pin); refusing to touch it");
@@ -213,8 +215,10 @@ DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERS
   const std::string versions =
       "zd state at " + dir + " has layout version " + std::to_string(config.layout_version) +
       " but this zdctl speaks version " + std::to_string(ZD_LAYOUT_VERSION);
-  if (config.layout_version > ZD_LAYOUT_VERSION)
-    throw Error(Errc::refused, versions + ": use the newer zdctl that attached it");
+  if (config.layout_version > newest)
+    throw Error(Errc::refused, versions +
+                                   ": use the newer zdctl that attached it (or zdctl upgrade, "
+                                   "which moves it back if nothing in it needs the newer layout)");
   if (config.layout_version < oldest)
     throw Error(Errc::refused, versions + ": run zdctl upgrade to move it forward in place " +
                                    "(domains, workspaces and connections are kept)");
@@ -456,10 +460,20 @@ bool half_made_pins(const std::string &dir) {
   return false;
 }
 
+bool runs(const std::string &link_pin, const std::string &program_pin) {
+  Fd link(bpf_obj_get(link_pin.c_str())), program(bpf_obj_get(program_pin.c_str()));
+  return link && program && pins::program_of_link(link.get()) == pins::program_id(program.get());
+}
+
 void settle_pins(const std::string &dir) {
   for (const auto &name : pins::names_in(dir))
     if (pins::ends_with(name, kPinningSuffix))
       unlink((dir + "/" + name).c_str()); // never renamed: as if never made
+  // An upgrade across layouts pins its new maps, then its program, then
+  // swaps the program under the link: the maps belong to the program.
+  const std::string fresh_program = dir + "/" + kProgramUpgradingPin;
+  if (migrate::settle(dir, runs(dir + "/" + kLinkPin, fresh_program)))
+    spdlog::warn("settled the maps of an interrupted upgrade");
   for (auto [fresh, final, links] :
        {std::tuple{kProgramUpgradingPin, kProgramPin, std::vector{dir + "/" + kLinkPin}},
         std::tuple{xdp_state::kProgramUpgradingPin, xdp_state::kProgramPin,
@@ -492,64 +506,102 @@ Session State::open(Lock lock) const {
   return std::move(*session);
 }
 
+namespace {
+
+// Names a map entry for a refusal to move it: the data maps are keyed by
+// domain or workspace id, or by a domain's binding.
+migrate::Describe describe_with(const BpfStore &store) {
+  return [&store](DataMap map, const void *key) -> std::string {
+    uint32_t id = 0;
+    std::memcpy(&id, key, sizeof(id));
+    const std::string what = std::string("an entry of the ") + kDataMaps[size_t(map)].pin + " map";
+    if (map == DataMap::routes || map == DataMap::domain_stats)
+      for (const auto &domain : store.domains())
+        if (domain.id == id)
+          return what + " (domain '" + domain.name + "')";
+    if (map == DataMap::workspace_stats)
+      for (const auto &workspace : store.workspaces())
+        if (workspace.id == id)
+          return what + " (workspace '" + workspace.name + "')";
+    return what;
+  };
+}
+
+} // namespace
+
 Upgraded State::upgrade(bool force) const {
   require_writable(dir_);
   Fd held = lock_dir(dir_, Lock::exclusive);
   check_same_dir(held, dir_);
-  DataMaps maps = open_data_maps(dir_, kOldestUpgradableLayout);
+  open_data_maps(dir_, kOldestUpgradableLayout, OpenFor::write, UINT32_MAX);
   check_netns(dir_);
-  zd_config config = maps.config();
+  // An upgrade killed during its change is finished or undone first, so
+  // that the maps opened below are the ones the link's program uses.
+  settle_pins(dir_);
+  DataMaps pinned = open_data_maps(dir_, kOldestUpgradableLayout, OpenFor::write, UINT32_MAX);
+  zd_config config = pinned.config();
   const bool move_layout = config.layout_version != ZD_LAYOUT_VERSION;
   // Records first: they are the control plane's, read by no program, so
   // moving them forward changes nothing for traffic.
   bool moved_records = false;
-  if (move_layout) {
+  if (config.layout_version == 1) {
     // Layout 1 kept the id cursors where zd_config.reserved is now.
     BpfStore::adopt_layout1(dir_, config.reserved[0], config.reserved[1]);
   } else {
     moved_records = BpfStore::upgrade(dir_);
   }
-  BpfStore::open(dir_); // the records now have this zdctl's shapes and version
+  const BpfStore store = BpfStore::open(dir_); // the records now have this zdctl's shapes
   // Modes last set by hand or by an older zdctl are brought back to what the
   // directory grants (access.hpp); the pins made below get it from pin_whole.
   const bool tightened = access::apply(dir_, access::of_dir(dir_));
 
   const std::string link_path = dir_ + "/" + kLinkPin;
   const std::string program_path = dir_ + "/" + kProgramPin;
+  const std::string fresh_program_path = dir_ + "/" + kProgramUpgradingPin;
   Fd link(bpf_obj_get(link_path.c_str()));
   if (!link)
     throw_errno("opening the pinned link in " + dir_);
-  // The program the link runs now, whatever the program pin says: a zdctl
-  // killed between the swap and the re-pin must not block the next upgrade.
+  // The program the link runs now, whatever the program pin says.
   Fd running_fd(bpf_prog_get_fd_by_id(link_info(link, link_path).prog_id));
   if (!running_fd)
     throw_errno("opening the program that " + link_path + " runs");
 
-  // Load the embedded program against the pinned maps, not fresh ones.
-  SkLookupProgram program = SkLookupProgram::load_reusing(maps);
+  // Maps of another shape are copied into new ones (refused, with nothing
+  // changed, if an entry does not fit); the embedded program is loaded
+  // against that set.
+  migrate::Moved moved = migrate::to_shapes(std::move(pinned), SkLookupProgram::map_shapes(),
+                                            ZD_LAYOUT_VERSION, describe_with(store));
+  SkLookupProgram program = SkLookupProgram::load_reusing(moved.maps);
   bpf_prog_info running = program_info(running_fd.get(), program_path);
   bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
-  if (!move_layout && !force && std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0 &&
-      xdp_state::current(maps, dir_) && container::deliver_current(dir_, maps))
+  if (!move_layout && !force && moved.fresh.empty() &&
+      std::memcmp(running.tag, embedded.tag, sizeof(running.tag)) == 0 &&
+      xdp_state::current(moved.maps, dir_) && container::deliver_current(dir_, moved.maps))
     return moved_records ? Upgraded::records : tightened ? Upgraded::access : Upgraded::no;
 
-  // Swap the program under the link; fails if someone swapped it meanwhile.
+  // Everything new is pinned beside what it replaces, the program last;
+  // killed before the swap below, the next upgrade drops them (settle_pins).
+  migrate::pin_fresh(moved, dir_);
+  pin_whole(program.fd(), fresh_program_path);
+  // The one change traffic sees: the link runs the new program, against the
+  // new maps, from this call on. Fails if someone swapped it meanwhile.
   LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE,
               .old_prog_fd = static_cast<uint32_t>(running_fd.get()));
   if (bpf_link_update(link.get(), program.fd(), &opts) != 0)
     throw_errno("replacing the program of " + link_path);
   spdlog::debug("link now runs program id {} (was {})", embedded.id, running.id);
-
-  // Re-pin the program that now runs; rename replaces the old pin at once.
-  pin_whole(program.fd(), program_path, dir_ + "/" + kProgramUpgradingPin);
-  xdp_state::upgrade(maps, dir_);
-  container::upgrade_deliver(dir_, maps);
+  // Killed from here on, the next upgrade finishes these renames.
+  migrate::settle(dir_, true);
+  if (rename(fresh_program_path.c_str(), program_path.c_str()) != 0)
+    throw_errno("renaming " + fresh_program_path + " to " + program_path);
+  xdp_state::upgrade(moved.maps, dir_);
+  container::upgrade_deliver(dir_, moved.maps);
   if (!move_layout)
     return Upgraded::program;
   spdlog::debug("layout {} -> {}", config.layout_version, ZD_LAYOUT_VERSION);
   config.layout_version = ZD_LAYOUT_VERSION;
   std::memset(config.reserved, 0, sizeof(config.reserved));
-  maps.set_config(config); // last: until here the state reads as layout 1
+  moved.maps.set_config(config); // last: until here the state reads as its old layout
   return Upgraded::layout;
 }
 
