@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <bpf/libbpf.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -13,6 +16,7 @@
 #include "error.hpp"
 #include "migrate.hpp"
 #include "sk_lookup.hpp"
+#include "sockets.hpp"
 
 namespace zd {
 namespace {
@@ -25,7 +29,8 @@ class Migrate : public ::testing::Test {
 protected:
   void SetUp() override {
     if (geteuid() != 0)
-      GTEST_SKIP() << "needs root: creates BPF maps";
+      GTEST_SKIP() << "needs root: creates BPF maps and a network namespace";
+    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno); // for the listening socket
     wanted_ = SkLookupProgram::map_shapes();
   }
 
@@ -46,7 +51,9 @@ protected:
   }
 
   migrate::Moved move(DataMaps maps) {
-    return migrate::to_shapes(std::move(maps), wanted_, 9, describe);
+    return migrate::to_shapes(std::move(maps), wanted_, 9, describe, [](uint64_t cookie) {
+      return socket_with_cookie(cookie, {getpid()});
+    });
   }
 
   std::string refusal(DataMaps maps) {
@@ -149,14 +156,31 @@ TEST_F(Migrate, RefusesMoreEntriesThanTheNewMapHolds) {
             std::string::npos);
 }
 
-TEST_F(Migrate, RefusesToCopyASockhash) {
+// A sockhash gives back cookies: each socket is found again among the fds
+// of the process holding it (this one) and put into the new map by fd.
+TEST_F(Migrate, CopiesASockhashByFindingItsSocketsAgain) {
   migrate::Shapes old = wanted_;
-  old[kSockets].max_entries = 8;
-  const std::string why = refusal(maps_with(old));
-  EXPECT_NE(why.find("the sockets map changed its shape between layouts, and a socket cannot be "
-                     "read back out of it"),
-            std::string::npos)
-      << why;
+  old[kSockets].max_entries = 8; // another limit: another shape
+  DataMaps maps = maps_with(old);
+  Fd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in any{};
+  any.sin_family = AF_INET;
+  ASSERT_EQ(bind(listener.get(), reinterpret_cast<sockaddr *>(&any), sizeof(any)), 0);
+  ASSERT_EQ(listen(listener.get(), 8), 0);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  ASSERT_EQ(getsockopt(listener.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  const zd_socket_key key{3, IPPROTO_TCP, AF_INET, ZD_PLANE_HOST, 0};
+  const uint64_t fd = static_cast<uint64_t>(listener.get());
+  ASSERT_EQ(bpf_map_update_elem(maps[DataMap::sockets].fd(), &key, &fd, BPF_ANY), 0);
+
+  migrate::Moved moved = move(std::move(maps));
+  ASSERT_EQ(moved.fresh, std::vector<DataMap>{DataMap::sockets});
+  EXPECT_EQ(moved.maps[DataMap::sockets].shape(), wanted_[kSockets]);
+  const auto sockets = moved.maps[DataMap::sockets].entries<zd_socket_key, uint64_t>();
+  ASSERT_EQ(sockets.size(), 1u);
+  EXPECT_EQ(sockets[0].first.workspace, 3u);
+  EXPECT_EQ(sockets[0].second, cookie) << "not the same socket";
 }
 
 } // namespace

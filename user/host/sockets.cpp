@@ -9,7 +9,9 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -63,6 +65,48 @@ int thread_group_of(int pid) {
 struct DirCloser {
   void operator()(DIR *dir) const { closedir(dir); }
 };
+
+// The fds of process pid that are sockets (each reads back as
+// "socket:[INODE]"); nullopt when there is no such process.
+std::optional<std::vector<int>> socket_fds_of(int pid) {
+  const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::unique_ptr<DIR, DirCloser> dir(opendir(fd_dir.c_str()));
+  if (!dir) {
+    if (errno == ENOENT)
+      return std::nullopt;
+    throw_errno("listing " + fd_dir);
+  }
+  std::vector<int> fds;
+  while (dirent *entry = readdir(dir.get())) {
+    char target[64] = {};
+    const std::string path = fd_dir + "/" + entry->d_name;
+    const ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
+    if (n > 0 && std::strncmp(target, "socket:[", 8) == 0)
+      fds.push_back(std::atoi(entry->d_name));
+  }
+  return fds;
+}
+
+// The socket with this cookie among process pid's fds, duplicated; none if
+// the process holds no such socket (or is gone, or may not be read).
+Fd cookie_in(int pid, uint64_t cookie) {
+  Fd pidfd(pidfd_open(pid));
+  std::optional<std::vector<int>> fds;
+  try {
+    fds = socket_fds_of(pid);
+  } catch (const Error &) {
+    return {};
+  }
+  if (!pidfd || !fds)
+    return {};
+  for (int target : *fds) {
+    Fd copy(pidfd_getfd(pidfd.get(), target));
+    uint64_t found = 0;
+    if (copy && get_option(copy.get(), SO_COOKIE, found) && found == cookie)
+      return copy;
+  }
+  return {};
+}
 
 } // namespace
 
@@ -132,13 +176,9 @@ TakenSocket socket_from_pid(int pid, const Endpoint &want) {
     throw_errno("opening " + who, err);
   }
 
-  std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
-  std::unique_ptr<DIR, DirCloser> dir(opendir(fd_dir.c_str()));
-  if (!dir) {
-    if (errno == ENOENT)
-      throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
-    throw_errno("listing " + fd_dir);
-  }
+  const std::optional<std::vector<int>> fds = socket_fds_of(pid);
+  if (!fds)
+    throw Error(Errc::not_found, "no process with pid " + std::to_string(pid));
 
   // Best first: bound to want itself, to the family's wildcard, dual-stack [::].
   enum Rank { kExact, kWildcard, kDualStack, kRanks };
@@ -146,13 +186,7 @@ TakenSocket socket_from_pid(int pid, const Endpoint &want) {
                                                "dual-stack [::], serving"};
   TakenSocket found[kRanks];
   bool bound_not_listening = false;
-  while (dirent *entry = readdir(dir.get())) {
-    char target[64] = {};
-    std::string path = fd_dir + "/" + entry->d_name;
-    ssize_t n = readlink(path.c_str(), target, sizeof(target) - 1);
-    if (n <= 0 || std::strncmp(target, "socket:[", 8) != 0)
-      continue;
-    int target_fd = std::atoi(entry->d_name);
+  for (int target_fd : *fds) {
     Fd copy(pidfd_getfd(pidfd.get(), target_fd));
     if (!copy) {
       if (errno == EBADF)
@@ -195,6 +229,22 @@ TakenSocket socket_from_pid(int pid, const Endpoint &want) {
                                    " but it is not listening");
   std::string also = is_any(want) ? "" : " (nor to " + format_endpoint(wildcard_of(want)) + ")";
   throw Error(Errc::not_found, who + " has no socket bound to " + format_endpoint(want) + also);
+}
+
+Fd socket_with_cookie(uint64_t cookie, const std::vector<int> &likely) {
+  for (int pid : likely)
+    if (Fd found = cookie_in(pid, cookie))
+      return found;
+  std::unique_ptr<DIR, DirCloser> proc(opendir("/proc"));
+  if (!proc)
+    throw_errno("listing /proc");
+  while (dirent *entry = readdir(proc.get())) {
+    const int pid = std::atoi(entry->d_name);
+    if (pid > 0)
+      if (Fd found = cookie_in(pid, cookie))
+        return found;
+  }
+  return {};
 }
 
 TakenSocket socket_from_fd(int fd) {

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
+
+#include "fd.hpp"
 
 #include "model.hpp"
 
@@ -21,6 +24,12 @@ uint64_t current_netns_cookie();
 // take IPv4 connections too (the default of Go, Node.js, Java). Throws Error
 // for a dead pid, no such socket, or one that is not listening.
 TakenSocket socket_from_pid(int pid, const Endpoint &want);
+
+// Finds the socket whose SO_COOKIE is cookie among the fds of every process
+// (those in likely first) and duplicates it; an empty Fd if no process holds
+// it. What `zdctl upgrade` copies a sockhash with: the map gives back a
+// cookie, never the socket.
+Fd socket_with_cookie(uint64_t cookie, const std::vector<int> &likely);
 
 // Duplicates an inherited fd of this process, checking it is a socket.
 TakenSocket socket_from_fd(int fd);

@@ -65,9 +65,9 @@ bool convert(const std::vector<uint8_t> &from, const ValueLayout &old, std::vect
 class Copy {
 public:
   Copy(size_t map, const BpfMap &from, const MapShape &old, BpfMap &to, const MapShape &now,
-       uint32_t layout, const Describe &describe)
-      : map_(map), from_(from), to_(to), old_(old), now_(now), layout_(layout),
-        describe_(describe) {}
+       uint32_t layout, const Describe &describe, const FindSocket &find_socket)
+      : map_(map), from_(from), to_(to), old_(old), now_(now), layout_(layout), describe_(describe),
+        find_socket_(find_socket) {}
 
   void run() {
     const char *name = kDataMaps[map_].pin;
@@ -76,11 +76,8 @@ public:
                                      " map changed its type or key between layouts; zdctl "
                                      "cannot move it to layout " +
                                      std::to_string(layout_));
-    if (old_.type == BPF_MAP_TYPE_SOCKHASH || old_.type == BPF_MAP_TYPE_SOCKMAP)
-      throw Error(Errc::refused,
-                  std::string("the ") + name +
-                      " map changed its shape between layouts, and a socket cannot be read "
-                      "back out of it: a layout must keep its shape");
+    if (old_.type == BPF_MAP_TYPE_SOCKHASH)
+      return copy_sockets();
     const int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0)
       throw_errno("counting the possible CPUs", -cpus);
@@ -116,6 +113,46 @@ public:
   }
 
 private:
+  // A sockhash gives back a socket's cookie, never the socket: each is
+  // found again among the fds of the processes that hold it, and put into
+  // the new map by fd under the same key.
+  void copy_sockets() {
+    const std::string name = kDataMaps[map_].pin;
+    if (old_.value_size != sizeof(uint64_t) || now_.value_size != sizeof(uint64_t))
+      throw Error(Errc::refused, "the " + name +
+                                     " map must keep 8-byte values across layouts (its "
+                                     "sockets are read back by cookie)");
+    key_.assign(old_.key_size, 0);
+    std::vector<uint8_t> next(old_.key_size);
+    size_t copied = 0;
+    for (const void *prev = nullptr; bpf_map_get_next_key(from_.fd(), prev, next.data()) == 0;
+         prev = key_.data()) {
+      key_ = next;
+      uint64_t cookie = 0;
+      if (bpf_map_lookup_elem(from_.fd(), key_.data(), &cookie) != 0) {
+        if (errno == ENOENT)
+          continue; // closed between the two calls
+        throw_errno("reading map " + name);
+      }
+      const Fd socket = find_socket_(cookie);
+      if (!socket) {
+        // Closed meanwhile (the kernel drops it from the map), or held
+        // where no process can be seen: either way not a live socket here.
+        spdlog::warn("{} (socket cookie {}) is held by no process zdctl can see; not copied",
+                     describe_(static_cast<DataMap>(map_), key_.data()), cookie);
+        continue;
+      }
+      if (++copied > now_.max_entries)
+        refuse("is one more than the " + std::to_string(now_.max_entries) + " entries layout " +
+               std::to_string(layout_) + " holds");
+      const uint64_t fd = static_cast<uint64_t>(socket.get());
+      if (bpf_map_update_elem(to_.fd(), key_.data(), &fd, BPF_ANY) != 0)
+        throw_errno("copying a socket into the new " + name + " map");
+    }
+    if (errno != ENOENT)
+      throw_errno("listing map " + name);
+  }
+
   uint32_t index() const {
     uint32_t i = 0;
     std::memcpy(&i, key_.data(), sizeof(i));
@@ -134,12 +171,14 @@ private:
   MapShape old_, now_;
   uint32_t layout_;
   const Describe &describe_;
+  const FindSocket &find_socket_;
   std::vector<uint8_t> key_;
 };
 
 } // namespace
 
-Moved to_shapes(DataMaps pinned, const Shapes &wanted, uint32_t layout, const Describe &describe) {
+Moved to_shapes(DataMaps pinned, const Shapes &wanted, uint32_t layout, const Describe &describe,
+                const FindSocket &find_socket) {
   Moved moved;
   for (size_t i = 0; i < kDataMaps.size(); ++i) {
     const auto which = static_cast<DataMap>(i);
@@ -154,7 +193,7 @@ Moved to_shapes(DataMaps pinned, const Shapes &wanted, uint32_t layout, const De
                   now.max_entries);
     BpfMap fresh = BpfMap::create(static_cast<bpf_map_type>(now.type), kDataMaps[i].object,
                                   now.key_size, now.value_size, now.max_entries, now.flags);
-    Copy(i, pinned[which], old, fresh, now, layout, describe).run();
+    Copy(i, pinned[which], old, fresh, now, layout, describe, find_socket).run();
     moved.maps[which] = std::move(fresh);
     moved.fresh.push_back(which);
   }

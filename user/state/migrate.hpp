@@ -23,6 +23,10 @@ namespace zd::migrate {
 // refusal that the user can act on. key points at the map's key bytes.
 using Describe = std::function<std::string(DataMap map, const void *key)>;
 
+// The socket a sockhash entry's cookie names, duplicated from a process
+// that holds it; an empty Fd if none does.
+using FindSocket = std::function<Fd(uint64_t cookie)>;
+
 struct Moved {
   DataMaps maps;              // the whole set the new programs are loaded against
   std::vector<DataMap> fresh; // made here: not pinned yet
@@ -31,10 +35,12 @@ struct Moved {
 using Shapes = std::array<MapShape, kDataMaps.size()>;
 
 // Keeps each of pinned's maps whose shape is the wanted one, and copies every
-// entry of each other into a new map of the wanted shape. Refuses (Errc::refused)
-// when an entry does not fit: a set appended field, more entries than the new
-// map holds, or a changed key. Nothing pinned changes here.
-Moved to_shapes(DataMaps pinned, const Shapes &wanted, uint32_t layout, const Describe &describe);
+// entry of each other into a new map of the wanted shape (a sockhash's
+// sockets found again by cookie). Refuses (Errc::refused) when an entry does
+// not fit: a set appended field, more entries than the new map holds, or a
+// changed key. Nothing pinned changes here.
+Moved to_shapes(DataMaps pinned, const Shapes &wanted, uint32_t layout, const Describe &describe,
+                const FindSocket &find_socket);
 
 // Pins the fresh maps under their "-upgrading" names.
 void pin_fresh(const Moved &moved, const std::string &dir);

@@ -63,7 +63,7 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
     {"checks", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::Check), kMaxDomains,
      BPF_F_NO_PREALLOC},
     {"switches", BPF_MAP_TYPE_HASH, sizeof(record::SwitchKey), sizeof(record::SwitchCount),
-     kMaxDomains * kHowKinds, BPF_F_NO_PREALLOC},
+     kMaxDomains *kHowKinds, BPF_F_NO_PREALLOC},
 }};
 
 // Maps a record version after 1 added, by index in kSpecs: from history

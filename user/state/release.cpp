@@ -36,8 +36,8 @@ Planned plan_in(Session &session, ControlPlane &control, const RouteRequest &req
     const auto container = session.plane().container_status(target);
     planned.netns = container ? find_netns(target.pid, container->netns) : std::nullopt;
     if (!planned.netns)
-      throw Error(Errc::refused, "cannot check workspace '" + target.name +
-                                     "': its network namespace is gone");
+      throw Error(Errc::refused,
+                  "cannot check workspace '" + target.name + "': its network namespace is gone");
   }
   return planned;
 }
@@ -75,8 +75,8 @@ void require_passed(const Planned &planned, const std::vector<ProbeReport> &repo
                   "workspace '" + planned.plan.target.name + "' failed its check: " +
                       describe(*planned.check) + " at " + format_endpoint(report.target.address) +
                       " " + report.answer.said + " (" + std::to_string(report.attempts) +
-                      (report.attempts == 1 ? " attempt" : " attempts") +
-                      "); domain '" + planned.plan.domain.name + "' was not changed",
+                      (report.attempts == 1 ? " attempt" : " attempts") + "); domain '" +
+                      planned.plan.domain.name + "' was not changed",
                   Override::skip_check);
 }
 
@@ -119,8 +119,7 @@ Release release(const State &state, const RouteRequest &request, const CheckChoi
     const RoutePlan now = control.plan(request);
     if (now.changes() && (now.target.id != planned->plan.target.id ||
                           !same_sockets(now.target, planned->plan.target)))
-      throw Error(Errc::busy, "domain '" + now.domain.name + "' or workspace '" +
-                                  now.target.name +
+      throw Error(Errc::busy, "domain '" + now.domain.name + "' or workspace '" + now.target.name +
                                   "' changed while the check ran; nothing changed (run it again)");
     out.result = control.apply(now);
     return out;

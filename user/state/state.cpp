@@ -23,6 +23,7 @@
 #include "pins.hpp"
 #include "records.hpp"
 #include "sk_lookup.hpp"
+#include "sockets.hpp"
 #include "xdp_state.hpp"
 
 namespace zd {
@@ -519,7 +520,7 @@ migrate::Describe describe_with(const BpfStore &store) {
       for (const auto &domain : store.domains())
         if (domain.id == id)
           return what + " (domain '" + domain.name + "')";
-    if (map == DataMap::workspace_stats)
+    if (map == DataMap::workspace_stats || map == DataMap::sockets) // keyed by workspace first
       for (const auto &workspace : store.workspaces())
         if (workspace.id == id)
           return what + " (workspace '" + workspace.name + "')";
@@ -569,8 +570,13 @@ Upgraded State::upgrade(bool force) const {
   // Maps of another shape are copied into new ones (refused, with nothing
   // changed, if an entry does not fit); the embedded program is loaded
   // against that set.
-  migrate::Moved moved = migrate::to_shapes(std::move(pinned), SkLookupProgram::map_shapes(),
-                                            ZD_LAYOUT_VERSION, describe_with(store));
+  std::vector<int> holders; // where a registered socket is looked for first
+  for (const auto &workspace : store.workspaces())
+    if (workspace.pid != 0)
+      holders.push_back(static_cast<int>(workspace.pid));
+  migrate::Moved moved = migrate::to_shapes(
+      std::move(pinned), SkLookupProgram::map_shapes(), ZD_LAYOUT_VERSION, describe_with(store),
+      [&holders](uint64_t cookie) { return socket_with_cookie(cookie, holders); });
   SkLookupProgram program = SkLookupProgram::load_reusing(moved.maps);
   bpf_prog_info running = program_info(running_fd.get(), program_path);
   bpf_prog_info embedded = program_info(program.fd(), "the embedded program");
