@@ -3,7 +3,7 @@
  * zd's sk_lookup dispatcher. The kernel runs it when a new connection (a
  * TCP SYN) needs a listening socket in this network namespace. It finds the
  * packet's domain, then hands the packet to the listening socket of the
- * domain's active workspace. Established connections never come here, which
+ * domain's active workspace (or of its canary, for the canary's share). Established connections never come here, which
  * is why a switch leaves them alone.
  */
 #include <linux/bpf.h>
@@ -14,6 +14,12 @@
 #include "zd_lookup.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* A workspace failing its health check is passed over like a dead one. */
+static __always_inline int serve(struct bpf_sk_lookup *ctx, __u32 workspace)
+{
+	return zd_healthy(workspace) && zd_assign(ctx, workspace, ZD_PLANE_HOST);
+}
 
 SEC("sk_lookup")
 int zd_dispatch(struct bpf_sk_lookup *ctx)
@@ -30,15 +36,23 @@ int zd_dispatch(struct bpf_sk_lookup *ctx)
 	if (route) {
 		/* Read once: the route is replaced whole, never edited. */
 		__u32 active = route->active, previous = route->previous;
+		struct zd_flow_key flow = {};
 
-		if (zd_assign(ctx, active, ZD_PLANE_HOST)) {
+		zd_flow_of(ctx, &flow);
+		/* A canary that cannot take its share leaves it to active. */
+		if (zd_takes_canary(route, &flow) && serve(ctx, route->canary)) {
+			zd_count(&zd_domain_stats, id, ZD_STEERED, 1);
+			zd_count(&zd_workspace_stats, route->canary, ZD_STEERED, 1);
+			return SK_PASS;
+		}
+		if (serve(ctx, active)) {
 			zd_count(&zd_domain_stats, id, ZD_STEERED, 1);
 			zd_count(&zd_workspace_stats, active, ZD_STEERED, 1);
 			return SK_PASS;
 		}
 		if (active != ZD_NO_ID)
 			zd_count(&zd_workspace_stats, active, ZD_DROPPED, 1);
-		if (zd_assign(ctx, previous, ZD_PLANE_HOST)) {
+		if (serve(ctx, previous)) {
 			zd_count(&zd_domain_stats, id, ZD_FALLBACK, 1);
 			zd_count(&zd_workspace_stats, previous, ZD_FALLBACK, 0);
 			return SK_PASS;

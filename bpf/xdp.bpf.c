@@ -97,7 +97,8 @@ static __always_inline int has_socket(struct zd_socket_key *key)
 /* A workspace is alive while the socket registered for it is: the kernel
  * drops a closed socket from the sockhash, whatever its namespace. This
  * plane delivers to both kinds of workspace, so it asks under both planes
- * (a workspace has sockets under one of them only). */
+ * (a workspace has sockets under one of them only). A workspace failing its
+ * health check is passed over as if it had none. */
 static __always_inline int alive(__u32 workspace, __u8 family)
 {
 	struct zd_socket_key key = {
@@ -107,7 +108,7 @@ static __always_inline int alive(__u32 workspace, __u8 family)
 		.plane = ZD_PLANE_XDP,
 	};
 
-	if (workspace == ZD_NO_ID)
+	if (workspace == ZD_NO_ID || !zd_healthy(workspace))
 		return 0;
 	if (has_socket(&key))
 		return 1;
@@ -122,12 +123,15 @@ struct zd_choice {
 	enum zd_outcome outcome;
 };
 
-/* The workspace a new flow of this domain goes to. */
-static __always_inline struct zd_choice choose(__u32 domain, __u8 family,
+/* The workspace a new flow of this domain goes to: the canary for its
+ * share (the same choice sk_lookup makes for a host workspace's flow), else
+ * the active one, else the previous one. */
+static __always_inline struct zd_choice choose(__u32 domain, const struct zd_flow_key *flow,
 					       struct zd_xdp_counters *c)
 {
 	struct zd_route *route = bpf_map_lookup_elem(&zd_routes, &domain);
 	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
+	__u8 family = flow->family;
 	__u32 previous;
 
 	if (!route)
@@ -135,7 +139,12 @@ static __always_inline struct zd_choice choose(__u32 domain, __u8 family,
 	/* Read once: the route is replaced whole, never edited. */
 	choice.active = route->active;
 	previous = route->previous;
-	if (alive(choice.active, family)) {
+	if (zd_takes_canary(route, flow) && alive(route->canary, family)) {
+		c->steered++;
+		choice.active = route->canary; /* what it was steered to */
+		choice.workspace = route->canary;
+		choice.outcome = ZD_STEERED;
+	} else if (alive(choice.active, family)) {
 		c->steered++;
 		choice.workspace = choice.active;
 		choice.outcome = ZD_STEERED;
@@ -241,7 +250,7 @@ int zd_xdp(struct xdp_md *ctx)
 		/* A new connection (or its retransmitted SYN): the route decides. */
 		struct zd_flow fresh = {};
 
-		choice = choose(*domain, key.family, c);
+		choice = choose(*domain, &key, c);
 		workspace = choice.workspace;
 		if (workspace == ZD_NO_ID) {
 			/* No live workspace: the host stack refuses it (sk_lookup

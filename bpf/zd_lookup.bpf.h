@@ -6,6 +6,8 @@
 #ifndef ZD_LOOKUP_BPF_H
 #define ZD_LOOKUP_BPF_H
 
+#include <bpf/bpf_endian.h>
+
 #include "zd_maps.bpf.h"
 
 static __always_inline __u32 *zd_lookup_domain(struct bpf_sk_lookup *ctx)
@@ -29,6 +31,30 @@ static __always_inline __u32 *zd_lookup_domain(struct bpf_sk_lookup *ctx)
 		key.prefixlen = ZD_BINDING_FIXED_BITS + 128;
 	}
 	return zd_find_domain(&key);
+}
+
+/* The connection as the XDP plane keys a flow (struct zd_flow_key). */
+static __always_inline void zd_flow_of(struct bpf_sk_lookup *ctx, struct zd_flow_key *flow)
+{
+	__u32 *s = (__u32 *)flow->saddr, *d = (__u32 *)flow->daddr;
+
+	flow->family = ctx->family;
+	flow->protocol = ctx->protocol;
+	flow->sport = bpf_ntohs(ctx->remote_port);
+	flow->dport = ctx->local_port;
+	/*
+	 * Without a branch on the family: clang would merge the two arms into a
+	 * load through a chosen ctx pointer, which the verifier refuses. The
+	 * other family's fields read as zero (IPv4 in the first word).
+	 */
+	s[0] = ctx->remote_ip4 | ctx->remote_ip6[0];
+	s[1] = ctx->remote_ip6[1];
+	s[2] = ctx->remote_ip6[2];
+	s[3] = ctx->remote_ip6[3];
+	d[0] = ctx->local_ip4 | ctx->local_ip6[0];
+	d[1] = ctx->local_ip6[1];
+	d[2] = ctx->local_ip6[2];
+	d[3] = ctx->local_ip6[3];
 }
 
 /*

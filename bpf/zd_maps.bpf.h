@@ -77,6 +77,55 @@ struct {
 	__type(value, struct zd_counters);
 } zd_workspace_stats SEC(".maps");
 
+/* Workspace id -> health; see struct zd_health. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ZD_MAX_WORKSPACES + 1);
+	__type(key, __u32);
+	__type(value, struct zd_health);
+} zd_health SEC(".maps");
+
+static __always_inline int zd_healthy(__u32 workspace)
+{
+	struct zd_health *health = bpf_map_lookup_elem(&zd_health, &workspace);
+
+	return !health || !health->failing;
+}
+
+static __always_inline __u32 zd_mix(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352d;
+	h ^= h >> 15;
+	h *= 0x846ca68b;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * Whether a new flow of a domain goes to its canary: the flow's 4-tuple is
+ * hashed to a percentile, so both planes (XDP, which sees the SYN first,
+ * and sk_lookup, which may finish it) make the same choice for the same
+ * flow, and a retransmitted SYN makes it again.
+ */
+static __always_inline int zd_takes_canary(const struct zd_route *route,
+					   const struct zd_flow_key *flow)
+{
+	const __u32 *s = (const __u32 *)flow->saddr, *d = (const __u32 *)flow->daddr;
+	__u32 h = ((__u32)flow->sport << 16) | flow->dport;
+	__u32 weight = route->canary_weight;
+	int i;
+
+	if (route->canary == ZD_NO_ID || weight == 0)
+		return 0;
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		h = zd_mix(h ^ s[i]);
+		h = zd_mix(h ^ d[i]);
+	}
+	return h % 100 < weight;
+}
+
 enum zd_outcome { ZD_STEERED, ZD_FALLBACK, ZD_DROPPED };
 
 /*

@@ -24,7 +24,7 @@
  * every appended field is still zero, and refuses when one is not.
  *
  * 2: control-plane records left the BPF object (user/state/records.hpp).
- * 3: struct zd_route gained the canary fields.
+ * 3: struct zd_route gained the canary fields; the health map.
  */
 #define ZD_LAYOUT_VERSION 3
 #define ZD_STATE_MAGIC 0x7a645354u /* "zdST" */
@@ -91,6 +91,16 @@ struct zd_socket_key {
 	__u8 family;
 	__u8 plane; /* ZD_PLANE_*; zero in states made before the XDP plane */
 	__u8 pad;   /* always zero: part of the hash */
+};
+
+/*
+ * A workspace's health as a continuous check last found it (layout 3): a
+ * failing workspace is passed over like one without a live socket, so new
+ * connections fall back to the previous workspace. Zero, the value of a
+ * workspace never checked, means healthy: layout 2's behaviour.
+ */
+struct zd_health {
+	__u32 failing; /* non-zero while its check fails */
 };
 
 /* Per-CPU; zdctl sums them. Kept per domain and per workspace. */

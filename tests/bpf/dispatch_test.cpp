@@ -62,6 +62,14 @@ public:
   }
 
   void set_route(uint32_t domain, const zd::Route &route) { plane_->set_route(domain, route); }
+  // A route with a canary, written as a whole value (the control plane's
+  // Route does not carry one yet).
+  void set_canary(uint32_t domain, uint32_t active, uint32_t canary, uint32_t weight) {
+    (*maps_)[zd::DataMap::routes].update(domain, zd_route{active, ZD_NO_ID, canary, weight});
+  }
+  void set_failing(uint32_t workspace, bool failing) {
+    (*maps_)[zd::DataMap::health].update(workspace, zd_health{failing ? 1u : 0u});
+  }
 
   void add_socket(const zd_socket_key &key, int fd) {
     (*maps_)[zd::DataMap::sockets].update(key, static_cast<uint64_t>(fd), BPF_NOEXIST);
@@ -84,7 +92,8 @@ public:
     plane_->add_domain(zd::Domain{"reset", domain, {}});
   }
   void reset_workspace_counters(uint32_t workspace) {
-    plane_->add_workspace(zd::Workspace{"reset", workspace, 0, zd::Placement::this_netns, {}, {}}, {});
+    plane_->add_workspace(zd::Workspace{"reset", workspace, 0, zd::Placement::this_netns, {}, {}},
+                          {});
   }
 
 private:
@@ -177,12 +186,12 @@ protected:
   }
 
   // Runs the program once (or `repeat` times) for a SYN to address:port.
-  Verdict lookup(const char *address, uint16_t port, int repeat = 1,
-                 uint8_t protocol = IPPROTO_TCP) {
+  Verdict lookup(const char *address, uint16_t port, int repeat = 1, uint8_t protocol = IPPROTO_TCP,
+                 uint16_t remote_port = 40000) {
     bpf_sk_lookup ctx{};
     ctx.protocol = protocol;
     ctx.local_port = port; // host order, like the real context
-    ctx.remote_port = htons(40000);
+    ctx.remote_port = htons(remote_port);
     if (inet_pton(AF_INET, address, &ctx.local_ip4) == 1) {
       ctx.family = AF_INET;
       ctx.remote_ip4 = htonl(INADDR_LOOPBACK);
@@ -419,6 +428,59 @@ TEST_F(Dispatch, SwitchIsOneRouteUpdate) {
   EXPECT_EQ(lookup("10.99.0.1", 80).cookie, cookie_of(green.get()));
   maps_.set_route(kShop, {kBlue, kGreen}); // revert
   EXPECT_EQ(lookup("10.99.0.1", 80).cookie, cookie_of(blue.get()));
+}
+
+// A workspace failing its health check is passed over like one whose
+// socket is gone, and serves again once it passes.
+TEST_F(Dispatch, AFailingWorkspaceIsPassedOverForThePrevious) {
+  bind("tcp://10.99.0.1:80", kShop);
+  maps_.set_route(kShop, {kGreen, kBlue});
+  zd::Fd blue = listener(kBlue, AF_INET), green = listener(kGreen, AF_INET);
+  maps_.set_failing(kGreen, true);
+  EXPECT_EQ(lookup("10.99.0.1", 80).cookie, cookie_of(blue.get()));
+  EXPECT_EQ(maps_.domain_counters(kShop).fallbacks, 1u);
+  maps_.set_failing(kBlue, true);
+  EXPECT_EQ(lookup("10.99.0.1", 80).retval, static_cast<uint32_t>(SK_DROP)) << "both failing";
+  maps_.set_failing(kGreen, false);
+  EXPECT_EQ(lookup("10.99.0.1", 80).cookie, cookie_of(green.get()));
+}
+
+// Which of 2,000 new flows (one source port each) the canary takes.
+class Canary : public Dispatch {
+protected:
+  int canary_share(const zd::Fd &canary) {
+    int taken = 0;
+    for (uint16_t port = 20000; port < 22000; ++port)
+      taken += lookup("10.99.0.1", 80, 1, IPPROTO_TCP, port).cookie == cookie_of(canary.get());
+    return taken;
+  }
+};
+
+TEST_F(Canary, TakesItsWeightOfNewFlowsAndTheSameFlowEveryTime) {
+  bind("tcp://10.99.0.1:80", kShop);
+  zd::Fd blue = listener(kBlue, AF_INET), green = listener(kGreen, AF_INET);
+  for (uint32_t weight : {0u, 10u, 50u, 100u}) {
+    maps_.set_canary(kShop, kBlue, kGreen, weight);
+    const int taken = canary_share(green);
+    EXPECT_NEAR(taken, 2000 * static_cast<int>(weight) / 100, 60) << "weight " << weight;
+  }
+  maps_.set_canary(kShop, kBlue, kGreen, 50);
+  for (uint16_t port = 30000; port < 30050; ++port)
+    EXPECT_EQ(lookup("10.99.0.1", 80, 1, IPPROTO_TCP, port).cookie,
+              lookup("10.99.0.1", 80, 1, IPPROTO_TCP, port).cookie)
+        << "a retransmitted SYN must make the same choice";
+}
+
+TEST_F(Canary, ThatCannotServeLeavesItsShareToTheActiveWorkspace) {
+  bind("tcp://10.99.0.1:80", kShop);
+  zd::Fd blue = listener(kBlue, AF_INET), green = listener(kGreen, AF_INET);
+  maps_.set_canary(kShop, kBlue, kGreen, 100);
+  maps_.set_failing(kGreen, true);
+  EXPECT_EQ(canary_share(green), 0) << "a failing canary took flows";
+  EXPECT_EQ(maps_.domain_counters(kShop).drops, 0u);
+  maps_.set_failing(kGreen, false);
+  ASSERT_NO_FATAL_FAILURE(close_and_wait_gone(green, kGreen, AF_INET));
+  EXPECT_EQ(lookup("10.99.0.1", 80).cookie, cookie_of(blue.get())) << "a dead canary took one";
 }
 
 } // namespace

@@ -23,6 +23,7 @@
 #include "listener.hpp"
 #include "parse.hpp"
 #include "process.hpp"
+#include "sk_lookup.skel.h"
 #include "xdp.skel.h"
 
 namespace {
@@ -337,6 +338,61 @@ TEST_F(Xdp, TruncatedFramesNeverRedirect) {
       EXPECT_EQ(where(run(whole), whole), "blue") << daddr << ": the whole frame";
     }
   }
+}
+
+// The canary's share is decided per flow by a hash of its 4-tuple, the same
+// in both planes: for a host workspace's flow the XDP program records its
+// choice and passes the SYN on, and sk_lookup, running next, must choose the
+// same workspace or the flow would be split between two. Both programs run
+// here on the same maps, for 400 flows.
+TEST_F(Xdp, ACanaryFlowIsChosenAlikeByBothPlanes) {
+  constexpr uint32_t kCanary = 4;
+  const zd::Fd canary = zdtest::loopback_listener(AF_INET); // a second host workspace
+  (*maps_)[zd::DataMap::sockets].update(
+      zd::socket_key(kCanary, IPPROTO_TCP, AF_INET, ZD_PLANE_HOST),
+      static_cast<uint64_t>(canary.get()), BPF_NOEXIST);
+  (*maps_)[zd::DataMap::routes].update(kShop, zd_route{kHost, ZD_NO_ID, kCanary, 30});
+  zd_sk_lookup *lookup = zd_sk_lookup__open();
+  ASSERT_NE(lookup, nullptr);
+  maps_->reuse_in(lookup->obj);
+  ASSERT_EQ(zd_sk_lookup__load(lookup), 0);
+  const auto cookie = [](const zd::Fd &fd) {
+    uint64_t c = 0;
+    socklen_t len = sizeof(c);
+    getsockopt(fd.get(), SOL_SOCKET, SO_COOKIE, &c, &len);
+    return c;
+  };
+  int to_canary = 0;
+  for (uint16_t sport = 41000; sport < 41400; ++sport) {
+    TcpFrame syn;
+    syn.sport = sport;
+    ASSERT_EQ(send(syn), "pass");
+    zd_flow_key key{};
+    key.family = AF_INET;
+    key.protocol = IPPROTO_TCP;
+    key.sport = sport;
+    key.dport = 80;
+    inet_pton(AF_INET, syn.saddr.c_str(), key.saddr);
+    inet_pton(AF_INET, syn.daddr.c_str(), key.daddr);
+    zd_flow flow{};
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(skel_->maps.zd_flows), &key, &flow), 0);
+
+    bpf_sk_lookup ctx{};
+    ctx.family = AF_INET;
+    ctx.protocol = IPPROTO_TCP;
+    ctx.local_port = 80;
+    ctx.remote_port = htons(sport);
+    std::memcpy(&ctx.remote_ip4, key.saddr, 4);
+    std::memcpy(&ctx.local_ip4, key.daddr, 4);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_out = &ctx,
+                .ctx_size_in = sizeof(ctx), .ctx_size_out = sizeof(ctx));
+    ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(lookup->progs.zd_dispatch), &opts), 0);
+    const bool xdp_canary = flow.workspace == kCanary;
+    EXPECT_EQ(ctx.cookie == cookie(canary), xdp_canary) << "the planes disagree on port " << sport;
+    to_canary += xdp_canary;
+  }
+  zd_sk_lookup__destroy(lookup);
+  EXPECT_NEAR(to_canary, 120, 30) << "30% of 400";
 }
 
 } // namespace

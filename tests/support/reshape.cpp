@@ -64,6 +64,10 @@ void reshape_routes(const std::string &dir, const Reshape &to) {
   if (rename(fresh.c_str(), pin.c_str()) != 0)
     fail("renaming " + fresh);
 
+  // Layout 3 added the health map: an older layout has no such pin.
+  if (to.layout < 3 && unlink((dir + "/health").c_str()) != 0 && errno != ENOENT)
+    fail("removing the health pin");
+
   Owned config(bpf_obj_get((dir + "/config").c_str()));
   zd_config c{};
   uint32_t zero = 0;

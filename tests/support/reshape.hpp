@@ -1,6 +1,7 @@
 // A state as a zdctl of another layout would have left it, for the tests of
 // `zdctl upgrade` across layouts: the only data map whose shape has changed
-// between layouts (routes) is rewritten into that layout's shape.
+// between layouts (routes) is rewritten into that layout's shape, and the
+// map layout 3 added (health) is unpinned from an older one.
 #pragma once
 
 #include <cstdint>

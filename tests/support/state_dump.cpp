@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
   std::printf("state dir: %s\n", stat(dir.c_str(), &st) == 0 ? "present" : "absent");
   for (const char *pin :
        {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats",
-        "store", "domains", "workspaces", "workspace_names", "journal", "history", "checks",
+        "health", "store", "domains", "workspaces", "workspace_names", "journal", "history", "checks",
         "switches", "flows", "xdp_targets", "devmap", "xdp_stats"})
     dump_map(dir, pin);
   list("pins", dir);

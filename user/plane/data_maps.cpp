@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 namespace zd {
 
@@ -20,10 +21,11 @@ DataMaps DataMaps::from_object(bpf_object *object) {
   return maps;
 }
 
-DataMaps DataMaps::from_pins(const std::string &dir, OpenFor open_for) {
+DataMaps DataMaps::from_pins(const std::string &dir, OpenFor open_for, bool missing_ok) {
   DataMaps maps;
   for (size_t i = 0; i < kDataMaps.size(); ++i)
-    maps.maps_[i] = BpfMap::open_pin(dir, kDataMaps[i].pin, open_for);
+    if (!missing_ok || access((dir + "/" + kDataMaps[i].pin).c_str(), F_OK) == 0)
+      maps.maps_[i] = BpfMap::open_pin(dir, kDataMaps[i].pin, open_for);
   return maps;
 }
 

@@ -13,13 +13,22 @@ struct bpf_object;
 
 namespace zd {
 
-enum class DataMap { config, bindings, prefixes, routes, sockets, domain_stats, workspace_stats };
+enum class DataMap {
+  config,
+  bindings,
+  prefixes,
+  routes,
+  sockets,
+  domain_stats,
+  workspace_stats,
+  health
+};
 
 struct MapName {
   const char *pin;    // file name under the state dir
   const char *object; // map name in the BPF object
 };
-inline constexpr std::array<MapName, 7> kDataMaps = {{
+inline constexpr std::array<MapName, 8> kDataMaps = {{
     {"config", "zd_config"},
     {"bindings", "zd_bindings"},
     {"prefixes", "zd_prefixes"},
@@ -27,14 +36,17 @@ inline constexpr std::array<MapName, 7> kDataMaps = {{
     {"sockets", "zd_sockets"},
     {"domain_stats", "zd_domain_stats"},
     {"workspace_stats", "zd_workspace_stats"},
+    {"health", "zd_health"}, // layout 3
 }};
 
 class DataMaps {
 public:
   // Duplicates the fds of a loaded object's maps.
   static DataMaps from_object(bpf_object *object);
-  // Opens the pins under dir; a missing one means "not a zd state".
-  static DataMaps from_pins(const std::string &dir, OpenFor open_for = OpenFor::write);
+  // Opens the pins under dir; a missing one means "not a zd state", unless
+  // missing_ok (upgrade: a map an older layout did not have stays empty).
+  static DataMaps from_pins(const std::string &dir, OpenFor open_for = OpenFor::write,
+                            bool missing_ok = false);
 
   BpfMap &operator[](DataMap map) { return maps_[static_cast<size_t>(map)]; }
   const BpfMap &operator[](DataMap map) const { return maps_[static_cast<size_t>(map)]; }

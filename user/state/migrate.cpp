@@ -182,20 +182,27 @@ Moved to_shapes(DataMaps pinned, const Shapes &wanted, uint32_t layout, const De
   Moved moved;
   for (size_t i = 0; i < kDataMaps.size(); ++i) {
     const auto which = static_cast<DataMap>(i);
+    const MapShape &now = wanted[i];
+    auto fresh = [&] {
+      moved.fresh.push_back(which);
+      return BpfMap::create(static_cast<bpf_map_type>(now.type), kDataMaps[i].object, now.key_size,
+                            now.value_size, now.max_entries, now.flags);
+    };
+    if (!pinned[which]) { // a map the old layout did not have: made empty
+      moved.maps[which] = fresh();
+      continue;
+    }
     const MapShape old = pinned[which].shape();
-    if (old == wanted[i]) {
+    if (old == now) {
       moved.maps[which] = std::move(pinned[which]);
       continue;
     }
-    const MapShape &now = wanted[i];
     spdlog::debug("the {} map changes shape: value {} -> {} bytes, {} -> {} entries",
                   kDataMaps[i].pin, old.value_size, now.value_size, old.max_entries,
                   now.max_entries);
-    BpfMap fresh = BpfMap::create(static_cast<bpf_map_type>(now.type), kDataMaps[i].object,
-                                  now.key_size, now.value_size, now.max_entries, now.flags);
-    Copy(i, pinned[which], old, fresh, now, layout, describe, find_socket).run();
-    moved.maps[which] = std::move(fresh);
-    moved.fresh.push_back(which);
+    BpfMap copy = fresh();
+    Copy(i, pinned[which], old, copy, now, layout, describe, find_socket).run();
+    moved.maps[which] = std::move(copy);
   }
   return moved;
 }

@@ -209,7 +209,9 @@ DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERS
     throw Error(Errc::not_attached,
                 dir + " is not a zd state (no config pin); refusing to touch it");
   access::check_pins(dir);
-  DataMaps maps = DataMaps::from_pins(dir, open_for);
+  // A state of another layout may lack maps this one added (upgrade makes
+  // them): the version is read before any other pin is required.
+  DataMaps maps = DataMaps::from_pins(dir, open_for, /*missing_ok=*/true);
   zd_config config = maps.config();
   if (config.magic != ZD_STATE_MAGIC)
     throw Error(Errc::not_attached, dir + " is not a zd state (bad magic); refusing to touch it");
@@ -223,6 +225,11 @@ DataMaps open_data_maps(const std::string &dir, uint32_t oldest = ZD_LAYOUT_VERS
   if (config.layout_version < oldest)
     throw Error(Errc::refused, versions + ": run zdctl upgrade to move it forward in place " +
                                    "(domains, workspaces and connections are kept)");
+  if (config.layout_version == ZD_LAYOUT_VERSION)
+    for (size_t i = 0; i < kDataMaps.size(); ++i)
+      if (!maps[static_cast<DataMap>(i)])
+        throw Error(Errc::not_attached, dir + " is not a zd state (no " + kDataMaps[i].pin +
+                                            " pin); refusing to touch it");
   return maps;
 }
 
@@ -520,7 +527,7 @@ migrate::Describe describe_with(const BpfStore &store) {
       for (const auto &domain : store.domains())
         if (domain.id == id)
           return what + " (domain '" + domain.name + "')";
-    if (map == DataMap::workspace_stats || map == DataMap::sockets) // keyed by workspace first
+    if (map == DataMap::workspace_stats || map == DataMap::sockets || map == DataMap::health)
       for (const auto &workspace : store.workspaces())
         if (workspace.id == id)
           return what + " (workspace '" + workspace.name + "')";
