@@ -329,8 +329,26 @@ printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&3
 while read -r -t 2 line <&3 && [[ $line != $'\r' ]]; do :; done
 read -r -t 2 kept <&3 || kept=""
 say "a keep-alive client of api: connected, answered by ${kept:-nothing}"
-say "(api-v2 is ready now)"
+say "(api-v2 is ready now): first as a canary, for 20% of new connections"
 rm "$work/v2-warming"
+zdctl canary api api-v2 --weight 20
+declare -A canary_spread=()
+for ((i = 0; i < 200; i++)); do
+  got=""
+  if exec 9<>"/dev/tcp/$V4/8080"; then
+    printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
+    while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
+    read -r -t 2 got <&9 || got=""
+    exec 9>&-
+  fi
+  canary_spread[${got:-nothing}]=$((${canary_spread[${got:-nothing}]:-0} + 1))
+done
+say "200 new connections: api-v1 ${canary_spread[api-v1]:-0}, api-v2 ${canary_spread[api-v2]:-0}" \
+  "(decided per connection in the kernel)"
+((${canary_spread[api-v2]:-0} > 0 && ${canary_spread[api-v1]:-0} > 0 &&
+  ${canary_spread[api-v1]:-0} + ${canary_spread[api-v2]:-0} == 200)) ||
+  problem "the canary's 200 connections were not shared between api-v1 and api-v2"
+say "the canary looks good: promote it"
 zdctl switch api api-v2
 served_over_http api-v2
 

@@ -148,9 +148,14 @@ observe_next() {
   fi
   observe
 }
+# Ending a canary needs one: that case starts from the stage with a canary.
+# On shop (which observe() probes) a canary takes 100%: with less, which
+# workspace one probe reaches depends on its source port, not on the state.
+abort_canary="canary shop --abort"
 setup() {
   stage "$@"
   [[ $case != "$from_layout2" ]] || "$build/tests/zd-reshape" "$state" 2 8
+  [[ $case != "$abort_canary" ]] || zdctl canary shop blue --weight 100 >/dev/null
 }
 
 cases=(
@@ -166,7 +171,8 @@ cases=(
 ((quick)) || cases+=("attach --xdp zdsweep0" "revert shop" "revert shop --to 1" "workspace rm blue" "domain rm idle"
   "upgrade --force" "workspace add teal --pid TEAL --socket tcp://0.0.0.0:8080"
   "workspace rm cyan --force" "domain set shop --check /healthz" "domain set idle --no-check"
-  "switch shop blue --check tcp" "$from_layout2")
+  "switch shop blue --check tcp" "$from_layout2" "canary shop blue --weight 100"
+  "canary idle blue --weight 50" "$abort_canary")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 failures=0 points=0 swept=0

@@ -69,9 +69,9 @@ protected:
 std::string Completion::script_;
 
 TEST_F(Completion, EveryCommandIsCompleted) {
-  const std::vector<std::string> top = {"attach",  "detach", "upgrade", "domain",
-                                        "workspace", "switch", "revert", "drain",
-                                        "history", "metrics", "status", "completion"};
+  const std::vector<std::string> top = {"attach",  "detach", "upgrade",   "domain", "workspace",
+                                        "switch",  "revert", "canary",    "drain",  "history",
+                                        "metrics", "status", "completion"};
   const Spec root = spec("zdctl");
   for (const auto &command : top) {
     EXPECT_TRUE(has(root.commands, command)) << command;

@@ -107,6 +107,14 @@ const Case kCases[] = {
      }},
     {"workspace rm --force (container, active)",
      [](World &, ControlPlane &c) { c.remove_workspace("red", Force::yes); }},
+    {"canary (history: pending event, route, final event)",
+     [](World &, ControlPlane &c) {
+       c.apply(c.plan({zd::RouteRequest::Kind::canary, "shop", "blue", 0, Force::no, 30}));
+     }},
+    {"canary in a container for the first time",
+     [](World &, ControlPlane &c) {
+       c.apply(c.plan({zd::RouteRequest::Kind::canary, "shop", "red", 0, Force::no, 10}));
+     }},
 };
 
 TEST(ControlKillSweep, EveryKillPointEndsBeforeOrAfter) {

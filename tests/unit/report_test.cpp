@@ -55,6 +55,8 @@ zd::Status sample() {
   shop.previous = "blue";
   shop.counters = {10, 7, 2, 1};
   shop.check = zd::Check{zd::Check::Kind::http, "/healthz", 1500, 3};
+  shop.canary = "yellow";
+  shop.canary_weight = 10;
   zd::DomainStatus idle;
   idle.name = "idle";
   idle.id = 2;
@@ -90,12 +92,12 @@ TEST(ReportJson, TopLevel) {
 TEST(ReportJson, Domains) {
   nlohmann::json json = zd::to_json(sample());
   const auto &shop = json["domains"][0];
-  EXPECT_EQ(keys_of(shop),
-            (std::set<std::string>{"name", "bindings", "active", "previous", "check", "counters"}));
-  EXPECT_EQ(shop["check"], nlohmann::json({{"kind", "http"},
-                                           {"path", "/healthz"},
-                                           {"timeout_ms", 1500},
-                                           {"retries", 3}}));
+  EXPECT_EQ(keys_of(shop), (std::set<std::string>{"name", "bindings", "active", "previous",
+                                                  "canary", "check", "counters"}));
+  EXPECT_EQ(shop["canary"], nlohmann::json({{"workspace", "yellow"}, {"weight", 10}}));
+  EXPECT_EQ(shop["check"],
+            nlohmann::json(
+                {{"kind", "http"}, {"path", "/healthz"}, {"timeout_ms", 1500}, {"retries", 3}}));
   EXPECT_EQ(shop["name"], "shop");
   EXPECT_EQ(shop["bindings"], nlohmann::json({"tcp://10.99.0.1:80", "tcp://[fd00::/64]:80"}));
   EXPECT_EQ(shop["active"], "green");
@@ -111,6 +113,7 @@ TEST(ReportJson, Domains) {
   EXPECT_TRUE(idle["active"].is_null()) << "no workspace is null, not \"\"";
   EXPECT_TRUE(idle["previous"].is_null());
   EXPECT_TRUE(idle["check"].is_null()) << "no check is null";
+  EXPECT_TRUE(idle["canary"].is_null()) << "no canary is null";
   EXPECT_EQ(idle["bindings"], nlohmann::json({"tcp://10.99.1.0/24:443"}));
   EXPECT_EQ(idle["counters"]["lookups"], 0);
 }
@@ -163,20 +166,20 @@ TEST(ReportJson, EmptyStatus) {
 TEST(ReportTable, ShowsEverything) {
   std::string table = zd::to_table(sample());
   for (const char *part :
-       {"DOMAIN", "ACTIVE", "PREVIOUS", "WORKSPACE", "shop", "green", "blue", "idle", "4242",
+       {"DOMAIN", "ACTIVE", "PREVIOUS", "WORKSPACE", "shop", "yellow:10%", "blue", "idle", "4242",
         "tcp://10.99.0.1:80, tcp://[fd00::/64]:80", "tcp://10.99.1.0/24:443",
         "tcp://127.0.0.1:3001 (alive)", "tcp://[::1]:3001 (DEAD)"})
     EXPECT_NE(table.find(part), std::string::npos) << "missing '" << part << "' in\n" << table;
   // idle has neither active nor previous; green has no pid.
-  EXPECT_EQ(row(table, "idle"),
-            (std::vector<std::string>{"idle", "-", "-", "0", "0", "0", "-",
-                                      "tcp://10.99.1.0/24:443"}));
+  EXPECT_EQ(row(table, "idle"), (std::vector<std::string>{"idle", "-", "-", "-", "0", "0", "0",
+                                                          "-", "tcp://10.99.1.0/24:443"}));
   EXPECT_NE(table.find("  GET /healthz  "), std::string::npos) << "shop's check\n" << table;
   EXPECT_EQ(row(table, "green"),
             (std::vector<std::string>{"green", "-", "socket", "0", "shop", "0"}));
   // The workspace steered column counts fallbacks too: blue steered 1 + 2.
   EXPECT_EQ(row(table, "blue").at(3), "3");
-  EXPECT_EQ(row(table, "shop").at(3), "7");
+  EXPECT_EQ(row(table, "shop").at(3), "yellow:10%");
+  EXPECT_EQ(row(table, "shop").at(4), "7");
   // Connections per domain: blue still holds 3 of shop.
   EXPECT_NE(table.find("CONNECTIONS"), std::string::npos) << table;
   EXPECT_EQ(row(table, "blue").at(4), "shop");

@@ -44,18 +44,18 @@ std::string describe(const Check &check, bool with_limits) {
                      : check.kind == Check::Kind::http ? "GET " + check.path
                                                        : "no check";
   if (with_limits && check.kind != Check::Kind::none)
-    text += " (timeout " + format_duration(std::chrono::milliseconds(check.timeout_ms)) + ", " + std::to_string(check.retries) +
-            (check.retries == 1 ? " retry)" : " retries)");
+    text += " (timeout " + format_duration(std::chrono::milliseconds(check.timeout_ms)) + ", " +
+            std::to_string(check.retries) + (check.retries == 1 ? " retry)" : " retries)");
   return text;
 }
 
 std::vector<ProbeTarget> probe_targets(const Domain &domain, const Workspace &workspace) {
   std::vector<ProbeTarget> targets;
   for (const uint8_t family : {AF_INET, AF_INET6}) {
-    const bool served = std::any_of(domain.bindings.begin(), domain.bindings.end(),
-                                    [&](const Endpoint &b) {
-                                      return b.protocol == IPPROTO_TCP && b.family == family;
-                                    });
+    const bool served =
+        std::any_of(domain.bindings.begin(), domain.bindings.end(), [&](const Endpoint &b) {
+          return b.protocol == IPPROTO_TCP && b.family == family;
+        });
     auto socket = std::find_if(workspace.sockets.begin(), workspace.sockets.end(),
                                [&](const RegisteredSocket &s) {
                                  return s.bound.protocol == IPPROTO_TCP && s.serves == family;

@@ -62,8 +62,25 @@ std::string command_of(const Event &event) {
     return "revert " + event.domain;
   case How::fallback:
     return "workspace rm " + event.from + " --force";
+  case How::canary:
+    return "canary " + event.domain + " " + event.to + " --weight " + std::to_string(event.weight);
+  case How::canary_end:
+    return "canary " + event.domain + " --abort";
   }
   return "?";
+}
+
+// Whether a route is what an event made it: how the next zdctl tells a
+// change cut short that happened from one that did not.
+bool route_shows(const Route &route, const Event &event) {
+  switch (event.how) {
+  case How::canary:
+    return route.canary == event.to_id && route.canary_weight == event.weight;
+  case How::canary_end:
+    return route.canary == kNoId;
+  default:
+    return route.active == event.to_id;
+  }
 }
 
 int64_t realtime_ns() {
@@ -330,12 +347,18 @@ std::vector<RegisteredSocket> ControlPlane::add_workspace(const std::string &nam
 void ControlPlane::remove_workspace(const std::string &name, Force force) {
   Workspace workspace = find_workspace(name);
   if (force == Force::no)
-    for (const auto &[domain, route] : plane_.routes())
+    for (const auto &[domain, route] : plane_.routes()) {
       if (route.active == workspace.id)
         throw Error(Errc::refused,
                     "workspace '" + name + "' is active for domain '" + domain_name(domain) +
                         "': switch the domain away first",
                     Override::force);
+      if (route.canary == workspace.id)
+        throw Error(Errc::refused,
+                    "workspace '" + name + "' is the canary of domain '" + domain_name(domain) +
+                        "': end it first (zdctl canary " + domain_name(domain) + " --abort)",
+                    Override::force);
+    }
   run(Intent{Intent::Op::remove_workspace, {}, workspace, 0});
   forget_id(IdKind::workspace, workspace.id);
 }
@@ -397,15 +420,24 @@ void ControlPlane::finish(const Intent &intent) {
   }
   const uint32_t id = intent.workspace.id;
   // Routes first, so no new connection is steered at a half-removed workspace.
-  for (const auto &[domain, route] : plane_.routes()) {
+  for (auto [domain, route] : plane_.routes()) {
+    const Domain named{domain_name(domain), domain, {}};
+    if (route.canary == id) {
+      // Its canary ends first (that is history too), whatever else it was.
+      const Route after{route.active, route.previous, kNoId, 0};
+      change_route(named, route, after, How::canary_end,
+                   [&, domain = domain] { plane_.set_route(domain, after); });
+      route = after;
+    }
     if (route.active == id) {
       // The domain falls back to its previous workspace: that is history.
-      const Route after{route.previous, kNoId};
-      const Domain named{domain_name(domain), domain, {}};
+      Route after{route.previous, kNoId, route.canary, route.canary_weight};
+      if (after.canary == after.active)
+        after.canary = kNoId, after.canary_weight = 0; // a canary is never the active one
       change_route(named, route, after, How::fallback,
                    [&, domain = domain] { plane_.set_route(domain, after); });
     } else if (route.previous == id) {
-      plane_.set_route(domain, {route.active, kNoId});
+      plane_.set_route(domain, {route.active, kNoId, route.canary, route.canary_weight});
     }
   }
   plane_.remove_workspace(intent.workspace);
@@ -449,8 +481,7 @@ std::optional<Event> ControlPlane::pending_event() const {
 
 // A pending event happened if its route was written: it is kept, else erased.
 std::optional<std::string> ControlPlane::settle(const Event &pending) {
-  const bool happened =
-      plane_.route(pending.domain_id).value_or(Route{}).active == pending.to_id;
+  const bool happened = route_shows(plane_.route(pending.domain_id).value_or(Route{}), pending);
   if (happened) {
     count_switch(pending); // again, if it was counted before the kill: a no-op
     Event done = pending;
@@ -459,8 +490,8 @@ std::optional<std::string> ControlPlane::settle(const Event &pending) {
   } else {
     store_.erase_event(pending.seq);
   }
-  return std::string(happened ? "finished" : "undid") + " an interrupted '" +
-         command_of(pending) + "'";
+  return std::string(happened ? "finished" : "undid") + " an interrupted '" + command_of(pending) +
+         "'";
 }
 
 // The pending event first: finishing a workspace's removal may change
@@ -472,11 +503,13 @@ std::optional<std::string> ControlPlane::recover() {
   const std::optional<Intent> intent = store_.intent();
   if (!intent)
     return said;
-  // A switch whose route was written is done: only its undo would change it.
+  // A switch (or canary) whose route was written is done: only its undo
+  // would change it.
+  const Route now = plane_.route(intent->domain.id).value_or(Route{});
   const bool addition =
       is_addition(intent->op) &&
       !(intent->op == Intent::Op::switch_workspace &&
-        plane_.route(intent->domain.id).value_or(Route{}).active == intent->workspace.id);
+        (now.active == intent->workspace.id || now.canary == intent->workspace.id));
   if (addition)
     undo(*intent);
   else
@@ -499,11 +532,12 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
   event.time_ns = realtime_ns();
   event.domain = domain.name;
   event.domain_id = domain.id;
-  event.from = workspace_name(before.active);
-  event.from_id = before.active;
-  event.to = workspace_name(after.active);
-  event.to_id = after.active;
+  event.from_id = how == How::canary_end ? before.canary : before.active;
+  event.to_id = how == How::canary ? after.canary : after.active;
+  event.from = workspace_name(event.from_id);
+  event.to = workspace_name(event.to_id);
   event.how = how;
+  event.weight = how == How::canary ? after.canary_weight : 0;
   event.pid = static_cast<uint32_t>(getpid());
   event.uid = static_cast<uint32_t>(getuid());
   event.pending = true;
@@ -517,6 +551,8 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
 // Counts a route change once, however often it is called for it: the count
 // remembers the seq it counted last, and seqs only grow.
 void ControlPlane::count_switch(const Event &event) {
+  if (!moves_active(event.how))
+    return; // a canary's changes are history only
   SwitchCount count = store_.switch_count(event.domain_id, event.how);
   if (count.last_seq >= event.seq)
     return;
@@ -567,7 +603,7 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
                 route.active, route.previous);
   const Route before = plane_.route(domain.id).value_or(Route{});
   change_route(domain, before, route, how, [&] {
-    if (plane_.prepared(domain, workspace))
+    if (how == How::canary_end || plane_.prepared(domain, workspace))
       plane_.set_route(domain.id, route);
     else
       run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
@@ -591,7 +627,12 @@ RoutePlan ControlPlane::plan(const RouteRequest &request) const {
     plan.target = history_workspace(plan.domain, request.seq);
     plan.how = How::revert;
     break;
+  case RouteRequest::Kind::canary:
+  case RouteRequest::Kind::canary_end:
+    return plan_canary(plan, request);
   }
+  // Moving the active workspace ends a canary: switching to the canary is
+  // how one is promoted.
   plan.after = plan.target.id == plan.before.active ? plan.before
                                                     : Route{plan.target.id, plan.before.active};
   if (!plan.changes())
@@ -599,6 +640,37 @@ RoutePlan ControlPlane::plan(const RouteRequest &request) const {
   if (request.force == Force::yes)
     plan.how = How::force;
   else
+    require_live_sockets(plan.domain, plan.target);
+  return plan;
+}
+
+RoutePlan ControlPlane::plan_canary(RoutePlan plan, const RouteRequest &request) const {
+  const Route &before = plan.before;
+  const std::string &domain = plan.domain.name;
+  if (request.kind == RouteRequest::Kind::canary_end) {
+    if (before.canary == kNoId)
+      throw Error(Errc::refused, "domain '" + domain + "' has no canary");
+    plan.target = find_workspace(workspace_name(before.canary));
+    plan.how = How::canary_end;
+    plan.after = {before.active, before.previous, kNoId, 0};
+    return plan;
+  }
+  if (request.weight < 1 || request.weight > 100)
+    throw Error(Errc::invalid, "a canary's weight is a percentage of new connections, 1 to 100 "
+                               "(to end one: zdctl canary " +
+                                   domain + " --abort)");
+  plan.target = find_workspace(request.workspace);
+  plan.how = How::canary;
+  if (before.active == kNoId)
+    throw Error(Errc::refused, "domain '" + domain +
+                                   "' has no active workspace for a canary to share with: "
+                                   "switch it first");
+  if (plan.target.id == before.active)
+    throw Error(Errc::refused, "workspace '" + plan.target.name +
+                                   "' is already active for domain '" + domain +
+                                   "': a canary is another workspace");
+  plan.after = {before.active, before.previous, plan.target.id, request.weight};
+  if (plan.changes() && request.force == Force::no)
     require_live_sockets(plan.domain, plan.target);
   return plan;
 }
@@ -693,9 +765,10 @@ Workspace ControlPlane::drained_workspace(const Domain &domain, const std::strin
     return find_workspace(*previous);
   }
   Workspace workspace = find_workspace(name);
-  if (workspace.id == route.active)
-    throw Error(Errc::refused, "workspace '" + workspace.name + "' is active for domain '" +
-                                   domain.name +
+  if (workspace.id == route.active || workspace.id == route.canary)
+    throw Error(Errc::refused, "workspace '" + workspace.name + "' is " +
+                                   (workspace.id == route.active ? "active" : "the canary") +
+                                   " for domain '" + domain.name +
                                    "': it receives its new connections, so it never drains "
                                    "(switch the domain to another workspace first)");
   return workspace;
@@ -733,7 +806,8 @@ Status ControlPlane::status() const {
     const Route route = routes[domain.id] = plane_.route(domain.id).value_or(Route{});
     status.domains.push_back({domain.name, domain.id, domain.bindings, name_of(route.active),
                               name_of(route.previous), plane_.domain_counters(domain.id),
-                              store_.domain_check(domain.name)});
+                              store_.domain_check(domain.name), name_of(route.canary),
+                              route.canary_weight});
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =
@@ -760,7 +834,8 @@ Status ControlPlane::status() const {
       const uint64_t count =
           its == connections.end() ? 0 : connections_to(its->second, domain).size();
       const Route route = routes[domain.id];
-      if (count || route.active == workspace.id || route.previous == workspace.id)
+      if (count || route.active == workspace.id || route.previous == workspace.id ||
+          route.canary == workspace.id)
         w.connections[domain.name] = count;
     }
     status.workspaces.push_back(std::move(w));

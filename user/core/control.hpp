@@ -44,25 +44,30 @@ struct SwitchTotal {
 // What a switch may skip.
 enum class Force { no, yes };
 
-// A route change as asked for: switch DOMAIN WORKSPACE, revert DOMAIN, or
-// revert DOMAIN --to SEQ.
+// A route change as asked for: switch DOMAIN WORKSPACE, revert DOMAIN,
+// revert DOMAIN --to SEQ, canary DOMAIN WORKSPACE --weight N, or canary
+// DOMAIN --abort.
 struct RouteRequest {
-  enum class Kind { switch_to, revert, revert_to };
+  enum class Kind { switch_to, revert, revert_to, canary, canary_end };
   Kind kind = Kind::switch_to;
   std::string domain;
-  std::string workspace; // switch_to
+  std::string workspace; // switch_to, canary
   uint64_t seq = 0;      // revert_to
   Force force = Force::no;
+  uint32_t weight = 0; // canary: percent of new connections
 };
 
 // A route change worked out and not made: planning raises every refusal,
 // so a plan can be shown (--dry-run), checked (a health probe) and applied.
 struct RoutePlan {
   Domain domain;
-  Workspace target; // the workspace the domain would point at
+  Workspace target; // the workspace the domain (or its canary) would point at
   Route before, after;
   How how = How::switch_to;
-  bool changes() const { return before.active != after.active; }
+  bool changes() const { return before != after; }
+  // Whether the target is about to receive connections (and so is probed):
+  // not when a canary ends.
+  bool admits_target() const { return how != How::canary_end; }
 };
 
 class ControlPlane {
@@ -139,6 +144,7 @@ private:
   void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
            const Route *route = nullptr);
   void point(const Domain &domain, const Workspace &workspace, const Route &route, How how);
+  RoutePlan plan_canary(RoutePlan plan, const RouteRequest &request) const;
   void change_route(const Domain &domain, const Route &before, const Route &after, How how,
                     const std::function<void()> &write);
   std::optional<Event> pending_event() const;

@@ -78,10 +78,13 @@ struct Workspace {
   std::string via;
 };
 
-// Which workspace serves a domain, and which one to revert to.
+// Which workspace serves a domain, which one to revert to, and a canary
+// that takes canary_weight percent of new connections (kNoId: none).
 struct Route {
   uint32_t active = kNoId;
   uint32_t previous = kNoId;
+  uint32_t canary = kNoId;
+  uint32_t canary_weight = 0; // 1..100 while there is a canary
   bool operator==(const Route &) const = default;
 };
 
@@ -90,8 +93,16 @@ enum class How : uint8_t {
   switch_to = 1, // zdctl switch
   revert,        // zdctl revert (also --to N)
   force,         // a switch or revert with --force: its checks skipped
-  fallback       // its active workspace was removed (workspace rm --force)
+  fallback,      // its active workspace was removed (workspace rm --force)
+  canary,        // zdctl canary: a canary set, or its weight changed
+  canary_end     // zdctl canary --abort, or its workspace removed
 };
+
+// Whether a change of this kind moves the active workspace (the others
+// only set or end a canary).
+inline bool moves_active(How how) {
+  return how != How::canary && how != How::canary_end;
+}
 
 // How many route changes of one kind a domain has had: a counter that only
 // grows, unlike history, whose ring drops the oldest. last_seq is the seq of
@@ -106,13 +117,17 @@ struct SwitchCount {
 // One change of a domain's route. Names are kept as they were then: a
 // workspace removed since, or a name given again, does not rewrite history.
 struct Event {
-  uint64_t seq = 0;     // 1, 2, ... in this state; never reused
-  int64_t time_ns = 0;  // CLOCK_REALTIME
+  uint64_t seq = 0;    // 1, 2, ... in this state; never reused
+  int64_t time_ns = 0; // CLOCK_REALTIME
   std::string domain;
   uint32_t domain_id = kNoId;
-  std::string from, to; // "" for none
+  // The active workspace before and after ("" for none); for How::canary
+  // the active one and the canary, for How::canary_end the canary and the
+  // active one.
+  std::string from, to;
   uint32_t from_id = kNoId, to_id = kNoId;
   How how = How::switch_to;
+  uint32_t weight = 0;       // How::canary: the weight it set
   uint32_t pid = 0, uid = 0; // of the zdctl that made it
   // Written before the route it tells of, and made final after it; a
   // pending event is a change cut short, settled by the next zdctl.

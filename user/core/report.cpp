@@ -86,6 +86,9 @@ nlohmann::json to_json(const Status &status) {
                        {"bindings", bindings},
                        {"active", name_or_null(d.active)},
                        {"previous", name_or_null(d.previous)},
+                       {"canary", d.canary.empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json{{"workspace", d.canary},
+                                                                    {"weight", d.canary_weight}}},
                        {"check", to_json(d.check)},
                        {"counters", to_json(d.counters)}});
   }
@@ -142,13 +145,17 @@ nlohmann::json to_json(const Status &status) {
 }
 
 std::string to_table(const Status &status) {
-  std::vector<std::vector<std::string>> domains{
-      {"DOMAIN", "ACTIVE", "PREVIOUS", "STEERED", "FALLBACKS", "DROPS", "CHECK", "BINDINGS"}};
+  std::vector<std::vector<std::string>> domains{{"DOMAIN", "ACTIVE", "PREVIOUS", "CANARY",
+                                                 "STEERED", "FALLBACKS", "DROPS", "CHECK",
+                                                 "BINDINGS"}};
   for (const auto &d : status.domains) {
     std::vector<std::string> bindings;
     for (const auto &b : d.bindings)
       bindings.push_back(format_endpoint(b));
-    domains.push_back({d.name, or_dash(d.active), or_dash(d.previous),
+    // One word per column, as every other: "green:10%".
+    const std::string canary =
+        d.canary.empty() ? "-" : d.canary + ":" + std::to_string(d.canary_weight) + "%";
+    domains.push_back({d.name, or_dash(d.active), or_dash(d.previous), canary,
                        std::to_string(d.counters.steered), std::to_string(d.counters.fallbacks),
                        std::to_string(d.counters.drops), d.check ? describe(*d.check) : "-",
                        joined(bindings)});
@@ -207,6 +214,10 @@ std::string how_name(How how) {
     return "force";
   case How::fallback:
     return "fallback";
+  case How::canary:
+    return "canary";
+  case How::canary_end:
+    return "canary-end";
   }
   return "?";
 }
@@ -235,6 +246,7 @@ nlohmann::json to_json(const std::vector<Event> &events) {
                     {"from", name_or_null(e.from)},
                     {"to", name_or_null(e.to)},
                     {"how", how_name(e.how)},
+                    {"weight", e.how == How::canary ? nlohmann::json(e.weight) : nullptr},
                     {"pid", e.pid},
                     {"uid", e.uid}});
   return {{"history", list}};
@@ -246,8 +258,10 @@ std::string to_table(const std::vector<Event> &events) {
   std::vector<std::vector<std::string>> rows = {
       {"#", "TIME (UTC)", "DOMAIN", "FROM", "TO", "HOW", "PID", "UID"}};
   for (const auto &e : events)
-    rows.push_back({std::to_string(e.seq), utc_time(e.time_ns), e.domain, or_dash(e.from),
-                    or_dash(e.to), how_name(e.how), std::to_string(e.pid), std::to_string(e.uid)});
+    rows.push_back(
+        {std::to_string(e.seq), utc_time(e.time_ns), e.domain, or_dash(e.from), or_dash(e.to),
+         how_name(e.how) + (e.how == How::canary ? ":" + std::to_string(e.weight) + "%" : ""),
+         std::to_string(e.pid), std::to_string(e.uid)});
   return render(rows);
 }
 

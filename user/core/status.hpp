@@ -43,6 +43,8 @@ struct DomainStatus {
   std::string previous; // "" when none
   Counters counters;
   std::optional<Check> check; // what its switches and reverts check by default
+  std::string canary;         // "" when none
+  uint32_t canary_weight = 0; // percent of new connections, with a canary
 };
 
 // The XDP plane: where it steers and what it has seen.

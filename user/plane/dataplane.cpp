@@ -154,23 +154,21 @@ void BpfDataplane::remove_domain(const Domain &domain) {
 std::optional<Route> BpfDataplane::route(uint32_t domain) const {
   zd_route route{};
   if (maps_[DataMap::routes].lookup(domain, route))
-    return Route{route.active, route.previous};
+    return Route{route.active, route.previous, route.canary, route.canary_weight};
   return std::nullopt;
 }
 
 std::vector<std::pair<uint32_t, Route>> BpfDataplane::routes() const {
   std::vector<std::pair<uint32_t, Route>> out;
   for (const auto &[domain, route] : maps_[DataMap::routes].entries<uint32_t, zd_route>())
-    out.push_back({domain, {route.active, route.previous}});
+    out.push_back({domain, {route.active, route.previous, route.canary, route.canary_weight}});
   return out;
 }
 
 void BpfDataplane::set_route(uint32_t domain, const Route &route) {
   // One update of a non-preallocated hash: the program sees the old value
   // or the new one, never a mix (bpf/zd_maps.bpf.h).
-  zd_route value{}; // no canary
-  value.active = route.active;
-  value.previous = route.previous;
+  const zd_route value{route.active, route.previous, route.canary, route.canary_weight};
   maps_[DataMap::routes].update(domain, value);
 }
 

@@ -41,7 +41,8 @@ namespace {
 using record::from_name;
 using record::to_name;
 
-// How values: switch, revert, force, fallback.
+// How values counted in "switches": switch, revert, force, fallback (a
+// canary's changes are history only: they move no active workspace).
 constexpr uint32_t kHowKinds = static_cast<uint32_t>(How::fallback);
 
 struct Spec {
@@ -366,9 +367,10 @@ std::vector<Event> BpfStore::events() const {
     event.to = from_name(r.to);
     event.from_id = r.from_id;
     event.to_id = r.to_id;
-    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::fallback)
+    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::canary_end)
                     ? static_cast<How>(r.how)
                     : How::switch_to;
+    event.weight = r.weight;
     event.pid = r.pid;
     event.uid = r.uid;
     event.pending = r.pending != 0;
@@ -388,6 +390,7 @@ void BpfStore::put_event(const Event &event) {
   r.from_id = event.from_id;
   r.to_id = event.to_id;
   r.how = static_cast<uint32_t>(event.how);
+  r.weight = event.weight;
   r.pid = event.pid;
   r.uid = event.uid;
   r.pending = event.pending;

@@ -88,7 +88,7 @@ struct Event {
   uint32_t how;
   uint32_t pid, uid;
   uint32_t pending;
-  uint32_t pad;
+  uint32_t weight; // How::canary; zero in every other event (was padding)
   Name domain, from, to;
 };
 

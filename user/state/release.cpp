@@ -29,7 +29,9 @@ Planned plan_in(Session &session, ControlPlane &control, const RouteRequest &req
   if (planned.plan.before.active != kNoId)
     planned.from = session.store().workspace_name(planned.plan.before.active).value_or("");
   const std::optional<Check> own = control.domain_check(request.domain);
-  planned.check = choice.skip ? std::nullopt : choice.given ? choice.given : own;
+  // Ending a canary sends nothing new anywhere but to the active workspace.
+  const bool probed = planned.plan.admits_target() && !choice.skip;
+  planned.check = !probed ? std::nullopt : choice.given ? choice.given : own;
   planned.skipped = choice.skip && own.has_value();
   const Workspace &target = planned.plan.target;
   if (planned.check && planned.plan.changes() && target.placement == Placement::other_netns) {

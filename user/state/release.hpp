@@ -1,5 +1,5 @@
-// A release step with its health check: switch, revert or revert --to,
-// gated on the target workspace answering its check first.
+// A release step with its health check: switch, revert, revert --to or a
+// canary, gated on the target workspace answering its check first.
 //
 // The check is probed with no lock held: a probe may take seconds (its
 // timeout times its attempts), and every other zdctl, status included,

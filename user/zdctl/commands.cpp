@@ -49,8 +49,8 @@ void print_release(const Options &opts, const zd::Release &r) {
                       {"ok", p.answer.ok},
                       {"said", p.answer.said},
                       {"attempts", p.attempts}});
-    checked += (checked.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " +
-               p.answer.said;
+    checked +=
+        (checked.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " + p.answer.said;
   }
   std::string text = !changed ? opts.domain + ": already on " + r.result.to + ", nothing changed"
                      : opts.dry_run
@@ -79,8 +79,8 @@ std::optional<zd::Check> check_of(const Options &opts) {
     return std::nullopt;
   zd::Check check = zd::parse_check(opts.check);
   if (!opts.check_timeout.empty()) {
-    const auto timeout = zd::parse_duration(opts.check_timeout,
-                                            std::chrono::milliseconds(zd::kMaxCheckTimeoutMs));
+    const auto timeout =
+        zd::parse_duration(opts.check_timeout, std::chrono::milliseconds(zd::kMaxCheckTimeoutMs));
     if (timeout.count() == 0)
       throw zd::Error(zd::Errc::invalid, "bad duration '" + opts.check_timeout +
                                              "': a check needs a timeout above zero");
@@ -330,6 +330,41 @@ void do_revert(const Options &opts) {
     request.seq = opts.history_entry;
   }
   print_release(opts, run_release(opts, request));
+}
+
+void do_canary(const Options &opts) {
+  zd::RouteRequest request;
+  request.kind =
+      opts.canary_abort ? zd::RouteRequest::Kind::canary_end : zd::RouteRequest::Kind::canary;
+  request.workspace = opts.workspace;
+  request.weight = opts.canary_weight;
+  const zd::Release r = run_release(opts, request);
+  const bool changed = r.result.changed == zd::Changed::yes;
+  const std::string share = std::to_string(opts.canary_weight) + "%";
+  std::string text = opts.canary_abort
+                         ? opts.domain + ": canary " + r.result.to + " ended; " + r.result.from +
+                               " takes every new connection"
+                         : opts.domain + ": canary " + r.result.to + " takes " + share +
+                               " of new connections, " + r.result.from + " the rest";
+  if (!changed)
+    text =
+        opts.domain + ": canary " + r.result.to + " already takes " + share + ", nothing changed";
+  else if (opts.dry_run)
+    text = "would set " + text + " (dry run: nothing changed)";
+  if (r.check && changed)
+    text += "; checked " + zd::describe(*r.check);
+  if (r.skipped)
+    text += "; its check was skipped (--no-check)";
+  print(opts,
+        {{"domain", opts.domain},
+         {"changed", changed && !opts.dry_run},
+         {"dry_run", opts.dry_run},
+         {"active", r.result.from},
+         {"canary", opts.canary_abort ? json(nullptr) : json(r.result.to)},
+         {"weight", opts.canary_abort ? 0u : opts.canary_weight},
+         {"check", zd::to_json(r.check)},
+         {"check_skipped", r.skipped}},
+        text);
 }
 
 void do_history(const Options &opts) {

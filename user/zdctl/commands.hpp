@@ -37,6 +37,8 @@ struct Options {
   std::vector<std::string> fdnames;      // workspace add --fdname
   std::string via;                       // workspace add --via
   uint64_t history_entry = 0;            // revert --to
+  uint32_t canary_weight = 0;            // canary --weight
+  bool canary_abort = false;             // canary --abort
   std::string check;                     // switch, revert, domain set --check
   std::string check_timeout;             // --check-timeout
   std::optional<uint32_t> check_retries; // --check-retries
@@ -62,6 +64,7 @@ void do_workspace_add(const Options &opts);
 void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);
 void do_revert(const Options &opts);
+void do_canary(const Options &opts);
 void do_history(const Options &opts);
 void do_drain(const Options &opts);
 

@@ -187,6 +187,24 @@ void revert_options(CLI::App &cmd, Options &o) {
   route_options(cmd, o);
 }
 
+void canary_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("DOMAIN", o.domain, "domain name")->required();
+  auto *workspace = cmd.add_option("WORKSPACE", o.workspace, "the canary workspace");
+  auto *weight = cmd.add_option("--weight", o.canary_weight,
+                                "percent of DOMAIN's new connections it takes, 1 to 100")
+                     ->check(CLI::Range(1u, 100u));
+  auto *abort = cmd.add_flag("--abort", o.canary_abort,
+                             "end DOMAIN's canary: every new connection goes to the active "
+                             "workspace again");
+  abort->excludes(workspace)->excludes(weight);
+  cmd.add_flag("--force", o.force, "set it even if WORKSPACE lacks a live socket");
+  route_options(cmd, o);
+  cmd.parse_complete_callback([workspace, weight, abort] {
+    if (abort->count() == 0 && (workspace->count() == 0 || weight->count() == 0))
+      throw CLI::RequiredError("WORKSPACE --weight N (or --abort)");
+  });
+}
+
 void domain_set_options(CLI::App &cmd, Options &o) {
   cmd.add_option("NAME", o.domain, "domain name")->required();
   auto *check = check_options(cmd, o, "; run by every switch and revert of the domain");
@@ -236,7 +254,7 @@ void metrics_options(CLI::App &cmd, Options &o) {
       ->needs(cmd.get_option("--listen"));
 }
 
-const std::array<Command, 17> kCommands = {{
+const std::array<Command, 18> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -252,8 +270,8 @@ const std::array<Command, 17> kCommands = {{
      "Replace the running program with this zdctl's, in one link update; domains, "
      "workspaces, routes and counters stay (an older state layout is moved forward)",
      "zdctl upgrade", upgrade_options, do_upgrade, Mutates::yes, nullptr},
-    {"", "domain", "Add, remove or set up domains", "zdctl domain add shop --listen tcp://10.99.0.1:80",
-     nullptr, nullptr, Mutates::no, nullptr},
+    {"", "domain", "Add, remove or set up domains",
+     "zdctl domain add shop --listen tcp://10.99.0.1:80", nullptr, nullptr, Mutates::no, nullptr},
     {"domain", "add", "Add a domain: the addresses whose new connections zd steers",
      "zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://[fd00:99::1]:80\n"
      "  zdctl domain add fleet --listen tcp://10.99.1.0/24:443   (a whole prefix)",
@@ -288,13 +306,18 @@ const std::array<Command, 17> kCommands = {{
      "stay where they are",
      "zdctl switch shop green\n  zdctl switch shop green --check /healthz   (only if green "
      "answers 2xx or 3xx)\n  zdctl switch shop green --dry-run",
-     switch_options, do_switch, Mutates::yes,
-     " (--force switches anyway)"},
+     switch_options, do_switch, Mutates::yes, " (--force switches anyway)"},
     {"", "revert",
      "Swap DOMAIN's active and previous workspaces (undo the last switch), or go back to the "
      "workspace of a history entry",
      "zdctl revert shop\n  zdctl revert shop --to 12   (the workspace entry 12 switched to)",
      revert_options, do_revert, Mutates::yes, " (--force switches anyway)"},
+    {"", "canary",
+     "Send a share of DOMAIN's new connections to WORKSPACE, the rest to its active workspace; "
+     "established connections stay where they are (switch to WORKSPACE to promote it)",
+     "zdctl canary shop green --weight 10 --check /healthz\n"
+     "  zdctl switch shop green   (promote it)\n  zdctl canary shop --abort",
+     canary_options, do_canary, Mutates::yes, " (--force sets it anyway)"},
     {"", "drain",
      "Show the connections of DOMAIN its previous workspace (or --workspace) still holds; "
      "with --wait, wait until it holds none (exit 0) or the timeout passes (exit 3)",
