@@ -38,10 +38,11 @@ std::string or_none(const std::string &name) {
   return name.empty() ? "(none)" : name;
 }
 
-// "shop: blue -> green", and what the check found or that it was skipped.
-void print_release(const Options &opts, const zd::Release &r) {
+// What a release's check found (or that it was skipped): the text that
+// follows its one line, and the JSON keys every release command shares.
+void print_checked(const Options &opts, const zd::Release &r, std::string text, json out) {
   const bool changed = r.result.changed == zd::Changed::yes;
-  nlohmann::json probes = nlohmann::json::array();
+  json probes = json::array();
   std::string checked;
   for (const auto &p : r.probes) {
     probes.push_back({{"family", zd::family_name(p.target.family)},
@@ -52,25 +53,30 @@ void print_release(const Options &opts, const zd::Release &r) {
     checked +=
         (checked.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " + p.answer.said;
   }
-  std::string text = !changed ? opts.domain + ": already on " + r.result.to + ", nothing changed"
-                     : opts.dry_run
-                         ? opts.domain + ": would switch " + or_none(r.result.from) + " -> " +
-                               r.result.to + " (dry run: nothing changed)"
-                         : opts.domain + ": " + or_none(r.result.from) + " -> " + r.result.to;
   if (r.check && changed)
     text += "; checked " + zd::describe(*r.check) + ": " + checked;
   if (r.skipped)
     text += "; its check was skipped (--no-check)";
-  print(opts,
-        {{"domain", opts.domain},
-         {"changed", changed && !opts.dry_run},
-         {"dry_run", opts.dry_run},
-         {"from", r.result.from.empty() ? json(nullptr) : json(r.result.from)},
-         {"to", r.result.to},
-         {"check", zd::to_json(r.check)},
-         {"check_skipped", r.skipped},
-         {"probes", probes}},
-        text);
+  out["domain"] = opts.domain;
+  out["changed"] = changed && !opts.dry_run;
+  out["dry_run"] = opts.dry_run;
+  out["check"] = zd::to_json(r.check);
+  out["check_skipped"] = r.skipped;
+  out["probes"] = probes;
+  print(opts, out, text);
+}
+
+// "shop: blue -> green", and what the check found or that it was skipped.
+void print_release(const Options &opts, const zd::Release &r) {
+  const bool changed = r.result.changed == zd::Changed::yes;
+  const std::string text =
+      !changed       ? opts.domain + ": already on " + r.result.to + ", nothing changed"
+      : opts.dry_run ? opts.domain + ": would switch " + or_none(r.result.from) + " -> " +
+                           r.result.to + " (dry run: nothing changed)"
+                     : opts.domain + ": " + or_none(r.result.from) + " -> " + r.result.to;
+  print_checked(
+      opts, r, text,
+      {{"from", r.result.from.empty() ? json(nullptr) : json(r.result.from)}, {"to", r.result.to}});
 }
 
 // --check and its limits; nullopt when not given.
@@ -351,20 +357,10 @@ void do_canary(const Options &opts) {
         opts.domain + ": canary " + r.result.to + " already takes " + share + ", nothing changed";
   else if (opts.dry_run)
     text = "would set " + text + " (dry run: nothing changed)";
-  if (r.check && changed)
-    text += "; checked " + zd::describe(*r.check);
-  if (r.skipped)
-    text += "; its check was skipped (--no-check)";
-  print(opts,
-        {{"domain", opts.domain},
-         {"changed", changed && !opts.dry_run},
-         {"dry_run", opts.dry_run},
-         {"active", r.result.from},
-         {"canary", opts.canary_abort ? json(nullptr) : json(r.result.to)},
-         {"weight", opts.canary_abort ? 0u : opts.canary_weight},
-         {"check", zd::to_json(r.check)},
-         {"check_skipped", r.skipped}},
-        text);
+  print_checked(opts, r, text,
+                {{"active", r.result.from},
+                 {"canary", opts.canary_abort ? json(nullptr) : json(r.result.to)},
+                 {"weight", opts.canary_abort ? 0u : opts.canary_weight}});
 }
 
 void do_history(const Options &opts) {
