@@ -63,6 +63,10 @@ TEST_F(Canary, TakesTenPercentOfTwoThousandNewConnections) {
   EXPECT_EQ(history[1]["weight"], 10);
   EXPECT_NE(zdctl_ok({"status"}).find(" green:10% "), std::string::npos);
   EXPECT_NE(zdctl_ok({"history", "shop"}).find(" canary:10% "), std::string::npos);
+  EXPECT_NE(zdctl_ok({"metrics"})
+                .find("zd_domain_canary_weight{domain=\"shop\",workspace=\"green\"} "
+                      "10\n"),
+            std::string::npos);
 }
 
 TEST_F(Canary, AbortSendsEveryNewConnectionToTheActiveWorkspace) {

@@ -36,6 +36,8 @@ zd::Status sample() {
   shop.active = "green";
   shop.previous = "blue";
   shop.counters = {10, 7, 2, 1};
+  shop.canary = "blue";
+  shop.canary_weight = 25;
   zd::DomainStatus idle; // no workspace yet
   idle.name = "idle";
   status.domains = {idle, shop};
@@ -99,6 +101,7 @@ TEST(Metrics, EveryFamilyHasHelpAndType) {
                                                        {"zd_fallbacks_total", "counter"},
                                                        {"zd_drops_total", "counter"},
                                                        {"zd_domain_active", "gauge"},
+                                                       {"zd_domain_canary_weight", "gauge"},
                                                        {"zd_workspace_socket_alive", "gauge"},
                                                        {"zd_workspace_connections", "gauge"},
                                                        {"zd_switches_total", "counter"}};
@@ -125,6 +128,9 @@ TEST(Metrics, SeriesCarryTheStatus) {
   EXPECT_EQ(s.at(R"(zd_domain_active{domain="shop",workspace="green"})"), "1");
   EXPECT_EQ(s.at(R"(zd_domain_active{domain="shop",workspace="blue"})"), "0");
   EXPECT_EQ(s.at(R"(zd_domain_active{domain="idle",workspace=""})"), "1");
+  // A canary's weight; no sample for a domain without one.
+  EXPECT_EQ(s.at(R"(zd_domain_canary_weight{domain="shop",workspace="blue"})"), "25");
+  EXPECT_EQ(s.count(R"(zd_domain_canary_weight{domain="idle",workspace=""})"), 0u);
   EXPECT_EQ(s.at(R"(zd_workspace_socket_alive{workspace="blue",protocol="tcp",family="ipv4"})"),
             "1");
   EXPECT_EQ(s.at(R"(zd_workspace_socket_alive{workspace="blue",protocol="tcp",family="ipv6"})"),
@@ -137,7 +143,7 @@ TEST(Metrics, SeriesCarryTheStatus) {
   EXPECT_EQ(s.at(R"(zd_switches_total{domain="shop",how="switch"})"), "4");
   EXPECT_EQ(s.at(R"(zd_switches_total{domain="shop",how="revert"})"), "1");
   EXPECT_EQ(s.at(R"(zd_switches_total{domain="shop",how="fallback"})"), "0");
-  EXPECT_EQ(s.size(), 31u) << "a series more or less than the status holds";
+  EXPECT_EQ(s.size(), 32u) << "a series more or less than the status holds";
 }
 
 TEST(Metrics, LabelValuesAreEscaped) {

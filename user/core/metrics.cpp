@@ -118,6 +118,13 @@ std::string render_metrics(const Status &status, const std::vector<SwitchTotal> 
       out.sample({{"domain", domain.name}, {"workspace", domain.previous}}, 0);
   }
 
+  out.family("zd_domain_canary_weight", "gauge",
+             "Percent of the domain's new connections its canary workspace takes (zdctl "
+             "canary); no sample while it has none");
+  for (const auto &domain : status.domains)
+    if (!domain.canary.empty())
+      out.sample({{"domain", domain.name}, {"workspace", domain.canary}}, domain.canary_weight);
+
   out.family("zd_workspace_socket_alive", "gauge",
              "1 while the data plane still holds the workspace's listening socket for this "
              "protocol and family, 0 once its app closed it");
