@@ -36,14 +36,18 @@ int zd_dispatch(struct bpf_sk_lookup *ctx)
 	if (route) {
 		/* Read once: the route is replaced whole, never edited. */
 		__u32 active = route->active, previous = route->previous;
-		struct zd_flow_key flow = {};
+		/* The flow's key is built only for a domain with a canary: the
+		 * common path pays nothing for it. A canary that cannot take its
+		 * share leaves it to active. */
+		if (zd_has_canary(route)) {
+			struct zd_flow_key flow = {};
 
-		zd_flow_of(ctx, &flow);
-		/* A canary that cannot take its share leaves it to active. */
-		if (zd_takes_canary(route, &flow) && serve(ctx, route->canary)) {
-			zd_count(&zd_domain_stats, id, ZD_STEERED, 1);
-			zd_count(&zd_workspace_stats, route->canary, ZD_STEERED, 1);
-			return SK_PASS;
+			zd_flow_of(ctx, &flow);
+			if (zd_takes_canary(route, &flow) && serve(ctx, route->canary)) {
+				zd_count(&zd_domain_stats, id, ZD_STEERED, 1);
+				zd_count(&zd_workspace_stats, route->canary, ZD_STEERED, 1);
+				return SK_PASS;
+			}
 		}
 		if (serve(ctx, active)) {
 			zd_count(&zd_domain_stats, id, ZD_STEERED, 1);

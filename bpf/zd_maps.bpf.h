@@ -108,6 +108,11 @@ static __always_inline __u32 zd_mix(__u32 h)
  * and sk_lookup, which may finish it) make the same choice for the same
  * flow, and a retransmitted SYN makes it again.
  */
+static __always_inline int zd_has_canary(const struct zd_route *route)
+{
+	return route->canary != ZD_NO_ID && route->canary_weight != 0;
+}
+
 static __always_inline int zd_takes_canary(const struct zd_route *route,
 					   const struct zd_flow_key *flow)
 {
@@ -116,7 +121,7 @@ static __always_inline int zd_takes_canary(const struct zd_route *route,
 	__u32 weight = route->canary_weight;
 	int i;
 
-	if (route->canary == ZD_NO_ID || weight == 0)
+	if (!zd_has_canary(route))
 		return 0;
 #pragma unroll
 	for (i = 0; i < 4; i++) {
