@@ -6,21 +6,12 @@
 // queue: a flood waits in the kernel's backlog, not in memory.
 #include "metrics_http.h"
 
-#include <httplib.h>
-
-#include <sys/socket.h>
-
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <cstring>
-#include <deque>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
+
+#include "server_parts.hpp"
 
 namespace {
 
@@ -30,67 +21,7 @@ constexpr size_t kMaxBody = 1024;     // a GET has none; anything longer gets 41
 constexpr time_t kTimeoutSeconds = 5; // each read and write
 constexpr size_t kKeepAliveRequests = 10;
 
-// httplib's own ThreadPool queues without bound. This one makes the accept
-// loop wait for room instead (each queued job owns an accepted socket).
-class BoundedPool final : public httplib::TaskQueue {
-public:
-  BoundedPool() {
-    for (size_t i = 0; i < kThreads; ++i)
-      threads_.emplace_back([this] { work(); });
-  }
-  void enqueue(std::function<void()> job) override {
-    std::unique_lock<std::mutex> lock(mutex_);
-    room_.wait(lock, [&] { return jobs_.size() < kQueued || stopping_; });
-    jobs_.push_back(std::move(job)); // even when stopping: it must run to close its socket
-    ready_.notify_one();
-  }
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    ready_.notify_all();
-    room_.notify_all();
-    for (auto &thread : threads_)
-      thread.join();
-  }
-
-private:
-  void work() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        ready_.wait(lock, [&] { return !jobs_.empty() || stopping_; });
-        if (jobs_.empty())
-          return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-        room_.notify_one();
-      }
-      job();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable ready_, room_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  bool stopping_ = false;
-};
-
-// The same time whatever the first difference: a token is not guessed byte
-// by byte from response times.
-bool same_secret(const std::string &given, const std::string &expected) {
-  const size_t n = std::max(given.size(), expected.size());
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char a = i < given.size() ? given[i] : 0;
-    const unsigned char b = i < expected.size() ? expected[i] : 0;
-    diff |= a ^ b;
-  }
-  return diff == 0;
-}
+using zd_http_server::same_secret;
 
 void plain(httplib::Response &res, int status, const std::string &text) {
   res.status = status;
@@ -114,18 +45,8 @@ zd_metrics_http_start_v1(const zd_metrics_http_config *config, zd_metrics_http_r
   try {
     auto http = std::make_unique<zd_metrics_http>();
     httplib::Server &server = http->server;
-    server.new_task_queue = [] { return new BoundedPool; };
-    server.set_payload_max_length(kMaxBody);
-    server.set_read_timeout(kTimeoutSeconds, 0);
-    server.set_write_timeout(kTimeoutSeconds, 0);
-    server.set_keep_alive_timeout(kTimeoutSeconds);
-    server.set_keep_alive_max_count(kKeepAliveRequests);
-    // httplib's default adds SO_REUSEPORT, which would let a second listener
-    // on the same port take half the scrapes without a word.
-    server.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
+    server.new_task_queue = [] { return new zd_http_server::BoundedPool(kThreads, kQueued); };
+    zd_http_server::bound(server, kMaxBody, kTimeoutSeconds, kKeepAliveRequests);
     const std::string bearer = config->token ? std::string("Bearer ") + config->token : "";
     const std::string content_type = config->content_type;
 
@@ -164,17 +85,7 @@ zd_metrics_http_start_v1(const zd_metrics_http_config *config, zd_metrics_http_r
                  res.set_content(std::move(body), content_type.c_str());
                });
 
-    const int port = config->port
-                         ? (server.bind_to_port(config->address, config->port) ? config->port : -1)
-                         : server.bind_to_any_port(config->address);
-    if (port <= 0)
-      return fail(std::string("cannot listen on ") + config->address + " port " +
-                  std::to_string(config->port) + ": " + std::strerror(errno));
-    *bound_port = static_cast<uint16_t>(port);
-    http->listener = std::thread([&server] { server.listen_after_bind(); });
-    // stop() does nothing to a server not yet running: be sure it runs.
-    for (int i = 0; i < 1000 && !server.is_running(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    *bound_port = zd_http_server::start(server, http->listener, config->address, config->port);
     return http.release();
   } catch (const std::exception &e) {
     return fail(e.what());
@@ -185,8 +96,6 @@ extern "C" __attribute__((visibility("default"))) void
 zd_metrics_http_stop_v1(zd_metrics_http *http) {
   if (!http)
     return;
-  http->server.stop();
-  if (http->listener.joinable())
-    http->listener.join();
+  zd_http_server::stop(http->server, http->listener);
   delete http;
 }

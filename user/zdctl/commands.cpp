@@ -17,6 +17,7 @@
 #include "drain.hpp"
 #include "parse.hpp"
 #include "release.hpp"
+#include "release_json.hpp"
 #include "report.hpp"
 #include "sockets.hpp"
 #include "systemd.hpp"
@@ -38,31 +39,12 @@ std::string or_none(const std::string &name) {
   return name.empty() ? "(none)" : name;
 }
 
-// What a release's check found (or that it was skipped): the text that
-// follows its one line, and the JSON keys every release command shares.
-void print_checked(const Options &opts, const zd::Release &r, std::string text, json out) {
-  const bool changed = r.result.changed == zd::Changed::yes;
-  json probes = json::array();
-  std::string checked;
-  for (const auto &p : r.probes) {
-    probes.push_back({{"family", zd::family_name(p.target.family)},
-                      {"address", zd::format_endpoint(p.target.address)},
-                      {"ok", p.answer.ok},
-                      {"said", p.answer.said},
-                      {"attempts", p.attempts}});
-    checked +=
-        (checked.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " + p.answer.said;
-  }
-  if (r.check && changed)
-    text += "; checked " + zd::describe(*r.check) + ": " + checked;
+// What a release's check found (or that it was skipped), after its one line.
+void print_checked(const Options &opts, const zd::Release &r, std::string text, const json &out) {
+  if (r.check && r.result.changed == zd::Changed::yes)
+    text += "; checked " + zd::describe(*r.check) + ": " + probes_text(r);
   if (r.skipped)
     text += "; its check was skipped (--no-check)";
-  out["domain"] = opts.domain;
-  out["changed"] = changed && !opts.dry_run;
-  out["dry_run"] = opts.dry_run;
-  out["check"] = zd::to_json(r.check);
-  out["check_skipped"] = r.skipped;
-  out["probes"] = probes;
   print(opts, out, text);
 }
 
@@ -74,9 +56,7 @@ void print_release(const Options &opts, const zd::Release &r) {
       : opts.dry_run ? opts.domain + ": would switch " + or_none(r.result.from) + " -> " +
                            r.result.to + " (dry run: nothing changed)"
                      : opts.domain + ": " + or_none(r.result.from) + " -> " + r.result.to;
-  print_checked(
-      opts, r, text,
-      {{"from", r.result.from.empty() ? json(nullptr) : json(r.result.from)}, {"to", r.result.to}});
+  print_checked(opts, r, text, switch_json(opts.domain, r, opts.dry_run));
 }
 
 // --check and its limits; nullopt when not given.
@@ -358,9 +338,7 @@ void do_canary(const Options &opts) {
   else if (opts.dry_run)
     text = "would set " + text + " (dry run: nothing changed)";
   print_checked(opts, r, text,
-                {{"active", r.result.from},
-                 {"canary", opts.canary_abort ? json(nullptr) : json(r.result.to)},
-                 {"weight", opts.canary_abort ? 0u : opts.canary_weight}});
+                canary_json(opts.domain, r, opts.dry_run, opts.canary_abort, opts.canary_weight));
 }
 
 void do_history(const Options &opts) {

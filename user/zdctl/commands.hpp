@@ -48,7 +48,9 @@ struct Options {
   std::string drain_timeout = "30s";     // drain --timeout (parse_duration)
   bool kill_after = false;               // drain --kill-after
   std::string metrics_listen;            // metrics --listen ADDRESS:PORT
-  std::string token_file;                // metrics --token-file
+  std::string token_file;                // metrics, serve --token-file
+  std::string serve_listen = "127.0.0.1:9477"; // serve --listen ADDRESS:PORT
+  bool metrics_public = false;                 // serve --metrics-public
   std::string shell;                     // completion SHELL
   const CLI::App *cli = nullptr;         // completion: the command line it describes
 };
@@ -71,5 +73,6 @@ void do_drain(const Options &opts);
 // The longest drain --timeout.
 inline constexpr std::chrono::milliseconds kMaxDrainTimeout = std::chrono::hours(24);
 void do_metrics(const Options &opts); // metrics.cpp
+void do_serve(const Options &opts);   // serve.cpp
 
 } // namespace zdctl

@@ -254,7 +254,18 @@ void metrics_options(CLI::App &cmd, Options &o) {
       ->needs(cmd.get_option("--listen"));
 }
 
-const std::array<Command, 18> kCommands = {{
+void serve_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("--listen", o.serve_listen,
+                 "serve on ADDRESS:PORT (loopback only, unless --token-file)")
+      ->capture_default_str();
+  cmd.add_option("--token-file", o.token_file,
+                 "the token every API call must bear, read from this file (mode 600); without "
+                 "it, a new random token is printed with the page's URL");
+  cmd.add_flag("--metrics-public", o.metrics_public,
+               "serve /metrics without the token (every other path still needs it)");
+}
+
+const std::array<Command, 19> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -339,6 +350,12 @@ const std::array<Command, 18> kCommands = {{
      "/var/lib/prometheus/node-exporter/zd.prom.tmp /var/lib/prometheus/node-exporter/zd.prom\n"
      "  zdctl metrics --listen 127.0.0.1:9477   (Prometheus scrapes it)",
      metrics_options, do_metrics, Mutates::no, nullptr},
+    {"", "serve",
+     "Serve the Domains page (switch, revert and canary from a browser), a JSON API under "
+     "/api/v1 and /metrics, over the same state as the CLI, until SIGINT or SIGTERM",
+     "zdctl serve   (prints the page's URL, with its token)\n"
+     "  zdctl serve --listen 10.0.0.5:9477 --token-file /etc/zd/token --metrics-public",
+     serve_options, do_serve, Mutates::no, nullptr},
     {"", "completion",
      "Print a bash completion script for zdctl: commands, options, and the names of domains "
      "and workspaces in the state",

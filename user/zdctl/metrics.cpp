@@ -2,11 +2,8 @@
 // /metrics. The text is rendered by the core (core/metrics.*), from what one
 // locked read of the state shows; the listener lives in a module of its own
 // (http/metrics_http.h says why), opened only when --listen asks for it.
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +16,7 @@
 #include "error.hpp"
 #include "fd.hpp"
 #include "http.hpp"
+#include "listen.hpp"
 #include "metrics.hpp"
 #include "metrics_http.h"
 #include "parse.hpp"
@@ -34,74 +32,6 @@ std::string read_metrics(const std::string &state) {
     return zd::render_metrics(control.status(), control.switch_totals(),
                               {ZD_VERSION, ZD_LAYOUT_VERSION});
   });
-}
-
-struct ListenAddress {
-  std::string address; // without brackets
-  uint16_t port = 0;
-  bool loopback = false;
-  std::string url() const {
-    return "http://" + (address.find(':') != std::string::npos ? "[" + address + "]" : address) +
-           ":" + std::to_string(port) + "/metrics";
-  }
-};
-
-// ADDRESS:PORT, IPv6 in brackets: 127.0.0.1:9477, [::1]:9477. Literals
-// only: a name could resolve to an address nobody meant to expose.
-ListenAddress parse_listen(const std::string &spec) {
-  const std::string usage = "--listen takes ADDRESS:PORT (e.g. 127.0.0.1:9477 or [::1]:9477), "
-                            "not '" +
-                            zd::printable(spec) + "'";
-  const size_t colon = spec.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    throw zd::Error(zd::Errc::invalid, usage);
-  ListenAddress out;
-  out.address = spec.substr(0, colon);
-  const bool bracketed = out.address.front() == '[' && out.address.back() == ']';
-  if (bracketed)
-    out.address = out.address.substr(1, out.address.size() - 2);
-  in_addr v4{};
-  in6_addr v6{};
-  if (!bracketed && inet_pton(AF_INET, out.address.c_str(), &v4) == 1)
-    out.loopback = (ntohl(v4.s_addr) >> 24) == 127;
-  else if (bracketed && inet_pton(AF_INET6, out.address.c_str(), &v6) == 1)
-    out.loopback = IN6_IS_ADDR_LOOPBACK(&v6);
-  else
-    throw zd::Error(zd::Errc::invalid, usage);
-  const std::string port = spec.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535)
-    throw zd::Error(zd::Errc::invalid, usage);
-  out.port = static_cast<uint16_t>(std::stoul(port));
-  return out;
-}
-
-// The token a scraper must send. A file others can read is no secret.
-std::string read_token(const std::string &path) {
-  zd::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd)
-    zd::throw_errno("cannot read --token-file " + path);
-  struct stat st {};
-  fstat(fd.get(), &st);
-  if (!S_ISREG(st.st_mode))
-    throw zd::Error(zd::Errc::invalid, "--token-file " + path + " is not a regular file");
-  if (st.st_mode & 077)
-    throw zd::Error(zd::Errc::refused,
-                    "--token-file " + path + " can be read by others than its owner: chmod 600 it");
-  std::string token(4097, '\0'); // one more than a token may have: a longer file is refused
-  const ssize_t n = read(fd.get(), token.data(), token.size());
-  if (n < 0)
-    zd::throw_errno("cannot read --token-file " + path);
-  token.resize(static_cast<size_t>(n));
-  if (token.size() > 4096)
-    token.clear(); // refused below, rather than cut
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
-    token.pop_back();
-  if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos)
-    throw zd::Error(zd::Errc::invalid, "--token-file " + path +
-                                           " must hold one token of 16 to 4096 characters, "
-                                           "without spaces");
-  return token;
 }
 
 struct HttpModule {
@@ -138,7 +68,7 @@ int scrape(void *context, zd_metrics_http_emit emit, void *sink) {
 // Serves until SIGINT or SIGTERM. They are blocked before the module's
 // threads start, so those inherit the mask and only sigwait() sees them.
 void serve(const Options &opts) {
-  const ListenAddress where = parse_listen(opts.metrics_listen);
+  const ListenAddress where = parse_listen(opts.metrics_listen, "--listen");
   const std::string token = opts.token_file.empty() ? "" : read_token(opts.token_file);
   if (!where.loopback && token.empty())
     throw zd::Error(zd::Errc::refused,
@@ -166,7 +96,7 @@ void serve(const Options &opts) {
   }
   ListenAddress bound = where;
   bound.port = port;
-  std::fprintf(stderr, "serving metrics on %s\n", bound.url().c_str());
+  std::fprintf(stderr, "serving metrics on %s\n", bound.url("/metrics").c_str());
   int signal = 0;
   sigwait(&stop_signals, &signal);
   module.stop(server);

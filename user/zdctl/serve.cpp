@@ -1,0 +1,123 @@
+// zdctl serve: the Domains page, the JSON API and /metrics over HTTP, for as
+// long as it runs. It keeps nothing of its own: every request reads or
+// changes the pinned state under its lock, as a command would, so it can be
+// killed and restarted at any time and the CLI beside it sees what it does
+// at once. HTTP itself is the module's (http/app_http.h); the routes are
+// api.cpp's.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api.hpp"
+#include "app_http.h"
+#include "commands.hpp"
+#include "error.hpp"
+#include "http.hpp"
+#include "listen.hpp"
+#include "parse.hpp"
+
+namespace zdctl {
+
+namespace {
+
+constexpr size_t kMaxBody = 16 * 1024; // the largest request: a switch with its check
+constexpr unsigned kEventsIntervalMs = 1000;
+constexpr unsigned kEventsMaxSeconds = 300;
+constexpr unsigned kMaxStreams = 4;
+
+struct Server {
+  std::string state;
+};
+
+int handle(void *context, const zd_app_http_request *request, char *content_type,
+           size_t content_type_size, zd_metrics_http_emit emit, void *sink) {
+  const auto *server = static_cast<const Server *>(context);
+  ApiReply reply;
+  try {
+    reply = answer(server->state, {request->method, request->path, request->query,
+                                   std::string(request->body, request->body_size)});
+  } catch (...) { // answer() does not throw, but nothing may cross into the module
+    reply = {500, "application/json", "{\"error\":{\"kind\":\"kernel\",\"message\":\"failed\"}}\n"};
+  }
+  if (reply.status >= 500)
+    spdlog::warn("{} {}: {}", request->method, request->path, reply.body);
+  std::snprintf(content_type, content_type_size, "%s", reply.content_type.c_str());
+  emit(sink, reply.body.data(), reply.body.size());
+  return reply.status;
+}
+
+int event(void *context, zd_metrics_http_emit emit, void *sink) {
+  const auto *server = static_cast<const Server *>(context);
+  try {
+    const std::string data = events_snapshot(server->state);
+    emit(sink, data.data(), data.size());
+    return 0;
+  } catch (const std::exception &e) {
+    spdlog::warn("an event stream ended: {}", zd::printable(e.what()));
+    return 1;
+  }
+}
+
+} // namespace
+
+void do_serve(const Options &opts) {
+  const ListenAddress where = parse_listen(opts.serve_listen, "--listen");
+  if (!where.loopback && opts.token_file.empty())
+    throw zd::Error(zd::Errc::refused,
+                    "--listen " + opts.serve_listen +
+                        " is not a loopback address: give --token-file FILE, so that only "
+                        "those who hold its token can switch domains");
+  const std::string token = opts.token_file.empty() ? new_token() : read_token(opts.token_file);
+  // A state that cannot be read is refused now, not at every request.
+  zd::State(opts.state).with(zd::Lock::shared, [](zd::ControlPlane &c) { return c.status(); });
+  auto start = reinterpret_cast<zd_app_http_start_fn>(zd::http_module_symbol(ZD_APP_HTTP_START));
+  auto stop = reinterpret_cast<zd_app_http_stop_fn>(zd::http_module_symbol(ZD_APP_HTTP_STOP));
+
+  std::vector<const char *> open_paths(kPagePaths.begin(), kPagePaths.end());
+  if (opts.metrics_public)
+    open_paths.push_back("/metrics");
+  open_paths.push_back(nullptr);
+  const zd_app_http_config config{where.address.c_str(), where.port,     token.c_str(),
+                                  open_paths.data(),     kMaxBody,       "/api/v1/events",
+                                  kEventsIntervalMs,     kEventsMaxSeconds, kMaxStreams};
+
+  // Blocked before the module's threads start, so they inherit the mask and
+  // only sigwait() below sees SIGINT and SIGTERM.
+  sigset_t stop_signals, before;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
+  Server server{opts.state};
+  char error[256] = "";
+  uint16_t port = 0;
+  zd_app_http *http = start(&config, handle, event, &server, &port, error, sizeof(error));
+  if (!http) {
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    throw zd::Error(zd::Errc::invalid, error);
+  }
+  ListenAddress bound = where;
+  bound.port = port;
+  const std::string url = bound.url("/#token=" + token);
+  if (opts.json)
+    std::cout << nlohmann::json{{"url", url},
+                                {"listen", bound.url("")},
+                                {"token", token},
+                                {"metrics_public", opts.metrics_public}}
+                     .dump()
+              << std::endl;
+  else
+    std::cout << "serving the Domains page and the API on " << bound.url("/") << "\n"
+              << "open: " << url << std::endl;
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  stop(http);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+}
+
+} // namespace zdctl
