@@ -31,45 +31,6 @@ std::string value_of(const std::string &text, const std::string &series) {
   return "";
 }
 
-struct HttpReply {
-  int status = 0; // 0: no reply
-  std::string headers, body;
-};
-
-// One request on a fresh connection (Connection: close), read to the end;
-// every step bounded by a 3 s timeout.
-HttpReply http(int port, const std::string &method, const std::string &path,
-               const std::string &extra_headers = "") {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  timeval timeout{3, 0};
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  HttpReply reply;
-  if (connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0)
-    return reply;
-  const std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                              extra_headers + "Connection: close\r\n\r\n";
-  if (send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size()))
-    return reply;
-  std::string raw;
-  char buf[4096];
-  for (ssize_t n; (n = recv(fd.get(), buf, sizeof(buf), 0)) > 0;)
-    raw.append(buf, static_cast<size_t>(n));
-  std::smatch status;
-  if (!std::regex_search(raw, status, std::regex("^HTTP/1\\.[01] (\\d{3}) ")))
-    return reply;
-  reply.status = std::stoi(status[1]);
-  const size_t split = raw.find("\r\n\r\n");
-  reply.headers = raw.substr(0, split);
-  reply.body = split == std::string::npos ? "" : raw.substr(split + 4);
-  return reply;
-}
-
 class Metrics : public BlueGreenTest {
 protected:
   // promtool's verdict on a text: "" when it parses and passes the lint.
@@ -170,7 +131,7 @@ TEST_F(Metrics, ListenerServesFreshScrapesAndNothingElse) {
   Child server = listen({"127.0.0.1:9477"}, &said);
   ASSERT_EQ(said, "serving metrics on http://127.0.0.1:9477/metrics\n");
 
-  const HttpReply first = http(9477, "GET", "/metrics");
+  const HttpReply first = http_request(9477, "GET", "/metrics");
   ASSERT_EQ(first.status, 200) << first.headers;
   EXPECT_NE(first.headers.find("text/plain; version=0.0.4"), std::string::npos) << first.headers;
   EXPECT_EQ(first.headers.find("Set-Cookie"), std::string::npos);
@@ -179,52 +140,52 @@ TEST_F(Metrics, ListenerServesFreshScrapesAndNothingElse) {
   // Every scrape reads the maps again: the counter moves between two.
   zdctl_ok({"switch", "shop", "blue"});
   ASSERT_EQ(greet(kV4), "blue");
-  const HttpReply second = http(9477, "GET", "/metrics");
+  const HttpReply second = http_request(9477, "GET", "/metrics");
   ASSERT_EQ(second.status, 200);
   EXPECT_EQ(value_of(second.body, R"(zd_switches_total{domain="shop",how="switch"})"), "1");
   EXPECT_EQ(value_of(second.body, R"(zd_steered_total{domain="",workspace="blue"})"), "1");
   EXPECT_EQ(second.body, zdctl_ok({"metrics"})) << "the listener and the command say the same";
 
-  EXPECT_EQ(http(9477, "GET", "/").status, 404);
-  EXPECT_EQ(http(9477, "GET", "/metrics/../etc").status, 404);
-  const HttpReply post = http(9477, "POST", "/metrics", "Content-Length: 0\r\n");
+  EXPECT_EQ(http_request(9477, "GET", "/").status, 404);
+  EXPECT_EQ(http_request(9477, "GET", "/metrics/../etc").status, 404);
+  const HttpReply post = http_request(9477, "POST", "/metrics", "Content-Length: 0\r\n");
   EXPECT_EQ(post.status, 405);
   EXPECT_NE(post.headers.find("Allow: GET, HEAD"), std::string::npos) << post.headers;
-  EXPECT_EQ(http(9477, "DELETE", "/metrics").status, 405);
+  EXPECT_EQ(http_request(9477, "DELETE", "/metrics").status, 405);
   // Requests are bounded: a long URI is refused, and a body beyond the bound
   // is not waited for (the reply comes at once, not after a read timeout).
-  EXPECT_EQ(http(9477, "GET", "/metrics?" + std::string(10000, 'x')).status, 414);
+  EXPECT_EQ(http_request(9477, "GET", "/metrics?" + std::string(10000, 'x')).status, 414);
   const auto start = Clock::now();
-  const int big_post = http(9477, "POST", "/metrics", "Content-Length: 100000\r\n").status;
+  const int big_post = http_request(9477, "POST", "/metrics", "Content-Length: 100000\r\n").status;
   EXPECT_TRUE(big_post == 413 || big_post == 405) << big_post;
   EXPECT_LT(Clock::now() - start, 1s);
-  const HttpReply head = http(9477, "HEAD", "/metrics");
+  const HttpReply head = http_request(9477, "HEAD", "/metrics");
   EXPECT_EQ(head.status, 200);
   EXPECT_EQ(head.body, "");
-  EXPECT_EQ(http(9477, "GET", "/metrics").status, 200) << "still serving after all that";
+  EXPECT_EQ(http_request(9477, "GET", "/metrics").status, 200) << "still serving after all that";
 
   // A scrape that cannot read the state says why, and the listener goes on.
   zdctl_ok({"detach"});
-  const HttpReply detached = http(9477, "GET", "/metrics");
+  const HttpReply detached = http_request(9477, "GET", "/metrics");
   EXPECT_EQ(detached.status, 500);
   EXPECT_NE(detached.body.find("not attached"), std::string::npos) << detached.body;
   zdctl_ok({"attach"});
-  EXPECT_EQ(http(9477, "GET", "/metrics").status, 200);
+  EXPECT_EQ(http_request(9477, "GET", "/metrics").status, 200);
 
   ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
   EXPECT_EQ(server.wait(5s), 0) << "SIGTERM stops it cleanly";
-  EXPECT_EQ(http(9477, "GET", "/metrics").status, 0) << "nothing listens any more";
+  EXPECT_EQ(http_request(9477, "GET", "/metrics").status, 0) << "nothing listens any more";
 }
 
 TEST_F(Metrics, ATokenIsRequiredWhenOneIsGiven) {
   const std::string token = "s3cr3t-t0ken-0123456789";
   Child server = listen({"127.0.0.1:9478", "--token-file", write_token(token)});
-  EXPECT_EQ(http(9478, "GET", "/metrics").status, 401);
-  EXPECT_EQ(http(9478, "GET", "/metrics", "Authorization: Bearer wrong\r\n").status, 401);
-  EXPECT_EQ(http(9478, "GET", "/metrics", "Authorization: Bearer " + token + "x\r\n").status, 401);
-  EXPECT_EQ(http(9478, "GET", "/", "Authorization: Bearer wrong\r\n").status, 401)
+  EXPECT_EQ(http_request(9478, "GET", "/metrics").status, 401);
+  EXPECT_EQ(http_request(9478, "GET", "/metrics", "Authorization: Bearer wrong\r\n").status, 401);
+  EXPECT_EQ(http_request(9478, "GET", "/metrics", "Authorization: Bearer " + token + "x\r\n").status, 401);
+  EXPECT_EQ(http_request(9478, "GET", "/", "Authorization: Bearer wrong\r\n").status, 401)
       << "no path is told apart without the token";
-  const HttpReply ok = http(9478, "GET", "/metrics", "Authorization: Bearer " + token + "\r\n");
+  const HttpReply ok = http_request(9478, "GET", "/metrics", "Authorization: Bearer " + token + "\r\n");
   EXPECT_EQ(ok.status, 200);
   EXPECT_NE(ok.body.find("zd_build_info"), std::string::npos);
   ASSERT_EQ(kill(server.pid(), SIGINT), 0);

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <stdexcept>
 
 namespace zdtest {
@@ -215,6 +216,40 @@ std::string http_get(const std::string &host, int port, const std::string &path)
       return "ERR:" + std::string(n == 0 ? "closed" : std::strerror(errno));
     got.append(buf, static_cast<size_t>(n));
   }
+}
+
+HttpReply http_request(int port, const std::string &method, const std::string &path,
+                       const std::string &extra_headers, const std::string &body) {
+  Conn conn;
+  HttpReply reply;
+  if (connect_only("127.0.0.1", port, conn, nullptr, 3s) != ConnectError::none)
+    return reply;
+  const std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                              extra_headers + "Content-Length: " + std::to_string(body.size()) +
+                              "\r\nConnection: close\r\n\r\n" + body;
+  ssize_t sent;
+  while ((sent = send(conn.fd.get(), request.data(), request.size(), MSG_NOSIGNAL)) < 0 &&
+         errno == EINTR) {
+  }
+  if (sent != static_cast<ssize_t>(request.size()))
+    return reply;
+  std::string raw;
+  char buf[4096];
+  for (ssize_t n; (n = recv(conn.fd.get(), buf, sizeof(buf), 0)) != 0;) {
+    if (n < 0 && errno == EINTR) // a child of the test ended (SIGCHLD)
+      continue;
+    if (n < 0)
+      break;
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  std::smatch status;
+  if (!std::regex_search(raw, status, std::regex("^HTTP/1\\.[01] (\\d{3}) ")))
+    return reply;
+  reply.status = std::stoi(status[1]);
+  const size_t split = raw.find("\r\n\r\n");
+  reply.headers = raw.substr(0, split);
+  reply.body = split == std::string::npos ? "" : raw.substr(split + 4);
+  return reply;
 }
 
 Fd listen_tcp(const std::string &host, int port) {

@@ -61,6 +61,16 @@ std::string greet(const std::string &host, int port = kPort);
 // body), or "ERR:<reason>".
 std::string http_get(const std::string &host, int port = kPort, const std::string &path = "/");
 
+// One HTTP request to 127.0.0.1:port on a fresh connection (Connection:
+// close), read to the end; every step bounded by a 3 s timeout. status 0:
+// no reply. extra_headers: "Name: value\r\n" lines.
+struct HttpReply {
+  int status = 0;
+  std::string headers, body;
+};
+HttpReply http_request(int port, const std::string &method, const std::string &path,
+                       const std::string &extra_headers = "", const std::string &body = "");
+
 // A listening TCP socket owned by the test (to pass to zdctl as --fd).
 Fd listen_tcp(const std::string &host, int port);
 
