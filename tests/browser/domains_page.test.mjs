@@ -143,7 +143,8 @@ async function waitForText(selector, want, { part = false } = {}) {
     }, [selector, want, part], { timeout: TIMEOUT });
   } catch (e) {
     const now = await page.locator(selector).first().textContent({ timeout: 1000 }).catch(() => null);
-    throw new Error(`${selector} did not show "${want}" within ${TIMEOUT} ms (it shows ${JSON.stringify(now)})`);
+    throw new Error(`${selector} did not show "${want}" within ${TIMEOUT} ms (${
+      now === null ? 'no such element' : `it shows ${JSON.stringify(now.trim())}`})`);
   }
 }
 
