@@ -14,8 +14,15 @@ packages=(
   prometheus         # promtool check metrics, in the metrics test
   iproute2 util-linux strace ethtool systemd
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
+  chromium               # the browser tests (tests/browser/), driven by playwright-core
   "$@"
 )
+
+# node and npm for the browser tests: Debian's, only when there are none. A
+# nodejs from elsewhere (nodesource's) has npm inside and conflicts with
+# Debian's npm package, so a present node or npm is kept as it is.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds zd and runs the whole test suite (unit, bpf, integration) with ctest.
+# Builds zd and runs the whole test suite (unit, bpf, integration, browser)
+# with ctest.
 # The privileged layers need root; each test makes its own network namespace.
 # Usage: scripts/test.sh [--sanitize] [extra ctest args, e.g. -L unit or -R switch]
 #   --sanitize  the same suite with everything (zdctl and the helpers too)
@@ -30,6 +31,9 @@ fi
 scripts/deps.sh
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j"${JOBS:-2}"
+# The browser tests' playwright-core, into the build dir (npm ci; nothing
+# when the same package-lock.json is already installed there).
+tests/browser/install.sh "$build_dir"
 
 # Two at a time: every test has a namespace of its own, and the crash sweep
 # (over two minutes alone) then runs beside the rest instead of after it.

@@ -162,6 +162,7 @@ function makeCard(name) {
 function openEditor(card, name) {
   card.editor.hidden = false;
   card.edit.setAttribute('aria-expanded', 'true');
+  card.choiceNames = ''; // rebuilt on opening: picks what serves now, not the last pick
   drawChoices(card, latest.status.domains.find((d) => d.name === name));
   const checked = card.choices.querySelector('input:checked') || card.choices.querySelector('input');
   if (checked) checked.focus();
