@@ -152,10 +152,13 @@ observe_next() {
 # On shop (which observe() probes) a canary takes 100%: with less, which
 # workspace one probe reaches depends on its source port, not on the state.
 abort_canary="canary shop --abort"
+# Removing a health check needs one to remove.
+uncheck="workspace set green --no-check"
 setup() {
   stage "$@"
   [[ $case != "$from_layout2" ]] || "$build/tests/zd-reshape" "$state" 2 8
   [[ $case != "$abort_canary" ]] || zdctl canary shop blue --weight 100 >/dev/null
+  [[ $case != "$uncheck" ]] || zdctl workspace set green --check tcp >/dev/null
 }
 
 cases=(
@@ -172,7 +175,8 @@ cases=(
   "upgrade --force" "workspace add teal --pid TEAL --socket tcp://0.0.0.0:8080"
   "workspace rm cyan --force" "domain set shop --check /healthz" "domain set idle --no-check"
   "switch shop blue --check tcp" "$from_layout2" "canary shop blue --weight 100"
-  "canary idle blue --weight 50" "$abort_canary")
+  "canary idle blue --weight 50" "$abort_canary"
+  "workspace set blue --check /healthz --check-interval 1s --fall 2" "$uncheck")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 failures=0 points=0 swept=0

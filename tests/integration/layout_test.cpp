@@ -136,7 +136,7 @@ protected:
     return meta;
   }
 
-  // The maps record versions 2 and 3 added, which a state of 1 does not have.
+  // The maps record versions 2, 3 and 4 added, which a state of 1 does not have.
   void unlink_records_of_version2() {
     for (const char *added : {"history", "checks"})
       EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
@@ -144,6 +144,11 @@ protected:
   }
   void unlink_records_of_version3() {
     EXPECT_EQ(unlink((state_dir() + "/switches").c_str()), 0) << "switches";
+    unlink_records_of_version4();
+  }
+  void unlink_records_of_version4() {
+    for (const char *added : {"health_checks", "verdicts", "canaries"})
+      EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
   }
 
   // Writes the records' version, as an older zdctl would have left it.
@@ -152,7 +157,7 @@ protected:
     StoreMeta meta{};
     uint32_t zero = 0;
     ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
-    ASSERT_EQ(meta.record_version, 3u);
+    ASSERT_EQ(meta.record_version, 4u);
     meta.record_version = version;
     ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
   }
@@ -380,7 +385,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 3"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 4"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   zdctl_ok({"switch", "shop", "blue"});
@@ -390,6 +395,24 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
   EXPECT_NE(zdctl_ok({"metrics"}).find("zd_switches_total{domain=\"shop\",how=\"switch\"} 1\n"),
             std::string::npos);
   EXPECT_NE(zdctl_ok({"upgrade"}).find("already running"), std::string::npos);
+}
+
+// Records of version 3 (before health checks and canary orders): upgrade adds
+// their maps, empty; a workspace can then be checked.
+TEST_F(Layout, UpgradeMovesRecordsOfVersionThreeForward) {
+  zdctl_ok({"switch", "shop", "green"});
+  const std::string before = status_json();
+  set_record_version(3);
+  unlink_records_of_version4();
+  Result refused = zdctl({"workspace", "set", "green", "--check", "tcp"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
+  Result up = zdctl({"upgrade"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.out.find("records now have version 4"), std::string::npos) << up.out;
+  EXPECT_EQ(status_json(), before);
+  zdctl_ok({"workspace", "set", "green", "--check", "tcp"});
+  EXPECT_EQ(json::parse(status_json())["workspaces"][1]["health"]["check"]["kind"], "tcp");
 }
 
 // Records of version 2 (before the switch counters): upgrade adds the
@@ -408,7 +431,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionTwoForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 3"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 4"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   EXPECT_EQ(json::parse(zdctl_ok({"--json", "history"}))["history"].size(), 1u);

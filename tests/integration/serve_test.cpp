@@ -263,8 +263,9 @@ TEST_F(Serve, BadRequestsAreRefusedClearlyAndChangeNothing) {
                                       << " -> " << reply.body;
     EXPECT_EQ(error_kind(reply), c.kind) << c.path << " " << c.body.substr(0, 60);
     const json error = json::parse(reply.body, nullptr, false);
-    if (error.is_object() && error.contains("error"))
+    if (error.is_object() && error.contains("error")) {
       EXPECT_FALSE(error["error"]["message"].get<std::string>().empty());
+    }
   }
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(zdctl_ok({"--json", "history"}), history);

@@ -113,7 +113,7 @@ test_words() {
   expect "--force" zdctl switch --f
   expect "--xdp --xdp-generic" zdctl attach --xd
   expect "add rm set" zdctl domain ''
-  expect "add rm" zdctl -v workspace ''
+  expect "add rm set" zdctl -v workspace ''
   expect "--json" zdctl status --j
   expect "bash" zdctl completion ''
   expect "lo" zdctl attach --xdp lo

@@ -168,7 +168,8 @@ int main(int argc, char **argv) {
   for (const char *pin :
        {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats",
         "health", "store", "domains", "workspaces", "workspace_names", "journal", "history", "checks",
-        "switches", "flows", "xdp_targets", "devmap", "xdp_stats"})
+        "switches", "health_checks", "verdicts", "canaries", "flows", "xdp_targets", "devmap",
+        "xdp_stats"})
     dump_map(dir, pin);
   list("pins", dir);
   dump_links();

@@ -78,8 +78,9 @@ TEST_F(Completion, EveryCommandIsCompleted) {
     spec("zdctl " + command);
   }
   EXPECT_EQ(spec("zdctl domain").commands, (std::vector<std::string>{"add", "rm", "set"}));
-  EXPECT_EQ(spec("zdctl workspace").commands, (std::vector<std::string>{"add", "rm"}));
+  EXPECT_EQ(spec("zdctl workspace").commands, (std::vector<std::string>{"add", "set", "rm"}));
   spec("zdctl domain set");
+  spec("zdctl workspace set");
   for (const char *group : {"domain", "workspace"}) {
     spec(std::string("zdctl ") + group + " add");
     spec(std::string("zdctl ") + group + " rm");

@@ -96,6 +96,7 @@ public:
     note_write();
     std::erase_if(switch_counts_, [&](const auto &c) { return c.first.first == domain.id; });
     checks_.erase(domain.name);
+    canaries_.erase(domain.name);
     domains_.erase(domain.name);
   }
 
@@ -180,6 +181,39 @@ public:
       checks_.erase(std::string(domain));
   }
 
+  std::optional<zd::HealthCheck> health_check(std::string_view workspace) const override {
+    return find_in(health_checks_, workspace);
+  }
+  void set_health_check(std::string_view workspace,
+                        const std::optional<zd::HealthCheck> &check) override {
+    note_write();
+    if (check)
+      health_checks_[std::string(workspace)] = *check;
+    else
+      health_checks_.erase(std::string(workspace));
+  }
+  std::optional<zd::Health> health(uint32_t workspace) const override {
+    return find_in(health_, workspace);
+  }
+  void set_health(uint32_t workspace, const std::optional<zd::Health> &health) override {
+    note_write();
+    if (health)
+      health_[workspace] = *health;
+    else
+      health_.erase(workspace);
+  }
+  std::optional<zd::CanaryPolicy> canary_policy(std::string_view domain) const override {
+    return find_in(canaries_, domain);
+  }
+  void set_canary_policy(std::string_view domain,
+                         const std::optional<zd::CanaryPolicy> &policy) override {
+    note_write();
+    if (policy)
+      canaries_[std::string(domain)] = *policy;
+    else
+      canaries_.erase(std::string(domain));
+  }
+
   // Everything the store holds, one item per line in a fixed order: the
   // records, the id cursors and the intent. The write count apart: an undo
   // may write, but must leave this as it was.
@@ -216,6 +250,15 @@ public:
     for (const auto &[domain, check] : checks_)
       out << "check " << domain << " kind " << static_cast<int>(check.kind) << " " << check.path
           << " timeout " << check.timeout_ms << " retries " << check.retries << "\n";
+    for (const auto &[workspace, h] : health_checks_)
+      out << "health check " << workspace << " " << h.check.path << " every " << h.interval_ms
+          << " rise " << h.rise << " fall " << h.fall << "\n";
+    for (const auto &[id, h] : health_)
+      out << "health " << id << " failing " << h.failing << " since " << h.since_ns << " "
+          << h.said << "\n";
+    for (const auto &[domain, p] : canaries_)
+      out << "canary policy " << domain << " promote after " << p.promote_after_ms
+          << " revert " << p.revert_on_failure << "\n";
     return out.str();
   }
 
@@ -242,6 +285,9 @@ private:
   std::map<uint32_t, zd::Event> history_; // by slot, as the real ring
   std::map<std::string, zd::Check, std::less<>> checks_;
   std::map<std::pair<uint32_t, zd::How>, zd::SwitchCount> switch_counts_;
+  std::map<std::string, zd::HealthCheck, std::less<>> health_checks_;
+  std::map<uint32_t, zd::Health> health_;
+  std::map<std::string, zd::CanaryPolicy, std::less<>> canaries_;
 };
 
 class FakeDataplane final : public zd::Dataplane {
@@ -315,8 +361,17 @@ public:
   }
   void remove_workspace(const zd::Workspace &workspace) override {
     note_write();
+    failing_.erase(workspace.id);
     workspaces_.erase(workspace.id);
     std::erase_if(prepared_, [&](const auto &p) { return p.second == workspace.id; });
+  }
+  bool failing(uint32_t workspace) const override { return failing_.count(workspace) > 0; }
+  void set_failing(uint32_t workspace, bool failing) override {
+    note_write();
+    if (failing)
+      failing_.insert(workspace);
+    else
+      failing_.erase(workspace);
   }
   bool alive(const zd::Workspace &workspace, const zd::RegisteredSocket &socket) const override {
     auto it = workspaces_.find(workspace.id);
@@ -424,6 +479,8 @@ public:
     }
     for (const auto &[domain, workspace] : prepared_)
       out << "domain " << domain << " arrives in the namespace of workspace " << workspace << "\n";
+    for (uint32_t id : failing_)
+      out << "workspace " << id << " failing\n";
     // Counters are arrays in the kernel: zero and absent are the same.
     const zd::Counters zero{};
     for (const auto &[id, c] : domain_counters_)
@@ -464,6 +521,7 @@ private:
   std::map<uint32_t, zd::Counters> domain_counters_;
   std::map<uint32_t, zd::Counters> workspace_counters_;
   std::set<std::pair<uint32_t, uint32_t>> prepared_; // (domain, workspace)
+  std::set<uint32_t> failing_; // workspace ids the health map marks
 };
 
 } // namespace zd_test

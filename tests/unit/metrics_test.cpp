@@ -104,6 +104,9 @@ TEST(Metrics, EveryFamilyHasHelpAndType) {
                                                        {"zd_domain_canary_weight", "gauge"},
                                                        {"zd_workspace_socket_alive", "gauge"},
                                                        {"zd_workspace_connections", "gauge"},
+                                                       {"zd_workspace_healthy", "gauge"},
+                                                       {"zd_workspace_health_changed_seconds",
+                                                        "gauge"},
                                                        {"zd_switches_total", "counter"}};
   EXPECT_EQ(parsed.types, expected);
   for (const auto &[name, type] : expected)

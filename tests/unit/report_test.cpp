@@ -94,7 +94,11 @@ TEST(ReportJson, Domains) {
   const auto &shop = json["domains"][0];
   EXPECT_EQ(keys_of(shop), (std::set<std::string>{"name", "bindings", "active", "previous",
                                                   "canary", "check", "counters"}));
-  EXPECT_EQ(shop["canary"], nlohmann::json({{"workspace", "yellow"}, {"weight", 10}}));
+  EXPECT_EQ(shop["canary"], nlohmann::json({{"workspace", "yellow"},
+                                            {"weight", 10},
+                                            {"promote_after_ms", nullptr},
+                                            {"revert_on_failure", true},
+                                            {"since", nullptr}}));
   EXPECT_EQ(shop["check"],
             nlohmann::json(
                 {{"kind", "http"}, {"path", "/healthz"}, {"timeout_ms", 1500}, {"retries", 3}}));
@@ -122,7 +126,8 @@ TEST(ReportJson, Workspaces) {
   nlohmann::json json = zd::to_json(sample());
   const auto &blue = json["workspaces"][0];
   EXPECT_EQ(keys_of(blue), (std::set<std::string>{"name", "pid", "plane", "netns", "interface",
-                                                  "sockets", "counters", "connections"}));
+                                                  "sockets", "counters", "connections", "health"}));
+  EXPECT_TRUE(blue["health"].is_null()) << "no check, no health";
   EXPECT_EQ(blue["name"], "blue");
   EXPECT_EQ(blue["plane"], "socket");
   EXPECT_TRUE(blue["netns"].is_null()) << "a workspace of this namespace names none";
@@ -175,15 +180,15 @@ TEST(ReportTable, ShowsEverything) {
                                                           "-", "tcp://10.99.1.0/24:443"}));
   EXPECT_NE(table.find("  GET /healthz  "), std::string::npos) << "shop's check\n" << table;
   EXPECT_EQ(row(table, "green"),
-            (std::vector<std::string>{"green", "-", "socket", "0", "shop", "0"}));
+            (std::vector<std::string>{"green", "-", "socket", "-", "0", "shop", "0"}));
   // The workspace steered column counts fallbacks too: blue steered 1 + 2.
-  EXPECT_EQ(row(table, "blue").at(3), "3");
+  EXPECT_EQ(row(table, "blue").at(4), "3");
   EXPECT_EQ(row(table, "shop").at(3), "yellow:10%");
   EXPECT_EQ(row(table, "shop").at(4), "7");
   // Connections per domain: blue still holds 3 of shop.
   EXPECT_NE(table.find("CONNECTIONS"), std::string::npos) << table;
-  EXPECT_EQ(row(table, "blue").at(4), "shop");
-  EXPECT_EQ(row(table, "blue").at(5), "3");
+  EXPECT_EQ(row(table, "blue").at(5), "shop");
+  EXPECT_EQ(row(table, "blue").at(6), "3");
 }
 
 TEST(ReportTable, Empty) {

@@ -49,6 +49,36 @@ std::string describe(const Check &check, bool with_limits) {
   return text;
 }
 
+namespace {
+
+// The target of a socket serving `family`, made connectable.
+ProbeTarget target_of(const RegisteredSocket &socket, uint8_t family) {
+  ProbeTarget target{family, socket.bound};
+  Endpoint &address = target.address;
+  const bool wildcard =
+      std::all_of(address.addr.begin(), address.addr.end(), [](uint8_t byte) { return byte == 0; });
+  if (family == AF_INET && (socket.dual_stack() || wildcard)) {
+    address.family = AF_INET; // [::] takes IPv4 as ::ffff:127.0.0.1; ask it as IPv4 does
+    address.addr = {127, 0, 0, 1};
+  } else if (wildcard) {
+    address.addr = {};
+    address.addr[15] = 1; // ::1
+  }
+  address.prefix_len = static_cast<uint8_t>(address.address_bits());
+  return target;
+}
+
+// Its TCP socket serving `family`, if any.
+const RegisteredSocket *tcp_socket_for(const Workspace &workspace, uint8_t family) {
+  auto socket = std::find_if(workspace.sockets.begin(), workspace.sockets.end(),
+                             [&](const RegisteredSocket &s) {
+                               return s.bound.protocol == IPPROTO_TCP && s.serves == family;
+                             });
+  return socket == workspace.sockets.end() ? nullptr : &*socket;
+}
+
+} // namespace
+
 std::vector<ProbeTarget> probe_targets(const Domain &domain, const Workspace &workspace) {
   std::vector<ProbeTarget> targets;
   for (const uint8_t family : {AF_INET, AF_INET6}) {
@@ -56,26 +86,17 @@ std::vector<ProbeTarget> probe_targets(const Domain &domain, const Workspace &wo
         std::any_of(domain.bindings.begin(), domain.bindings.end(), [&](const Endpoint &b) {
           return b.protocol == IPPROTO_TCP && b.family == family;
         });
-    auto socket = std::find_if(workspace.sockets.begin(), workspace.sockets.end(),
-                               [&](const RegisteredSocket &s) {
-                                 return s.bound.protocol == IPPROTO_TCP && s.serves == family;
-                               });
-    if (!served || socket == workspace.sockets.end())
-      continue;
-    ProbeTarget target{family, socket->bound};
-    Endpoint &address = target.address;
-    const bool wildcard = std::all_of(address.addr.begin(), address.addr.end(),
-                                      [](uint8_t byte) { return byte == 0; });
-    if (family == AF_INET && (socket->dual_stack() || wildcard)) {
-      address.family = AF_INET; // [::] takes IPv4 as ::ffff:127.0.0.1; ask it as IPv4 does
-      address.addr = {127, 0, 0, 1};
-    } else if (wildcard) {
-      address.addr = {};
-      address.addr[15] = 1; // ::1
-    }
-    address.prefix_len = static_cast<uint8_t>(address.address_bits());
-    targets.push_back(target);
+    if (const RegisteredSocket *socket = tcp_socket_for(workspace, family); served && socket)
+      targets.push_back(target_of(*socket, family));
   }
+  return targets;
+}
+
+std::vector<ProbeTarget> health_targets(const Workspace &workspace) {
+  std::vector<ProbeTarget> targets;
+  for (const uint8_t family : {AF_INET, AF_INET6})
+    if (const RegisteredSocket *socket = tcp_socket_for(workspace, family))
+      targets.push_back(target_of(*socket, family));
   return targets;
 }
 

@@ -20,6 +20,11 @@ namespace zd {
 inline constexpr size_t kMaxCheckPathLength = 200;
 inline constexpr uint32_t kMaxCheckRetries = 10;
 inline constexpr uint32_t kMaxCheckTimeoutMs = 60'000;
+// A health check's limits: probes in a row (rise, fall), time between them.
+inline constexpr uint32_t kMaxHealthCount = 100;
+inline constexpr uint32_t kMaxHealthIntervalMs = 3'600'000;
+// The longest --promote-after.
+inline constexpr uint32_t kMaxPromoteAfterMs = 7 * 24 * 3'600'000;
 
 // "tcp" (a connect) or "/PATH" (an HTTP GET that must answer 2xx or 3xx),
 // with the default timeout and retries. Throws Error (invalid).
@@ -40,6 +45,10 @@ struct ProbeTarget {
 // probed over IPv4 for IPv4). A family the workspace has no socket for has
 // no target: the live-socket rule reports that, or --force skipped it.
 std::vector<ProbeTarget> probe_targets(const Domain &domain, const Workspace &workspace);
+
+// One target per family the workspace's TCP sockets serve, whatever domain
+// they serve it for: what a continuous health check probes.
+std::vector<ProbeTarget> health_targets(const Workspace &workspace);
 
 // What one probe found: ok, and what the workspace said ("200 OK",
 // "connection refused", "no answer within 2s").

@@ -65,7 +65,10 @@ std::string command_of(const Event &event) {
   case How::canary:
     return "canary " + event.domain + " " + event.to + " --weight " + std::to_string(event.weight);
   case How::canary_end:
+  case How::canary_failed:
     return "canary " + event.domain + " --abort";
+  case How::promote:
+    return "switch " + event.domain + " " + event.to;
   }
   return "?";
 }
@@ -77,6 +80,7 @@ bool route_shows(const Route &route, const Event &event) {
   case How::canary:
     return route.canary == event.to_id && route.canary_weight == event.weight;
   case How::canary_end:
+  case How::canary_failed:
     return route.canary == kNoId;
   default:
     return route.active == event.to_id;
@@ -532,7 +536,8 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
   event.time_ns = realtime_ns();
   event.domain = domain.name;
   event.domain_id = domain.id;
-  event.from_id = how == How::canary_end ? before.canary : before.active;
+  const bool ends_canary = how == How::canary_end || how == How::canary_failed;
+  event.from_id = ends_canary ? before.canary : before.active;
   event.to_id = how == How::canary ? after.canary : after.active;
   event.from = workspace_name(event.from_id);
   event.to = workspace_name(event.to_id);
@@ -551,8 +556,8 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
 // Counts a route change once, however often it is called for it: the count
 // remembers the seq it counted last, and seqs only grow.
 void ControlPlane::count_switch(const Event &event) {
-  if (!moves_active(event.how))
-    return; // a canary's changes are history only
+  if (event.how > How::fallback)
+    return; // a canary's changes (its promotion too) are history only
   SwitchCount count = store_.switch_count(event.domain_id, event.how);
   if (count.last_seq >= event.seq)
     return;
@@ -593,6 +598,64 @@ void ControlPlane::set_domain_check(const std::string &domain, const std::option
   store_.set_domain_check(find_domain(domain).name, check);
 }
 
+// Removing a check clears its mark first: a workspace never stays passed
+// over by a check that no longer runs.
+void ControlPlane::set_health_check(const std::string &name,
+                                    const std::optional<HealthCheck> &check) {
+  const Workspace workspace = find_workspace(name);
+  if (check) {
+    store_.set_health_check(workspace.name, check);
+    return;
+  }
+  plane_.set_failing(workspace.id, false);
+  if (store_.health(workspace.id))
+    store_.set_health(workspace.id, std::nullopt);
+  if (store_.health_check(workspace.name))
+    store_.set_health_check(workspace.name, std::nullopt);
+}
+
+Watch ControlPlane::watch() const {
+  Watch watch;
+  std::map<uint32_t, const Watched *> by_id;
+  const std::vector<Workspace> workspaces = store_.workspaces();
+  for (const auto &workspace : workspaces) {
+    auto check = store_.health_check(workspace.name);
+    if (!check)
+      continue;
+    Watched w{workspace, *check, plane_.failing(workspace.id), store_.health(workspace.id), 0};
+    if (workspace.placement == Placement::other_netns)
+      w.netns = plane_.container_status(workspace).value_or(ContainerStatus{}).netns;
+    watch.workspaces.push_back(std::move(w));
+  }
+  for (const auto &w : watch.workspaces)
+    by_id[w.workspace.id] = &w;
+  for (const auto &domain : store_.domains()) {
+    const Route route = plane_.route(domain.id).value_or(Route{});
+    if (route.canary == kNoId)
+      continue;
+    WatchedCanary c{domain.name, workspace_name(route.canary),
+                    store_.canary_policy(domain.name).value_or(CanaryPolicy{})};
+    c.healthy_since_ns = c.policy.since_ns;
+    if (auto it = by_id.find(route.canary); it != by_id.end()) {
+      c.checked = true;
+      c.failing = it->second->failing;
+      if (it->second->last)
+        c.healthy_since_ns = std::max(c.healthy_since_ns, it->second->last->since_ns);
+    }
+    watch.canaries.push_back(std::move(c));
+  }
+  return watch;
+}
+
+bool ControlPlane::record_health(const std::string &name, uint32_t id, const Health &health) {
+  const std::optional<Workspace> workspace = store_.workspace(name);
+  if (!workspace || workspace->id != id || !store_.health_check(name))
+    return false;
+  plane_.set_failing(id, health.failing);
+  store_.set_health(id, health);
+  return true;
+}
+
 // The switch itself: one map update. Only the first switch of a domain to a
 // workspace in another namespace does more, first: it makes the domain's
 // addresses arrive in that namespace, under an intent, so a zdctl killed
@@ -603,7 +666,7 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
                 route.active, route.previous);
   const Route before = plane_.route(domain.id).value_or(Route{});
   change_route(domain, before, route, how, [&] {
-    if (how == How::canary_end || plane_.prepared(domain, workspace))
+    if (how == How::canary_end || how == How::canary_failed || plane_.prepared(domain, workspace))
       plane_.set_route(domain.id, route);
     else
       run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
@@ -629,7 +692,16 @@ RoutePlan ControlPlane::plan(const RouteRequest &request) const {
     break;
   case RouteRequest::Kind::canary:
   case RouteRequest::Kind::canary_end:
+  case RouteRequest::Kind::canary_failed:
     return plan_canary(plan, request);
+  case RouteRequest::Kind::promote:
+    plan.target = find_workspace(request.workspace);
+    if (plan.before.canary != plan.target.id)
+      throw Error(Errc::refused, "workspace '" + plan.target.name +
+                                     "' is no longer the canary of domain '" + plan.domain.name +
+                                     "'");
+    plan.how = How::promote;
+    break;
   }
   // Moving the active workspace ends a canary: switching to the canary is
   // how one is promoted.
@@ -647,11 +719,17 @@ RoutePlan ControlPlane::plan(const RouteRequest &request) const {
 RoutePlan ControlPlane::plan_canary(RoutePlan plan, const RouteRequest &request) const {
   const Route &before = plan.before;
   const std::string &domain = plan.domain.name;
-  if (request.kind == RouteRequest::Kind::canary_end) {
+  if (request.kind != RouteRequest::Kind::canary) {
     if (before.canary == kNoId)
       throw Error(Errc::refused, "domain '" + domain + "' has no canary");
     plan.target = find_workspace(workspace_name(before.canary));
     plan.how = How::canary_end;
+    if (request.kind == RouteRequest::Kind::canary_failed) {
+      if (plan.target.name != request.workspace)
+        throw Error(Errc::refused, "workspace '" + request.workspace +
+                                       "' is no longer the canary of domain '" + domain + "'");
+      plan.how = How::canary_failed;
+    }
     plan.after = {before.active, before.previous, kNoId, 0};
     return plan;
   }
@@ -670,6 +748,10 @@ RoutePlan ControlPlane::plan_canary(RoutePlan plan, const RouteRequest &request)
                                    "' is already active for domain '" + domain +
                                    "': a canary is another workspace");
   plan.after = {before.active, before.previous, plan.target.id, request.weight};
+  plan.policy = request.policy;
+  // Orders given anew are a change too (the clock of --promote-after restarts).
+  plan.policy_changes = plan.policy.promote_after_ms != 0 || !plan.policy.revert_on_failure ||
+                        store_.canary_policy(domain).has_value();
   if (plan.changes() && request.force == Force::no)
     require_live_sockets(plan.domain, plan.target);
   return plan;
@@ -680,6 +762,17 @@ SwitchResult ControlPlane::apply(const RoutePlan &plan) {
   if (!plan.changes())
     return result;
   point(plan.domain, plan.target, plan.after, plan.how);
+  // A canary's standing orders go with it, written after its route: a zdctl
+  // killed between leaves the canary under the defaults (never promote,
+  // revert on failure), which is also what a plain canary has: no record.
+  const bool plain = plan.policy.promote_after_ms == 0 && plan.policy.revert_on_failure;
+  if (plan.after.canary != kNoId && !plain) {
+    CanaryPolicy policy = plan.policy;
+    policy.since_ns = realtime_ns();
+    store_.set_canary_policy(plan.domain.name, policy);
+  } else if (store_.canary_policy(plan.domain.name)) {
+    store_.set_canary_policy(plan.domain.name, std::nullopt);
+  }
   result.changed = Changed::yes;
   return result;
 }
@@ -807,7 +900,10 @@ Status ControlPlane::status() const {
     status.domains.push_back({domain.name, domain.id, domain.bindings, name_of(route.active),
                               name_of(route.previous), plane_.domain_counters(domain.id),
                               store_.domain_check(domain.name), name_of(route.canary),
-                              route.canary_weight});
+                              route.canary_weight,
+                              route.canary == kNoId
+                                  ? CanaryPolicy{}
+                                  : store_.canary_policy(domain.name).value_or(CanaryPolicy{})});
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =
@@ -821,6 +917,9 @@ Status ControlPlane::status() const {
     w.counters = plane_.workspace_counters(workspace.id);
     w.placement = workspace.placement;
     w.container = plane_.container_status(workspace);
+    w.health_check = store_.health_check(workspace.name);
+    w.health = store_.health(workspace.id);
+    w.failing = plane_.failing(workspace.id);
     for (const auto &socket : workspace.sockets) {
       SocketStatus s{socket, plane_.alive(workspace, socket), std::nullopt};
       if (auto it = queues.find(socket.cookie); s.alive && it != queues.end())

@@ -46,15 +46,18 @@ enum class Force { no, yes };
 
 // A route change as asked for: switch DOMAIN WORKSPACE, revert DOMAIN,
 // revert DOMAIN --to SEQ, canary DOMAIN WORKSPACE --weight N, or canary
-// DOMAIN --abort.
+// DOMAIN --abort; or, by zdctl serve, a canary's promotion or its end for
+// failing (workspace: the canary meant, refused if it no longer is).
 struct RouteRequest {
-  enum class Kind { switch_to, revert, revert_to, canary, canary_end };
+  enum class Kind { switch_to, revert, revert_to, canary, canary_end, promote, canary_failed };
   Kind kind = Kind::switch_to;
   std::string domain;
   std::string workspace; // switch_to, canary
   uint64_t seq = 0;      // revert_to
   Force force = Force::no;
   uint32_t weight = 0; // canary: percent of new connections
+  // canary: its standing orders (promote_after_ms, revert_on_failure).
+  CanaryPolicy policy;
 };
 
 // A route change worked out and not made: planning raises every refusal,
@@ -64,10 +67,35 @@ struct RoutePlan {
   Workspace target; // the workspace the domain (or its canary) would point at
   Route before, after;
   How how = How::switch_to;
-  bool changes() const { return before != after; }
+  CanaryPolicy policy; // How::canary: written with the route
+  bool policy_changes = false;
+  bool changes() const { return before != after || policy_changes; }
   // Whether the target is about to receive connections (and so is probed):
   // not when a canary ends.
-  bool admits_target() const { return how != How::canary_end; }
+  bool admits_target() const { return how != How::canary_end && how != How::canary_failed; }
+};
+
+// What zdctl serve watches, read in one locked pass: the workspaces with a
+// health check, and the canaries with their standing orders.
+struct Watched {
+  Workspace workspace;
+  HealthCheck check;
+  bool failing = false;        // the data plane's mark
+  std::optional<Health> last;  // the last verdict recorded
+  uint64_t netns = 0;          // other_netns: its namespace's inode (0: gone)
+};
+struct WatchedCanary {
+  std::string domain, workspace;
+  CanaryPolicy policy; // the defaults when none is recorded
+  bool checked = false; // the canary workspace has a health check
+  bool failing = false;
+  // Since when its health has held: the later of the canary's orders and
+  // its last recovery.
+  int64_t healthy_since_ns = 0;
+};
+struct Watch {
+  std::vector<Watched> workspaces;
+  std::vector<WatchedCanary> canaries;
 };
 
 class ControlPlane {
@@ -116,6 +144,16 @@ public:
   void set_domain_check(const std::string &domain, const std::optional<Check> &check);
 
   Status status() const;
+
+  // A workspace's health check, run by zdctl serve (none: removes it, and
+  // with it any failing mark, so the workspace is served again).
+  void set_health_check(const std::string &workspace, const std::optional<HealthCheck> &check);
+  // What serve's check of a workspace concluded: marks it failing or not in
+  // the data plane, then records why and since when. Returns false, writing
+  // nothing, when the workspace is gone, was registered again since (id), or
+  // is no longer checked.
+  bool record_health(const std::string &workspace, uint32_t id, const Health &health);
+  Watch watch() const;
 
   // The open connections to `domain` that `workspace` holds (default: the
   // domain's previous workspace). Refused for the active workspace, whose

@@ -135,6 +135,21 @@ std::string render_metrics(const Status &status, const std::vector<SwitchTotal> 
                   {"family", family_name(socket.socket.serves)}},
                  socket.alive ? 1 : 0);
 
+  out.family("zd_workspace_healthy", "gauge",
+             "1 while the workspace passes its health check (zdctl serve runs it), 0 while the "
+             "data plane passes it over as failing; no sample for a workspace without a check");
+  for (const auto &workspace : status.workspaces)
+    if (workspace.health_check)
+      out.sample({{"workspace", workspace.name}}, workspace.failing ? 0 : 1);
+
+  out.family("zd_workspace_health_changed_seconds", "gauge",
+             "When the workspace's health check last changed its verdict, in seconds since the "
+             "epoch; no sample before its first verdict");
+  for (const auto &workspace : status.workspaces)
+    if (workspace.health_check && workspace.health && workspace.health->since_ns)
+      out.sample({{"workspace", workspace.name}},
+                 static_cast<uint64_t>(workspace.health->since_ns / 1'000'000'000));
+
   out.family("zd_workspace_connections", "gauge",
              "Established connections of the domain that the workspace holds");
   for (const auto &workspace : status.workspaces)

@@ -95,13 +95,15 @@ enum class How : uint8_t {
   force,         // a switch or revert with --force: its checks skipped
   fallback,      // its active workspace was removed (workspace rm --force)
   canary,        // zdctl canary: a canary set, or its weight changed
-  canary_end     // zdctl canary --abort, or its workspace removed
+  canary_end,    // zdctl canary --abort, or its workspace removed
+  canary_failed, // serve ended a canary whose workspace failed its health check
+  promote        // serve made a canary active: its health held --promote-after
 };
 
 // Whether a change of this kind moves the active workspace (the others
 // only set or end a canary).
 inline bool moves_active(How how) {
-  return how != How::canary && how != How::canary_end;
+  return how != How::canary && how != How::canary_end && how != How::canary_failed;
 }
 
 // How many route changes of one kind a domain has had: a counter that only
@@ -144,6 +146,34 @@ struct Check {
   uint32_t timeout_ms = 2000;
   uint32_t retries = 2;
   bool operator==(const Check &) const = default;
+};
+
+// A workspace's continuous health check (zdctl workspace set --check), run
+// by zdctl serve through the workspace's own sockets: `fall` failed probes in
+// a row mark it failing, and the data plane passes it over as if it had no
+// live socket; `rise` good ones in a row clear the mark.
+struct HealthCheck {
+  Check check; // its retries are not used: rise and fall count instead
+  uint32_t interval_ms = 2000;
+  uint32_t rise = 2, fall = 3;
+  bool operator==(const HealthCheck &) const = default;
+};
+
+// What a workspace's health check last concluded, and since when.
+struct Health {
+  bool failing = false;
+  int64_t since_ns = 0; // CLOCK_REALTIME of the change
+  std::string said;     // the probe's answer that made it ("answered 503")
+  bool operator==(const Health &) const = default;
+};
+
+// A canary's standing orders (zdctl canary --promote-after,
+// --no-revert-on-failure), carried out by zdctl serve.
+struct CanaryPolicy {
+  uint32_t promote_after_ms = 0; // 0: never by itself
+  bool revert_on_failure = true;
+  int64_t since_ns = 0; // when the canary was set (CLOCK_REALTIME)
+  bool operator==(const CanaryPolicy &) const = default;
 };
 
 // A change of several writes, recorded before its first write and cleared

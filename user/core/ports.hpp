@@ -71,6 +71,19 @@ public:
   // otherwise; it goes with the domain's record.
   virtual std::optional<Check> domain_check(std::string_view domain) const = 0;
   virtual void set_domain_check(std::string_view domain, const std::optional<Check> &check) = 0;
+
+  // A workspace's health check (goes with its record), and what it last
+  // concluded (by id; goes with the record too).
+  virtual std::optional<HealthCheck> health_check(std::string_view workspace) const = 0;
+  virtual void set_health_check(std::string_view workspace,
+                                const std::optional<HealthCheck> &check) = 0;
+  virtual std::optional<Health> health(uint32_t workspace) const = 0;
+  virtual void set_health(uint32_t workspace, const std::optional<Health> &health) = 0;
+
+  // A canary's standing orders (go with the domain's record).
+  virtual std::optional<CanaryPolicy> canary_policy(std::string_view domain) const = 0;
+  virtual void set_canary_policy(std::string_view domain,
+                                 const std::optional<CanaryPolicy> &policy) = 0;
 };
 
 // The kernel side: bindings, routes, workspaces' delivery targets, counters.
@@ -109,6 +122,11 @@ public:
                              const std::vector<TakenSocket> &sockets) = 0;
   // May be repeated after being cut short.
   virtual void remove_workspace(const Workspace &workspace) = 0;
+  // Whether the data plane passes the workspace over as failing its health
+  // check, and setting that (one write). A workspace added or removed is
+  // not failing.
+  virtual bool failing(uint32_t workspace) const = 0;
+  virtual void set_failing(uint32_t workspace, bool failing) = 0;
   // True while the data plane still holds this very socket (it drops a
   // socket by itself when the process closes it).
   virtual bool alive(const Workspace &workspace, const RegisteredSocket &socket) const = 0;

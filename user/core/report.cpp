@@ -14,6 +14,16 @@ namespace zd {
 
 namespace {
 
+// UTC, to the second, ISO 8601: one clock for every host that reads it.
+std::string utc_time(int64_t time_ns) {
+  const time_t seconds = static_cast<time_t>(time_ns / 1'000'000'000);
+  tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
 nlohmann::json name_or_null(const std::string &name) {
   return name.empty() ? nlohmann::json(nullptr) : nlohmann::json(name);
 }
@@ -76,6 +86,38 @@ nlohmann::json to_json(const std::optional<Check> &check) {
   return out;
 }
 
+// null when the workspace has no health check; else the check, whether it
+// fails now, and the last change: when and what the probe said.
+nlohmann::json to_json(const std::optional<HealthCheck> &health) {
+  if (!health)
+    return nullptr;
+  nlohmann::json check = to_json(std::optional<Check>(health->check));
+  check.erase("retries");
+  check.update(
+      {{"interval_ms", health->interval_ms}, {"rise", health->rise}, {"fall", health->fall}});
+  return check;
+}
+
+static nlohmann::json health_json(const WorkspaceStatus &w) {
+  if (!w.health_check)
+    return nullptr;
+  return {{"check", to_json(w.health_check)},
+          {"failing", w.failing},
+          {"since", w.health && w.health->since_ns ? nlohmann::json(utc_time(w.health->since_ns))
+                                                  : nlohmann::json(nullptr)},
+          {"said", w.health ? nlohmann::json(w.health->said) : nlohmann::json(nullptr)}};
+}
+
+// What the HEALTH column says: "-" unchecked, "ok"/"FAILING" since when.
+static std::string health_text(const WorkspaceStatus &w) {
+  if (!w.health_check)
+    return "-";
+  std::string text = w.failing ? "FAILING" : w.health ? "ok" : "unchecked";
+  if (w.health && w.health->since_ns)
+    text += " since " + utc_time(w.health->since_ns).substr(11, 8);
+  return text;
+}
+
 nlohmann::json to_json(const Status &status) {
   nlohmann::json domains = nlohmann::json::array();
   for (const auto &d : status.domains) {
@@ -91,6 +133,14 @@ nlohmann::json to_json(const Status &status) {
                                                                     {"weight", d.canary_weight}}},
                        {"check", to_json(d.check)},
                        {"counters", to_json(d.counters)}});
+    if (!d.canary.empty())
+      domains.back()["canary"].update(
+          {{"promote_after_ms", d.canary_policy.promote_after_ms
+                                    ? nlohmann::json(d.canary_policy.promote_after_ms)
+                                    : nlohmann::json(nullptr)},
+           {"revert_on_failure", d.canary_policy.revert_on_failure},
+           {"since", d.canary_policy.since_ns ? nlohmann::json(utc_time(d.canary_policy.since_ns))
+                                              : nlohmann::json(nullptr)}});
   }
   nlohmann::json workspaces = nlohmann::json::array();
   for (const auto &w : status.workspaces) {
@@ -118,7 +168,8 @@ nlohmann::json to_json(const Status &status) {
           xdp && !container.interface.empty() ? nlohmann::json(container.interface) : nullptr},
          {"sockets", sockets},
          {"counters", to_json(w.counters)},
-         {"connections", w.connections}});
+         {"connections", w.connections},
+         {"health", health_json(w)}});
   }
   nlohmann::json interfaces = nlohmann::json::array();
   for (const auto &i : status.xdp.interfaces)
@@ -161,7 +212,7 @@ std::string to_table(const Status &status) {
                        joined(bindings)});
   }
   std::vector<std::vector<std::string>> workspaces{
-      {"WORKSPACE", "PID", "PLANE", "STEERED", "CONNECTIONS", "SOCKETS"}};
+      {"WORKSPACE", "PID", "PLANE", "HEALTH", "STEERED", "CONNECTIONS", "SOCKETS"}};
   for (const auto &w : status.workspaces) {
     std::vector<std::string> sockets;
     for (const auto &[s, alive, queue] : w.sockets)
@@ -182,7 +233,7 @@ std::string to_table(const Status &status) {
     std::vector<std::string> connections;
     for (const auto &[domain, count] : w.connections)
       connections.push_back(domain + " " + std::to_string(count));
-    workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-", plane,
+    workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-", plane, health_text(w),
                           std::to_string(w.counters.steered + w.counters.fallbacks),
                           connections.empty() ? "-" : joined(connections), joined(sockets)});
   }
@@ -218,21 +269,16 @@ std::string how_name(How how) {
     return "canary";
   case How::canary_end:
     return "canary-end";
+  case How::canary_failed:
+    return "canary-failed";
+  case How::promote:
+    return "promote";
   }
   return "?";
 }
 
 namespace {
 
-// UTC, to the second, ISO 8601: one clock for every host that reads it.
-std::string utc_time(int64_t time_ns) {
-  const time_t seconds = static_cast<time_t>(time_ns / 1'000'000'000);
-  tm parts{};
-  gmtime_r(&seconds, &parts);
-  char text[32];
-  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 } // namespace
 

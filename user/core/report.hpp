@@ -15,6 +15,8 @@ namespace zd {
 nlohmann::json to_json(const Counters &counters);
 // null for no check, else {kind: "tcp"|"http", path (http), timeout_ms, retries}.
 nlohmann::json to_json(const std::optional<Check> &check);
+// null for no health check, else {kind, path (http), timeout_ms, interval_ms, rise, fall}.
+nlohmann::json to_json(const std::optional<HealthCheck> &check);
 nlohmann::json to_json(const Status &status);
 std::string to_table(const Status &status);
 

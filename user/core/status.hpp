@@ -33,6 +33,11 @@ struct WorkspaceStatus {
   std::map<std::string, uint64_t> connections; // established connections per domain name
   Placement placement = Placement::this_netns;
   std::optional<ContainerStatus> container; // other_netns only
+  std::optional<HealthCheck> health_check;  // run by zdctl serve
+  // What it last concluded (none: never checked). failing is the data
+  // plane's own bit: what steers.
+  std::optional<Health> health;
+  bool failing = false;
 };
 
 struct DomainStatus {
@@ -45,6 +50,7 @@ struct DomainStatus {
   std::optional<Check> check; // what its switches and reverts check by default
   std::string canary;         // "" when none
   uint32_t canary_weight = 0; // percent of new connections, with a canary
+  CanaryPolicy canary_policy; // with a canary: what serve does with it
 };
 
 // The XDP plane: where it steers and what it has seen.

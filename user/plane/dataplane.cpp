@@ -180,6 +180,7 @@ void BpfDataplane::check_workspace(const Workspace &workspace) const {
 void BpfDataplane::add_workspace(const Workspace &workspace,
                                  const std::vector<TakenSocket> &sockets) {
   reset_counters(maps_[DataMap::workspace_stats], workspace.id);
+  set_failing(workspace.id, false); // an id given again starts healthy
   if (in_container(workspace)) {
     try {
       container::add(dir_, maps_, workspace, sockets);
@@ -211,10 +212,24 @@ void BpfDataplane::add_workspace(const Workspace &workspace,
 }
 
 void BpfDataplane::remove_workspace(const Workspace &workspace) {
+  set_failing(workspace.id, false);
   if (in_container(workspace))
     return container::remove(dir_, maps_, workspace);
   for (const auto &socket : workspace.sockets)
     maps_[DataMap::sockets].erase(key_of(workspace, socket));
+}
+
+bool BpfDataplane::failing(uint32_t workspace) const {
+  zd_health health{};
+  return maps_[DataMap::health].lookup(workspace, health) && health.failing;
+}
+
+// An array entry: cleared, not erased. Not written when it already says so,
+// which spares every workspace add and remove a needless kernel write.
+void BpfDataplane::set_failing(uint32_t workspace, bool failing) {
+  if (this->failing(workspace) == failing)
+    return;
+  maps_[DataMap::health].update(workspace, zd_health{failing ? 1u : 0u});
 }
 
 bool BpfDataplane::alive(const Workspace &workspace, const RegisteredSocket &socket) const {

@@ -31,6 +31,8 @@ public:
   void check_workspace(const Workspace &workspace) const override;
   void add_workspace(const Workspace &workspace, const std::vector<TakenSocket> &sockets) override;
   void remove_workspace(const Workspace &workspace) override;
+  bool failing(uint32_t workspace) const override;
+  void set_failing(uint32_t workspace, bool failing) override;
   bool alive(const Workspace &workspace, const RegisteredSocket &socket) const override;
   bool prepared(const Domain &domain, const Workspace &workspace) const override;
   void prepare(const Domain &domain, const Workspace &workspace) override;

@@ -25,6 +25,8 @@ static_assert(sizeof(record::Workspace) == 144);
 static_assert(sizeof(record::Event) == 240);
 static_assert(sizeof(record::Check) == 256);
 static_assert(sizeof(record::SwitchKey) == 8 && sizeof(record::SwitchCount) == 16);
+static_assert(sizeof(record::HealthCheck) == 272 && sizeof(record::Health) == 128);
+static_assert(sizeof(record::CanaryPolicy) == 16);
 
 record::Name record::to_name(std::string_view name) {
   Name out{};
@@ -65,6 +67,12 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
      BPF_F_NO_PREALLOC},
     {"switches", BPF_MAP_TYPE_HASH, sizeof(record::SwitchKey), sizeof(record::SwitchCount),
      kMaxDomains *kHowKinds, BPF_F_NO_PREALLOC},
+    {"health_checks", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::HealthCheck),
+     kMaxWorkspaces, BPF_F_NO_PREALLOC},
+    {"verdicts", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Health), kMaxWorkspaces,
+     BPF_F_NO_PREALLOC},
+    {"canaries", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::CanaryPolicy),
+     kMaxDomains, BPF_F_NO_PREALLOC},
 }};
 
 // Maps a record version after 1 added, by index in kSpecs: from history
@@ -280,6 +288,7 @@ void BpfStore::remove_domain(const Domain &domain) {
   for (uint32_t how = 1; how <= kHowKinds; ++how)
     map(RecordMap::switches).erase(record::SwitchKey{domain.id, how});
   map(RecordMap::checks).erase(to_name(domain.name));
+  map(RecordMap::canaries).erase(to_name(domain.name));
   map(RecordMap::domains).erase(to_name(domain.name));
 }
 
@@ -313,7 +322,10 @@ void BpfStore::put_workspace(const Workspace &workspace) {
   map(RecordMap::workspaces).update(to_name(workspace.name), to_record(workspace));
 }
 
+// Its health goes first, like a domain's counts: the id may be given again.
 void BpfStore::remove_workspace(const Workspace &workspace) {
+  map(RecordMap::verdicts).erase(workspace.id);
+  map(RecordMap::health_checks).erase(to_name(workspace.name));
   map(RecordMap::workspaces).erase(to_name(workspace.name));
   map(RecordMap::workspace_names).erase(workspace.id);
 }
@@ -367,7 +379,7 @@ std::vector<Event> BpfStore::events() const {
     event.to = from_name(r.to);
     event.from_id = r.from_id;
     event.to_id = r.to_id;
-    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::canary_end)
+    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::promote)
                     ? static_cast<How>(r.how)
                     : How::switch_to;
     event.weight = r.weight;
@@ -431,10 +443,9 @@ std::map<std::pair<uint32_t, How>, SwitchCount> BpfStore::switch_counts() const 
   return out;
 }
 
-std::optional<Check> BpfStore::domain_check(std::string_view domain) const {
-  record::Check r{};
-  if (!map(RecordMap::checks).lookup(to_name(domain), r))
-    return std::nullopt;
+namespace {
+
+Check from_record(const record::Check &r) {
   Check check;
   check.kind = r.kind <= static_cast<uint32_t>(Check::Kind::http) ? static_cast<Check::Kind>(r.kind)
                                                                   : Check::Kind::none;
@@ -444,17 +455,83 @@ std::optional<Check> BpfStore::domain_check(std::string_view domain) const {
   return check;
 }
 
+record::Check to_record(const Check &check) {
+  record::Check r{};
+  r.kind = static_cast<uint32_t>(check.kind);
+  r.timeout_ms = check.timeout_ms;
+  r.retries = check.retries;
+  std::memcpy(r.path, check.path.data(), std::min(check.path.size(), sizeof(r.path) - 1));
+  return r;
+}
+
+} // namespace
+
+std::optional<Check> BpfStore::domain_check(std::string_view domain) const {
+  record::Check r{};
+  if (!map(RecordMap::checks).lookup(to_name(domain), r))
+    return std::nullopt;
+  return from_record(r);
+}
+
 void BpfStore::set_domain_check(std::string_view domain, const std::optional<Check> &check) {
-  if (!check) {
+  if (!check)
     map(RecordMap::checks).erase(to_name(domain));
+  else
+    map(RecordMap::checks).update(to_name(domain), to_record(*check));
+}
+
+std::optional<HealthCheck> BpfStore::health_check(std::string_view workspace) const {
+  record::HealthCheck r{};
+  if (!map(RecordMap::health_checks).lookup(to_name(workspace), r))
+    return std::nullopt;
+  return HealthCheck{from_record(r.check), r.interval_ms, r.rise, r.fall};
+}
+
+void BpfStore::set_health_check(std::string_view workspace,
+                                const std::optional<HealthCheck> &check) {
+  if (!check)
+    map(RecordMap::health_checks).erase(to_name(workspace));
+  else
+    map(RecordMap::health_checks)
+        .update(to_name(workspace), record::HealthCheck{to_record(check->check),
+                                                        check->interval_ms, check->rise,
+                                                        check->fall, 0});
+}
+
+std::optional<Health> BpfStore::health(uint32_t workspace) const {
+  record::Health r{};
+  if (!map(RecordMap::verdicts).lookup(workspace, r))
+    return std::nullopt;
+  return Health{r.failing != 0, r.since_ns, std::string(r.said, strnlen(r.said, sizeof(r.said)))};
+}
+
+void BpfStore::set_health(uint32_t workspace, const std::optional<Health> &health) {
+  if (!health) {
+    map(RecordMap::verdicts).erase(workspace);
     return;
   }
-  record::Check r{};
-  r.kind = static_cast<uint32_t>(check->kind);
-  r.timeout_ms = check->timeout_ms;
-  r.retries = check->retries;
-  std::memcpy(r.path, check->path.data(), std::min(check->path.size(), sizeof(r.path) - 1));
-  map(RecordMap::checks).update(to_name(domain), r);
+  record::Health r{};
+  r.failing = health->failing;
+  r.since_ns = health->since_ns;
+  std::memcpy(r.said, health->said.data(), std::min(health->said.size(), sizeof(r.said) - 1));
+  map(RecordMap::verdicts).update(workspace, r);
+}
+
+std::optional<CanaryPolicy> BpfStore::canary_policy(std::string_view domain) const {
+  record::CanaryPolicy r{};
+  if (!map(RecordMap::canaries).lookup(to_name(domain), r))
+    return std::nullopt;
+  return CanaryPolicy{r.promote_after_ms, r.revert_on_failure != 0, r.since_ns};
+}
+
+void BpfStore::set_canary_policy(std::string_view domain,
+                                 const std::optional<CanaryPolicy> &policy) {
+  if (!policy)
+    map(RecordMap::canaries).erase(to_name(domain));
+  else
+    map(RecordMap::canaries)
+        .update(to_name(domain), record::CanaryPolicy{policy->promote_after_ms,
+                                                      policy->revert_on_failure, policy->since_ns});
 }
 
 } // namespace zd

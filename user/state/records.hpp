@@ -22,7 +22,8 @@ inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
 // 1: the records of layout 1, byte for byte, plus the "store" and "journal" maps.
 // 2: adds "history" and "checks" (`zdctl upgrade` adds them to a state of 1).
 // 3: adds "switches" (`zdctl upgrade` adds it, empty, to a state of 1 or 2).
-inline constexpr uint32_t kRecordVersion = 3;
+// 4: adds "health_checks", "verdicts" and "canaries" (empty, likewise).
+inline constexpr uint32_t kRecordVersion = 4;
 
 namespace record {
 
@@ -101,6 +102,28 @@ struct Check {
   char path[240]; // NUL-padded
 };
 
+// A workspace's health check, in "health_checks" under its name.
+struct HealthCheck {
+  Check check;
+  uint32_t interval_ms, rise, fall, pad;
+};
+
+// What a workspace's health check last concluded, in "verdicts" under its id
+// (the data plane's health map holds the failing bit that steers).
+struct Health {
+  uint32_t failing;
+  uint32_t pad;
+  int64_t since_ns;
+  char said[112]; // NUL-padded
+};
+
+// A canary's standing orders, in "canaries" under the domain's name.
+struct CanaryPolicy {
+  uint32_t promote_after_ms;
+  uint32_t revert_on_failure;
+  int64_t since_ns;
+};
+
 // The "switches" map: a domain's route changes of one kind (core How).
 struct SwitchKey {
   uint32_t domain_id;
@@ -125,7 +148,10 @@ enum class RecordMap {
   journal,
   history,
   checks,
-  switches
+  switches,
+  health_checks,
+  verdicts,
+  canaries
 };
 
 // The record maps of one state, and the core's Store on top of them.
@@ -146,7 +172,7 @@ public:
   static bool upgrade(const std::string &dir);
 
   void pin_all(const std::string &dir) const;
-  static constexpr size_t kCount = 8;
+  static constexpr size_t kCount = 11;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -176,6 +202,15 @@ public:
 
   std::optional<Check> domain_check(std::string_view domain) const override;
   void set_domain_check(std::string_view domain, const std::optional<Check> &check) override;
+
+  std::optional<HealthCheck> health_check(std::string_view workspace) const override;
+  void set_health_check(std::string_view workspace,
+                        const std::optional<HealthCheck> &check) override;
+  std::optional<Health> health(uint32_t workspace) const override;
+  void set_health(uint32_t workspace, const std::optional<Health> &health) override;
+  std::optional<CanaryPolicy> canary_policy(std::string_view domain) const override;
+  void set_canary_policy(std::string_view domain,
+                         const std::optional<CanaryPolicy> &policy) override;
 
 private:
   BpfMap &map(RecordMap m) { return maps_[static_cast<size_t>(m)]; }

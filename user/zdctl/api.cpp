@@ -147,6 +147,48 @@ zd::CheckChoice check_choice(const json &body) {
   return choice;
 }
 
+ApiReply method_not_allowed(const std::string &allowed) {
+  return error_reply(405, "invalid", "this path takes " + allowed);
+}
+
+// A duration field ("500ms", "5m") above zero, in milliseconds.
+uint32_t duration_ms(const std::string &text, const std::string &key, uint32_t max_ms) {
+  const auto ms = zd::parse_duration(text, std::chrono::milliseconds(max_ms));
+  if (ms.count() == 0)
+    throw zd::Error(zd::Errc::invalid, "field '" + key + "' must be a duration above zero");
+  return static_cast<uint32_t>(ms.count());
+}
+
+// PUT /api/v1/workspaces/W/check {check, interval, timeout, rise, fall};
+// DELETE removes it (and any failing mark): what `zdctl workspace set` does.
+ApiReply health_check_route(const std::string &state, const ApiRequest &request,
+                            const std::string &workspace) {
+  std::optional<zd::HealthCheck> health;
+  if (request.method == "PUT") {
+    const json body = body_of(request, {"check", "interval", "timeout", "rise", "fall"});
+    health.emplace();
+    health->check = zd::parse_check(required<std::string>(body, "check"));
+    health->check.retries = 0;
+    health->check.timeout_ms = 1000;
+    if (auto timeout = field<std::string>(body, "timeout"))
+      health->check.timeout_ms = duration_ms(*timeout, "timeout", zd::kMaxCheckTimeoutMs);
+    if (auto interval = field<std::string>(body, "interval"))
+      health->interval_ms = duration_ms(*interval, "interval", zd::kMaxHealthIntervalMs);
+    health->rise = field<uint32_t>(body, "rise").value_or(health->rise);
+    health->fall = field<uint32_t>(body, "fall").value_or(health->fall);
+    if (health->rise < 1 || health->rise > zd::kMaxHealthCount || health->fall < 1 ||
+        health->fall > zd::kMaxHealthCount)
+      throw zd::Error(zd::Errc::invalid, "fields 'rise' and 'fall' count probes, 1 to " +
+                                             std::to_string(zd::kMaxHealthCount));
+  } else if (request.method != "DELETE") {
+    return method_not_allowed("PUT (set) or DELETE (remove)");
+  }
+  zd::State(state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.set_health_check(workspace, health);
+  });
+  return json_reply({{"workspace", workspace}, {"check", zd::to_json(health)}});
+}
+
 struct Released {
   zd::Release release;
   bool dry_run = false;
@@ -177,10 +219,6 @@ json named(const json &list, const std::string &kind, const std::string &name) {
   throw zd::Error(zd::Errc::not_found, "no " + kind + " named '" + zd::printable(name) + "'");
 }
 
-ApiReply method_not_allowed(const std::string &allowed) {
-  ApiReply reply = error_reply(405, "invalid", "this path takes " + allowed);
-  return reply;
-}
 
 // POST /api/v1/domains/D/{switch,revert,canary}, DELETE .../canary.
 ApiReply release_route(const std::string &state, const ApiRequest &request,
@@ -216,10 +254,14 @@ ApiReply release_route(const std::string &state, const ApiRequest &request,
     }
     if (request.method != "POST")
       return method_not_allowed("POST (start or change) or DELETE (abort)");
-    const json body = body_of(request, with_release_fields({"workspace", "weight"}));
+    const json body = body_of(
+        request, with_release_fields({"workspace", "weight", "promote_after", "revert_on_failure"}));
     route.kind = zd::RouteRequest::Kind::canary;
     route.workspace = required<std::string>(body, "workspace");
     route.weight = required<uint32_t>(body, "weight");
+    if (auto after = field<std::string>(body, "promote_after"))
+      route.policy.promote_after_ms = duration_ms(*after, "promote_after", zd::kMaxPromoteAfterMs);
+    route.policy.revert_on_failure = field<bool>(body, "revert_on_failure").value_or(true);
     const Released r = run_release(state, route, body);
     return json_reply(canary_json(domain, r.release, r.dry_run, false, route.weight));
   }
@@ -240,12 +282,15 @@ ApiReply api(const std::string &state, const ApiRequest &request,
                          "GET /api/v1/domains/D/history", "POST /api/v1/domains/D/switch",
                          "POST /api/v1/domains/D/revert", "POST /api/v1/domains/D/canary",
                          "DELETE /api/v1/domains/D/canary", "GET /api/v1/workspaces",
-                         "GET /api/v1/workspaces/W", "GET /api/v1/history",
+                         "GET /api/v1/workspaces/W", "PUT /api/v1/workspaces/W/check",
+                         "DELETE /api/v1/workspaces/W/check", "GET /api/v1/history",
                          "GET /api/v1/events", "GET /metrics"}}});
   }
   const std::string &what = path[0];
   if (n == 3 && what == "domains" && path[2] != "history")
     return release_route(state, request, path[1], path[2]);
+  if (n == 3 && what == "workspaces" && path[2] == "check")
+    return health_check_route(state, request, path[1]);
   if (!get)
     return method_not_allowed("GET");
   if (n == 1 && what == "status")

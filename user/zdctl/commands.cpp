@@ -77,6 +77,16 @@ std::optional<zd::Check> check_of(const Options &opts) {
   return check;
 }
 
+// A duration above zero and at most max_ms; `what` names it in the error.
+std::chrono::milliseconds positive_duration(const std::string &text, const std::string &what,
+                                            uint32_t max_ms) {
+  const auto duration = zd::parse_duration(text, std::chrono::milliseconds(max_ms));
+  if (duration.count() == 0)
+    throw zd::Error(zd::Errc::invalid,
+                    "bad duration '" + zd::printable(text) + "': " + what + " must be above zero");
+  return duration;
+}
+
 zd::Force force_of(const Options &opts) {
   return opts.force ? zd::Force::yes : zd::Force::no;
 }
@@ -294,6 +304,39 @@ void do_workspace_add(const Options &opts) {
   print_registered(opts, registered);
 }
 
+void do_workspace_set(const Options &opts) {
+  // Checked before the lock is taken.
+  std::optional<zd::HealthCheck> health;
+  if (!opts.no_check) {
+    health.emplace();
+    health->check = zd::parse_check(opts.check);
+    health->check.timeout_ms = 1000;
+    health->check.retries = 0;
+    if (!opts.check_timeout.empty())
+      health->check.timeout_ms = static_cast<uint32_t>(
+          positive_duration(opts.check_timeout, "a check's timeout", zd::kMaxCheckTimeoutMs)
+              .count());
+    if (!opts.check_interval.empty())
+      health->interval_ms = static_cast<uint32_t>(
+          positive_duration(opts.check_interval, "a check's interval", zd::kMaxHealthIntervalMs)
+              .count());
+    health->rise = opts.rise;
+    health->fall = opts.fall;
+  }
+  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+    control.set_health_check(opts.workspace, health);
+  });
+  print(opts, {{"workspace", opts.workspace}, {"check", zd::to_json(health)}},
+        health ? "workspace " + opts.workspace + ": zdctl serve checks " +
+                     zd::describe(health->check) + " every " +
+                     zd::format_duration(std::chrono::milliseconds(health->interval_ms)) +
+                     " (timeout " +
+                     zd::format_duration(std::chrono::milliseconds(health->check.timeout_ms)) +
+                     "); " + std::to_string(health->fall) + " failed in a row mark it failing, " +
+                     std::to_string(health->rise) + " good ones clear the mark"
+               : "workspace " + opts.workspace + ": no health check (and no failing mark)");
+}
+
 void do_workspace_rm(const Options &opts) {
   zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
     control.remove_workspace(opts.workspace, force_of(opts));
@@ -324,6 +367,10 @@ void do_canary(const Options &opts) {
       opts.canary_abort ? zd::RouteRequest::Kind::canary_end : zd::RouteRequest::Kind::canary;
   request.workspace = opts.workspace;
   request.weight = opts.canary_weight;
+  request.policy.revert_on_failure = !opts.no_revert_on_failure;
+  if (!opts.promote_after.empty())
+    request.policy.promote_after_ms = static_cast<uint32_t>(
+        positive_duration(opts.promote_after, "--promote-after", zd::kMaxPromoteAfterMs).count());
   const zd::Release r = run_release(opts, request);
   const bool changed = r.result.changed == zd::Changed::yes;
   const std::string share = std::to_string(opts.canary_weight) + "%";

@@ -39,6 +39,10 @@ struct Options {
   uint64_t history_entry = 0;            // revert --to
   uint32_t canary_weight = 0;            // canary --weight
   bool canary_abort = false;             // canary --abort
+  std::string promote_after;             // canary --promote-after
+  bool no_revert_on_failure = false;     // canary --no-revert-on-failure
+  std::string check_interval;            // workspace set --check-interval
+  uint32_t rise = 2, fall = 3;           // workspace set --rise, --fall
   std::string check;                     // switch, revert, domain set --check
   std::string check_timeout;             // --check-timeout
   std::optional<uint32_t> check_retries; // --check-retries
@@ -63,6 +67,7 @@ void do_domain_add(const Options &opts);
 void do_domain_rm(const Options &opts);
 void do_domain_set(const Options &opts);
 void do_workspace_add(const Options &opts);
+void do_workspace_set(const Options &opts);
 void do_workspace_rm(const Options &opts);
 void do_switch(const Options &opts);
 void do_revert(const Options &opts);

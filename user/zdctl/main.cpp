@@ -198,6 +198,14 @@ void canary_options(CLI::App &cmd, Options &o) {
                              "workspace again");
   abort->excludes(workspace)->excludes(weight);
   cmd.add_flag("--force", o.force, "set it even if WORKSPACE lacks a live socket");
+  auto *promote = cmd.add_option("--promote-after", o.promote_after,
+                                 "make WORKSPACE active once its health check has held this "
+                                 "long (5m, 1h; carried out by zdctl serve)");
+  auto *keep = cmd.add_flag("--no-revert-on-failure", o.no_revert_on_failure,
+                            "keep the canary when its health check fails (by default zdctl "
+                            "serve ends it at once and says why in history)");
+  promote->excludes(abort);
+  keep->excludes(abort);
   route_options(cmd, o);
   cmd.parse_complete_callback([workspace, weight, abort] {
     if (abort->count() == 0 && (workspace->count() == 0 || weight->count() == 0))
@@ -209,6 +217,32 @@ void domain_set_options(CLI::App &cmd, Options &o) {
   cmd.add_option("NAME", o.domain, "domain name")->required();
   auto *check = check_options(cmd, o, "; run by every switch and revert of the domain");
   auto *none = cmd.add_flag("--no-check", o.no_check, "remove the domain's check");
+  none->excludes(check);
+  cmd.parse_complete_callback([check, none] {
+    if (check->count() == 0 && none->count() == 0)
+      throw CLI::RequiredError("--check CHECK (or --no-check)");
+  });
+}
+
+void workspace_set_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("NAME", o.workspace, "workspace name")->required();
+  auto *check = cmd.add_option("--check", o.check,
+                               "check it continuously while zdctl serve runs: tcp (a connect) or "
+                               "/PATH (an HTTP GET answering 2xx or 3xx), at its own sockets");
+  cmd.add_option("--check-timeout", o.check_timeout, "each probe's limit (default 1s)")
+      ->needs(check);
+  cmd.add_option("--check-interval", o.check_interval, "time between probes (default 2s)")
+      ->needs(check);
+  cmd.add_option("--rise", o.rise, "good probes in a row that clear a failing mark (default 2)")
+      ->check(CLI::Range(1u, zd::kMaxHealthCount))
+      ->needs(check);
+  cmd.add_option("--fall", o.fall,
+                 "failed probes in a row that mark it failing: new connections then pass it "
+                 "over, to the previous workspace (default 3)")
+      ->check(CLI::Range(1u, zd::kMaxHealthCount))
+      ->needs(check);
+  auto *none = cmd.add_flag("--no-check", o.no_check,
+                            "remove its check, and any failing mark with it");
   none->excludes(check);
   cmd.parse_complete_callback([check, none] {
     if (check->count() == 0 && none->count() == 0)
@@ -265,7 +299,7 @@ void serve_options(CLI::App &cmd, Options &o) {
                "serve /metrics without the token (every other path still needs it)");
 }
 
-const std::array<Command, 19> kCommands = {{
+const std::array<Command, 20> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -309,6 +343,12 @@ const std::array<Command, 19> kCommands = {{
      "  zdctl workspace add red --pid $RED_PID --socket tcp://0.0.0.0:8080   (a container: "
      "served by the XDP plane, see attach --xdp)",
      workspace_add_options, do_workspace_add, Mutates::yes, nullptr},
+    {"workspace", "set",
+     "Set the health check zdctl serve runs on a workspace continuously (or remove it): while "
+     "it fails, new connections pass the workspace over",
+     "zdctl workspace set green --check /healthz --check-interval 1s --fall 3 --rise 2\n"
+     "  zdctl workspace set green --no-check",
+     workspace_set_options, do_workspace_set, Mutates::yes, nullptr},
     {"workspace", "rm", "Unregister a workspace (its process keeps running)",
      "zdctl workspace rm blue", workspace_rm_options, do_workspace_rm, Mutates::yes,
      ", or use --force"},

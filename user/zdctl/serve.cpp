@@ -19,6 +19,7 @@
 #include "error.hpp"
 #include "http.hpp"
 #include "listen.hpp"
+#include "watcher.hpp"
 #include "parse.hpp"
 
 namespace zdctl {
@@ -101,6 +102,11 @@ void do_serve(const Options &opts) {
     pthread_sigmask(SIG_SETMASK, &before, nullptr);
     throw zd::Error(zd::Errc::invalid, error);
   }
+  // A long-running server says what it does on its own (a verdict, a
+  // canary promoted or ended) on stderr, for the journal.
+  if (!opts.verbose)
+    spdlog::set_level(spdlog::level::info);
+  Watcher watcher(opts.state); // health checks and canary orders, until serve stops
   ListenAddress bound = where;
   bound.port = port;
   const std::string url = bound.url("/#token=" + token);

@@ -105,17 +105,26 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// What a workspace's sockets say: ready when the data plane holds all of them.
+// What a workspace's health check and sockets say. A failing check comes
+// first: the data plane passes such a workspace over. Without a check, it is
+// ready when the data plane holds all of its sockets.
 function health(workspace) {
+  const h = workspace.health;
+  const since = h && h.since ? ' since ' + h.since.slice(11, 19) : '';
+  if (h && h.failing) return { kind: 'bad', text: 'failing' + since, title: h.said || '' };
   const alive = workspace.sockets.filter((s) => s.alive).length;
-  if (workspace.sockets.length > 0 && alive === workspace.sockets.length)
-    return { kind: 'ok', text: 'ready' };
-  if (alive > 0) return { kind: 'warn', text: `${alive} of ${workspace.sockets.length} sockets live` };
-  return { kind: 'bad', text: 'no live socket' };
+  if (workspace.sockets.length === 0 || alive === 0) return { kind: 'bad', text: 'no live socket' };
+  if (alive < workspace.sockets.length)
+    return { kind: 'warn', text: `${alive} of ${workspace.sockets.length} sockets live` };
+  if (h && h.since) return { kind: 'ok', text: 'healthy' + since, title: h.said || '' };
+  if (h) return { kind: 'warn', text: 'not checked yet', title: checkText(h.check) };
+  return { kind: 'ok', text: 'ready' };
 }
 
-function badge({ kind, text }) {
-  return el('span', { class: 'badge ' + kind, text });
+function badge({ kind, text, title }) {
+  const node = el('span', { class: 'badge ' + kind, text });
+  if (title) node.title = title;
+  return node;
 }
 
 function workspaceNamed(name) {
@@ -141,7 +150,7 @@ function makeCard(name) {
     node, name: q('.domain-name'), bindings: q('.bindings'), active: q('.active'),
     previous: q('.previous'), canary: q('.canary'), steered: q('.steered'), check: q('.check'),
     edit: q('.edit'), revert: q('.revert'), editor: q('.editor'), choices: q('.choices'),
-    asCanary: q('.as-canary'), weight: q('.weight'), abort: q('.abort-canary'),
+    asCanary: q('.as-canary'), weight: q('.weight'), promote: q('.promote'), abort: q('.abort-canary'),
     cancel: q('.cancel'), feedback: q('.feedback'), history: q('.history tbody'), choiceNames: '',
   };
   node.dataset.domain = name;
@@ -154,8 +163,10 @@ function makeCard(name) {
   card.editor.addEventListener('submit', (e) => { e.preventDefault(); update(card, name); });
   card.revert.addEventListener('click', () => act(card, name, 'POST', 'revert', {}));
   card.abort.addEventListener('click', () => act(card, name, 'DELETE', 'canary'));
-  card.asCanary.addEventListener('change', () => { card.weight.disabled = !card.asCanary.checked; });
-  card.weight.disabled = true;
+  card.asCanary.addEventListener('change', () => {
+    card.weight.disabled = card.promote.disabled = !card.asCanary.checked;
+  });
+  card.weight.disabled = card.promote.disabled = true;
   return card;
 }
 
@@ -205,8 +216,11 @@ function drawChoices(card, domain) {
 async function update(card, name) {
   const picked = card.choices.querySelector('input:checked');
   if (!picked) return say(name, 'Pick a workspace first.', 'error');
-  if (card.asCanary.checked)
-    return act(card, name, 'POST', 'canary', { workspace: picked.value, weight: Number(card.weight.value) });
+  if (card.asCanary.checked) {
+    const orders = { workspace: picked.value, weight: Number(card.weight.value) };
+    if (Number(card.promote.value) > 0) orders.promote_after = card.promote.value + 'm';
+    return act(card, name, 'POST', 'canary', orders);
+  }
   return act(card, name, 'POST', 'switch', { workspace: picked.value });
 }
 
@@ -248,8 +262,12 @@ function drawDomain(card, domain) {
   if (domain.canary) {
     const bar = el('span');
     bar.style.width = domain.canary.weight + '%';
-    card.canary.replaceChildren(`${domain.canary.workspace} · ${domain.canary.weight}%`,
-      el('span', { class: 'share', 'aria-hidden': 'true' }, bar));
+    const c = domain.canary;
+    const orders = (c.promote_after_ms ? `promoted after ${Math.round(c.promote_after_ms / 60000 * 10) / 10} min healthy` : 'not promoted by itself') +
+      (c.revert_on_failure ? ', ends if it fails' : ', kept if it fails');
+    card.canary.replaceChildren(`${c.workspace} · ${c.weight}%`,
+      el('span', { class: 'share', 'aria-hidden': 'true' }, bar),
+      el('small', { class: 'orders', text: orders }));
   } else {
     card.canary.textContent = '—';
   }
