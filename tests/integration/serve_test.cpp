@@ -368,6 +368,50 @@ TEST_F(Serve, TheEventStreamSendsTheStateAndThenEachChange) {
   EXPECT_EQ(until_active("green", 3s), "green") << "a change made by the CLI reaches the stream";
 }
 
+TEST_F(Serve, AWorkspacesHealthCheckIsSetAndRemovedOverTheApi) {
+  start();
+  const HttpReply set = call("PUT", "/api/v1/workspaces/green/check",
+                             R"({"check":"tcp","interval":"300ms","timeout":"200ms","fall":2})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  const json check = json::parse(status_json())["workspaces"][1]["health"]["check"];
+  EXPECT_EQ(check, json::parse(R"({"kind":"tcp","timeout_ms":200,"interval_ms":300,"rise":2,
+                                   "fall":2})"));
+  EXPECT_EQ(json::parse(set.body)["check"], check) << "the answer is what status shows";
+  for (const auto &[body, kind] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"check":"ftp"})", "invalid"},
+           {R"({"check":"tcp","fall":0})", "invalid"},
+           {R"({"check":"tcp","interval":"0s"})", "invalid"},
+           {R"({"interval":"1s"})", "invalid"},
+           {R"({"check":"tcp","every":"1s"})", "invalid"}})
+    EXPECT_EQ(error_kind(call("PUT", "/api/v1/workspaces/green/check", body)), kind) << body;
+  EXPECT_EQ(call("PUT", "/api/v1/workspaces/nope/check", R"({"check":"tcp"})").status, 404);
+  EXPECT_EQ(call("POST", "/api/v1/workspaces/green/check", R"({"check":"tcp"})").status, 405);
+  EXPECT_EQ(json::parse(status_json())["workspaces"][1]["health"]["check"], check)
+      << "refusals changed nothing";
+  ASSERT_EQ(call("DELETE", "/api/v1/workspaces/green/check", "").status, 200);
+  EXPECT_TRUE(json::parse(status_json())["workspaces"][1]["health"].is_null());
+}
+
+TEST_F(Serve, ACanarysOrdersAreTakenOverTheApi) {
+  start();
+  const HttpReply set = call("POST", "/api/v1/domains/shop/canary",
+                             R"({"workspace":"green","weight":20,"promote_after":"10m",
+                                 "revert_on_failure":false})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  const json canary = json::parse(status_json())["domains"][0]["canary"];
+  EXPECT_EQ(canary["promote_after_ms"], 600000);
+  EXPECT_EQ(canary["revert_on_failure"], false);
+  EXPECT_FALSE(canary["since"].is_null());
+  EXPECT_EQ(error_kind(call("POST", "/api/v1/domains/shop/canary",
+                            R"({"workspace":"green","weight":20,"promote_after":"soon"})")),
+            "invalid");
+  EXPECT_EQ(error_kind(call("POST", "/api/v1/domains/shop/canary",
+                            R"({"workspace":"green","weight":20,"revert_on_failure":1})")),
+            "invalid");
+  EXPECT_EQ(json::parse(status_json())["domains"][0]["canary"], canary)
+      << "refusals changed nothing";
+}
+
 TEST_F(Serve, MetricsCanBeMadePublicAndNothingElseIs) {
   start({"--metrics-public"});
   EXPECT_EQ(http_request(port_, "GET", "/metrics").status, 200);
