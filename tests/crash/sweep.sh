@@ -120,7 +120,7 @@ stage() {
 observe() {
   # An accept queue is the app's, not zd's: a checked switch's probe may
   # still wait there, unaccepted, when its zdctl is killed.
-  echo "status: $(zdctl status --json 2>/dev/null | tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g')"
+  echo "status: $(zdctl status --json 2>/dev/null | tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g')"
   dump
   echo "10.99.0.1:80 -> $(probe 10.99.0.1 80); 10.99.1.7:80 -> $(probe 10.99.1.7 80)"
   # What zd put in the containers: routes, links, XDP, and the veths' setting.
@@ -143,7 +143,7 @@ from_layout2="upgrade from layout 2"
 observe_next() {
   if [[ $case == "$from_layout2" ]]; then
     echo "at once: 10.99.0.1:80 -> $(probe 10.99.0.1 80);" \
-      "status: $(zdctl status --json 2>&1 | tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g')"
+      "status: $(zdctl status --json 2>&1 | tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g')"
     zdctl upgrade >/dev/null 2>&1 || echo "the next upgrade failed"
   fi
   observe
@@ -176,7 +176,8 @@ cases=(
   "workspace rm cyan --force" "domain set shop --check /healthz" "domain set idle --no-check"
   "switch shop blue --check tcp" "$from_layout2" "canary shop blue --weight 100"
   "canary idle blue --weight 50" "$abort_canary"
-  "workspace set blue --check /healthz --check-interval 1s --fall 2" "$uncheck")
+  "workspace set blue --check /healthz --check-interval 1s --fall 2" "$uncheck"
+  "canary shop blue --weight 100 --promote-after 5m" "canary shop blue --weight 100 --no-revert-on-failure")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 failures=0 points=0 swept=0

@@ -48,6 +48,9 @@ void dump_map(const std::string &dir, const char *pin) {
   // A history event's time and pid differ from one run of a command to the
   // next: leave them out (record::Event: time_ns at 8, pid at 32).
   const bool history = std::strcmp(pin, "history") == 0;
+  // Likewise a canary's orders' time (record::CanaryOrders: since_ns of
+  // current at 8 and of pending at 24).
+  const bool canaries = std::strcmp(pin, "canaries") == 0;
   // Which CPU counted a connection is the scheduler's choice, not state:
   // per-CPU values (zd's are all u64 counters) are dumped as their sums.
   const size_t slot = (info.value_size + 7) / 8 * 8;
@@ -62,6 +65,10 @@ void dump_map(const std::string &dir, const char *pin) {
       }
       masked.assign(slot, 0);
       std::memcpy(masked.data(), sums.data(), slot);
+    }
+    if (canaries && value_size >= 32) {
+      std::fill(masked.begin() + 8, masked.begin() + 16, 0);
+      std::fill(masked.begin() + 24, masked.begin() + 32, 0);
     }
     if (history && value_size >= 36) {
       std::fill(masked.begin() + 8, masked.begin() + 16, 0);

@@ -119,6 +119,8 @@ public:
   }
   void remove_workspace(const zd::Workspace &workspace) override {
     note_write();
+    health_.erase(workspace.id);
+    health_checks_.erase(workspace.name);
     workspaces_.erase(workspace.name);
     workspace_names_.erase(workspace.id);
   }
@@ -202,14 +204,14 @@ public:
     else
       health_.erase(workspace);
   }
-  std::optional<zd::CanaryPolicy> canary_policy(std::string_view domain) const override {
+  std::optional<zd::CanaryOrders> canary_orders(std::string_view domain) const override {
     return find_in(canaries_, domain);
   }
-  void set_canary_policy(std::string_view domain,
-                         const std::optional<zd::CanaryPolicy> &policy) override {
+  void set_canary_orders(std::string_view domain,
+                         const std::optional<zd::CanaryOrders> &orders) override {
     note_write();
-    if (policy)
-      canaries_[std::string(domain)] = *policy;
+    if (orders)
+      canaries_[std::string(domain)] = *orders;
     else
       canaries_.erase(std::string(domain));
   }
@@ -256,9 +258,15 @@ public:
     for (const auto &[id, h] : health_)
       out << "health " << id << " failing " << h.failing << " since " << h.since_ns << " "
           << h.said << "\n";
-    for (const auto &[domain, p] : canaries_)
-      out << "canary policy " << domain << " promote after " << p.promote_after_ms
-          << " revert " << p.revert_on_failure << "\n";
+    auto policy = [](const std::optional<zd::CanaryPolicy> &p) {
+      return p ? "promote after " + std::to_string(p->promote_after_ms) + " revert " +
+                     std::to_string(p->revert_on_failure)
+               : std::string("defaults");
+    };
+    for (const auto &[domain, o] : canaries_)
+      out << "canary orders " << domain << ": " << policy(o.current) << " (seq "
+          << o.current_seq << "), pending " << policy(o.pending) << " (seq " << o.pending_seq
+          << ")" << (o.fresh ? " fresh" : "") << "\n";
     return out.str();
   }
 
@@ -287,7 +295,7 @@ private:
   std::map<std::pair<uint32_t, zd::How>, zd::SwitchCount> switch_counts_;
   std::map<std::string, zd::HealthCheck, std::less<>> health_checks_;
   std::map<uint32_t, zd::Health> health_;
-  std::map<std::string, zd::CanaryPolicy, std::less<>> canaries_;
+  std::map<std::string, zd::CanaryOrders, std::less<>> canaries_;
 };
 
 class FakeDataplane final : public zd::Dataplane {

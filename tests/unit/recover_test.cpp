@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "check.hpp"
 #include "control.hpp"
 #include "fakes.hpp"
 #include "parse.hpp"
@@ -43,6 +44,15 @@ struct World {
     plane.xdp_attached = true;
     control.add_workspace("red", 4242, one_socket("tcp://0.0.0.0:8080", kContainer));
     control.switch_to("idle", "red", Force::no);
+    // idle has a canary (yellow) with orders; green is checked and failing.
+    control.add_workspace("yellow", 0, one_socket("tcp://127.0.0.1:3004"));
+    zd::RouteRequest canary{zd::RouteRequest::Kind::canary, "idle", "yellow", 0, Force::no, 50};
+    canary.policy.promote_after_ms = 30'000;
+    control.apply(control.plan(canary));
+    zd::HealthCheck check;
+    check.check = zd::parse_check("tcp");
+    control.set_health_check("green", check);
+    control.record_health("green", store.workspace("green")->id, {true, 1, "refused"});
     store.crash = plane.crash = &crash;
   }
 
@@ -115,6 +125,32 @@ const Case kCases[] = {
      [](World &, ControlPlane &c) {
        c.apply(c.plan({zd::RouteRequest::Kind::canary, "shop", "red", 0, Force::no, 10}));
      }},
+    {"canary with orders (pending orders, route, orders in force)",
+     [](World &, ControlPlane &c) {
+       zd::RouteRequest canary{zd::RouteRequest::Kind::canary, "shop", "blue", 0, Force::no, 30};
+       canary.policy.promote_after_ms = 60'000;
+       c.apply(c.plan(canary));
+     }},
+    {"new orders for the canary in place (the route does not change)",
+     [](World &, ControlPlane &c) {
+       zd::RouteRequest canary{zd::RouteRequest::Kind::canary, "idle", "yellow", 0, Force::no, 50};
+       canary.policy.revert_on_failure = false;
+       c.apply(c.plan(canary));
+     }},
+    {"switch that ends a canary with orders",
+     [](World &, ControlPlane &c) { c.switch_to("idle", "blue", Force::no); }},
+    {"promote (serve)",
+     [](World &, ControlPlane &c) {
+       c.apply(c.plan({zd::RouteRequest::Kind::promote, "idle", "yellow"}));
+     }},
+    {"canary-failed (serve)",
+     [](World &, ControlPlane &c) {
+       c.apply(c.plan({zd::RouteRequest::Kind::canary_failed, "idle", "yellow"}));
+     }},
+    {"workspace set --no-check (failing)",
+     [](World &, ControlPlane &c) { c.set_health_check("green", std::nullopt); }},
+    {"workspace rm --force (failing, checked)",
+     [](World &, ControlPlane &c) { c.remove_workspace("green", Force::yes); }},
 };
 
 TEST(ControlKillSweep, EveryKillPointEndsBeforeOrAfter) {

@@ -49,6 +49,8 @@ std::string command_of(const Intent &intent) {
     return "workspace rm " + intent.workspace.name;
   case Intent::Op::switch_workspace:
     return "switch " + intent.domain.name + " " + intent.workspace.name;
+  case Intent::Op::uncheck_workspace:
+    return "workspace set " + intent.workspace.name + " --no-check";
   }
   return "?";
 }
@@ -392,6 +394,7 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
       break;
     case Intent::Op::remove_domain:
     case Intent::Op::remove_workspace:
+    case Intent::Op::uncheck_workspace:
       finish(intent);
       break;
     }
@@ -413,6 +416,16 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
 void ControlPlane::finish(const Intent &intent) {
   if (intent.op == Intent::Op::switch_workspace)
     return; // its last step, the route, is written: nothing is left to do
+  if (intent.op == Intent::Op::uncheck_workspace) {
+    // The mark first: a workspace is never passed over by a check that no
+    // longer runs.
+    plane_.set_failing(intent.workspace.id, false);
+    if (store_.health(intent.workspace.id))
+      store_.set_health(intent.workspace.id, std::nullopt);
+    if (store_.health_check(intent.workspace.name))
+      store_.set_health_check(intent.workspace.name, std::nullopt);
+    return;
+  }
   if (intent.op == Intent::Op::remove_domain) {
     // Its addresses leave the containers it was switched to.
     for (const auto &workspace : store_.workspaces())
@@ -467,6 +480,7 @@ void ControlPlane::undo(const Intent &intent) {
     break;
   case Intent::Op::remove_domain:
   case Intent::Op::remove_workspace:
+  case Intent::Op::uncheck_workspace:
     break; // nothing to undo: a failed removal is finished by the next zdctl
   }
 }
@@ -485,13 +499,26 @@ std::optional<Event> ControlPlane::pending_event() const {
 
 // A pending event happened if its route was written: it is kept, else erased.
 std::optional<std::string> ControlPlane::settle(const Event &pending) {
-  const bool happened = route_shows(plane_.route(pending.domain_id).value_or(Route{}), pending);
+  // A canary's change is its orders too: a route that already showed the
+  // canary before the change (new orders, same weight) proves nothing alone.
+  const std::optional<CanaryOrders> orders = store_.canary_orders(pending.domain);
+  const bool ours = orders && orders->pending_seq == pending.seq;
+  const bool happened =
+      route_shows(plane_.route(pending.domain_id).value_or(Route{}), pending) &&
+      (pending.how != How::canary || ours || (orders && orders->current_seq == pending.seq));
   if (happened) {
+    if (ours)
+      finish_orders(pending.domain, *orders);
     count_switch(pending); // again, if it was counted before the kill: a no-op
     Event done = pending;
     done.pending = false;
     store_.put_event(done);
   } else {
+    if (ours && orders->fresh)
+      store_.set_canary_orders(pending.domain, std::nullopt);
+    else if (ours)
+      store_.set_canary_orders(pending.domain,
+                               CanaryOrders{orders->current, orders->current_seq, {}, 0, false});
     store_.erase_event(pending.seq);
   }
   return std::string(happened ? "finished" : "undid") + " an interrupted '" + command_of(pending) +
@@ -529,7 +556,8 @@ std::optional<std::string> ControlPlane::recover() {
 // between leaves an event that says what it was doing, and the next one
 // keeps (and counts) or erases it by whether the route was written (settle()).
 void ControlPlane::change_route(const Domain &domain, const Route &before, const Route &after,
-                                How how, const std::function<void()> &write) {
+                                How how, const std::function<void()> &write,
+                                const CanaryPolicy *orders) {
   const std::vector<Event> events = store_.events();
   Event event;
   event.seq = events.empty() ? 1 : events.back().seq + 1;
@@ -547,10 +575,44 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
   event.uid = static_cast<uint32_t>(getuid());
   event.pending = true;
   store_.put_event(event);
+  // The canary's orders change with its route: set by a canary (always, so
+  // that recovery can tell), dropped with the canary. They are written as
+  // pending before the route and made current after it, under this event's
+  // seq, so settle() finishes or undoes them with it.
+  std::optional<CanaryOrders> kept = store_.canary_orders(domain.name);
+  std::optional<CanaryOrders> changing;
+  if (how == How::canary) {
+    CanaryPolicy policy = orders ? *orders : CanaryPolicy{};
+    policy.since_ns = event.time_ns;
+    changing = CanaryOrders{kept ? kept->current : std::nullopt,
+                            kept ? kept->current_seq : 0,
+                            policy,
+                            event.seq,
+                            !kept};
+  } else if (after.canary == kNoId && kept) {
+    changing = CanaryOrders{kept->current, kept->current_seq, std::nullopt, event.seq, false};
+  }
+  if (changing)
+    store_.set_canary_orders(domain.name, changing);
   write();
+  if (changing)
+    finish_orders(domain.name, *changing);
   count_switch(event);
   event.pending = false;
   store_.put_event(event);
+}
+
+// The pending orders become the ones in force; none pending left, none kept.
+void ControlPlane::finish_orders(const std::string &domain, const CanaryOrders &orders) {
+  if (!orders.pending)
+    store_.set_canary_orders(domain, std::nullopt);
+  else
+    store_.set_canary_orders(domain, CanaryOrders{orders.pending, orders.pending_seq, {}, 0, false});
+}
+
+CanaryPolicy ControlPlane::orders_in_force(const std::string &domain) const {
+  const std::optional<CanaryOrders> orders = store_.canary_orders(domain);
+  return orders && orders->current ? *orders->current : CanaryPolicy{};
 }
 
 // Counts a route change once, however often it is called for it: the count
@@ -607,10 +669,11 @@ void ControlPlane::set_health_check(const std::string &name,
     store_.set_health_check(workspace.name, check);
     return;
   }
-  plane_.set_failing(workspace.id, false);
-  if (store_.health(workspace.id))
-    store_.set_health(workspace.id, std::nullopt);
-  if (store_.health_check(workspace.name))
+  // One write needs no intent: a check never run, or one that left no trace.
+  const bool traces = plane_.failing(workspace.id) || store_.health(workspace.id);
+  if (traces)
+    run(Intent{Intent::Op::uncheck_workspace, {}, workspace, 0});
+  else if (store_.health_check(workspace.name))
     store_.set_health_check(workspace.name, std::nullopt);
 }
 
@@ -633,14 +696,15 @@ Watch ControlPlane::watch() const {
     const Route route = plane_.route(domain.id).value_or(Route{});
     if (route.canary == kNoId)
       continue;
-    WatchedCanary c{domain.name, workspace_name(route.canary),
-                    store_.canary_policy(domain.name).value_or(CanaryPolicy{})};
+    WatchedCanary c{domain.name, workspace_name(route.canary), orders_in_force(domain.name)};
     c.healthy_since_ns = c.policy.since_ns;
     if (auto it = by_id.find(route.canary); it != by_id.end()) {
       c.checked = true;
       c.failing = it->second->failing;
-      if (it->second->last)
-        c.healthy_since_ns = std::max(c.healthy_since_ns, it->second->last->since_ns);
+      // Checked but not yet judged: its health has held for no time at all.
+      c.healthy_since_ns = it->second->last
+                               ? std::max(c.healthy_since_ns, it->second->last->since_ns)
+                               : 0;
     }
     watch.canaries.push_back(std::move(c));
   }
@@ -661,7 +725,7 @@ bool ControlPlane::record_health(const std::string &name, uint32_t id, const Hea
 // addresses arrive in that namespace, under an intent, so a zdctl killed
 // between the two leaves the switch done or not done.
 void ControlPlane::point(const Domain &domain, const Workspace &workspace, const Route &route,
-                         How how) {
+                         How how, const CanaryPolicy *orders) {
   spdlog::debug("domain {} (id {}): route -> {{active {}, previous {}}}", domain.name, domain.id,
                 route.active, route.previous);
   const Route before = plane_.route(domain.id).value_or(Route{});
@@ -670,7 +734,7 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
       plane_.set_route(domain.id, route);
     else
       run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
-  });
+  }, orders);
 }
 
 RoutePlan ControlPlane::plan(const RouteRequest &request) const {
@@ -749,9 +813,11 @@ RoutePlan ControlPlane::plan_canary(RoutePlan plan, const RouteRequest &request)
                                    "': a canary is another workspace");
   plan.after = {before.active, before.previous, plan.target.id, request.weight};
   plan.policy = request.policy;
-  // Orders given anew are a change too (the clock of --promote-after restarts).
-  plan.policy_changes = plan.policy.promote_after_ms != 0 || !plan.policy.revert_on_failure ||
-                        store_.canary_policy(domain).has_value();
+  // New orders for the same canary are a change too (and restart the clock
+  // of --promote-after).
+  const CanaryPolicy now = orders_in_force(domain);
+  plan.policy_changes = plan.policy.promote_after_ms != now.promote_after_ms ||
+                        plan.policy.revert_on_failure != now.revert_on_failure;
   if (plan.changes() && request.force == Force::no)
     require_live_sockets(plan.domain, plan.target);
   return plan;
@@ -761,18 +827,7 @@ SwitchResult ControlPlane::apply(const RoutePlan &plan) {
   SwitchResult result{Changed::no, workspace_name(plan.before.active), plan.target.name};
   if (!plan.changes())
     return result;
-  point(plan.domain, plan.target, plan.after, plan.how);
-  // A canary's standing orders go with it, written after its route: a zdctl
-  // killed between leaves the canary under the defaults (never promote,
-  // revert on failure), which is also what a plain canary has: no record.
-  const bool plain = plan.policy.promote_after_ms == 0 && plan.policy.revert_on_failure;
-  if (plan.after.canary != kNoId && !plain) {
-    CanaryPolicy policy = plan.policy;
-    policy.since_ns = realtime_ns();
-    store_.set_canary_policy(plan.domain.name, policy);
-  } else if (store_.canary_policy(plan.domain.name)) {
-    store_.set_canary_policy(plan.domain.name, std::nullopt);
-  }
+  point(plan.domain, plan.target, plan.after, plan.how, &plan.policy);
   result.changed = Changed::yes;
   return result;
 }
@@ -901,9 +956,8 @@ Status ControlPlane::status() const {
                               name_of(route.previous), plane_.domain_counters(domain.id),
                               store_.domain_check(domain.name), name_of(route.canary),
                               route.canary_weight,
-                              route.canary == kNoId
-                                  ? CanaryPolicy{}
-                                  : store_.canary_policy(domain.name).value_or(CanaryPolicy{})});
+                              route.canary == kNoId ? CanaryPolicy{}
+                                                    : orders_in_force(domain.name)});
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =

@@ -90,7 +90,7 @@ struct WatchedCanary {
   bool checked = false; // the canary workspace has a health check
   bool failing = false;
   // Since when its health has held: the later of the canary's orders and
-  // its last recovery.
+  // its last verdict; 0 while a check has given none yet.
   int64_t healthy_since_ns = 0;
 };
 struct Watch {
@@ -146,7 +146,8 @@ public:
   Status status() const;
 
   // A workspace's health check, run by zdctl serve (none: removes it, and
-  // with it any failing mark, so the workspace is served again).
+  // with it any failing mark and verdict, so the workspace is served again;
+  // several writes, under an intent).
   void set_health_check(const std::string &workspace, const std::optional<HealthCheck> &check);
   // What serve's check of a workspace concluded: marks it failing or not in
   // the data plane, then records why and since when. Returns false, writing
@@ -181,10 +182,13 @@ public:
 private:
   void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
            const Route *route = nullptr);
-  void point(const Domain &domain, const Workspace &workspace, const Route &route, How how);
+  void point(const Domain &domain, const Workspace &workspace, const Route &route, How how,
+             const CanaryPolicy *orders = nullptr);
   RoutePlan plan_canary(RoutePlan plan, const RouteRequest &request) const;
   void change_route(const Domain &domain, const Route &before, const Route &after, How how,
-                    const std::function<void()> &write);
+                    const std::function<void()> &write, const CanaryPolicy *orders = nullptr);
+  void finish_orders(const std::string &domain, const CanaryOrders &orders);
+  CanaryPolicy orders_in_force(const std::string &domain) const;
   std::optional<Event> pending_event() const;
   std::optional<std::string> settle(const Event &pending);
   void count_switch(const Event &event);

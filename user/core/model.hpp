@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -176,6 +177,18 @@ struct CanaryPolicy {
   bool operator==(const CanaryPolicy &) const = default;
 };
 
+// A domain's canary orders as kept: those in force, and those a route
+// change in flight is writing, so that a zdctl killed during the change
+// leaves them finished or undone with it (ControlPlane::change_route).
+struct CanaryOrders {
+  std::optional<CanaryPolicy> current; // none: the defaults
+  uint64_t current_seq = 0;            // the history entry that set them
+  std::optional<CanaryPolicy> pending; // what the change in flight makes them
+  uint64_t pending_seq = 0;            // its history entry; 0: no change in flight
+  bool fresh = false;                  // the record did not exist before that change
+  bool operator==(const CanaryOrders &) const = default;
+};
+
 // A change of several writes, recorded before its first write and cleared
 // after its last (see ControlPlane::recover). The next zdctl that takes the
 // lock finishes it or undoes it, so a killed one leaves nothing half-made.
@@ -187,7 +200,10 @@ struct Intent {
     remove_domain,
     add_workspace,
     remove_workspace,
-    switch_workspace
+    switch_workspace,
+    // workspace set --no-check of a workspace marked failing: the mark, the
+    // verdict and the check go; a removal, so recovery finishes it.
+    uncheck_workspace
   };
   Op op = Op::add_domain;
   Domain domain;        // add_domain, remove_domain, switch_workspace

@@ -80,10 +80,10 @@ public:
   virtual std::optional<Health> health(uint32_t workspace) const = 0;
   virtual void set_health(uint32_t workspace, const std::optional<Health> &health) = 0;
 
-  // A canary's standing orders (go with the domain's record).
-  virtual std::optional<CanaryPolicy> canary_policy(std::string_view domain) const = 0;
-  virtual void set_canary_policy(std::string_view domain,
-                                 const std::optional<CanaryPolicy> &policy) = 0;
+  // A domain's canary orders (go with the domain's record). One write.
+  virtual std::optional<CanaryOrders> canary_orders(std::string_view domain) const = 0;
+  virtual void set_canary_orders(std::string_view domain,
+                                 const std::optional<CanaryOrders> &orders) = 0;
 };
 
 // The kernel side: bindings, routes, workspaces' delivery targets, counters.

@@ -26,7 +26,7 @@ static_assert(sizeof(record::Event) == 240);
 static_assert(sizeof(record::Check) == 256);
 static_assert(sizeof(record::SwitchKey) == 8 && sizeof(record::SwitchCount) == 16);
 static_assert(sizeof(record::HealthCheck) == 272 && sizeof(record::Health) == 128);
-static_assert(sizeof(record::CanaryPolicy) == 16);
+static_assert(sizeof(record::CanaryPolicy) == 16 && sizeof(record::CanaryOrders) == 64);
 
 record::Name record::to_name(std::string_view name) {
   Name out{};
@@ -71,7 +71,7 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
      kMaxWorkspaces, BPF_F_NO_PREALLOC},
     {"verdicts", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Health), kMaxWorkspaces,
      BPF_F_NO_PREALLOC},
-    {"canaries", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::CanaryPolicy),
+    {"canaries", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::CanaryOrders),
      kMaxDomains, BPF_F_NO_PREALLOC},
 }};
 
@@ -144,7 +144,7 @@ Workspace from_record(const record::Name &name, const record::Workspace &r) {
 std::optional<Intent> from_record(const record::Intent &r) {
   if (r.op == 0)
     return std::nullopt;
-  if (r.op > static_cast<uint32_t>(Intent::Op::switch_workspace))
+  if (r.op > static_cast<uint32_t>(Intent::Op::uncheck_workspace))
     throw Error(Errc::refused, "the state's journal holds a change this zdctl does not know (op " +
                                    std::to_string(r.op) + "): finish it with a newer zdctl");
   Intent intent;
@@ -517,21 +517,45 @@ void BpfStore::set_health(uint32_t workspace, const std::optional<Health> &healt
   map(RecordMap::verdicts).update(workspace, r);
 }
 
-std::optional<CanaryPolicy> BpfStore::canary_policy(std::string_view domain) const {
-  record::CanaryPolicy r{};
-  if (!map(RecordMap::canaries).lookup(to_name(domain), r))
+namespace {
+
+std::optional<CanaryPolicy> from_record(const record::CanaryPolicy &r, uint32_t present) {
+  if (!present)
     return std::nullopt;
   return CanaryPolicy{r.promote_after_ms, r.revert_on_failure != 0, r.since_ns};
 }
 
-void BpfStore::set_canary_policy(std::string_view domain,
-                                 const std::optional<CanaryPolicy> &policy) {
+record::CanaryPolicy to_record(const std::optional<CanaryPolicy> &policy) {
   if (!policy)
+    return {};
+  return {policy->promote_after_ms, policy->revert_on_failure ? 1u : 0u, policy->since_ns};
+}
+
+} // namespace
+
+std::optional<CanaryOrders> BpfStore::canary_orders(std::string_view domain) const {
+  record::CanaryOrders r{};
+  if (!map(RecordMap::canaries).lookup(to_name(domain), r))
+    return std::nullopt;
+  return CanaryOrders{from_record(r.current, r.has_current), r.current_seq,
+                      from_record(r.pending, r.has_pending), r.pending_seq, r.fresh != 0};
+}
+
+void BpfStore::set_canary_orders(std::string_view domain,
+                                 const std::optional<CanaryOrders> &orders) {
+  if (!orders) {
     map(RecordMap::canaries).erase(to_name(domain));
-  else
-    map(RecordMap::canaries)
-        .update(to_name(domain), record::CanaryPolicy{policy->promote_after_ms,
-                                                      policy->revert_on_failure, policy->since_ns});
+    return;
+  }
+  record::CanaryOrders r{};
+  r.current = to_record(orders->current);
+  r.pending = to_record(orders->pending);
+  r.current_seq = orders->current_seq;
+  r.pending_seq = orders->pending_seq;
+  r.has_current = orders->current.has_value();
+  r.has_pending = orders->pending.has_value();
+  r.fresh = orders->fresh;
+  map(RecordMap::canaries).update(to_name(domain), r);
 }
 
 } // namespace zd

@@ -117,11 +117,16 @@ struct Health {
   char said[112]; // NUL-padded
 };
 
-// A canary's standing orders, in "canaries" under the domain's name.
+// A domain's canary orders (core CanaryOrders), in "canaries" under its name.
 struct CanaryPolicy {
   uint32_t promote_after_ms;
   uint32_t revert_on_failure;
   int64_t since_ns;
+};
+struct CanaryOrders {
+  CanaryPolicy current, pending;
+  uint64_t current_seq, pending_seq;
+  uint32_t has_current, has_pending, fresh, pad;
 };
 
 // The "switches" map: a domain's route changes of one kind (core How).
@@ -208,9 +213,9 @@ public:
                         const std::optional<HealthCheck> &check) override;
   std::optional<Health> health(uint32_t workspace) const override;
   void set_health(uint32_t workspace, const std::optional<Health> &health) override;
-  std::optional<CanaryPolicy> canary_policy(std::string_view domain) const override;
-  void set_canary_policy(std::string_view domain,
-                         const std::optional<CanaryPolicy> &policy) override;
+  std::optional<CanaryOrders> canary_orders(std::string_view domain) const override;
+  void set_canary_orders(std::string_view domain,
+                         const std::optional<CanaryOrders> &orders) override;
 
 private:
   BpfMap &map(RecordMap m) { return maps_[static_cast<size_t>(m)]; }
