@@ -7,6 +7,7 @@
 #
 # Everything runs in a private network + mount namespace with a private bpffs:
 # the host's network and /sys/fs/bpf are never touched. Needs root.
+# `zdctl serve` shows it all on the Domains page, whose URL is printed early.
 # Exit status: 0 only if no connection failed and every step did what it should.
 set -euo pipefail
 
@@ -25,8 +26,12 @@ if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
     cat build/demo-build.log >&2
     exit 1
   fi
-  # A new network and mount namespace: the rest cannot touch the host.
-  exec unshare --net --mount -- env ZD_DEMO_IN_NAMESPACE=1 bash "$repo/scripts/demo.sh" "$@"
+  # A new network and mount namespace: the rest cannot touch the host. The
+  # host's network namespace goes along as an open fd, for the one port that
+  # leads a browser on this machine to the page (see step 4).
+  exec {host_netns}</proc/self/ns/net
+  exec unshare --net --mount -- env ZD_DEMO_IN_NAMESPACE=1 ZD_DEMO_HOST_NETNS_FD="$host_netns" \
+    bash "$repo/scripts/demo.sh" "$@"
 fi
 
 # ---------------------------------------------------------------------------
@@ -251,11 +256,81 @@ zdctl domain add shop --listen tcp://$V4:80 --listen "tcp://[$V6]:80"
 zdctl workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:3001 --socket 'tcp://[::1]:3001'
 zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 --socket 'tcp://[::1]:3002'
 
-step "4. Put blue in production"
+step "4. The Domains page: zdctl serve, open it while the demo runs"
+# serve runs here, in the demo's namespace: its health checks probe the
+# workspaces at their own sockets (127.0.0.1:3001...), which exist only here;
+# from the host's namespace they would probe the host's loopback. A browser
+# on this machine reaches it through one loopback port made in the host's
+# namespace, and nothing of the host's configuration changes:
+# systemd-socket-activate (systemd's, see scripts/deps.sh) binds
+# 127.0.0.1:PORT there (a socket stays in the namespace it was made in), and
+# at the first connection becomes, through nsenter into this namespace,
+# systemd-socket-proxyd, which accepts on that socket and connects to serve
+# from here. One process, ended with the demo (cleanup, or --pdeathsig if this
+# shell is killed): the port closes with it.
+printf '$ zdctl serve &\n'
+"$ZDCTL" --state "$state" serve >"$work/serve.out" 2>"$work/serve.err" &
+serve_pid=$!
+pids+=("$serve_pid")
+for ((i = 0; i < 100; i++)); do
+  grep -q '^open: ' "$work/serve.out" && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.05
+done
+if ! grep -q '^open: ' "$work/serve.out"; then
+  cat "$work/serve.out" "$work/serve.err" >&2
+  echo "demo.sh: zdctl serve did not start" >&2
+  exit 1
+fi
+sed 's/^/  /' "$work/serve.out"
+token=$(sed -n 's/^open: .*#token=//p' "$work/serve.out")
+host_netns=/proc/$$/fd/${ZD_DEMO_HOST_NETNS_FD:-none}
+proxyd=""
+for candidate in /usr/lib/systemd/systemd-socket-proxyd /lib/systemd/systemd-socket-proxyd; do
+  [[ -x $candidate ]] && proxyd=$candidate && break
+done
+host_port=""
+if [[ -e $host_netns && -n $proxyd ]] && command -v systemd-socket-activate >/dev/null; then
+  for port in {9477..9486}; do # the first one free on the host's loopback
+    setpriv --pdeathsig TERM nsenter --net="$host_netns" \
+      systemd-socket-activate --listen="127.0.0.1:$port" \
+      nsenter --net="/proc/$$/ns/net" "$proxyd" 127.0.0.1:9477 2>"$work/forward.err" &
+    forward_pid=$!
+    for ((i = 0; i < 100; i++)); do
+      grep -q '^Listening on' "$work/forward.err" && break
+      kill -0 "$forward_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if grep -q '^Listening on' "$work/forward.err"; then
+      pids+=("$forward_pid")
+      host_port=$port
+      break
+    fi
+    kill "$forward_pid" 2>/dev/null || true
+    wait "$forward_pid" 2>/dev/null || true
+  done
+fi
+if [[ -n $host_port ]]; then
+  url="http://127.0.0.1:$host_port/#token=$token"
+  code=$(nsenter --net="$host_netns" curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$host_port/" 2>/dev/null || true)
+  [[ $code == 200 ]] || problem "the page did not answer on the host's 127.0.0.1:$host_port ($code)"
+  say "on the host, 127.0.0.1:$host_port leads here (the page answered $code from the host's namespace)"
+  printf '\n   >>> open this while the demo runs: %s\n' "$url"
+  say "    (on a remote machine: ssh -L $host_port:127.0.0.1:$host_port HOST, then the same URL;"
+  say "     the demo ends in about 15 s, and the page with it)"
+else
+  url="http://127.0.0.1:9477/#token=$token"
+  say "no port on the host's loopback could lead here (systemd-socket-activate missing, or"
+  say "127.0.0.1:9477-9486 all taken): the page answers in this namespace only, e.g."
+  say "  nsenter --net=/proc/$$/ns/net curl -H 'Authorization: Bearer $token' http://127.0.0.1:9477/api/v1/status"
+fi
+
+step "5. Put blue in production"
 zdctl switch shop blue
 batch "$N" blue
 
-step "5. Open two long-lived connections (they stay open to the end)"
+step "6. Open two long-lived connections (they stay open to the end)"
 if ! exec 5<>"/dev/tcp/$V4/80" 6<>"/dev/tcp/$V6/80"; then
   echo "demo.sh: could not open the long-lived connections" >&2
   exit 1
@@ -266,24 +341,24 @@ say "fd 5 -> $V4:80 accepted by: ${greet5:-nothing}"
 say "fd 6 -> [$V6]:80 accepted by: ${greet6:-nothing}"
 [[ $greet5 == blue && $greet6 == blue ]] || problem "long-lived connections should be on blue"
 
-step "6. Release green: one map update"
+step "7. Release green: one map update"
 zdctl switch shop green
 batch "$N" green
 check_long_lived blue
 
-step "7. Status"
+step "8. Status"
 zdctl status
 
-step "8. Something is wrong with green? Revert"
+step "9. Something is wrong with green? Revert"
 zdctl revert shop
 batch "$N" blue
 check_long_lived blue
 
-step "9. Switch back and forth under load ($LOAD_N connections, nothing lost)"
+step "10. Switch back and forth under load ($LOAD_N connections, nothing lost)"
 switch_under_load shop blue green "$V4" "$V6" "$ZDCTL" --state "$state"
 check_long_lived blue
 
-step "10. Green goes live, then its process dies: new connections fall back to blue"
+step "11. Green goes live, then its process dies: new connections fall back to blue"
 "$ZDCTL" --state "$state" switch shop blue >/dev/null # a known starting point
 zdctl switch shop green
 printf '$ kill %s   # green crashes\n' "$green_pid"
@@ -301,7 +376,7 @@ zdctl revert shop
 zdctl_refused switch shop green
 zdctl workspace rm green
 
-step "11. A health-gated release: the switch waits until the new version is ready"
+step "12. A health-gated release: the switch waits until the new version is ready"
 # A second domain, served over HTTP: api-v2 answers GET /healthz with 503
 # while it warms up (while a file exists), as a real app might.
 touch "$work/v2-warming"
@@ -352,7 +427,7 @@ say "the canary looks good: promote it"
 zdctl switch api api-v2
 served_over_http api-v2
 
-step "12. Drain: wait until api-v1 holds no connection of api before stopping it"
+step "13. Drain: wait until api-v1 holds no connection of api before stopping it"
 if zdctl drain api; then
   problem "drain found api-v1 drained while its keep-alive client is connected"
 fi
@@ -369,7 +444,7 @@ else
 fi
 zdctl workspace rm api-v1
 
-step "13. History: every route change above, when, how, and which zdctl made it"
+step "14. History: every route change above, when, how, and which zdctl made it"
 history=$("$ZDCTL" --state "$state" history shop)
 entries=$(($(wc -l <<<"$history") - 1))
 printf '$ zdctl history shop   (%d entries: the first three and the last three)\n' "$entries"
@@ -379,7 +454,7 @@ printf '$ zdctl history shop   (%d entries: the first three and the last three)\
   problem "history does not show the reverts above"
 zdctl history api
 
-step "14. Containers: a client, a host and two workspaces, each in a namespace of its own"
+step "15. Containers: a client, a host and two workspaces, each in a namespace of its own"
 # This shell plays the client; "zdhost" is the host zd runs on, with the
 # client's veth as its ingress; red and yellow are containers behind veths.
 mkdir -p /run/netns
@@ -434,7 +509,7 @@ zdhost() {
   return "${PIPESTATUS[0]}"
 }
 
-step "15. zd on zdhost: XDP at the ingress, the containers found by their pids"
+step "16. zd on zdhost: XDP at the ingress, the containers found by their pids"
 zdhost attach --xdp ingress0
 zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
 zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
@@ -450,7 +525,7 @@ read -r -t 2 greet8 <&8 || greet8=""
 say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
 [[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
 
-step "16. Release yellow, then revert: one map update each, in XDP's flow table too"
+step "17. Release yellow, then revert: one map update each, in XDP's flow table too"
 zdhost switch store yellow
 batch "$N" yellow "$STORE4" "$STORE6"
 check_long_lived red "7 8"
@@ -459,11 +534,11 @@ zdhost revert store
 batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
-step "17. Switch the containers back and forth under load ($LOAD_N connections)"
+step "18. Switch the containers back and forth under load ($LOAD_N connections)"
 switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
-step "18. Detaching would cut the open connections to containers: zd says so"
+step "19. Detaching would cut the open connections to containers: zd says so"
 zdctl_refused_host() {
   if zdhost "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -482,7 +557,7 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "19. Detach zd from this namespace: established connections do not notice"
+step "20. Detach zd from this namespace: established connections do not notice"
 zdctl detach
 check_long_lived blue
 if probe "$V4" >/dev/null; then
