@@ -85,20 +85,26 @@ zdctl() {
   return "${PIPESTATUS[0]}"
 }
 
-# zdctl commands that must be refused (exit 1, one error line).
+# One HTTP request to the api domain (port 8080) on HOST, on a new
+# connection: prints the body, the name of the workspace that answered.
+http_get() {
+  local host=$1 line got=""
+  if exec 9<>"/dev/tcp/$host/8080"; then
+    printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
+    while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
+    read -r -t 2 got <&9 || got=""
+    exec 9>&-
+  fi 2>/dev/null
+  printf '%s\n' "$got"
+}
+
 # One HTTP request to the api domain over IPv4 and over IPv6: which
 # workspace answered (the body is its name).
 served_over_http() {
-  local want=$1 host got line
+  local want=$1 host got
   for host in "$V4" "$V6"; do
-    got=""
     total=$((total + 1))
-    if exec 9<>"/dev/tcp/$host/8080"; then
-      printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
-      while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
-      read -r -t 2 got <&9 || got=""
-      exec 9>&-
-    fi
+    got=$(http_get "$host")
     if [[ $got == "$want" ]]; then
       served[$want]=$((${served[$want]:-0} + 1))
     else
@@ -109,6 +115,21 @@ served_over_http() {
   say "GET / on $V4:8080 and [$V6]:8080: answered by $want"
 }
 
+# wait_http_by WORKSPACE SECONDS: new HTTP connections to the api domain
+# until WORKSPACE answers one, for at most SECONDS. Sets `waited` (seconds,
+# to the tenth) and fails if the time ran out.
+wait_http_by() {
+  local want=$1 limit=$2 t0=${EPOCHREALTIME/./} now
+  while :; do
+    now=${EPOCHREALTIME/./}
+    waited=$(((now - t0) / 1000000)).$((((now - t0) / 100000) % 10))
+    [[ $(http_get "$V4") == "$want" ]] && return 0
+    ((now - t0 < limit * 1000000)) || return 1
+    sleep 0.05
+  done
+}
+
+# zdctl commands that must be refused (exit 1, one error line).
 zdctl_refused() {
   if zdctl "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -378,11 +399,12 @@ zdctl workspace rm green
 
 step "12. A health-gated release: the switch waits until the new version is ready"
 # A second domain, served over HTTP: api-v2 answers GET /healthz with 503
-# while it warms up (while a file exists), as a real app might.
-touch "$work/v2-warming"
+# while a file exists: while it warms up, as a real app might (and later, in
+# step 14, when it falls ill).
+touch "$work/api-v2-unhealthy"
 "$ECHO" --http api-v1 127.0.0.1:3011 '[::1]:3011' >"$work/api-v1.out" &
 pids+=("$!")
-"$ECHO" --http --unhealthy-while="$work/v2-warming" api-v2 127.0.0.1:3012 '[::1]:3012' \
+"$ECHO" --http --unhealthy-while="$work/api-v2-unhealthy" api-v2 127.0.0.1:3012 '[::1]:3012' \
   >"$work/api-v2.out" &
 pids+=("$!")
 wait_ready "$work/api-v1.out"
@@ -404,30 +426,72 @@ printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&3
 while read -r -t 2 line <&3 && [[ $line != $'\r' ]]; do :; done
 read -r -t 2 kept <&3 || kept=""
 say "a keep-alive client of api: connected, answered by ${kept:-nothing}"
-say "(api-v2 is ready now): first as a canary, for 20% of new connections"
-rm "$work/v2-warming"
-zdctl canary api api-v2 --weight 20
+
+step "13. A canary that zdctl serve promotes once its health has held for 3 s"
+rm "$work/api-v2-unhealthy"
+say "(api-v2 is ready now: GET /healthz answers 200)"
+zdctl workspace set api-v2 --check /healthz --check-interval 500ms --fall 2
+zdctl canary api api-v2 --weight 20 --promote-after 3s
+canary_at=${EPOCHREALTIME/./}
 declare -A canary_spread=()
 for ((i = 0; i < 200; i++)); do
-  got=""
-  if exec 9<>"/dev/tcp/$V4/8080"; then
-    printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
-    while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
-    read -r -t 2 got <&9 || got=""
-    exec 9>&-
-  fi
-  canary_spread[${got:-nothing}]=$((${canary_spread[${got:-nothing}]:-0} + 1))
+  answer=$(http_get "$V4")
+  canary_spread[${answer:-nothing}]=$((${canary_spread[${answer:-nothing}]:-0} + 1))
 done
 say "200 new connections: api-v1 ${canary_spread[api-v1]:-0}, api-v2 ${canary_spread[api-v2]:-0}" \
   "(decided per connection in the kernel)"
 ((${canary_spread[api-v2]:-0} > 0 && ${canary_spread[api-v1]:-0} > 0 &&
   ${canary_spread[api-v1]:-0} + ${canary_spread[api-v2]:-0} == 200)) ||
   problem "the canary's 200 connections were not shared between api-v1 and api-v2"
-say "the canary looks good: promote it"
-zdctl switch api api-v2
+for ((i = 0; i < 200; i++)); do # 10 s at most
+  "$ZDCTL" --state "$state" history api | grep -q ' promote ' && break
+  sleep 0.05
+done
+now=${EPOCHREALTIME/./}
+if "$ZDCTL" --state "$state" history api | grep -q ' promote '; then
+  say "zdctl serve promoted api-v2 $(((now - canary_at) / 1000000)).$((((now - canary_at) / 100000) % 10)) s" \
+    "after the canary began (its check passed all along)"
+else
+  problem "zdctl serve did not promote the canary within 10 s"
+fi
+zdctl history api
 served_over_http api-v2
+printf '$ curl -s -H "Authorization: Bearer $token" http://127.0.0.1:9477/api/v1/domains/api'
+api_reply=$(curl -s -H "Authorization: Bearer $token" http://127.0.0.1:9477/api/v1/domains/api || true)
+if command -v jq >/dev/null; then
+  printf " | jq '{name, active, previous, canary, history: [.history[] | \"\\(.how): \\(.to)\"]}'\n"
+  jq -c '{name, active, previous, canary, history: [.history[] | "\(.how): \(.to)"]}' \
+    <<<"$api_reply" | sed 's/^/  /'
+else
+  printf '\n  %s\n' "$api_reply"
+fi
+[[ $api_reply == *'"active":"api-v2"'* ]] || problem "the API does not show api-v2 active for api"
 
-step "13. Drain: wait until api-v1 holds no connection of api before stopping it"
+step "14. Health checks that steer: api-v2 falls ill, new connections pass it over"
+say "zdctl serve probes api-v2 every 500ms; 2 failures in a row mark it failing"
+printf '$ touch %s   # api-v2 answers GET /healthz with 503 from now on\n' "$work/api-v2-unhealthy"
+touch "$work/api-v2-unhealthy"
+if wait_http_by api-v1 5; then
+  say "${waited} s later new connections reach api-v1, the previous workspace (api-v2 stays active)"
+else
+  problem "new connections still reach api-v2 5 s after it began to fail its check"
+fi
+served_over_http api-v1
+zdctl status
+"$ZDCTL" --state "$state" status | grep -Eq '^api-v2 .* FAILING since' ||
+  problem "status does not show api-v2 FAILING"
+printf '$ rm %s   # api-v2 is well again\n' "$work/api-v2-unhealthy"
+rm "$work/api-v2-unhealthy"
+if wait_http_by api-v2 5; then
+  say "${waited} s later (2 good probes in a row) new connections are back on api-v2"
+else
+  problem "new connections did not come back to api-v2 within 5 s of it passing its check"
+fi
+served_over_http api-v2
+say "what zdctl serve said (its stderr):"
+grep -E 'workspace api-v2|domain api' "$work/serve.err" | sed 's/^/     /'
+
+step "15. Drain: wait until api-v1 holds no connection of api before stopping it"
 if zdctl drain api; then
   problem "drain found api-v1 drained while its keep-alive client is connected"
 fi
@@ -444,7 +508,7 @@ else
 fi
 zdctl workspace rm api-v1
 
-step "14. History: every route change above, when, how, and which zdctl made it"
+step "16. History: every route change above, when, how, and which zdctl made it"
 history=$("$ZDCTL" --state "$state" history shop)
 entries=$(($(wc -l <<<"$history") - 1))
 printf '$ zdctl history shop   (%d entries: the first three and the last three)\n' "$entries"
@@ -452,9 +516,8 @@ printf '$ zdctl history shop   (%d entries: the first three and the last three)\
   sed 's/^/  /'
 "$ZDCTL" --state "$state" --json history shop | grep -q '"how": "revert"' ||
   problem "history does not show the reverts above"
-zdctl history api
 
-step "15. Containers: a client, a host and two workspaces, each in a namespace of its own"
+step "17. Containers: a client, a host and two workspaces, each in a namespace of its own"
 # This shell plays the client; "zdhost" is the host zd runs on, with the
 # client's veth as its ingress; red and yellow are containers behind veths.
 mkdir -p /run/netns
@@ -509,7 +572,7 @@ zdhost() {
   return "${PIPESTATUS[0]}"
 }
 
-step "16. zd on zdhost: XDP at the ingress, the containers found by their pids"
+step "18. zd on zdhost: XDP at the ingress, the containers found by their pids"
 zdhost attach --xdp ingress0
 zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
 zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
@@ -525,7 +588,7 @@ read -r -t 2 greet8 <&8 || greet8=""
 say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
 [[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
 
-step "17. Release yellow, then revert: one map update each, in XDP's flow table too"
+step "19. Release yellow, then revert: one map update each, in XDP's flow table too"
 zdhost switch store yellow
 batch "$N" yellow "$STORE4" "$STORE6"
 check_long_lived red "7 8"
@@ -534,11 +597,11 @@ zdhost revert store
 batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
-step "18. Switch the containers back and forth under load ($LOAD_N connections)"
+step "20. Switch the containers back and forth under load ($LOAD_N connections)"
 switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
-step "19. Detaching would cut the open connections to containers: zd says so"
+step "21. Detaching would cut the open connections to containers: zd says so"
 zdctl_refused_host() {
   if zdhost "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -557,7 +620,7 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "20. Detach zd from this namespace: established connections do not notice"
+step "22. Detach zd from this namespace: established connections do not notice"
 zdctl detach
 check_long_lived blue
 if probe "$V4" >/dev/null; then
