@@ -7,12 +7,29 @@
 #
 # Everything runs in a private network + mount namespace with a private bpffs:
 # the host's network and /sys/fs/bpf are never touched. Needs root.
-# `zdctl serve` shows it all on the Domains page, whose URL is printed early.
+# `zdctl serve` shows it all on the Domains page, whose URL is printed early;
+# --keep (or ZD_DEMO_KEEP=1) keeps it open at the end, until Ctrl-C.
 # Exit status: 0 only if no connection failed and every step did what it should.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+
+keep=${ZD_DEMO_KEEP:-0}
+for arg in "$@"; do
+  case $arg in
+  --keep) keep=1 ;;
+  -h | --help)
+    echo "usage: scripts/demo.sh [--keep]   (--keep, or ZD_DEMO_KEEP=1: at the end, keep the"
+    echo "       Domains page, zd and the workspaces running until Ctrl-C)"
+    exit 0
+    ;;
+  *)
+    echo "demo.sh: unknown argument '$arg' (scripts/demo.sh --help)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
   if ((EUID != 0)); then
@@ -31,7 +48,7 @@ if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
   # leads a browser on this machine to the page (see step 4).
   exec {host_netns}</proc/self/ns/net
   exec unshare --net --mount -- env ZD_DEMO_IN_NAMESPACE=1 ZD_DEMO_HOST_NETNS_FD="$host_netns" \
-    bash "$repo/scripts/demo.sh" "$@"
+    ZD_DEMO_KEEP="$keep" bash "$repo/scripts/demo.sh"
 fi
 
 # ---------------------------------------------------------------------------
@@ -339,7 +356,7 @@ if [[ -n $host_port ]]; then
   say "on the host, 127.0.0.1:$host_port leads here (the page answered $code from the host's namespace)"
   printf '\n   >>> open this while the demo runs: %s\n' "$url"
   say "    (on a remote machine: ssh -L $host_port:127.0.0.1:$host_port HOST, then the same URL;"
-  say "     the demo ends in about 15 s, and the page with it)"
+  say "     the demo ends in about 15 s: scripts/demo.sh --keep keeps the page open until Ctrl-C)"
 else
   url="http://127.0.0.1:9477/#token=$token"
   say "no port on the host's loopback could lead here (systemd-socket-activate missing, or"
@@ -620,13 +637,24 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "22. Detach zd from this namespace: established connections do not notice"
-zdctl detach
-check_long_lived blue
-if probe "$V4" >/dev/null; then
-  problem "a new connection to $V4:80 was answered after detach"
+if ((keep)); then
+  step "22. (--keep) zd stays attached, for the page: a new green for shop"
+  "$ECHO" green 127.0.0.1:3002 '[::1]:3002' >"$work/green-again.out" &
+  green_pid=$!
+  pids+=("$green_pid")
+  wait_ready "$work/green-again.out"
+  zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 --socket 'tcp://[::1]:3002'
+  check_long_lived blue
+  say "(without --keep, this step detaches zd: established connections do not notice)"
 else
-  say "a new connection to $V4:80 is refused: nothing listens there without zd (expected)"
+  step "22. Detach zd from this namespace: established connections do not notice"
+  zdctl detach
+  check_long_lived blue
+  if probe "$V4" >/dev/null; then
+    problem "a new connection to $V4:80 was answered after detach"
+  else
+    say "a new connection to $V4:80 is refused: nothing listens there without zd (expected)"
+  fi
 fi
 
 step "Summary"
@@ -638,8 +666,25 @@ say "answered by red:    ${served[red]:-0}"
 say "answered by yellow: ${served[yellow]:-0}"
 say "switches under load: $flips"
 say "time after build:   $((SECONDS - start)) s"
+result=0
 if ((failed != 0 || problems != 0)); then
   say "RESULT: FAIL ($failed failed connections, $problems problems)"
-  exit 1
+  result=1
+else
+  say "RESULT: OK"
 fi
-say "RESULT: OK"
+if ((keep)); then
+  step "The page stays open (--keep): Ctrl-C ends the demo and removes all of it"
+  printf '   >>> %s\n' "$url"
+  say "shop (blue, green) and api (api-v2) are live: switch, revert and canary from the page,"
+  say "or from this namespace: nsenter --net=/proc/$$/ns/net --mount=/proc/$$/ns/mnt \\"
+  say "  $ZDCTL --state $state status"
+  trap 'printf "\n   (the page closes, and everything of the demo goes)\n"; exit $result' INT TERM
+  sleep infinity &
+  pids+=("$!")
+  wait "$!" || true
+else
+  say "the page closed with the demo: rerun with --keep (scripts/demo.sh --keep) to keep it open;"
+  say "Ctrl-C ends it"
+fi
+exit "$result"
