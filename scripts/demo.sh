@@ -307,7 +307,8 @@ step "4. The Domains page: zdctl serve, open it while the demo runs"
 # from here. One process, ended with the demo (cleanup, or --pdeathsig if this
 # shell is killed): the port closes with it.
 printf '$ zdctl serve &\n'
-"$ZDCTL" --state "$state" serve >"$work/serve.out" 2>"$work/serve.err" &
+# (--pdeathsig: it ends with this shell, even if the shell is killed)
+setpriv --pdeathsig TERM "$ZDCTL" --state "$state" serve >"$work/serve.out" 2>"$work/serve.err" &
 serve_pid=$!
 pids+=("$serve_pid")
 for ((i = 0; i < 100; i++)); do
