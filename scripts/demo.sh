@@ -7,11 +7,29 @@
 #
 # Everything runs in a private network + mount namespace with a private bpffs:
 # the host's network and /sys/fs/bpf are never touched. Needs root.
+# `zdctl serve` shows it all on the Domains page, whose URL is printed early;
+# --keep (or ZD_DEMO_KEEP=1) keeps it open at the end, until Ctrl-C.
 # Exit status: 0 only if no connection failed and every step did what it should.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+
+keep=${ZD_DEMO_KEEP:-0}
+for arg in "$@"; do
+  case $arg in
+  --keep) keep=1 ;;
+  -h | --help)
+    echo "usage: scripts/demo.sh [--keep]   (--keep, or ZD_DEMO_KEEP=1: at the end, keep the"
+    echo "       Domains page, zd and the workspaces running until Ctrl-C)"
+    exit 0
+    ;;
+  *)
+    echo "demo.sh: unknown argument '$arg' (scripts/demo.sh --help)" >&2
+    exit 2
+    ;;
+  esac
+done
 
 if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
   if ((EUID != 0)); then
@@ -25,8 +43,12 @@ if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
     cat build/demo-build.log >&2
     exit 1
   fi
-  # A new network and mount namespace: the rest cannot touch the host.
-  exec unshare --net --mount -- env ZD_DEMO_IN_NAMESPACE=1 bash "$repo/scripts/demo.sh" "$@"
+  # A new network and mount namespace: the rest cannot touch the host. The
+  # host's network namespace goes along as an open fd, for the one port that
+  # leads a browser on this machine to the page (see step 4).
+  exec {host_netns}</proc/self/ns/net
+  exec unshare --net --mount -- env ZD_DEMO_IN_NAMESPACE=1 ZD_DEMO_HOST_NETNS_FD="$host_netns" \
+    ZD_DEMO_KEEP="$keep" bash "$repo/scripts/demo.sh"
 fi
 
 # ---------------------------------------------------------------------------
@@ -80,20 +102,26 @@ zdctl() {
   return "${PIPESTATUS[0]}"
 }
 
-# zdctl commands that must be refused (exit 1, one error line).
+# One HTTP request to the api domain (port 8080) on HOST, on a new
+# connection: prints the body, the name of the workspace that answered.
+http_get() {
+  local host=$1 line got=""
+  if exec 9<>"/dev/tcp/$host/8080"; then
+    printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
+    while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
+    read -r -t 2 got <&9 || got=""
+    exec 9>&-
+  fi 2>/dev/null
+  printf '%s\n' "$got"
+}
+
 # One HTTP request to the api domain over IPv4 and over IPv6: which
 # workspace answered (the body is its name).
 served_over_http() {
-  local want=$1 host got line
+  local want=$1 host got
   for host in "$V4" "$V6"; do
-    got=""
     total=$((total + 1))
-    if exec 9<>"/dev/tcp/$host/8080"; then
-      printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
-      while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
-      read -r -t 2 got <&9 || got=""
-      exec 9>&-
-    fi
+    got=$(http_get "$host")
     if [[ $got == "$want" ]]; then
       served[$want]=$((${served[$want]:-0} + 1))
     else
@@ -104,6 +132,21 @@ served_over_http() {
   say "GET / on $V4:8080 and [$V6]:8080: answered by $want"
 }
 
+# wait_http_by WORKSPACE SECONDS: new HTTP connections to the api domain
+# until WORKSPACE answers one, for at most SECONDS. Sets `waited` (seconds,
+# to the tenth) and fails if the time ran out.
+wait_http_by() {
+  local want=$1 limit=$2 t0=${EPOCHREALTIME/./} now
+  while :; do
+    now=${EPOCHREALTIME/./}
+    waited=$(((now - t0) / 1000000)).$((((now - t0) / 100000) % 10))
+    [[ $(http_get "$V4") == "$want" ]] && return 0
+    ((now - t0 < limit * 1000000)) || return 1
+    sleep 0.05
+  done
+}
+
+# zdctl commands that must be refused (exit 1, one error line).
 zdctl_refused() {
   if zdctl "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -251,11 +294,82 @@ zdctl domain add shop --listen tcp://$V4:80 --listen "tcp://[$V6]:80"
 zdctl workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:3001 --socket 'tcp://[::1]:3001'
 zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 --socket 'tcp://[::1]:3002'
 
-step "4. Put blue in production"
+step "4. The Domains page: zdctl serve, open it while the demo runs"
+# serve runs here, in the demo's namespace: its health checks probe the
+# workspaces at their own sockets (127.0.0.1:3001...), which exist only here;
+# from the host's namespace they would probe the host's loopback. A browser
+# on this machine reaches it through one loopback port made in the host's
+# namespace, and nothing of the host's configuration changes:
+# systemd-socket-activate (systemd's, see scripts/deps.sh) binds
+# 127.0.0.1:PORT there (a socket stays in the namespace it was made in), and
+# at the first connection becomes, through nsenter into this namespace,
+# systemd-socket-proxyd, which accepts on that socket and connects to serve
+# from here. One process, ended with the demo (cleanup, or --pdeathsig if this
+# shell is killed): the port closes with it.
+printf '$ zdctl serve &\n'
+# (--pdeathsig: it ends with this shell, even if the shell is killed)
+setpriv --pdeathsig TERM "$ZDCTL" --state "$state" serve >"$work/serve.out" 2>"$work/serve.err" &
+serve_pid=$!
+pids+=("$serve_pid")
+for ((i = 0; i < 100; i++)); do
+  grep -q '^open: ' "$work/serve.out" && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.05
+done
+if ! grep -q '^open: ' "$work/serve.out"; then
+  cat "$work/serve.out" "$work/serve.err" >&2
+  echo "demo.sh: zdctl serve did not start" >&2
+  exit 1
+fi
+sed 's/^/  /' "$work/serve.out"
+token=$(sed -n 's/^open: .*#token=//p' "$work/serve.out")
+host_netns=/proc/$$/fd/${ZD_DEMO_HOST_NETNS_FD:-none}
+proxyd=""
+for candidate in /usr/lib/systemd/systemd-socket-proxyd /lib/systemd/systemd-socket-proxyd; do
+  [[ -x $candidate ]] && proxyd=$candidate && break
+done
+host_port=""
+if [[ -e $host_netns && -n $proxyd ]] && command -v systemd-socket-activate >/dev/null; then
+  for port in {9477..9486}; do # the first one free on the host's loopback
+    setpriv --pdeathsig TERM nsenter --net="$host_netns" \
+      systemd-socket-activate --listen="127.0.0.1:$port" \
+      nsenter --net="/proc/$$/ns/net" "$proxyd" 127.0.0.1:9477 2>"$work/forward.err" &
+    forward_pid=$!
+    for ((i = 0; i < 100; i++)); do
+      grep -q '^Listening on' "$work/forward.err" && break
+      kill -0 "$forward_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    if grep -q '^Listening on' "$work/forward.err"; then
+      pids+=("$forward_pid")
+      host_port=$port
+      break
+    fi
+    kill "$forward_pid" 2>/dev/null || true
+    wait "$forward_pid" 2>/dev/null || true
+  done
+fi
+if [[ -n $host_port ]]; then
+  url="http://127.0.0.1:$host_port/#token=$token"
+  code=$(nsenter --net="$host_netns" curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$host_port/" 2>/dev/null || true)
+  [[ $code == 200 ]] || problem "the page did not answer on the host's 127.0.0.1:$host_port ($code)"
+  say "on the host, 127.0.0.1:$host_port leads here (the page answered $code from the host's namespace)"
+  printf '\n   >>> open this while the demo runs: %s\n' "$url"
+  say "    (on a remote machine: ssh -L $host_port:127.0.0.1:$host_port HOST, then the same URL;"
+  say "     the demo ends in about 15 s: scripts/demo.sh --keep keeps the page open until Ctrl-C)"
+else
+  url="http://127.0.0.1:9477/#token=$token"
+  say "no port on the host's loopback could lead here (systemd-socket-activate missing, or"
+  say "127.0.0.1:9477-9486 all taken): the page answers in this namespace only, e.g."
+  say "  nsenter --net=/proc/$$/ns/net curl -H 'Authorization: Bearer $token' http://127.0.0.1:9477/api/v1/status"
+fi
+
+step "5. Put blue in production"
 zdctl switch shop blue
 batch "$N" blue
 
-step "5. Open two long-lived connections (they stay open to the end)"
+step "6. Open two long-lived connections (they stay open to the end)"
 if ! exec 5<>"/dev/tcp/$V4/80" 6<>"/dev/tcp/$V6/80"; then
   echo "demo.sh: could not open the long-lived connections" >&2
   exit 1
@@ -266,24 +380,24 @@ say "fd 5 -> $V4:80 accepted by: ${greet5:-nothing}"
 say "fd 6 -> [$V6]:80 accepted by: ${greet6:-nothing}"
 [[ $greet5 == blue && $greet6 == blue ]] || problem "long-lived connections should be on blue"
 
-step "6. Release green: one map update"
+step "7. Release green: one map update"
 zdctl switch shop green
 batch "$N" green
 check_long_lived blue
 
-step "7. Status"
+step "8. Status"
 zdctl status
 
-step "8. Something is wrong with green? Revert"
+step "9. Something is wrong with green? Revert"
 zdctl revert shop
 batch "$N" blue
 check_long_lived blue
 
-step "9. Switch back and forth under load ($LOAD_N connections, nothing lost)"
+step "10. Switch back and forth under load ($LOAD_N connections, nothing lost)"
 switch_under_load shop blue green "$V4" "$V6" "$ZDCTL" --state "$state"
 check_long_lived blue
 
-step "10. Green goes live, then its process dies: new connections fall back to blue"
+step "11. Green goes live, then its process dies: new connections fall back to blue"
 "$ZDCTL" --state "$state" switch shop blue >/dev/null # a known starting point
 zdctl switch shop green
 printf '$ kill %s   # green crashes\n' "$green_pid"
@@ -301,13 +415,14 @@ zdctl revert shop
 zdctl_refused switch shop green
 zdctl workspace rm green
 
-step "11. A health-gated release: the switch waits until the new version is ready"
+step "12. A health-gated release: the switch waits until the new version is ready"
 # A second domain, served over HTTP: api-v2 answers GET /healthz with 503
-# while it warms up (while a file exists), as a real app might.
-touch "$work/v2-warming"
+# while a file exists: while it warms up, as a real app might (and later, in
+# step 14, when it falls ill).
+touch "$work/api-v2-unhealthy"
 "$ECHO" --http api-v1 127.0.0.1:3011 '[::1]:3011' >"$work/api-v1.out" &
 pids+=("$!")
-"$ECHO" --http --unhealthy-while="$work/v2-warming" api-v2 127.0.0.1:3012 '[::1]:3012' \
+"$ECHO" --http --unhealthy-while="$work/api-v2-unhealthy" api-v2 127.0.0.1:3012 '[::1]:3012' \
   >"$work/api-v2.out" &
 pids+=("$!")
 wait_ready "$work/api-v1.out"
@@ -329,30 +444,72 @@ printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&3
 while read -r -t 2 line <&3 && [[ $line != $'\r' ]]; do :; done
 read -r -t 2 kept <&3 || kept=""
 say "a keep-alive client of api: connected, answered by ${kept:-nothing}"
-say "(api-v2 is ready now): first as a canary, for 20% of new connections"
-rm "$work/v2-warming"
-zdctl canary api api-v2 --weight 20
+
+step "13. A canary that zdctl serve promotes once its health has held for 3 s"
+rm "$work/api-v2-unhealthy"
+say "(api-v2 is ready now: GET /healthz answers 200)"
+zdctl workspace set api-v2 --check /healthz --check-interval 500ms --fall 2
+zdctl canary api api-v2 --weight 20 --promote-after 3s
+canary_at=${EPOCHREALTIME/./}
 declare -A canary_spread=()
 for ((i = 0; i < 200; i++)); do
-  got=""
-  if exec 9<>"/dev/tcp/$V4/8080"; then
-    printf 'GET / HTTP/1.1\r\nHost: api\r\n\r\n' >&9
-    while read -r -t 2 line <&9 && [[ $line != $'\r' ]]; do :; done
-    read -r -t 2 got <&9 || got=""
-    exec 9>&-
-  fi
-  canary_spread[${got:-nothing}]=$((${canary_spread[${got:-nothing}]:-0} + 1))
+  answer=$(http_get "$V4")
+  canary_spread[${answer:-nothing}]=$((${canary_spread[${answer:-nothing}]:-0} + 1))
 done
 say "200 new connections: api-v1 ${canary_spread[api-v1]:-0}, api-v2 ${canary_spread[api-v2]:-0}" \
   "(decided per connection in the kernel)"
 ((${canary_spread[api-v2]:-0} > 0 && ${canary_spread[api-v1]:-0} > 0 &&
   ${canary_spread[api-v1]:-0} + ${canary_spread[api-v2]:-0} == 200)) ||
   problem "the canary's 200 connections were not shared between api-v1 and api-v2"
-say "the canary looks good: promote it"
-zdctl switch api api-v2
+for ((i = 0; i < 200; i++)); do # 10 s at most
+  "$ZDCTL" --state "$state" history api | grep -q ' promote ' && break
+  sleep 0.05
+done
+now=${EPOCHREALTIME/./}
+if "$ZDCTL" --state "$state" history api | grep -q ' promote '; then
+  say "zdctl serve promoted api-v2 $(((now - canary_at) / 1000000)).$((((now - canary_at) / 100000) % 10)) s" \
+    "after the canary began (its check passed all along)"
+else
+  problem "zdctl serve did not promote the canary within 10 s"
+fi
+zdctl history api
 served_over_http api-v2
+printf '$ curl -s -H "Authorization: Bearer $token" http://127.0.0.1:9477/api/v1/domains/api'
+api_reply=$(curl -s -H "Authorization: Bearer $token" http://127.0.0.1:9477/api/v1/domains/api || true)
+if command -v jq >/dev/null; then
+  printf " | jq '{name, active, previous, canary, history: [.history[] | \"\\(.how): \\(.to)\"]}'\n"
+  jq -c '{name, active, previous, canary, history: [.history[] | "\(.how): \(.to)"]}' \
+    <<<"$api_reply" | sed 's/^/  /'
+else
+  printf '\n  %s\n' "$api_reply"
+fi
+[[ $api_reply == *'"active":"api-v2"'* ]] || problem "the API does not show api-v2 active for api"
 
-step "12. Drain: wait until api-v1 holds no connection of api before stopping it"
+step "14. Health checks that steer: api-v2 falls ill, new connections pass it over"
+say "zdctl serve probes api-v2 every 500ms; 2 failures in a row mark it failing"
+printf '$ touch %s   # api-v2 answers GET /healthz with 503 from now on\n' "$work/api-v2-unhealthy"
+touch "$work/api-v2-unhealthy"
+if wait_http_by api-v1 5; then
+  say "${waited} s later new connections reach api-v1, the previous workspace (api-v2 stays active)"
+else
+  problem "new connections still reach api-v2 5 s after it began to fail its check"
+fi
+served_over_http api-v1
+zdctl status
+"$ZDCTL" --state "$state" status | grep -Eq '^api-v2 .* FAILING since' ||
+  problem "status does not show api-v2 FAILING"
+printf '$ rm %s   # api-v2 is well again\n' "$work/api-v2-unhealthy"
+rm "$work/api-v2-unhealthy"
+if wait_http_by api-v2 5; then
+  say "${waited} s later (2 good probes in a row) new connections are back on api-v2"
+else
+  problem "new connections did not come back to api-v2 within 5 s of it passing its check"
+fi
+served_over_http api-v2
+say "what zdctl serve said (its stderr):"
+grep -E 'workspace api-v2|domain api' "$work/serve.err" | sed 's/^/     /'
+
+step "15. Drain: wait until api-v1 holds no connection of api before stopping it"
 if zdctl drain api; then
   problem "drain found api-v1 drained while its keep-alive client is connected"
 fi
@@ -369,7 +526,7 @@ else
 fi
 zdctl workspace rm api-v1
 
-step "13. History: every route change above, when, how, and which zdctl made it"
+step "16. History: every route change above, when, how, and which zdctl made it"
 history=$("$ZDCTL" --state "$state" history shop)
 entries=$(($(wc -l <<<"$history") - 1))
 printf '$ zdctl history shop   (%d entries: the first three and the last three)\n' "$entries"
@@ -377,9 +534,8 @@ printf '$ zdctl history shop   (%d entries: the first three and the last three)\
   sed 's/^/  /'
 "$ZDCTL" --state "$state" --json history shop | grep -q '"how": "revert"' ||
   problem "history does not show the reverts above"
-zdctl history api
 
-step "14. Containers: a client, a host and two workspaces, each in a namespace of its own"
+step "17. Containers: a client, a host and two workspaces, each in a namespace of its own"
 # This shell plays the client; "zdhost" is the host zd runs on, with the
 # client's veth as its ingress; red and yellow are containers behind veths.
 mkdir -p /run/netns
@@ -434,7 +590,7 @@ zdhost() {
   return "${PIPESTATUS[0]}"
 }
 
-step "15. zd on zdhost: XDP at the ingress, the containers found by their pids"
+step "18. zd on zdhost: XDP at the ingress, the containers found by their pids"
 zdhost attach --xdp ingress0
 zdhost domain add store --listen "tcp://$STORE4:80" --listen "tcp://[$STORE6]:80"
 zdhost workspace add red --pid "$red_pid" --socket tcp://0.0.0.0:8080 --socket 'tcp://[::]:8080'
@@ -450,7 +606,7 @@ read -r -t 2 greet8 <&8 || greet8=""
 say "fd 7 -> $STORE4:80 and fd 8 -> [$STORE6]:80 accepted by: ${greet7:-nothing}, ${greet8:-nothing}"
 [[ $greet7 == red && $greet8 == red ]] || problem "long-lived connections to store should be on red"
 
-step "16. Release yellow, then revert: one map update each, in XDP's flow table too"
+step "19. Release yellow, then revert: one map update each, in XDP's flow table too"
 zdhost switch store yellow
 batch "$N" yellow "$STORE4" "$STORE6"
 check_long_lived red "7 8"
@@ -459,11 +615,11 @@ zdhost revert store
 batch "$N" red "$STORE4" "$STORE6"
 check_long_lived red "7 8"
 
-step "17. Switch the containers back and forth under load ($LOAD_N connections)"
+step "20. Switch the containers back and forth under load ($LOAD_N connections)"
 switch_under_load store red yellow "$STORE4" "$STORE6" ip netns exec zdhost "$ZDCTL" --state "$bpffs/zdhost"
 check_long_lived red "7 8"
 
-step "18. Detaching would cut the open connections to containers: zd says so"
+step "21. Detaching would cut the open connections to containers: zd says so"
 zdctl_refused_host() {
   if zdhost "$@"; then
     problem "zdctl $* succeeded but should have been refused"
@@ -482,13 +638,24 @@ for ns in ct-red ct-yellow; do
 done
 say "nothing of zd is left in the containers (no route, no program, no link)"
 
-step "19. Detach zd from this namespace: established connections do not notice"
-zdctl detach
-check_long_lived blue
-if probe "$V4" >/dev/null; then
-  problem "a new connection to $V4:80 was answered after detach"
+if ((keep)); then
+  step "22. (--keep) zd stays attached, for the page: a new green for shop"
+  "$ECHO" green 127.0.0.1:3002 '[::1]:3002' >"$work/green-again.out" &
+  green_pid=$!
+  pids+=("$green_pid")
+  wait_ready "$work/green-again.out"
+  zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 --socket 'tcp://[::1]:3002'
+  check_long_lived blue
+  say "(without --keep, this step detaches zd: established connections do not notice)"
 else
-  say "a new connection to $V4:80 is refused: nothing listens there without zd (expected)"
+  step "22. Detach zd from this namespace: established connections do not notice"
+  zdctl detach
+  check_long_lived blue
+  if probe "$V4" >/dev/null; then
+    problem "a new connection to $V4:80 was answered after detach"
+  else
+    say "a new connection to $V4:80 is refused: nothing listens there without zd (expected)"
+  fi
 fi
 
 step "Summary"
@@ -500,8 +667,25 @@ say "answered by red:    ${served[red]:-0}"
 say "answered by yellow: ${served[yellow]:-0}"
 say "switches under load: $flips"
 say "time after build:   $((SECONDS - start)) s"
+result=0
 if ((failed != 0 || problems != 0)); then
   say "RESULT: FAIL ($failed failed connections, $problems problems)"
-  exit 1
+  result=1
+else
+  say "RESULT: OK"
 fi
-say "RESULT: OK"
+if ((keep)); then
+  step "The page stays open (--keep): Ctrl-C ends the demo and removes all of it"
+  printf '   >>> %s\n' "$url"
+  say "shop (blue, green) and api (api-v2) are live: switch, revert and canary from the page,"
+  say "or from this namespace: nsenter --net=/proc/$$/ns/net --mount=/proc/$$/ns/mnt \\"
+  say "  $ZDCTL --state $state status"
+  trap 'printf "\n   (the page closes, and everything of the demo goes)\n"; exit $result' INT TERM
+  sleep infinity &
+  pids+=("$!")
+  wait "$!" || true
+else
+  say "the page closed with the demo: rerun with --keep (scripts/demo.sh --keep) to keep it open;"
+  say "Ctrl-C ends it"
+fi
+exit "$result"

@@ -13,6 +13,7 @@ packages=(
   libcpp-httplib-dev # zdctl metrics --listen; health checks
   prometheus         # promtool check metrics, in the metrics test
   iproute2 util-linux strace ethtool systemd
+  curl # the demo: its page checked from the host, and one API call
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
   chromium               # the browser tests (tests/browser/), driven by playwright-core
   "$@"

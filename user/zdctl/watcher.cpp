@@ -74,13 +74,20 @@ bool Watcher::sleep_for(std::chrono::milliseconds pause) {
 }
 
 void Watcher::run() {
+  std::string trouble; // what stops the checks, said once (not at every tick)
   do {
     try {
       check_workspaces(Clock::now());
       follow_canaries();
+      if (!trouble.empty())
+        spdlog::info("health checks: running again");
+      trouble.clear();
     } catch (const std::exception &e) {
       // A state being upgraded or detached: try again at the next tick.
-      spdlog::warn("health checks: {}", zd::printable(e.what()));
+      const std::string why = zd::printable(e.what());
+      if (why != trouble)
+        spdlog::warn("health checks: {} (trying again every {} ms)", why, kTick.count());
+      trouble = why;
     }
   } while (sleep_for(kTick));
 }
