@@ -22,20 +22,9 @@ protected:
       return;
     attach_with_domain();
     warming_ = "/tmp/zd-check-test-" + std::to_string(getpid()) + "-warming";
-    add_http("blue", 3001, {});
-    add_http("green", 3002, {"--unhealthy-while=" + warming_});
+    add_workspace("blue", 3001, true, {"--http"});
+    add_workspace("green", 3002, true, {"--http", "--unhealthy-while=" + warming_});
     zdctl_ok({"switch", "shop", "blue"});
-  }
-
-  // zd-echo --http on 127.0.0.1:PORT and [::1]:PORT, registered as NAME.
-  void add_http(const std::string &name, int port, std::vector<std::string> flags) {
-    flags.insert(flags.begin(), "--http");
-    flags.push_back("127.0.0.1:" + std::to_string(port));
-    flags.push_back("[::1]:" + std::to_string(port));
-    echoes().push_back(start_echo(name, flags));
-    zdctl_ok({"workspace", "add", name, "--pid", std::to_string(echoes().back().pid()),
-              "--socket", "tcp://127.0.0.1:" + std::to_string(port), "--socket",
-              "tcp://[::1]:" + std::to_string(port)});
   }
 
   void TearDown() override {

@@ -323,9 +323,11 @@ std::string NetnsTest::status_json() {
   return zdctl_ok({"status", "--json"});
 }
 
-Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6) {
+Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6,
+                                const std::vector<std::string> &flags) {
   const std::string p = std::to_string(port);
-  std::vector<std::string> addrs = {"127.0.0.1:" + p};
+  std::vector<std::string> addrs = flags;
+  addrs.push_back("127.0.0.1:" + p);
   if (v6)
     addrs.push_back("[::1]:" + p);
   echoes_.push_back(start_echo(name, addrs));

@@ -86,8 +86,10 @@ protected:
   // Same, asserting success; returns stdout.
   std::string zdctl_ok(const std::vector<std::string> &args, const SpawnOptions &options = {});
   std::string status_json();
-  // Starts a zd-echo on 127.0.0.1:port and [::1]:port, registers it as a workspace.
-  Echo &add_workspace(const std::string &name, int port, bool v6 = true);
+  // Starts a zd-echo on 127.0.0.1:port and [::1]:port, registers it as a
+  // workspace. flags go to zd-echo first (e.g. --http, --unhealthy-while=FILE).
+  Echo &add_workspace(const std::string &name, int port, bool v6 = true,
+                      const std::vector<std::string> &flags = {});
   // Standard setup: attach, domain shop on kV4/kV6:80.
   void attach_with_domain(const std::string &domain = "shop");
   // The usual stage: attach, domain shop, workspaces blue (3001) and green (3002).
