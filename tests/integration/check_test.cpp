@@ -48,8 +48,8 @@ protected:
 TEST_F(Check, RefusesAWorkspaceThatFailsItsCheckThenSwitchesOnceItPasses) {
   set_warming(true);
   const size_t before = history_size();
-  Result refused = zdctl({"switch", "shop", "green", "--check", "/healthz", "--check-retries",
-                          "1", "--check-timeout", "500ms"});
+  Result refused = zdctl({"switch", "shop", "green", "--check", "/healthz", "--check-retries", "1",
+                          "--check-timeout", "500ms"});
   EXPECT_EQ(refused.code, 1);
   EXPECT_NE(refused.err.find("workspace 'green' failed its check: GET /healthz at "
                              "tcp://127.0.0.1:3002 answered 503 (2 attempts)"),
@@ -61,8 +61,8 @@ TEST_F(Check, RefusesAWorkspaceThatFailsItsCheckThenSwitchesOnceItPasses) {
   EXPECT_EQ(history_size(), before) << "a refused switch is no history";
 
   set_warming(false);
-  const json done = json::parse(
-      zdctl_ok({"--json", "switch", "shop", "green", "--check", "/healthz"}));
+  const json done =
+      json::parse(zdctl_ok({"--json", "switch", "shop", "green", "--check", "/healthz"}));
   EXPECT_EQ(done["changed"], true);
   ASSERT_EQ(done["probes"].size(), 2u) << "one probe per family of the domain";
   EXPECT_EQ(done["probes"][0]["family"], "ipv4");
@@ -79,8 +79,8 @@ TEST_F(Check, TheDomainsCheckGatesSwitchAndRevertUntilSkipped) {
   zdctl_ok({"domain", "set", "shop", "--check", "/healthz", "--check-timeout", "300ms",
             "--check-retries", "0"});
   const json shown = json::parse(status_json())["domains"][0]["check"];
-  EXPECT_EQ(shown, json({{"kind", "http"}, {"path", "/healthz"}, {"timeout_ms", 300},
-                         {"retries", 0}}));
+  EXPECT_EQ(shown,
+            json({{"kind", "http"}, {"path", "/healthz"}, {"timeout_ms", 300}, {"retries", 0}}));
   zdctl_ok({"switch", "shop", "green"}); // healthy: its check passes
   zdctl_ok({"switch", "shop", "blue"});
 
@@ -112,9 +112,8 @@ TEST_F(Check, TheDomainsCheckGatesSwitchAndRevertUntilSkipped) {
 
 TEST_F(Check, DryRunProbesAndChangesNothing) {
   const size_t before = history_size();
-  const json would =
-      json::parse(zdctl_ok({"--json", "switch", "shop", "green", "--check", "/healthz",
-                            "--dry-run"}));
+  const json would = json::parse(
+      zdctl_ok({"--json", "switch", "shop", "green", "--check", "/healthz", "--dry-run"}));
   EXPECT_EQ(would["dry_run"], true);
   EXPECT_EQ(would["changed"], false);
   EXPECT_EQ(would["from"], "blue");
@@ -129,16 +128,16 @@ TEST_F(Check, DryRunProbesAndChangesNothing) {
   EXPECT_EQ(history_size(), before);
 
   set_warming(true);
-  Result refused = zdctl({"switch", "shop", "green", "--check", "/healthz", "--dry-run",
-                          "--check-retries", "0"});
+  Result refused = zdctl(
+      {"switch", "shop", "green", "--check", "/healthz", "--dry-run", "--check-retries", "0"});
   EXPECT_EQ(refused.code, 1) << "a dry run fails as the change would";
   EXPECT_EQ(active(), "blue");
 }
 
 TEST_F(Check, ForceDoesNotSkipACheckAndATcpCheckNeedsAListener) {
   echoes()[1].child.kill(); // green's process dies: its sockets with it
-  Result refused = zdctl({"switch", "shop", "green", "--force", "--check", "tcp",
-                          "--check-retries", "0"});
+  Result refused =
+      zdctl({"switch", "shop", "green", "--force", "--check", "tcp", "--check-retries", "0"});
   EXPECT_EQ(refused.code, 1);
   EXPECT_NE(refused.err.find("tcp connect at tcp://127.0.0.1:3002 connection refused"),
             std::string::npos)

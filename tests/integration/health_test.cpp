@@ -56,8 +56,8 @@ protected:
   }
 
   void start_serve() {
-    serve_.emplace(spawn({kZdctl, "--state", state_dir(), "serve", "--json", "--listen",
-                          "127.0.0.1:0"}));
+    serve_.emplace(
+        spawn({kZdctl, "--state", state_dir(), "serve", "--json", "--listen", "127.0.0.1:0"}));
     pollfd p{serve_->out_fd(), POLLIN, 0};
     ASSERT_EQ(poll(&p, 1, 5000), 1) << "zdctl serve did not start";
   }
@@ -111,8 +111,8 @@ TEST_F(Health, AFailingWorkspaceLosesNewConnectionsWithinIntervalTimesFallAndGet
   zdctl_ok({"switch", "shop", "green"});
   check_green();
   start_serve();
-  ASSERT_TRUE(wait_for([](const json &s) { return !s["workspaces"][1]["health"]["since"].is_null(); },
-                       2s))
+  ASSERT_TRUE(
+      wait_for([](const json &s) { return !s["workspaces"][1]["health"]["since"].is_null(); }, 2s))
       << "serve gave green a first verdict";
   EXPECT_EQ(workspace_status("green")["health"]["failing"], false);
   ASSERT_EQ(http_get(kV4), "200 green");
@@ -126,8 +126,7 @@ TEST_F(Health, AFailingWorkspaceLosesNewConnectionsWithinIntervalTimesFallAndGet
               static_cast<long long>((kInterval * kFall).count()));
   const json failing = workspace_status("green");
   EXPECT_EQ(failing["health"]["failing"], true);
-  EXPECT_NE(failing["health"]["said"].get<std::string>().find("503"), std::string::npos)
-      << failing;
+  EXPECT_NE(failing["health"]["said"].get<std::string>().find("503"), std::string::npos) << failing;
   for (int i = 0; i < 20; ++i)
     ASSERT_EQ(http_get(kV4), "200 blue") << "while green fails, blue takes every new connection";
   EXPECT_NE(zdctl_ok({"status"}).find("FAILING since"), std::string::npos);
@@ -153,8 +152,8 @@ TEST_F(Health, RemovingTheCheckClearsAFailingMarkEvenWithoutServe) {
   check_green();
   set_sick(true);
   start_serve();
-  ASSERT_TRUE(wait_for(
-      [](const json &s) { return s["workspaces"][1]["health"]["failing"] == true; }, 3s));
+  ASSERT_TRUE(
+      wait_for([](const json &s) { return s["workspaces"][1]["health"]["failing"] == true; }, 3s));
   serve_->kill();
   EXPECT_EQ(http_get(kV4), "200 blue") << "the mark outlives serve: the data plane keeps steering";
   zdctl_ok({"workspace", "set", "green", "--no-check"});
@@ -167,8 +166,8 @@ TEST_F(Health, AFailingCanaryEndsAtOnceAndNothingFailsForTheActiveWorkspacesClie
   check_green();
   start_serve();
   zdctl_ok({"canary", "shop", "green", "--weight", "30"});
-  ASSERT_TRUE(wait_for([](const json &s) { return !s["workspaces"][1]["health"]["since"].is_null(); },
-                       2s));
+  ASSERT_TRUE(
+      wait_for([](const json &s) { return !s["workspaces"][1]["health"]["since"].is_null(); }, 2s));
   std::atomic<bool> done = false;
   std::atomic<int> blue = 0, green = 0, failed = 0;
   std::thread load([&] {
@@ -220,8 +219,8 @@ TEST_F(Health, ACanaryTheCheckFailsIsNotPromotedAndKeptWhenToldTo) {
   start_serve();
   zdctl_ok({"canary", "shop", "green", "--weight", "10", "--promote-after", "500ms",
             "--no-revert-on-failure", "--no-check"});
-  ASSERT_TRUE(wait_for(
-      [](const json &s) { return s["workspaces"][1]["health"]["failing"] == true; }, 3s));
+  ASSERT_TRUE(
+      wait_for([](const json &s) { return s["workspaces"][1]["health"]["failing"] == true; }, 3s));
   std::this_thread::sleep_for(700ms); // past --promote-after, with the canary failing
   const json shop = json::parse(status_json())["domains"][0];
   EXPECT_EQ(shop["active"], "blue");

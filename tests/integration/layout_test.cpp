@@ -69,9 +69,8 @@ protected:
   // upgrade that copied maps, the program must use the copies.
   void expect_program_reads_the_pins() {
     const std::set<uint32_t> used = maps_of(running_program().get());
-    for (const char *data :
-         {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats", "workspace_stats",
-          "health"})
+    for (const char *data : {"config", "bindings", "prefixes", "routes", "sockets", "domain_stats",
+                             "workspace_stats", "health"})
       EXPECT_EQ(used.count(id_of(pin(data).get(), false)), 1u)
           << "the running program does not read the pinned " << data << " map";
   }

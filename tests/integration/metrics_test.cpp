@@ -182,10 +182,13 @@ TEST_F(Metrics, ATokenIsRequiredWhenOneIsGiven) {
   Child server = listen({"127.0.0.1:9478", "--token-file", write_token(token)});
   EXPECT_EQ(http_request(9478, "GET", "/metrics").status, 401);
   EXPECT_EQ(http_request(9478, "GET", "/metrics", "Authorization: Bearer wrong\r\n").status, 401);
-  EXPECT_EQ(http_request(9478, "GET", "/metrics", "Authorization: Bearer " + token + "x\r\n").status, 401);
+  EXPECT_EQ(
+      http_request(9478, "GET", "/metrics", "Authorization: Bearer " + token + "x\r\n").status,
+      401);
   EXPECT_EQ(http_request(9478, "GET", "/", "Authorization: Bearer wrong\r\n").status, 401)
       << "no path is told apart without the token";
-  const HttpReply ok = http_request(9478, "GET", "/metrics", "Authorization: Bearer " + token + "\r\n");
+  const HttpReply ok =
+      http_request(9478, "GET", "/metrics", "Authorization: Bearer " + token + "\r\n");
   EXPECT_EQ(ok.status, 200);
   EXPECT_NE(ok.body.find("zd_build_info"), std::string::npos);
   ASSERT_EQ(kill(server.pid(), SIGINT), 0);

@@ -33,7 +33,7 @@ protected:
 
   // zdctl serve --json ARGS... on a free loopback port, once it says where.
   void start(const std::vector<std::string> &args = {}) {
-    std::vector<std::string> argv = {kZdctl, "--state", state_dir(), "serve",
+    std::vector<std::string> argv = {kZdctl,   "--state",  state_dir(),  "serve",
                                      "--json", "--listen", "127.0.0.1:0"};
     argv.insert(argv.end(), args.begin(), args.end());
     server_.emplace(spawn(argv));
@@ -65,8 +65,7 @@ protected:
 
   HttpReply get(const std::string &path) { return http_request(port_, "GET", path, bearer()); }
   HttpReply call(const std::string &method, const std::string &path, const std::string &body) {
-    return http_request(port_, method, path, bearer() + "Content-Type: application/json\r\n",
-                        body);
+    return http_request(port_, method, path, bearer() + "Content-Type: application/json\r\n", body);
   }
   json get_json(const std::string &path) {
     const HttpReply reply = get(path);
@@ -102,14 +101,13 @@ TEST_F(Serve, ThePageIsPublicTheApiNeedsTheTokenAndEveryResponseIsHardened) {
   EXPECT_NE(none.headers.find("WWW-Authenticate: Bearer"), std::string::npos);
   const std::string wrong = "Authorization: Bearer " + std::string(token_.size(), 'a') + "\r\n";
   EXPECT_EQ(http_request(port_, "GET", "/api/v1/status", wrong).status, 401);
-  EXPECT_EQ(http_request(port_, "GET", "/api/v1/status", "Authorization: " + token_ + "\r\n")
-                .status,
-            401)
+  EXPECT_EQ(
+      http_request(port_, "GET", "/api/v1/status", "Authorization: " + token_ + "\r\n").status, 401)
       << "the token without 'Bearer'";
-  EXPECT_EQ(http_request(port_, "POST", "/api/v1/domains/shop/switch", "",
-                         R"({"workspace":"green"})")
-                .status,
-            401);
+  EXPECT_EQ(
+      http_request(port_, "POST", "/api/v1/domains/shop/switch", "", R"({"workspace":"green"})")
+          .status,
+      401);
   EXPECT_EQ(http_request(port_, "GET", "/metrics").status, 401) << "metrics are private by default";
   EXPECT_EQ(active(), "blue") << "no refused call changed anything";
 
@@ -175,7 +173,8 @@ TEST_F(Serve, SwitchRevertAndCanaryMoveNewConnectionsAndLeaveOpenOnesBe) {
   ASSERT_EQ(connect_and_greet(kV4, kPort, kept), ConnectError::none);
   ASSERT_EQ(kept.greeting, "blue");
 
-  const HttpReply switched = call("POST", "/api/v1/domains/shop/switch", R"({"workspace":"green"})");
+  const HttpReply switched =
+      call("POST", "/api/v1/domains/shop/switch", R"({"workspace":"green"})");
   ASSERT_EQ(switched.status, 200) << switched.body;
   const json body = json::parse(switched.body);
   EXPECT_EQ(body["from"], "blue");
@@ -259,8 +258,8 @@ TEST_F(Serve, BadRequestsAreRefusedClearlyAndChangeNothing) {
   };
   for (const Case &c : cases) {
     const HttpReply reply = call(c.method, c.path, c.body);
-    EXPECT_EQ(reply.status, c.status) << c.method << " " << c.path << " " << c.body.substr(0, 60)
-                                      << " -> " << reply.body;
+    EXPECT_EQ(reply.status, c.status)
+        << c.method << " " << c.path << " " << c.body.substr(0, 60) << " -> " << reply.body;
     EXPECT_EQ(error_kind(reply), c.kind) << c.path << " " << c.body.substr(0, 60);
     const json error = json::parse(reply.body, nullptr, false);
     if (error.is_object() && error.contains("error")) {
@@ -332,7 +331,8 @@ TEST_F(Serve, TheEventStreamSendsTheStateAndThenEachChange) {
   start();
   Conn stream;
   ASSERT_EQ(connect_only("127.0.0.1", port_, stream), ConnectError::none);
-  const std::string request = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer() + "\r\n";
+  const std::string request =
+      "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer() + "\r\n";
   ASSERT_EQ(send(stream.fd.get(), request.data(), request.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(request.size()));
   // Reads events until one shows `want` active; returns the last seen.

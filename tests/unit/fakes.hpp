@@ -157,7 +157,8 @@ public:
   }
   void erase_event(uint64_t seq) override {
     note_write();
-    if (auto it = history_.find(seq % zd::kHistorySize); it != history_.end() && it->second.seq == seq)
+    if (auto it = history_.find(seq % zd::kHistorySize);
+        it != history_.end() && it->second.seq == seq)
       history_.erase(it);
   }
 
@@ -256,17 +257,17 @@ public:
       out << "health check " << workspace << " " << h.check.path << " every " << h.interval_ms
           << " rise " << h.rise << " fall " << h.fall << "\n";
     for (const auto &[id, h] : health_)
-      out << "health " << id << " failing " << h.failing << " since " << h.since_ns << " "
-          << h.said << "\n";
+      out << "health " << id << " failing " << h.failing << " since " << h.since_ns << " " << h.said
+          << "\n";
     auto policy = [](const std::optional<zd::CanaryPolicy> &p) {
       return p ? "promote after " + std::to_string(p->promote_after_ms) + " revert " +
                      std::to_string(p->revert_on_failure)
                : std::string("defaults");
     };
     for (const auto &[domain, o] : canaries_)
-      out << "canary orders " << domain << ": " << policy(o.current) << " (seq "
-          << o.current_seq << "), pending " << policy(o.pending) << " (seq " << o.pending_seq
-          << ")" << (o.fresh ? " fresh" : "") << "\n";
+      out << "canary orders " << domain << ": " << policy(o.current) << " (seq " << o.current_seq
+          << "), pending " << policy(o.pending) << " (seq " << o.pending_seq << ")"
+          << (o.fresh ? " fresh" : "") << "\n";
     return out.str();
   }
 
@@ -529,7 +530,7 @@ private:
   std::map<uint32_t, zd::Counters> domain_counters_;
   std::map<uint32_t, zd::Counters> workspace_counters_;
   std::set<std::pair<uint32_t, uint32_t>> prepared_; // (domain, workspace)
-  std::set<uint32_t> failing_; // workspace ids the health map marks
+  std::set<uint32_t> failing_;                       // workspace ids the health map marks
 };
 
 } // namespace zd_test

@@ -112,7 +112,7 @@ TEST_F(HealthControl, AnUnknownWorkspaceIsRefusedAndNothingWritten) {
 }
 
 TEST_F(HealthControl, OrdersGoWithTheirCanaryAndAPlainOneHasTheDefaults) {
-  RouteRequest canary{RouteRequest::Kind::canary, "shop", "green", 0, Force::no, 20};
+  RouteRequest canary = RouteRequest::of(RouteRequest::Kind::canary, "shop", "green", 20);
   canary.policy.promote_after_ms = 60'000;
   run(canary);
   const auto shop = control.status().domains[0];
@@ -133,13 +133,13 @@ TEST_F(HealthControl, OrdersGoWithTheirCanaryAndAPlainOneHasTheDefaults) {
 }
 
 TEST_F(HealthControl, ServeActsOnlyOnTheCanaryItSaw) {
-  run({RouteRequest::Kind::canary, "shop", "green", 0, Force::no, 20});
+  run(RouteRequest::of(RouteRequest::Kind::canary, "shop", "green", 20));
   const std::string before = snapshot();
-  EXPECT_THROW(run({RouteRequest::Kind::promote, "shop", "blue"}), zd::Error);
-  EXPECT_THROW(run({RouteRequest::Kind::canary_failed, "shop", "blue"}), zd::Error);
+  EXPECT_THROW(run(RouteRequest::of(RouteRequest::Kind::promote, "shop", "blue")), zd::Error);
+  EXPECT_THROW(run(RouteRequest::of(RouteRequest::Kind::canary_failed, "shop", "blue")), zd::Error);
   EXPECT_EQ(snapshot(), before) << "a stale order changes nothing";
 
-  run({RouteRequest::Kind::promote, "shop", "green"});
+  run(RouteRequest::of(RouteRequest::Kind::promote, "shop", "green"));
   const auto shop = control.status().domains[0];
   EXPECT_EQ(shop.active, "green");
   EXPECT_EQ(shop.previous, "blue");
@@ -151,8 +151,8 @@ TEST_F(HealthControl, ServeActsOnlyOnTheCanaryItSaw) {
 }
 
 TEST_F(HealthControl, AFailedCanaryEndsAndHistorySaysSo) {
-  run({RouteRequest::Kind::canary, "shop", "green", 0, Force::no, 20});
-  run({RouteRequest::Kind::canary_failed, "shop", "green"});
+  run(RouteRequest::of(RouteRequest::Kind::canary, "shop", "green", 20));
+  run(RouteRequest::of(RouteRequest::Kind::canary_failed, "shop", "green"));
   const auto shop = control.status().domains[0];
   EXPECT_EQ(shop.active, "blue");
   EXPECT_TRUE(shop.canary.empty());
@@ -164,11 +164,11 @@ TEST_F(HealthControl, AFailedCanaryEndsAndHistorySaysSo) {
 
 TEST_F(HealthControl, TheWatchListsCheckedWorkspacesAndCanaries) {
   control.set_health_check("green", check());
-  RouteRequest canary{RouteRequest::Kind::canary, "shop", "green", 0, Force::no, 20};
+  RouteRequest canary = RouteRequest::of(RouteRequest::Kind::canary, "shop", "green", 20);
   canary.policy.promote_after_ms = 1000;
   run(canary);
-  control.record_health("green", id("green"), {false, std::numeric_limits<int64_t>::max() / 2,
-                                               "answered 200"});
+  control.record_health("green", id("green"),
+                        {false, std::numeric_limits<int64_t>::max() / 2, "answered 200"});
   const zd::Watch watch = control.watch();
   ASSERT_EQ(watch.workspaces.size(), 1u);
   EXPECT_EQ(watch.workspaces[0].workspace.name, "green");

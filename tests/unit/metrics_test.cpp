@@ -95,19 +95,19 @@ std::string render() {
 
 TEST(Metrics, EveryFamilyHasHelpAndType) {
   const Parsed parsed = parse(render());
-  const std::map<std::string, std::string> expected = {{"zd_build_info", "gauge"},
-                                                       {"zd_lookups_total", "counter"},
-                                                       {"zd_steered_total", "counter"},
-                                                       {"zd_fallbacks_total", "counter"},
-                                                       {"zd_drops_total", "counter"},
-                                                       {"zd_domain_active", "gauge"},
-                                                       {"zd_domain_canary_weight", "gauge"},
-                                                       {"zd_workspace_socket_alive", "gauge"},
-                                                       {"zd_workspace_connections", "gauge"},
-                                                       {"zd_workspace_healthy", "gauge"},
-                                                       {"zd_workspace_health_changed_seconds",
-                                                        "gauge"},
-                                                       {"zd_switches_total", "counter"}};
+  const std::map<std::string, std::string> expected = {
+      {"zd_build_info", "gauge"},
+      {"zd_lookups_total", "counter"},
+      {"zd_steered_total", "counter"},
+      {"zd_fallbacks_total", "counter"},
+      {"zd_drops_total", "counter"},
+      {"zd_domain_active", "gauge"},
+      {"zd_domain_canary_weight", "gauge"},
+      {"zd_workspace_socket_alive", "gauge"},
+      {"zd_workspace_connections", "gauge"},
+      {"zd_workspace_healthy", "gauge"},
+      {"zd_workspace_health_changed_seconds", "gauge"},
+      {"zd_switches_total", "counter"}};
   EXPECT_EQ(parsed.types, expected);
   for (const auto &[name, type] : expected)
     EXPECT_FALSE(parsed.helps.at(name).empty()) << name;

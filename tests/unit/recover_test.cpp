@@ -46,7 +46,8 @@ struct World {
     control.switch_to("idle", "red", Force::no);
     // idle has a canary (yellow) with orders; green is checked and failing.
     control.add_workspace("yellow", 0, one_socket("tcp://127.0.0.1:3004"));
-    zd::RouteRequest canary{zd::RouteRequest::Kind::canary, "idle", "yellow", 0, Force::no, 50};
+    zd::RouteRequest canary =
+        zd::RouteRequest::of(zd::RouteRequest::Kind::canary, "idle", "yellow", 50);
     canary.policy.promote_after_ms = 30'000;
     control.apply(control.plan(canary));
     zd::HealthCheck check;
@@ -119,21 +120,23 @@ const Case kCases[] = {
      [](World &, ControlPlane &c) { c.remove_workspace("red", Force::yes); }},
     {"canary (history: pending event, route, final event)",
      [](World &, ControlPlane &c) {
-       c.apply(c.plan({zd::RouteRequest::Kind::canary, "shop", "blue", 0, Force::no, 30}));
+       c.apply(c.plan(zd::RouteRequest::of(zd::RouteRequest::Kind::canary, "shop", "blue", 30)));
      }},
     {"canary in a container for the first time",
      [](World &, ControlPlane &c) {
-       c.apply(c.plan({zd::RouteRequest::Kind::canary, "shop", "red", 0, Force::no, 10}));
+       c.apply(c.plan(zd::RouteRequest::of(zd::RouteRequest::Kind::canary, "shop", "red", 10)));
      }},
     {"canary with orders (pending orders, route, orders in force)",
      [](World &, ControlPlane &c) {
-       zd::RouteRequest canary{zd::RouteRequest::Kind::canary, "shop", "blue", 0, Force::no, 30};
+       zd::RouteRequest canary =
+           zd::RouteRequest::of(zd::RouteRequest::Kind::canary, "shop", "blue", 30);
        canary.policy.promote_after_ms = 60'000;
        c.apply(c.plan(canary));
      }},
     {"new orders for the canary in place (the route does not change)",
      [](World &, ControlPlane &c) {
-       zd::RouteRequest canary{zd::RouteRequest::Kind::canary, "idle", "yellow", 0, Force::no, 50};
+       zd::RouteRequest canary =
+           zd::RouteRequest::of(zd::RouteRequest::Kind::canary, "idle", "yellow", 50);
        canary.policy.revert_on_failure = false;
        c.apply(c.plan(canary));
      }},
@@ -141,11 +144,12 @@ const Case kCases[] = {
      [](World &, ControlPlane &c) { c.switch_to("idle", "blue", Force::no); }},
     {"promote (serve)",
      [](World &, ControlPlane &c) {
-       c.apply(c.plan({zd::RouteRequest::Kind::promote, "idle", "yellow"}));
+       c.apply(c.plan(zd::RouteRequest::of(zd::RouteRequest::Kind::promote, "idle", "yellow")));
      }},
     {"canary-failed (serve)",
      [](World &, ControlPlane &c) {
-       c.apply(c.plan({zd::RouteRequest::Kind::canary_failed, "idle", "yellow"}));
+       c.apply(
+           c.plan(zd::RouteRequest::of(zd::RouteRequest::Kind::canary_failed, "idle", "yellow")));
      }},
     {"workspace set --no-check (failing)",
      [](World &, ControlPlane &c) { c.set_health_check("green", std::nullopt); }},

@@ -176,8 +176,8 @@ TEST(ReportTable, ShowsEverything) {
         "tcp://127.0.0.1:3001 (alive)", "tcp://[::1]:3001 (DEAD)"})
     EXPECT_NE(table.find(part), std::string::npos) << "missing '" << part << "' in\n" << table;
   // idle has neither active nor previous; green has no pid.
-  EXPECT_EQ(row(table, "idle"), (std::vector<std::string>{"idle", "-", "-", "-", "0", "0", "0",
-                                                          "-", "tcp://10.99.1.0/24:443"}));
+  EXPECT_EQ(row(table, "idle"), (std::vector<std::string>{"idle", "-", "-", "-", "0", "0", "0", "-",
+                                                          "tcp://10.99.1.0/24:443"}));
   EXPECT_NE(table.find("  GET /healthz  "), std::string::npos) << "shop's check\n" << table;
   EXPECT_EQ(row(table, "green"),
             (std::vector<std::string>{"green", "-", "socket", "-", "0", "shop", "0"}));

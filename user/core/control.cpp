@@ -584,11 +584,8 @@ void ControlPlane::change_route(const Domain &domain, const Route &before, const
   if (how == How::canary) {
     CanaryPolicy policy = orders ? *orders : CanaryPolicy{};
     policy.since_ns = event.time_ns;
-    changing = CanaryOrders{kept ? kept->current : std::nullopt,
-                            kept ? kept->current_seq : 0,
-                            policy,
-                            event.seq,
-                            !kept};
+    changing = CanaryOrders{kept ? kept->current : std::nullopt, kept ? kept->current_seq : 0,
+                            policy, event.seq, !kept};
   } else if (after.canary == kNoId && kept) {
     changing = CanaryOrders{kept->current, kept->current_seq, std::nullopt, event.seq, false};
   }
@@ -607,7 +604,8 @@ void ControlPlane::finish_orders(const std::string &domain, const CanaryOrders &
   if (!orders.pending)
     store_.set_canary_orders(domain, std::nullopt);
   else
-    store_.set_canary_orders(domain, CanaryOrders{orders.pending, orders.pending_seq, {}, 0, false});
+    store_.set_canary_orders(domain,
+                             CanaryOrders{orders.pending, orders.pending_seq, {}, 0, false});
 }
 
 CanaryPolicy ControlPlane::orders_in_force(const std::string &domain) const {
@@ -702,9 +700,8 @@ Watch ControlPlane::watch() const {
       c.checked = true;
       c.failing = it->second->failing;
       // Checked but not yet judged: its health has held for no time at all.
-      c.healthy_since_ns = it->second->last
-                               ? std::max(c.healthy_since_ns, it->second->last->since_ns)
-                               : 0;
+      c.healthy_since_ns =
+          it->second->last ? std::max(c.healthy_since_ns, it->second->last->since_ns) : 0;
     }
     watch.canaries.push_back(std::move(c));
   }
@@ -729,12 +726,16 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
   spdlog::debug("domain {} (id {}): route -> {{active {}, previous {}}}", domain.name, domain.id,
                 route.active, route.previous);
   const Route before = plane_.route(domain.id).value_or(Route{});
-  change_route(domain, before, route, how, [&] {
-    if (how == How::canary_end || how == How::canary_failed || plane_.prepared(domain, workspace))
-      plane_.set_route(domain.id, route);
-    else
-      run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
-  }, orders);
+  change_route(
+      domain, before, route, how,
+      [&] {
+        if (how == How::canary_end || how == How::canary_failed ||
+            plane_.prepared(domain, workspace))
+          plane_.set_route(domain.id, route);
+        else
+          run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
+      },
+      orders);
 }
 
 RoutePlan ControlPlane::plan(const RouteRequest &request) const {
@@ -864,15 +865,17 @@ Workspace ControlPlane::history_workspace(const Domain &domain, uint64_t seq) co
 
 SwitchResult ControlPlane::switch_to(const std::string &domain, const std::string &workspace,
                                      Force force) {
-  return apply(plan({RouteRequest::Kind::switch_to, domain, workspace, 0, force}));
+  return apply(plan(RouteRequest::of(RouteRequest::Kind::switch_to, domain, workspace, 0, force)));
 }
 
 SwitchResult ControlPlane::revert(const std::string &domain, Force force) {
-  return apply(plan({RouteRequest::Kind::revert, domain, "", 0, force}));
+  return apply(plan(RouteRequest::of(RouteRequest::Kind::revert, domain, "", 0, force)));
 }
 
 SwitchResult ControlPlane::revert_to(const std::string &domain, uint64_t seq, Force force) {
-  return apply(plan({RouteRequest::Kind::revert_to, domain, "", seq, force}));
+  RouteRequest request = RouteRequest::of(RouteRequest::Kind::revert_to, domain, "", 0, force);
+  request.seq = seq;
+  return apply(plan(request));
 }
 
 size_t ControlPlane::container_connections() const {
@@ -952,12 +955,11 @@ Status ControlPlane::status() const {
   std::map<uint32_t, Route> routes;
   for (const auto &domain : domains) {
     const Route route = routes[domain.id] = plane_.route(domain.id).value_or(Route{});
-    status.domains.push_back({domain.name, domain.id, domain.bindings, name_of(route.active),
-                              name_of(route.previous), plane_.domain_counters(domain.id),
-                              store_.domain_check(domain.name), name_of(route.canary),
-                              route.canary_weight,
-                              route.canary == kNoId ? CanaryPolicy{}
-                                                    : orders_in_force(domain.name)});
+    status.domains.push_back(
+        {domain.name, domain.id, domain.bindings, name_of(route.active), name_of(route.previous),
+         plane_.domain_counters(domain.id), store_.domain_check(domain.name), name_of(route.canary),
+         route.canary_weight,
+         route.canary == kNoId ? CanaryPolicy{} : orders_in_force(domain.name)});
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =

@@ -58,6 +58,17 @@ struct RouteRequest {
   uint32_t weight = 0; // canary: percent of new connections
   // canary: its standing orders (promote_after_ms, revert_on_failure).
   CanaryPolicy policy;
+
+  static RouteRequest of(Kind kind, std::string domain, std::string workspace = "",
+                         uint32_t weight = 0, Force force = Force::no) {
+    RouteRequest request;
+    request.kind = kind;
+    request.domain = std::move(domain);
+    request.workspace = std::move(workspace);
+    request.weight = weight;
+    request.force = force;
+    return request;
+  }
 };
 
 // A route change worked out and not made: planning raises every refusal,
@@ -80,13 +91,13 @@ struct RoutePlan {
 struct Watched {
   Workspace workspace;
   HealthCheck check;
-  bool failing = false;        // the data plane's mark
-  std::optional<Health> last;  // the last verdict recorded
-  uint64_t netns = 0;          // other_netns: its namespace's inode (0: gone)
+  bool failing = false;       // the data plane's mark
+  std::optional<Health> last; // the last verdict recorded
+  uint64_t netns = 0;         // other_netns: its namespace's inode (0: gone)
 };
 struct WatchedCanary {
   std::string domain, workspace;
-  CanaryPolicy policy; // the defaults when none is recorded
+  CanaryPolicy policy;  // the defaults when none is recorded
   bool checked = false; // the canary workspace has a health check
   bool failing = false;
   // Since when its health has held: the later of the canary's orders and

@@ -104,7 +104,7 @@ static nlohmann::json health_json(const WorkspaceStatus &w) {
   return {{"check", to_json(w.health_check)},
           {"failing", w.failing},
           {"since", w.health && w.health->since_ns ? nlohmann::json(utc_time(w.health->since_ns))
-                                                  : nlohmann::json(nullptr)},
+                                                   : nlohmann::json(nullptr)},
           {"said", w.health ? nlohmann::json(w.health->said) : nlohmann::json(nullptr)}};
 }
 
@@ -277,10 +277,7 @@ std::string how_name(How how) {
   return "?";
 }
 
-namespace {
-
-
-} // namespace
+namespace {} // namespace
 
 nlohmann::json to_json(const std::vector<Event> &events) {
   nlohmann::json list = nlohmann::json::array();

@@ -75,7 +75,8 @@ void stream_events(zd_app_http *http, const zd_app_http_config config, zd_app_ht
     return;
   }
   harden(res);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(config.events_max_seconds);
+  const auto until =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config.events_max_seconds);
   auto last = std::make_shared<std::string>();
   res.set_chunked_content_provider(
       "text/event-stream",
@@ -101,8 +102,8 @@ void stream_events(zd_app_http *http, const zd_app_http_config config, zd_app_ht
           sink.done();
           return true;
         }
-        const std::string frame = data == *last ? std::string(": unchanged\n\n")
-                                                : "retry: 1000\ndata: " + data + "\n\n";
+        const std::string frame =
+            data == *last ? std::string(": unchanged\n\n") : "retry: 1000\ndata: " + data + "\n\n";
         *last = std::move(data);
         return sink.write(frame.data(), frame.size());
       },
@@ -119,9 +120,7 @@ zd_app_http_start_v1(const zd_app_http_config *config, zd_app_http_handle handle
     auto http = std::make_unique<zd_app_http>();
     httplib::Server &server = http->server;
     const size_t threads = kWorkers + config->max_streams;
-    server.new_task_queue = [threads] {
-      return new zd_http_server::BoundedPool(threads, kQueued);
-    };
+    server.new_task_queue = [threads] { return new zd_http_server::BoundedPool(threads, kQueued); };
     zd_http_server::bound(server, config->max_body, kTimeoutSeconds, kKeepAliveRequests);
 
     std::set<std::string> open_paths;
@@ -140,12 +139,11 @@ zd_app_http_start_v1(const zd_app_http_config *config, zd_app_http_handle handle
       return httplib::Server::HandlerResponse::Unhandled;
     });
     // httplib's own refusals (a body too long, a request it cannot parse).
-    server.set_error_handler(httplib::Server::HandlerWithResponse(
-        [](const httplib::Request &, httplib::Response &res) {
+    server.set_error_handler(
+        httplib::Server::HandlerWithResponse([](const httplib::Request &, httplib::Response &res) {
           if (res.body.empty() && !res.content_provider_)
             refuse(res, res.status, "invalid",
-                   res.status == 413 ? "the request body is too long"
-                                     : "the request was refused");
+                   res.status == 413 ? "the request body is too long" : "the request was refused");
           harden(res);
           return httplib::Server::HandlerResponse::Handled;
         }));

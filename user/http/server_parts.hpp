@@ -107,8 +107,8 @@ inline void bound(httplib::Server &server, size_t max_body, time_t timeout_secon
 // when this returns. Throws std::runtime_error when it cannot bind.
 inline uint16_t start(httplib::Server &server, std::thread &listener, const char *address,
                       uint16_t port) {
-  const int bound = port ? (server.bind_to_port(address, port) ? port : -1)
-                         : server.bind_to_any_port(address);
+  const int bound =
+      port ? (server.bind_to_port(address, port) ? port : -1) : server.bind_to_any_port(address);
   if (bound <= 0)
     throw std::runtime_error(std::string("cannot listen on ") + address + " port " +
                              std::to_string(port) + ": " + std::strerror(errno));

@@ -71,8 +71,8 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
      kMaxWorkspaces, BPF_F_NO_PREALLOC},
     {"verdicts", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Health), kMaxWorkspaces,
      BPF_F_NO_PREALLOC},
-    {"canaries", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::CanaryOrders),
-     kMaxDomains, BPF_F_NO_PREALLOC},
+    {"canaries", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::CanaryOrders), kMaxDomains,
+     BPF_F_NO_PREALLOC},
 }};
 
 // Maps a record version after 1 added, by index in kSpecs: from history
@@ -379,9 +379,8 @@ std::vector<Event> BpfStore::events() const {
     event.to = from_name(r.to);
     event.from_id = r.from_id;
     event.to_id = r.to_id;
-    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::promote)
-                    ? static_cast<How>(r.how)
-                    : How::switch_to;
+    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::promote) ? static_cast<How>(r.how)
+                                                                           : How::switch_to;
     event.weight = r.weight;
     event.pid = r.pid;
     event.uid = r.uid;
@@ -493,9 +492,8 @@ void BpfStore::set_health_check(std::string_view workspace,
     map(RecordMap::health_checks).erase(to_name(workspace));
   else
     map(RecordMap::health_checks)
-        .update(to_name(workspace), record::HealthCheck{to_record(check->check),
-                                                        check->interval_ms, check->rise,
-                                                        check->fall, 0});
+        .update(to_name(workspace), record::HealthCheck{to_record(check->check), check->interval_ms,
+                                                        check->rise, check->fall, 0});
 }
 
 std::optional<Health> BpfStore::health(uint32_t workspace) const {

@@ -120,8 +120,8 @@ template <typename T> T required(const json &body, const std::string &key) {
 }
 
 // The fields every release step takes: force, dry_run and the check.
-const std::set<std::string> kReleaseFields = {"force", "dry_run", "check", "check_timeout",
-                                              "check_retries", "no_check"};
+const std::set<std::string> kReleaseFields = {"force",         "dry_run",       "check",
+                                              "check_timeout", "check_retries", "no_check"};
 
 std::set<std::string> with_release_fields(std::set<std::string> fields) {
   fields.insert(kReleaseFields.begin(), kReleaseFields.end());
@@ -206,9 +206,8 @@ zd::Status read_status(const std::string &state) {
 }
 
 std::vector<zd::Event> read_history(const std::string &state, const std::string &domain) {
-  return zd::State(state).with(zd::Lock::shared, [&](zd::ControlPlane &control) {
-    return control.history(domain);
-  });
+  return zd::State(state).with(zd::Lock::shared,
+                               [&](zd::ControlPlane &control) { return control.history(domain); });
 }
 
 // The entry named `name` in a list of the status JSON; not_found if absent.
@@ -218,7 +217,6 @@ json named(const json &list, const std::string &kind, const std::string &name) {
       return entry;
   throw zd::Error(zd::Errc::not_found, "no " + kind + " named '" + zd::printable(name) + "'");
 }
-
 
 // POST /api/v1/domains/D/{switch,revert,canary}, DELETE .../canary.
 ApiReply release_route(const std::string &state, const ApiRequest &request,
@@ -254,8 +252,9 @@ ApiReply release_route(const std::string &state, const ApiRequest &request,
     }
     if (request.method != "POST")
       return method_not_allowed("POST (start or change) or DELETE (abort)");
-    const json body = body_of(
-        request, with_release_fields({"workspace", "weight", "promote_after", "revert_on_failure"}));
+    const json body =
+        body_of(request,
+                with_release_fields({"workspace", "weight", "promote_after", "revert_on_failure"}));
     route.kind = zd::RouteRequest::Kind::canary;
     route.workspace = required<std::string>(body, "workspace");
     route.weight = required<uint32_t>(body, "weight");
@@ -275,16 +274,16 @@ ApiReply api(const std::string &state, const ApiRequest &request,
   if (n == 0) {
     if (!get)
       return method_not_allowed("GET");
-    return json_reply({{"version", ZD_VERSION},
-                       {"layout", ZD_LAYOUT_VERSION},
-                       {"endpoints",
-                        {"GET /api/v1/status", "GET /api/v1/domains", "GET /api/v1/domains/D",
-                         "GET /api/v1/domains/D/history", "POST /api/v1/domains/D/switch",
-                         "POST /api/v1/domains/D/revert", "POST /api/v1/domains/D/canary",
-                         "DELETE /api/v1/domains/D/canary", "GET /api/v1/workspaces",
-                         "GET /api/v1/workspaces/W", "PUT /api/v1/workspaces/W/check",
-                         "DELETE /api/v1/workspaces/W/check", "GET /api/v1/history",
-                         "GET /api/v1/events", "GET /metrics"}}});
+    return json_reply(
+        {{"version", ZD_VERSION},
+         {"layout", ZD_LAYOUT_VERSION},
+         {"endpoints",
+          {"GET /api/v1/status", "GET /api/v1/domains", "GET /api/v1/domains/D",
+           "GET /api/v1/domains/D/history", "POST /api/v1/domains/D/switch",
+           "POST /api/v1/domains/D/revert", "POST /api/v1/domains/D/canary",
+           "DELETE /api/v1/domains/D/canary", "GET /api/v1/workspaces", "GET /api/v1/workspaces/W",
+           "PUT /api/v1/workspaces/W/check", "DELETE /api/v1/workspaces/W/check",
+           "GET /api/v1/history", "GET /api/v1/events", "GET /metrics"}}});
   }
   const std::string &what = path[0];
   if (n == 3 && what == "domains" && path[2] != "history")

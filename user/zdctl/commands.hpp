@@ -30,33 +30,33 @@ struct Options {
   bool xdp_generic = false;
   std::string group; // attach --group
   std::string domain, workspace;
-  std::vector<std::string> listen;       // domain add
-  std::string pid;                       // workspace add --pid
-  std::vector<std::string> sockets, fds; // workspace add --socket / --fd
-  bool systemd = false;                  // workspace add --systemd
-  std::vector<std::string> fdnames;      // workspace add --fdname
-  std::string via;                       // workspace add --via
-  uint64_t history_entry = 0;            // revert --to
-  uint32_t canary_weight = 0;            // canary --weight
-  bool canary_abort = false;             // canary --abort
-  std::string promote_after;             // canary --promote-after
-  bool no_revert_on_failure = false;     // canary --no-revert-on-failure
-  std::string check_interval;            // workspace set --check-interval
-  uint32_t rise = 2, fall = 3;           // workspace set --rise, --fall
-  std::string check;                     // switch, revert, domain set --check
-  std::string check_timeout;             // --check-timeout
-  std::optional<uint32_t> check_retries; // --check-retries
-  bool no_check = false;                 // --no-check
-  bool dry_run = false;                  // switch, revert --dry-run
-  bool drain_wait = false;               // drain --wait
-  std::string drain_timeout = "30s";     // drain --timeout (parse_duration)
-  bool kill_after = false;               // drain --kill-after
-  std::string metrics_listen;            // metrics --listen ADDRESS:PORT
-  std::string token_file;                // metrics, serve --token-file
+  std::vector<std::string> listen;             // domain add
+  std::string pid;                             // workspace add --pid
+  std::vector<std::string> sockets, fds;       // workspace add --socket / --fd
+  bool systemd = false;                        // workspace add --systemd
+  std::vector<std::string> fdnames;            // workspace add --fdname
+  std::string via;                             // workspace add --via
+  uint64_t history_entry = 0;                  // revert --to
+  uint32_t canary_weight = 0;                  // canary --weight
+  bool canary_abort = false;                   // canary --abort
+  std::string promote_after;                   // canary --promote-after
+  bool no_revert_on_failure = false;           // canary --no-revert-on-failure
+  std::string check_interval;                  // workspace set --check-interval
+  uint32_t rise = 2, fall = 3;                 // workspace set --rise, --fall
+  std::string check;                           // switch, revert, domain set --check
+  std::string check_timeout;                   // --check-timeout
+  std::optional<uint32_t> check_retries;       // --check-retries
+  bool no_check = false;                       // --no-check
+  bool dry_run = false;                        // switch, revert --dry-run
+  bool drain_wait = false;                     // drain --wait
+  std::string drain_timeout = "30s";           // drain --timeout (parse_duration)
+  bool kill_after = false;                     // drain --kill-after
+  std::string metrics_listen;                  // metrics --listen ADDRESS:PORT
+  std::string token_file;                      // metrics, serve --token-file
   std::string serve_listen = "127.0.0.1:9477"; // serve --listen ADDRESS:PORT
   bool metrics_public = false;                 // serve --metrics-public
-  std::string shell;                     // completion SHELL
-  const CLI::App *cli = nullptr;         // completion: the command line it describes
+  std::string shell;                           // completion SHELL
+  const CLI::App *cli = nullptr;               // completion: the command line it describes
 };
 
 void do_attach(const Options &opts);

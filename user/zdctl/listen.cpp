@@ -13,7 +13,8 @@
 namespace zdctl {
 
 ListenAddress parse_listen(const std::string &spec, const std::string &option) {
-  const std::string usage = option + " takes ADDRESS:PORT (e.g. 127.0.0.1:9477 or [::1]:9477), "
+  const std::string usage = option +
+                            " takes ADDRESS:PORT (e.g. 127.0.0.1:9477 or [::1]:9477), "
                             "not '" +
                             zd::printable(spec) + "'";
   const size_t colon = spec.rfind(':');
@@ -66,7 +67,6 @@ std::string read_token(const std::string &path) {
                                            "without spaces");
   return token;
 }
-
 
 std::string new_token() {
   unsigned char bytes[32];

@@ -17,7 +17,6 @@ struct ListenAddress {
   }
 };
 
-
 // ADDRESS:PORT, IPv6 in brackets: 127.0.0.1:9477, [::1]:9477. Literals
 // only: a name could resolve to an address nobody meant to expose. Throws
 // Error (invalid), naming the option it came from.

@@ -241,8 +241,8 @@ void workspace_set_options(CLI::App &cmd, Options &o) {
                  "over, to the previous workspace (default 3)")
       ->check(CLI::Range(1u, zd::kMaxHealthCount))
       ->needs(check);
-  auto *none = cmd.add_flag("--no-check", o.no_check,
-                            "remove its check, and any failing mark with it");
+  auto *none =
+      cmd.add_flag("--no-check", o.no_check, "remove its check, and any failing mark with it");
   none->excludes(check);
   cmd.parse_complete_callback([check, none] {
     if (check->count() == 0 && none->count() == 0)

@@ -15,12 +15,10 @@ json checked_json(const std::string &domain, const zd::Release &r, bool dry_run)
                       {"ok", p.answer.ok},
                       {"said", p.answer.said},
                       {"attempts", p.attempts}});
-  return {{"domain", domain},
-          {"changed", r.result.changed == zd::Changed::yes && !dry_run},
-          {"dry_run", dry_run},
-          {"check", zd::to_json(r.check)},
-          {"check_skipped", r.skipped},
-          {"probes", probes}};
+  return {
+      {"domain", domain},           {"changed", r.result.changed == zd::Changed::yes && !dry_run},
+      {"dry_run", dry_run},         {"check", zd::to_json(r.check)},
+      {"check_skipped", r.skipped}, {"probes", probes}};
 }
 
 json switch_json(const std::string &domain, const zd::Release &r, bool dry_run) {
@@ -42,7 +40,8 @@ json canary_json(const std::string &domain, const zd::Release &r, bool dry_run, 
 std::string probes_text(const zd::Release &r) {
   std::string text;
   for (const auto &p : r.probes)
-    text += (text.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " + p.answer.said;
+    text +=
+        (text.empty() ? "" : ", ") + zd::format_endpoint(p.target.address) + " " + p.answer.said;
   return text;
 }
 

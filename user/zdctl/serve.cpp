@@ -19,8 +19,8 @@
 #include "error.hpp"
 #include "http.hpp"
 #include "listen.hpp"
-#include "watcher.hpp"
 #include "parse.hpp"
+#include "watcher.hpp"
 
 namespace zdctl {
 
@@ -83,8 +83,8 @@ void do_serve(const Options &opts) {
   if (opts.metrics_public)
     open_paths.push_back("/metrics");
   open_paths.push_back(nullptr);
-  const zd_app_http_config config{where.address.c_str(), where.port,     token.c_str(),
-                                  open_paths.data(),     kMaxBody,       "/api/v1/events",
+  const zd_app_http_config config{where.address.c_str(), where.port,        token.c_str(),
+                                  open_paths.data(),     kMaxBody,          "/api/v1/events",
                                   kEventsIntervalMs,     kEventsMaxSeconds, kMaxStreams};
 
   // Blocked before the module's threads start, so they inherit the mask and

@@ -150,12 +150,12 @@ void Watcher::follow_canaries() {
       continue;
     try {
       zd::release(state, request, zd::CheckChoice{std::nullopt, true}, false);
-      spdlog::info("domain {}: canary {} {}", c.domain, c.workspace,
-                   request.kind == zd::RouteRequest::Kind::promote
-                       ? "promoted: its health held " +
-                             zd::format_duration(
-                                 std::chrono::milliseconds(c.policy.promote_after_ms))
-                       : "ended: it fails its health check");
+      spdlog::info(
+          "domain {}: canary {} {}", c.domain, c.workspace,
+          request.kind == zd::RouteRequest::Kind::promote
+              ? "promoted: its health held " +
+                    zd::format_duration(std::chrono::milliseconds(c.policy.promote_after_ms))
+              : "ended: it fails its health check");
     } catch (const zd::Error &e) {
       spdlog::warn("domain {}: canary {}: {}", c.domain, c.workspace, zd::printable(e.what()));
     }

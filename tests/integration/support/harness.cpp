@@ -324,7 +324,7 @@ std::string NetnsTest::status_json() {
 }
 
 Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6,
-                                const std::vector<std::string> &flags) {
+                               const std::vector<std::string> &flags) {
   const std::string p = std::to_string(port);
   std::vector<std::string> addrs = flags;
   addrs.push_back("127.0.0.1:" + p);

@@ -46,8 +46,8 @@ struct Conn {
 enum class ConnectError { none, refused, timeout, other };
 
 // Connects to host:port (v4 or v6 literal) within timeout.
-ConnectError connect_only(const std::string &host, int port, Conn &conn,
-                          std::string *why = nullptr, std::chrono::milliseconds timeout = 3s);
+ConnectError connect_only(const std::string &host, int port, Conn &conn, std::string *why = nullptr,
+                          std::chrono::milliseconds timeout = 3s);
 // Connects to host:port (v4 or v6 literal), reads the greeting line.
 // Returns an error (and errno text in why) instead of throwing.
 ConnectError connect_and_greet(const std::string &host, int port, Conn &conn,
