@@ -7,7 +7,7 @@
 # `status --json` says, and where new connections go.
 #
 # Usage: tests/crash/sweep.sh [--quick] [--race] BUILD_DIR
-#   --quick  the common commands only (ctest runs this: under a minute)
+#   --quick  the common commands only (ctest runs this: about three minutes)
 #   --race   a second zdctl takes the lock the moment the first is killed
 # Root only; runs in a private network + mount namespace with its own bpffs.
 set -euo pipefail
