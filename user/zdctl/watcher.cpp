@@ -1,5 +1,6 @@
 #include "watcher.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <optional>
 
@@ -18,9 +19,17 @@ namespace zdctl {
 
 namespace {
 
-// How often the watcher looks at the state: what bounds how late a check
-// falls due or a canary's order is carried out.
-constexpr std::chrono::milliseconds kTick{100};
+// The watcher reads the state when a probe falls due, and at least this often
+// (a check or a canary set meanwhile, a promotion due): what bounds how late
+// a canary's order is carried out. Reading more often would cost the host CPU
+// for nothing: each read opens the state's pins under its lock.
+constexpr std::chrono::milliseconds kIdle{1000};
+// ...and at most this often.
+constexpr std::chrono::milliseconds kTick{50};
+
+zd::Watch read_watch(const zd::State &state) {
+  return state.with(zd::Lock::shared, [](zd::ControlPlane &control) { return control.watch(); });
+}
 
 int64_t realtime_ns() {
   timespec now{};
@@ -74,31 +83,38 @@ bool Watcher::sleep_for(std::chrono::milliseconds pause) {
 }
 
 void Watcher::run() {
-  std::string trouble; // what stops the checks, said once (not at every tick)
+  std::string trouble; // what stops the checks, said once (not at every pass)
+  std::chrono::milliseconds pause = kIdle;
   do {
     try {
-      check_workspaces(Clock::now());
-      follow_canaries();
+      const zd::State state(state_);
+      zd::Watch watch = read_watch(state);
+      const auto [wrote, next_due] = check_workspaces(state, watch, Clock::now());
+      if (wrote)
+        watch = read_watch(state); // a canary that just failed is ended in this same pass
+      follow_canaries(state, watch);
+      pause = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(next_due - Clock::now()),
+                         kTick, kIdle);
       if (!trouble.empty())
         spdlog::info("health checks: running again");
       trouble.clear();
     } catch (const std::exception &e) {
-      // A state being upgraded or detached: try again at the next tick.
+      // A state being upgraded or detached: try again a little later.
       const std::string why = zd::printable(e.what());
       if (why != trouble)
-        spdlog::warn("health checks: {} (trying again every {} ms)", why, kTick.count());
+        spdlog::warn("health checks: {} (trying again every {} ms)", why, kIdle.count());
       trouble = why;
+      pause = kIdle;
     }
-  } while (sleep_for(kTick));
+  } while (sleep_for(pause));
 }
 
 // Each workspace due is probed once; `fall` failures in a row mark it
 // failing, `rise` successes clear the mark. Only a change of verdict is
 // written, so a steady state costs the state nothing.
-void Watcher::check_workspaces(Clock::time_point now) {
-  const zd::State state(state_);
-  const zd::Watch watch =
-      state.with(zd::Lock::shared, [](zd::ControlPlane &control) { return control.watch(); });
+Watcher::Pass Watcher::check_workspaces(const zd::State &state, const zd::Watch &watch,
+                                        Clock::time_point now) {
+  Pass pass{false, now + kIdle};
   std::map<std::string, Streak> kept;
   for (const zd::Watched &w : watch.workspaces) {
     Streak streak = streaks_.count(w.workspace.name) ? streaks_[w.workspace.name] : Streak{};
@@ -110,13 +126,18 @@ void Watcher::check_workspaces(Clock::time_point now) {
       answer.ok ? (++streak.good, streak.bad = 0) : (++streak.bad, streak.good = 0);
       const bool fails = !answer.ok && streak.bad >= w.check.fall;
       const bool passes = answer.ok && streak.good >= w.check.rise;
-      // A verdict is written when it differs from the mark, or is the first.
+      // A verdict is written when it differs from the mark or from the
+      // record (a serve killed between the two writes left them apart), or
+      // is the first.
       const bool first = !w.last && (fails || passes);
-      if (first || (fails && !w.failing) || (passes && w.failing)) {
+      const bool recorded_failing = w.last && w.last->failing;
+      if (first || (fails && (!w.failing || !recorded_failing)) ||
+          (passes && (w.failing || recorded_failing))) {
         const zd::Health health{fails, realtime_ns(), answer.said};
         const bool written = state.with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
           return control.record_health(w.workspace.name, w.workspace.id, health);
         });
+        pass.wrote |= written;
         if (written)
           spdlog::info("workspace {}: {} ({})", w.workspace.name,
                        fails ? "failing its check: new connections pass it over"
@@ -124,18 +145,17 @@ void Watcher::check_workspaces(Clock::time_point now) {
                        answer.said);
       }
     }
+    pass.next_due = std::min(pass.next_due, streak.next);
     kept[w.workspace.name] = streak;
   }
   streaks_ = std::move(kept);
+  return pass;
 }
 
 // A failing canary ends at once (unless told to stay); one whose health held
 // --promote-after becomes active. Both are route changes like any other:
 // planned and made under the lock, in history with how they came.
-void Watcher::follow_canaries() {
-  const zd::State state(state_);
-  const zd::Watch watch =
-      state.with(zd::Lock::shared, [](zd::ControlPlane &control) { return control.watch(); });
+void Watcher::follow_canaries(const zd::State &state, const zd::Watch &watch) {
   const int64_t now = realtime_ns();
   for (const zd::WatchedCanary &c : watch.canaries) {
     zd::RouteRequest request;

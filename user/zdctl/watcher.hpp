@@ -15,6 +15,11 @@
 #include <string>
 #include <thread>
 
+namespace zd {
+class State;
+struct Watch;
+} // namespace zd
+
 namespace zdctl {
 
 class Watcher {
@@ -34,9 +39,16 @@ private:
     Clock::time_point next{};
   };
 
+  // What one pass over the checks did: a verdict written, and when the next
+  // probe falls due.
+  struct Pass {
+    bool wrote = false;
+    Clock::time_point next_due;
+  };
+
   void run();
-  void check_workspaces(Clock::time_point now);
-  void follow_canaries();
+  Pass check_workspaces(const zd::State &state, const zd::Watch &watch, Clock::time_point now);
+  void follow_canaries(const zd::State &state, const zd::Watch &watch);
   bool sleep_for(std::chrono::milliseconds pause); // false once stopping
 
   const std::string state_;
