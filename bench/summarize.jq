@@ -75,6 +75,7 @@ def xdp_summary:
   | ($meta.switching // {ran: false, unavailable: ($meta.failed // "not run")}) as $sw
   | {
     failed: ($meta.failed // null),
+    carried_over: ($meta.carried_over // null),
     parameters: $meta.parameters,
     topology: $meta.topology,
     ethtool: $meta.ethtool,

@@ -4,9 +4,11 @@
 # containers (bench/xdp.sh), and rewrites docs/benchmarks.md,
 # docs/benchmarks.json and the docs/bench-*.png plots.
 #
-# Usage: scripts/bench.sh [--quick] [--xdp-only] [--out DIR]
+# Usage: scripts/bench.sh [--quick] [--xdp-only | --no-xdp] [--out DIR]
 #   --quick     5 short rounds and 10 s switch-under-load runs
 #   --xdp-only  only the XDP data plane part (report: build-bench/xdp-report/)
+#   --no-xdp    all but the XDP part, whose rows are carried over from the
+#               report already in the output directory (its benchmarks.json)
 #   --out       where the report goes (default: docs/ of this repo)
 #
 # Everything runs in a private network + mount namespace (unshare -n -m) with
@@ -18,18 +20,20 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 xdp_only=0
+no_xdp=0
 out=
 args=("$@")
 while (($#)); do
   case $1 in
   --quick) quick=1 ;;
   --xdp-only) xdp_only=1 ;;
+  --no-xdp) no_xdp=1 ;;
   --out)
     out=$(mkdir -p "$2" && cd "$2" && pwd)
     shift
     ;;
   -h | --help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -79,11 +83,21 @@ if [[ -z ${ZD_BENCH_INNER:-} ]]; then
   # A run of one part does not overwrite the whole report in docs/.
   ((xdp_only)) && out=${out:-$build/xdp-report}
   out=${out:-$repo/docs}
+  ((xdp_only && no_xdp)) && die "--xdp-only and --no-xdp exclude each other"
+  if ((no_xdp)); then
+    # The rows to carry over, taken now: the run rewrites $out/benchmarks.json.
+    prev=$out/benchmarks.json
+    jq -e '.xdp.runs | length > 0' "$prev" >/dev/null 2>&1 ||
+      die "--no-xdp: $prev holds no XDP rows to carry over (run without --no-xdp)"
+    mkdir -p "$build"
+    cp "$prev" "$build/xdp-carried.json"
+    export ZD_BENCH_XDP_FROM=$build/xdp-carried.json
+  fi
   log "building in $build"
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZD_BUILD_TESTS=OFF >/dev/null
   cmake --build "$build" -j2 --target zdctl zd-loadgen zd-analyze zd-switchbench zd-scale >/dev/null
   export ZD_BENCH_INNER=1 ZD_BENCH_BUILD=$build ZD_BENCH_QUICK=$quick ZD_BENCH_OUT=$out
-  export ZD_BENCH_XDP_ONLY=$xdp_only
+  export ZD_BENCH_XDP_ONLY=$xdp_only ZD_BENCH_NO_XDP=$no_xdp
   export ZD_BENCH_START=$(date +%s)
   exec unshare -n -m -- "$0" "${args[@]}"
 fi
@@ -93,6 +107,7 @@ B=$ZD_BENCH_BUILD
 quick=$ZD_BENCH_QUICK
 out=$ZD_BENCH_OUT
 xdp_only=${ZD_BENCH_XDP_ONLY:-0}
+no_xdp=${ZD_BENCH_NO_XDP:-0}
 mount --make-rprivate /
 W=$(mktemp -d /tmp/zd-bench.XXXXXX)
 pids=()
@@ -293,9 +308,21 @@ if [[ -n ${ZD_BENCH_XDP_PHASE:-} ]]; then
   exit 0
 fi
 mkdir -p "$W/xdp"
-log "XDP data plane (bench/xdp.sh), in a namespace of its own"
 xdp_rc=0
-ZD_BENCH_XDP_PHASE=$W/xdp unshare -n -m -- "$0" "${args[@]}" || xdp_rc=$?
+if ((no_xdp)); then
+  # --no-xdp: the raw files of the run that wrote the previous report, rebuilt
+  # from its benchmarks.json (the XDP part's meta.json under the names
+  # summarize.jq gives it, and every run), so its rows come out as they were.
+  log "XDP data plane: not run (--no-xdp); its rows are carried over from the previous report"
+  jq '.generated as $g | .quick as $q | .xdp | {variants, unavailable, leftovers, ethtool, parameters,
+      topology, switching: .switch_under_load,
+      carried_over: (.carried_over // {generated: $g, quick: $q})}' \
+    "$ZD_BENCH_XDP_FROM" >"$W/xdp/meta.json"
+  jq -c '.xdp.runs[]' "$ZD_BENCH_XDP_FROM" >"$W/xdp/wrk.jsonl"
+else
+  log "XDP data plane (bench/xdp.sh), in a namespace of its own"
+  ZD_BENCH_XDP_PHASE=$W/xdp unshare -n -m -- "$0" "${args[@]}" || xdp_rc=$?
+fi
 if ((xdp_rc)); then
   ((xdp_only)) && die "the XDP part failed (exit $xdp_rc)"
   log "the XDP part failed (exit $xdp_rc); the report says so and goes on"
