@@ -230,13 +230,16 @@ not depend on idle cores. A missed target is discussed under
 ## Variants
 
 Backend: one nginx $(q .machine.nginx) ("blue", \`worker_processes 1\`, \`return 200 "blue\n"\`,
-keep-alive on) on 127.0.0.1:8001; a second one ("green") on 127.0.0.1:8002 for switching. The
+keep-alive on) on 127.0.0.1:8001 (and 8003, 8005: the sockets of zd-health's and zd-canary's
+workspaces, in the same process); a second one ("green") on 127.0.0.1:8002 for switching. The
 same backend serves every variant:
 
 | variant | client connects to | path to the backend |
 |---|---|---|
 | direct | 127.0.0.1:8001 | none: the backend's own port |
 | zd | 10.99.0.1:80 | sk_lookup steers the SYN to blue's listening socket (\`zdctl workspace add blue --pid PID --socket tcp://127.0.0.1:8001\`) |
+| zd-health | 10.99.0.5:80 | as zd, to a workspace with a health check (\`zdctl workspace add blue-checked --pid PID --socket tcp://127.0.0.1:8003\`, \`workspace set blue-checked --check tcp --check-interval $(q .parameters.check_interval_seconds)s\`) that \`zdctl serve --listen 127.0.0.1:0\` runs through the rounds; its verdict (healthy) is what sk_lookup reads in the health map |
+| zd-canary | 10.99.0.6:80 | as zd (active workspace blue), with \`zdctl canary web-canary blue-canary --weight $(q .parameters.canary_weight)\` (\`blue-canary\`: \`--socket tcp://127.0.0.1:8005\`, the same nginx): every new connection pays the 4-tuple hash and the canary's pick |
 | nginx | 10.99.0.2:80 | nginx reverse proxy, 1 worker, \`proxy_pass\` with upstream \`keepalive 128\` |
 | haproxy | 10.99.0.3:80 | HAProxy $(q .machine.haproxy), \`mode http\`, \`nbthread 1\`, \`http-reuse always\` |
 | nftables | 10.99.0.4:80 | \`nat output\` chain: \`ip daddr 10.99.0.4 tcp dport 80 dnat to 127.0.0.1:8001\` |
@@ -269,8 +272,23 @@ for mode in close keepalive; do
   q --arg m "$mode" '.zd_vs as $z | $z[$m] | to_entries[] |
     "zd / \(.key) = \(.value.median) [\(.value.min)-\(.value.max)] req/s; \(.key) uses \($z.cpu_per_request_other_over_zd[$m][.key].median)x [\($z.cpu_per_request_other_over_zd[$m][.key].min)-\($z.cpu_per_request_other_over_zd[$m][.key].max)] zd'"'"'s CPU per request"' | sed 's/^/- /'
   echo
+  echo "What a health check and a canary cost on their own: zd-health and zd-canary against plain zd"
+  echo "in the same rounds (req/s ratio, and their CPU time per request / zd's; medians [min-max]):"
+  q --arg m "$mode" '.features[$m] | to_entries[] |
+    "\(.key) / zd = \(.value.over_zd.median) [\(.value.over_zd.min)-\(.value.over_zd.max)] req/s; \(.key) uses \(.value.cpu_it_over_zd.median)x [\(.value.cpu_it_over_zd.min)-\(.value.cpu_it_over_zd.max)] zd'"'"'s CPU per request"' | sed 's/^/- /'
+  echo
 done
 cat <<EOF
+**zd-health and zd-canary in this run.** $(q '.features.health | "zdctl serve probed blue-checked every \(.interval_s) s (a TCP connect to 127.0.0.1:8003, about \(.probes) probes over the \(.serve_seconds) s of the main rounds) and used \(.serve_cpu_ms) ms of CPU in that time (\(.serve_cpu_ms / 10 / .serve_seconds * 1000 | round / 1000) % of one core: its watcher wakes every 100 ms); the verdict after the rounds: \(if .check.failing then "failing" else "healthy" end) since \(.check.since) (\(.check.said))."')
+The health map is an array indexed by workspace id, so \`zd_healthy()\` reads an entry on every
+new connection of every zd variant, checked or not: a workspace without a check reads its
+zeroed entry (healthy), and what zd-health adds is the verdict being there, and zdctl serve
+running beside the load. $(q '.features.canary | "The canary took \(.canary_steered) of web-canary'"'"'s \(.domain_steered) steered connections (\(.share * 100 * 10 | round / 10) %, for a weight of \(.weight) %)."')
+\`zd_dispatch\`'s run time per lookup during each variant's runs (\`BPF_ENABLE_STATS\`, read
+before and after each run; median over rounds, ns): $(q '[.variants.close[] | select(.bpf_ns_per_run.median != null) | "\(.variant) \(.bpf_ns_per_run.median)"] | join(", ")') (short-lived);
+in the runs of direct, nginx, HAProxy and nftables it takes its miss path (no domain at the
+address the SYN looks for).
+
 ![req/s relative to direct](bench-variants.png)
 
 ## Switch under load
