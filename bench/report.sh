@@ -197,7 +197,7 @@ Do not edit: the script rewrites this page, [benchmarks.json](benchmarks.json) (
 figure) and the \`bench-*.png\` plots. The full run is \`sudo scripts/bench.sh\` (7 rounds x 10 s,
 35 s under switching, about 35 minutes); \`--quick\` finishes in under 5 minutes;
 \`--xdp-only\` runs the [XDP data plane](#xdp-data-plane-containers-behind-veth-pairs) part alone,
-\`--no-xdp\` all but that part (about 22 minutes), whose rows it carries over from the previous report.
+\`--no-xdp\` all but that part (about 23 minutes), whose rows it carries over from the previous report.
 
 Everything runs in a private network + mount namespace (\`unshare -n -m\`) with its own bpffs,
 over loopback (the XDP data plane part: over veth pairs, in a namespace of its own). The machine
@@ -394,7 +394,8 @@ preallocated hashes and arrays are paid up front):
 $(q '[.scale.map_memory.one_domain, .scale.map_memory.many_domains] | transpose[] | "| \(.[0].pin) | \(.[0].type) | \(.[0].max_entries) | \(.[0].bytes_memlock) | \(.[1].bytes_memlock) |"')
 | **total** | | | $(q .scale.map_memory.one_domain_total_bytes) | $(q .scale.map_memory.many_domains_total_bytes) |
 
-BPF run time of \`zd_dispatch\` (\`BPF_ENABLE_STATS\`, held only during the run): $(q '.bpf_run_time.main | "\(.avg_ns) ns per lookup over \(.runs) lookups"') with 1 domain,
+BPF run time of \`zd_dispatch\` (\`BPF_ENABLE_STATS\`, held only during the run): $(q '.bpf_run_time.main | "\(.avg_ns) ns per lookup over \(.runs) lookups"') in the main rounds
+(web, plus web-health and web-canary: see zd-health and zd-canary above for each variant's runs),
 $(q '.bpf_run_time.many_domains | "\(.avg_ns) ns per lookup over \(.runs) lookups"') with $(q .scale.domains) domains
 (every new connection in the namespace runs it, including those to direct, the proxies' ports,
 and the proxies' own upstream connections).
