@@ -1,8 +1,8 @@
 # Folds the raw measurements of scripts/bench.sh into docs/benchmarks.json:
 # medians with min/max, ratios taken round by round (variants of one round ran
 # back to back, so their ratio cancels most of the noise of a shared VM), and
-# the targets of issue 3 (and of issue 8 for the XDP data plane, bench/xdp.sh)
-# with met/missed. With $xdp_only == 1 only the XDP part ran: the other inputs
+# the targets of issue 3 (of issue 8 for the XDP data plane, bench/xdp.sh, and
+# of issue 10 for health state and canaries) with met/missed. With $xdp_only == 1 only the XDP part ran: the other inputs
 # are null and only .xdp and its targets are written.
 
 def median: sort | if length == 0 then null
@@ -33,6 +33,7 @@ def table($runs; $rounds; $variants):
     errors: ($r | map(.socket_errors + .non2xx) | add),
     cpu_us_per_req: ($r | map(.cpu_us_per_req) | spread | map_values(r3)),
     server_cpu_us_per_req: ($r | map(.server_cpu_us_per_req) | spread | map_values(r3)),
+    bpf_ns_per_run: ($r | map(.bpf_ns_per_run // empty) | spread | map_values(r3)),
     ratio_to_direct: ratio($rounds; $v; "direct")
   }];
 
@@ -75,6 +76,7 @@ def xdp_summary:
   | ($meta.switching // {ran: false, unavailable: ($meta.failed // "not run")}) as $sw
   | {
     failed: ($meta.failed // null),
+    carried_over: ($meta.carried_over // null),
     parameters: $meta.parameters,
     topology: $meta.topology,
     ethtool: $meta.ethtool,
@@ -128,7 +130,7 @@ xdp_summary as $xdp
 | ($wrk[0] | map(select(.phase == "scale"))) as $scale_runs
 | ($main | by_round) as $mr
 | ($scale_runs | by_round) as $sr
-| ["direct", "zd", "nginx", "haproxy", "nftables"] as $variants
+| ["direct", "zd", "zd-health", "zd-canary", "nginx", "haproxy", "nftables"] as $variants
 | {
   close: table($main | map(select(.mode == "close")); $mr.close; $variants),
   keepalive: table($main | map(select(.mode == "keepalive")); $mr.keepalive; $variants)
@@ -143,6 +145,14 @@ xdp_summary as $xdp
     (["direct", "nginx", "haproxy", "nftables"] | map({key: ., value: cpuratio($mr[$m]; .; "zd")})
      | from_entries)}) | from_entries)
 } as $zd_vs
+# zd with a health check / with a canary: against direct (the targets) and
+# against plain zd in the same rounds (what the feature itself costs).
+| (["close", "keepalive"] | map(. as $m | {key: $m, value:
+    (["zd-health", "zd-canary"] | map(. as $v | {key: $v, value: {
+      over_direct: ratio($mr[$m]; $v; "direct"),
+      over_zd: ratio($mr[$m]; $v; "zd"),
+      cpu_direct_over_it: cpuratio($mr[$m]; "direct"; $v),
+      cpu_it_over_zd: cpuratio($mr[$m]; $v; "zd")}}) | from_entries)}) | from_entries) as $features
 | (["close", "keepalive"] | map({key: ., value: (. as $m | {
     one_domain_zd_over_direct: ratio($mr[$m]; "zd"; "direct"),
     many_domains_zd_over_direct: ratio($sr[$m]; "zd"; "direct"),
@@ -158,6 +168,7 @@ xdp_summary as $xdp
   parameters: $params,
   variants: $tables,
   zd_vs: $zd_vs,
+  features: ($features + {health: $extras[0].health, canary: $extras[0].canary}),
   switch_under_load: ($sul[0] + {loadgen: $sulload[0], switch_cli: $sulcli[0]}),
   switch_latency: {
     one_domain: {cli: $lat1cli[0], map: $lat1map[0]},
@@ -183,6 +194,14 @@ xdp_summary as $xdp
    cpu: $zd_vs.cpu_per_request_other_over_zd.close.direct.median},
   {name: "zd / direct, keep-alive", want: ">= 0.98", value: ($tables.keepalive[1].ratio_to_direct.median),
    cpu: $zd_vs.cpu_per_request_other_over_zd.keepalive.direct.median},
+  {name: "zd-health / direct, short-lived", want: ">= 0.98", value: $features.close["zd-health"].over_direct.median,
+   cpu: $features.close["zd-health"].cpu_direct_over_it.median},
+  {name: "zd-health / direct, keep-alive", want: ">= 0.98", value: $features.keepalive["zd-health"].over_direct.median,
+   cpu: $features.keepalive["zd-health"].cpu_direct_over_it.median},
+  {name: "zd-canary / direct, short-lived", want: ">= 0.98", value: $features.close["zd-canary"].over_direct.median,
+   cpu: $features.close["zd-canary"].cpu_direct_over_it.median},
+  {name: "zd-canary / direct, keep-alive", want: ">= 0.98", value: $features.keepalive["zd-canary"].over_direct.median,
+   cpu: $features.keepalive["zd-canary"].cpu_direct_over_it.median},
   {name: "zd / nginx, short-lived", want: ">= 1.3", value: $zd_vs.close.nginx.median,
    ceiling: ratio($mr.close; "direct"; "nginx").median,
    cpu: $zd_vs.cpu_per_request_other_over_zd.close.nginx.median},

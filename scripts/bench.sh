@@ -4,9 +4,11 @@
 # containers (bench/xdp.sh), and rewrites docs/benchmarks.md,
 # docs/benchmarks.json and the docs/bench-*.png plots.
 #
-# Usage: scripts/bench.sh [--quick] [--xdp-only] [--out DIR]
+# Usage: scripts/bench.sh [--quick] [--xdp-only | --no-xdp] [--out DIR]
 #   --quick     5 short rounds and 10 s switch-under-load runs
 #   --xdp-only  only the XDP data plane part (report: build-bench/xdp-report/)
+#   --no-xdp    all but the XDP part, whose rows are carried over from the
+#               report already in the output directory (its benchmarks.json)
 #   --out       where the report goes (default: docs/ of this repo)
 #
 # Everything runs in a private network + mount namespace (unshare -n -m) with
@@ -18,18 +20,20 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
 xdp_only=0
+no_xdp=0
 out=
 args=("$@")
 while (($#)); do
   case $1 in
   --quick) quick=1 ;;
   --xdp-only) xdp_only=1 ;;
+  --no-xdp) no_xdp=1 ;;
   --out)
     out=$(mkdir -p "$2" && cd "$2" && pwd)
     shift
     ;;
   -h | --help)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *)
@@ -79,11 +83,21 @@ if [[ -z ${ZD_BENCH_INNER:-} ]]; then
   # A run of one part does not overwrite the whole report in docs/.
   ((xdp_only)) && out=${out:-$build/xdp-report}
   out=${out:-$repo/docs}
+  ((xdp_only && no_xdp)) && die "--xdp-only and --no-xdp exclude each other"
+  if ((no_xdp)); then
+    # The rows to carry over, taken now: the run rewrites $out/benchmarks.json.
+    prev=$out/benchmarks.json
+    jq -e '.xdp.runs | length > 0' "$prev" >/dev/null 2>&1 ||
+      die "--no-xdp: $prev holds no XDP rows to carry over (run without --no-xdp)"
+    mkdir -p "$build"
+    cp "$prev" "$build/xdp-carried.json"
+    export ZD_BENCH_XDP_FROM=$build/xdp-carried.json
+  fi
   log "building in $build"
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZD_BUILD_TESTS=OFF >/dev/null
   cmake --build "$build" -j2 --target zdctl zd-loadgen zd-analyze zd-switchbench zd-scale >/dev/null
   export ZD_BENCH_INNER=1 ZD_BENCH_BUILD=$build ZD_BENCH_QUICK=$quick ZD_BENCH_OUT=$out
-  export ZD_BENCH_XDP_ONLY=$xdp_only
+  export ZD_BENCH_XDP_ONLY=$xdp_only ZD_BENCH_NO_XDP=$no_xdp
   export ZD_BENCH_START=$(date +%s)
   exec unshare -n -m -- "$0" "${args[@]}"
 fi
@@ -93,6 +107,7 @@ B=$ZD_BENCH_BUILD
 quick=$ZD_BENCH_QUICK
 out=$ZD_BENCH_OUT
 xdp_only=${ZD_BENCH_XDP_ONLY:-0}
+no_xdp=${ZD_BENCH_NO_XDP:-0}
 mount --make-rprivate /
 W=$(mktemp -d /tmp/zd-bench.XXXXXX)
 pids=()
@@ -128,6 +143,9 @@ scale_rounds=${ZD_BENCH_SCALE_ROUNDS:-$scale_rounds}
 # while the second core idles, which hides server-side cost (see bench/analysis.md).
 wrk_threads=${ZD_BENCH_WRK_THREADS:-2} wrk_close_conns=16 wrk_ka_conns=32
 wrk_cmd=(wrk) # how wrk_json runs wrk (bench/xdp.sh runs it in its client namespace)
+# zd-canary: the share of new connections its canary takes; zd-health: how
+# often zdctl serve probes its workspace.
+canary_weight=${ZD_BENCH_CANARY_WEIGHT:-50} check_interval_s=1
 
 # http_get ADDR PORT: the body of GET / (bash only, no client dependency).
 http_get() {
@@ -210,11 +228,20 @@ run_rounds() {
   local phase=$1 n=$2 r i k mode
   shift 2
   local vs=("$@")
+  local p0 p1 line
   for ((r = 1; r <= n; r++)); do
     for mode in close keepalive; do
       for ((i = 0; i < ${#vs[@]}; i++)); do
         k=$(((i + r) % ${#vs[@]}))
-        wrk_json "${vs[$k]}" "$mode" "$r" "$phase" >>"$W/wrk.jsonl"
+        # zd_dispatch's run time during this run alone (BPF_ENABLE_STATS):
+        # every new connection in the namespace runs it, whichever variant.
+        p0=$(progstats)
+        line=$(wrk_json "${vs[$k]}" "$mode" "$r" "$phase")
+        p1=$(progstats)
+        jq -c --argjson a "$p0" --argjson b "$p1" '. + {bpf_runs: ($b.run_cnt - $a.run_cnt),
+          bpf_ns_per_run: (if $b.run_cnt > $a.run_cnt then
+            (($b.run_time_ns - $a.run_time_ns) / ($b.run_cnt - $a.run_cnt) * 10 | round / 10) else null end)}' \
+          <<<"$line" >>"$W/wrk.jsonl"
       done
     done
     log "$phase: round $r/$n done"
@@ -242,8 +269,10 @@ write_report() {
   params=$(jq -n --argjson rounds "$rounds" --argjson dur "$dur" \
     --argjson sul "$sul_dur" --argjson t "$wrk_threads" --argjson cc "$wrk_close_conns" \
     --argjson kc "$wrk_ka_conns" --argjson sr "$scale_rounds" \
+    --argjson cw "$canary_weight" --argjson ci "$check_interval_s" \
     '{rounds:$rounds,seconds_per_run:$dur,switch_under_load_seconds:$sul,wrk_threads:$t,
-      wrk_close_connections:$cc,wrk_keepalive_connections:$kc,scale_rounds:$sr}')
+      wrk_close_connections:$cc,wrk_keepalive_connections:$kc,scale_rounds:$sr,
+      canary_weight:$cw,check_interval_seconds:$ci}')
 
   # The XDP part's raw files (bench/xdp.sh), or why there are none.
   [[ -s $W/xdp/meta.json ]] || jq -n --arg rc "${xdp_rc:-?}" \
@@ -254,7 +283,7 @@ write_report() {
     --argjson xdp_only "$xdp_only" --argjson machine "$tool_versions" --argjson quick "$quick"
     --argjson params "$params")
   if ((xdp_only)); then
-    for n in wrk sul sulload sulcli lat1cli lat1map lat2cli lat2map scale mem1 mem2 s0 s1 s2 s3; do
+    for n in wrk sul sulload sulcli lat1cli lat1map lat2cli lat2map scale extras mem1 mem2 s0 s1 s2 s3; do
       inputs+=(--argjson "$n" null)
     done
     jq -n "${inputs[@]}" -f "$repo/bench/summarize.jq" >"$out/benchmarks.json"
@@ -264,7 +293,7 @@ write_report() {
       --slurpfile sulcli "$W/sul.cli.json" \
       --slurpfile lat1cli "$W/lat1.cli.json" --slurpfile lat1map "$W/lat1.map.json" \
       --slurpfile lat2cli "$W/lat2.cli.json" --slurpfile lat2map "$W/lat2.map.json" \
-      --slurpfile scale "$W/scale.json" \
+      --slurpfile scale "$W/scale.json" --slurpfile extras "$W/extras.json" \
       --argjson mem1 "$mem1" --argjson mem2 "$mem2" \
       --argjson s0 "$stats0" --argjson s1 "$stats1" --argjson s2 "$stats2" --argjson s3 "$stats3" \
       "${inputs[@]}" -f "$repo/bench/summarize.jq" >"$out/benchmarks.json"
@@ -293,9 +322,21 @@ if [[ -n ${ZD_BENCH_XDP_PHASE:-} ]]; then
   exit 0
 fi
 mkdir -p "$W/xdp"
-log "XDP data plane (bench/xdp.sh), in a namespace of its own"
 xdp_rc=0
-ZD_BENCH_XDP_PHASE=$W/xdp unshare -n -m -- "$0" "${args[@]}" || xdp_rc=$?
+if ((no_xdp)); then
+  # --no-xdp: the raw files of the run that wrote the previous report, rebuilt
+  # from its benchmarks.json (the XDP part's meta.json under the names
+  # summarize.jq gives it, and every run), so its rows come out as they were.
+  log "XDP data plane: not run (--no-xdp); its rows are carried over from the previous report"
+  jq '.generated as $g | .quick as $q | .xdp | {variants, unavailable, leftovers, ethtool, parameters,
+      topology, switching: .switch_under_load,
+      carried_over: (.carried_over // {generated: $g, quick: $q})}' \
+    "$ZD_BENCH_XDP_FROM" >"$W/xdp/meta.json"
+  jq -c '.xdp.runs[]' "$ZD_BENCH_XDP_FROM" >"$W/xdp/wrk.jsonl"
+else
+  log "XDP data plane (bench/xdp.sh), in a namespace of its own"
+  ZD_BENCH_XDP_PHASE=$W/xdp unshare -n -m -- "$0" "${args[@]}" || xdp_rc=$?
+fi
 if ((xdp_rc)); then
   ((xdp_only)) && die "the XDP part failed (exit $xdp_rc)"
   log "the XDP part failed (exit $xdp_rc); the report says so and goes on"
@@ -314,7 +355,10 @@ sysctl -q -w net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
   net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.lo.route_localnet=1
 ulimit -n "$(ulimit -Hn)" # zd-scale holds one socket per workspace
 
-start_nginx blue 'server { listen 127.0.0.1:8001 backlog=8192; location / { return 200 "blue\n"; } }'
+# blue also listens on 8003 and 8005, the sockets of the workspaces of
+# zd-health and zd-canary: one process serves every variant.
+start_nginx blue 'server { listen 127.0.0.1:8001 backlog=8192; listen 127.0.0.1:8003 backlog=8192;
+  listen 127.0.0.1:8005 backlog=8192; location / { return 200 "blue\n"; } }'
 start_nginx green 'server { listen 127.0.0.1:8002 backlog=8192; location / { return 200 "green\n"; } }'
 start_nginx proxy 'upstream backend { server 127.0.0.1:8001; keepalive 128; keepalive_requests 100000000; }
   server { listen 10.99.0.2:80 backlog=8192; location / { proxy_pass http://backend;
@@ -349,18 +393,42 @@ table ip zdbench {
 }
 EOF
 
-wait_body 127.0.0.1 8001 blue
+for port in 8001 8003 8005; do wait_body 127.0.0.1 $port blue; done
 wait_body 127.0.0.1 8002 green
 "${Z[@]}" attach >/dev/null
 "${Z[@]}" domain add web --listen tcp://10.99.0.1:80 >/dev/null
 "${Z[@]}" workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:8001 >/dev/null
 "${Z[@]}" workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:8002 >/dev/null
 "${Z[@]}" switch web blue >/dev/null
-declare -A addr=([direct]=127.0.0.1:8001 [zd]=10.99.0.1:80 [nginx]=10.99.0.2:80
-  [haproxy]=10.99.0.3:80 [nftables]=10.99.0.4:80)
-variants=(direct zd nginx haproxy nftables)
+# zd-health: zd as above, for a workspace with a health check that zdctl serve
+# runs during the main rounds (a TCP connect every second) and whose verdict
+# (healthy) the data plane reads on every new connection.
+"${Z[@]}" domain add web-health --listen tcp://10.99.0.5:80 >/dev/null
+"${Z[@]}" workspace add blue-checked --pid "$blue_pid" --socket tcp://127.0.0.1:8003 >/dev/null
+"${Z[@]}" switch web-health blue-checked >/dev/null
+"${Z[@]}" workspace set blue-checked --check tcp --check-interval "${check_interval_s}s" >/dev/null
+# zd-canary: zd as above, with a canary taking $canary_weight % of the new
+# connections: each one pays the 4-tuple hash and the canary's pick.
+"${Z[@]}" domain add web-canary --listen tcp://10.99.0.6:80 >/dev/null
+"${Z[@]}" workspace add blue-canary --pid "$blue_pid" --socket tcp://127.0.0.1:8005 >/dev/null
+"${Z[@]}" switch web-canary blue >/dev/null
+"${Z[@]}" canary web-canary blue-canary --weight "$canary_weight" >/dev/null
+"${Z[@]}" serve --listen 127.0.0.1:0 >"$W/serve.log" 2>&1 &
+pids+=($!)
+serve_pid=$!
+checked_health() { "${Z[@]}" --json status | jq -c '.workspaces[] | select(.name == "blue-checked") | .health'; }
+for ((i = 0; i < 100; i++)); do
+  [[ $(checked_health | jq '.since != null and .failing == false') == true ]] && break
+  kill -0 "$serve_pid" 2>/dev/null || die "zdctl serve stopped: $(cat "$W/serve.log")"
+  sleep 0.1
+done
+[[ $(checked_health | jq '.since != null and .failing == false') == true ]] ||
+  die "zdctl serve gave blue-checked no healthy verdict in 10 s: $(checked_health)"
+declare -A addr=([direct]=127.0.0.1:8001 [zd]=10.99.0.1:80 [zd-health]=10.99.0.5:80
+  [zd-canary]=10.99.0.6:80 [nginx]=10.99.0.2:80 [haproxy]=10.99.0.3:80 [nftables]=10.99.0.4:80)
+variants=(direct zd zd-health zd-canary nginx haproxy nftables)
 for v in "${variants[@]}"; do wait_body "${addr[$v]%:*}" "${addr[$v]#*:}" blue; done
-log "backends up: nginx blue/green, nginx proxy, haproxy, nftables DNAT, zd"
+log "backends up: nginx blue/green, nginx proxy, haproxy, nftables DNAT, zd (plain, health-checked, canary)"
 
 # CPU cost per request: the server side (backend nginx, proxy nginx, HAProxy:
 # masters, workers, all threads) from schedstat, plus wrk's own rusage. Unlike
@@ -391,10 +459,33 @@ map_memory() { # JSON array of the pinned maps' memlock
 }
 
 : >"$W/wrk.jsonl"
+task_cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 stats0=$(progstats)
+serve_cpu0=$(task_cpu_ns "$serve_pid") serve_t0=$(date +%s.%N)
 log "variants: $rounds rounds x ${#variants[@]} variants x 2 modes x ${dur}s"
 run_rounds main "$rounds" "${variants[@]}"
 stats1=$(progstats)
+serve_cpu1=$(task_cpu_ns "$serve_pid") serve_t1=$(date +%s.%N)
+
+# What zd-health and zd-canary ran with: the check's verdict (still the one
+# from before the rounds if it never flapped), zdctl serve's CPU time over the
+# rounds, and the share of web-canary's new connections its canary took.
+"${Z[@]}" --json status >"$W/extras.status.json"
+jq --argjson w "$canary_weight" --argjson iv "$check_interval_s" \
+  --argjson cpu "$((serve_cpu1 - serve_cpu0))" --argjson t0 "$serve_t0" --argjson t1 "$serve_t1" \
+  '(.domains[] | select(.name == "web-canary")) as $d
+   | (.workspaces[] | select(.name == "blue-canary")) as $c
+   | {health: {check: (.workspaces[] | select(.name == "blue-checked") | .health),
+       interval_s: $iv, serve_seconds: ($t1 - $t0 | round), probes: (($t1 - $t0) / $iv | floor),
+       serve_cpu_ms: ($cpu / 1e6 * 10 | round / 10)},
+     canary: {weight: $w, domain_steered: $d.counters.steered, canary_steered: $c.counters.steered,
+       share: (if $d.counters.steered > 0 then ($c.counters.steered / $d.counters.steered * 1000 | round / 1000)
+               else null end)}}' "$W/extras.status.json" >"$W/extras.json"
+# The later phases run as before these variants existed: one domain, no serve.
+kill "$serve_pid" && wait "$serve_pid" 2>/dev/null || true
+"${Z[@]}" canary web-canary --abort >/dev/null
+for d in web-canary web-health; do "${Z[@]}" domain rm "$d" >/dev/null; done
+for ws in blue-canary blue-checked; do "${Z[@]}" workspace rm "$ws" >/dev/null; done
 
 # ----------------------------------------------------- switch under load --
 log "switch under load: ${sul_dur}s"
