@@ -39,6 +39,25 @@ Check parse_check(std::string_view spec) {
   return check;
 }
 
+HealthCheck parse_health_check(const HealthCheckSpec &spec) {
+  HealthCheck health;
+  health.check = parse_check(spec.check);
+  health.check.retries = 0; // rise and fall count instead
+  health.check.timeout_ms = 1000;
+  if (!spec.timeout.empty())
+    health.check.timeout_ms =
+        parse_positive_ms(spec.timeout, "a check's timeout", kMaxCheckTimeoutMs);
+  if (!spec.interval.empty())
+    health.interval_ms =
+        parse_positive_ms(spec.interval, "a check's interval", kMaxHealthIntervalMs);
+  if (spec.rise < 1 || spec.rise > kMaxHealthCount || spec.fall < 1 || spec.fall > kMaxHealthCount)
+    throw Error(Errc::invalid,
+                "rise and fall count probes in a row, 1 to " + std::to_string(kMaxHealthCount));
+  health.rise = spec.rise;
+  health.fall = spec.fall;
+  return health;
+}
+
 std::string describe(const Check &check, bool with_limits) {
   std::string text = check.kind == Check::Kind::tcp    ? "tcp connect"
                      : check.kind == Check::Kind::http ? "GET " + check.path

@@ -30,6 +30,15 @@ inline constexpr uint32_t kMaxPromoteAfterMs = 7 * 24 * 3'600'000;
 // with the default timeout and retries. Throws Error (invalid).
 Check parse_check(std::string_view spec);
 
+// A continuous check as given to `workspace set` or the API: the check, its
+// timeout and interval as typed ("" for 1s and 2s), rise and fall.
+struct HealthCheckSpec {
+  std::string check, timeout, interval;
+  uint32_t rise = 2, fall = 3;
+};
+// Checks every part. Throws Error (invalid).
+HealthCheck parse_health_check(const HealthCheckSpec &spec);
+
 // "tcp connect" / "GET /healthz", with timeout and retries when asked.
 std::string describe(const Check &check, bool with_limits = false);
 

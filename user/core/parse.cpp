@@ -302,4 +302,12 @@ std::string format_duration(std::chrono::milliseconds duration) {
   return std::to_string(ms / unit->ms) + std::string(unit->name); // "ms" always divides
 }
 
+uint32_t parse_positive_ms(std::string_view text, std::string_view what, uint32_t max_ms) {
+  const auto duration = parse_duration(text, std::chrono::milliseconds(max_ms));
+  if (duration.count() == 0)
+    throw Error(Errc::invalid, "bad duration '" + printable(text) + "': " + std::string(what) +
+                                   " must be above zero");
+  return static_cast<uint32_t>(duration.count());
+}
+
 } // namespace zd

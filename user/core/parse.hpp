@@ -43,6 +43,8 @@ int parse_fd(std::string_view text);
 // plain number of seconds ("30"); up to three decimals, whole milliseconds
 // only, from 0 to max. Throws Error (invalid) naming the bad text.
 std::chrono::milliseconds parse_duration(std::string_view text, std::chrono::milliseconds max);
+// The same, refusing zero: "bad duration '0s': WHAT must be above zero".
+uint32_t parse_positive_ms(std::string_view text, std::string_view what, uint32_t max_ms);
 // The inverse, in the largest unit that keeps it exact: "2m", "1.5s", "500ms".
 std::string format_duration(std::chrono::milliseconds duration);
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "server_parts.hpp"
 
 namespace {
@@ -42,9 +44,8 @@ void harden(httplib::Response &res) {
 // The API's error shape, for the refusals made here, before zdctl is asked.
 void refuse(httplib::Response &res, int status, const char *kind, const std::string &message) {
   res.status = status;
-  const std::string body = std::string("{\"error\":{\"kind\":\"") + kind + "\",\"message\":\"" +
-                           message + "\"}}\n"; // constant texts only: nothing to escape
-  res.set_content(body, "application/json");
+  const nlohmann::json body = {{"error", {{"kind", kind}, {"message", message}}}};
+  res.set_content(body.dump() + "\n", "application/json");
   harden(res);
 }
 

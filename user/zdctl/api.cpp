@@ -133,13 +133,9 @@ zd::CheckChoice check_choice(const json &body) {
   choice.skip = field<bool>(body, "no_check").value_or(false);
   if (auto spec = field<std::string>(body, "check")) {
     zd::Check check = zd::parse_check(*spec);
-    if (auto timeout = field<std::string>(body, "check_timeout")) {
-      const auto ms =
-          zd::parse_duration(*timeout, std::chrono::milliseconds(zd::kMaxCheckTimeoutMs));
-      if (ms.count() == 0)
-        throw zd::Error(zd::Errc::invalid, "a check needs a timeout above zero");
-      check.timeout_ms = static_cast<uint32_t>(ms.count());
-    }
+    if (auto timeout = field<std::string>(body, "check_timeout"))
+      check.timeout_ms =
+          zd::parse_positive_ms(*timeout, "a check's timeout", zd::kMaxCheckTimeoutMs);
     if (auto retries = field<uint32_t>(body, "check_retries"))
       check.retries = *retries;
     choice.given = check;
@@ -151,14 +147,6 @@ ApiReply method_not_allowed(const std::string &allowed) {
   return error_reply(405, "invalid", "this path takes " + allowed);
 }
 
-// A duration field ("500ms", "5m") above zero, in milliseconds.
-uint32_t duration_ms(const std::string &text, const std::string &key, uint32_t max_ms) {
-  const auto ms = zd::parse_duration(text, std::chrono::milliseconds(max_ms));
-  if (ms.count() == 0)
-    throw zd::Error(zd::Errc::invalid, "field '" + key + "' must be a duration above zero");
-  return static_cast<uint32_t>(ms.count());
-}
-
 // PUT /api/v1/workspaces/W/check {check, interval, timeout, rise, fall};
 // DELETE removes it (and any failing mark): what `zdctl workspace set` does.
 ApiReply health_check_route(const std::string &state, const ApiRequest &request,
@@ -166,20 +154,12 @@ ApiReply health_check_route(const std::string &state, const ApiRequest &request,
   std::optional<zd::HealthCheck> health;
   if (request.method == "PUT") {
     const json body = body_of(request, {"check", "interval", "timeout", "rise", "fall"});
-    health.emplace();
-    health->check = zd::parse_check(required<std::string>(body, "check"));
-    health->check.retries = 0;
-    health->check.timeout_ms = 1000;
-    if (auto timeout = field<std::string>(body, "timeout"))
-      health->check.timeout_ms = duration_ms(*timeout, "timeout", zd::kMaxCheckTimeoutMs);
-    if (auto interval = field<std::string>(body, "interval"))
-      health->interval_ms = duration_ms(*interval, "interval", zd::kMaxHealthIntervalMs);
-    health->rise = field<uint32_t>(body, "rise").value_or(health->rise);
-    health->fall = field<uint32_t>(body, "fall").value_or(health->fall);
-    if (health->rise < 1 || health->rise > zd::kMaxHealthCount || health->fall < 1 ||
-        health->fall > zd::kMaxHealthCount)
-      throw zd::Error(zd::Errc::invalid, "fields 'rise' and 'fall' count probes, 1 to " +
-                                             std::to_string(zd::kMaxHealthCount));
+    const zd::HealthCheckSpec defaults;
+    health = zd::parse_health_check({required<std::string>(body, "check"),
+                                     field<std::string>(body, "timeout").value_or(""),
+                                     field<std::string>(body, "interval").value_or(""),
+                                     field<uint32_t>(body, "rise").value_or(defaults.rise),
+                                     field<uint32_t>(body, "fall").value_or(defaults.fall)});
   } else if (request.method != "DELETE") {
     return method_not_allowed("PUT (set) or DELETE (remove)");
   }
@@ -259,7 +239,8 @@ ApiReply release_route(const std::string &state, const ApiRequest &request,
     route.workspace = required<std::string>(body, "workspace");
     route.weight = required<uint32_t>(body, "weight");
     if (auto after = field<std::string>(body, "promote_after"))
-      route.policy.promote_after_ms = duration_ms(*after, "promote_after", zd::kMaxPromoteAfterMs);
+      route.policy.promote_after_ms =
+          zd::parse_positive_ms(*after, "promote_after", zd::kMaxPromoteAfterMs);
     route.policy.revert_on_failure = field<bool>(body, "revert_on_failure").value_or(true);
     const Released r = run_release(state, route, body);
     return json_reply(canary_json(domain, r.release, r.dry_run, false, route.weight));

@@ -64,27 +64,12 @@ std::optional<zd::Check> check_of(const Options &opts) {
   if (opts.check.empty())
     return std::nullopt;
   zd::Check check = zd::parse_check(opts.check);
-  if (!opts.check_timeout.empty()) {
-    const auto timeout =
-        zd::parse_duration(opts.check_timeout, std::chrono::milliseconds(zd::kMaxCheckTimeoutMs));
-    if (timeout.count() == 0)
-      throw zd::Error(zd::Errc::invalid, "bad duration '" + opts.check_timeout +
-                                             "': a check needs a timeout above zero");
-    check.timeout_ms = static_cast<uint32_t>(timeout.count());
-  }
+  if (!opts.check_timeout.empty())
+    check.timeout_ms =
+        zd::parse_positive_ms(opts.check_timeout, "a check's timeout", zd::kMaxCheckTimeoutMs);
   if (opts.check_retries)
     check.retries = *opts.check_retries;
   return check;
-}
-
-// A duration above zero and at most max_ms; `what` names it in the error.
-std::chrono::milliseconds positive_duration(const std::string &text, const std::string &what,
-                                            uint32_t max_ms) {
-  const auto duration = zd::parse_duration(text, std::chrono::milliseconds(max_ms));
-  if (duration.count() == 0)
-    throw zd::Error(zd::Errc::invalid,
-                    "bad duration '" + zd::printable(text) + "': " + what + " must be above zero");
-  return duration;
 }
 
 zd::Force force_of(const Options &opts) {
@@ -307,22 +292,9 @@ void do_workspace_add(const Options &opts) {
 void do_workspace_set(const Options &opts) {
   // Checked before the lock is taken.
   std::optional<zd::HealthCheck> health;
-  if (!opts.no_check) {
-    health.emplace();
-    health->check = zd::parse_check(opts.check);
-    health->check.timeout_ms = 1000;
-    health->check.retries = 0;
-    if (!opts.check_timeout.empty())
-      health->check.timeout_ms = static_cast<uint32_t>(
-          positive_duration(opts.check_timeout, "a check's timeout", zd::kMaxCheckTimeoutMs)
-              .count());
-    if (!opts.check_interval.empty())
-      health->interval_ms = static_cast<uint32_t>(
-          positive_duration(opts.check_interval, "a check's interval", zd::kMaxHealthIntervalMs)
-              .count());
-    health->rise = opts.rise;
-    health->fall = opts.fall;
-  }
+  if (!opts.no_check)
+    health = zd::parse_health_check(
+        {opts.check, opts.check_timeout, opts.check_interval, opts.rise, opts.fall});
   zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
     control.set_health_check(opts.workspace, health);
   });
@@ -369,8 +341,8 @@ void do_canary(const Options &opts) {
   request.weight = opts.canary_weight;
   request.policy.revert_on_failure = !opts.no_revert_on_failure;
   if (!opts.promote_after.empty())
-    request.policy.promote_after_ms = static_cast<uint32_t>(
-        positive_duration(opts.promote_after, "--promote-after", zd::kMaxPromoteAfterMs).count());
+    request.policy.promote_after_ms =
+        zd::parse_positive_ms(opts.promote_after, "--promote-after", zd::kMaxPromoteAfterMs);
   const zd::Release r = run_release(opts, request);
   const bool changed = r.result.changed == zd::Changed::yes;
   const std::string share = std::to_string(opts.canary_weight) + "%";
