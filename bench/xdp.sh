@@ -9,8 +9,9 @@
 #   sul.*       the switch-under-load run (zd-loadgen, zd-switchbench, zd-analyze)
 #   meta.json   topology, parameters, unavailable variants, leftovers, switching
 #
-#   client netns --veth--> host (this namespace, ip_forward=1) --veth--> blue netns
-#                                                              --veth--> green netns
+#   client netns --veth--> [wire netns --veth-->] host (this namespace, ip_forward=1) --veth--> blue netns
+#                                                                                  --veth--> green netns
+# (the wire: see xdp_wire_up; ZD_BENCH_XDP_INGRESS=veth leaves it out)
 #
 # blue and green each run nginx (1 worker, keep-alive) on 0.0.0.0:8080. The
 # domain is 10.99.0.1:80, served four ways, plus a fifth row, in interleaved rounds:
@@ -29,6 +30,16 @@
 # variant's runs down.
 
 xdp_ns_client=zdx-client
+xdp_ns_wire=zdx-wire
+# What the host's ingress veth receives: "nic" (default), frames redirected to
+# it by a wire's XDP program, as a NIC receives them; "veth", the client's own
+# skbs, which any XDP program there makes the veth copy (see xdp_wire_up).
+xdp_ingress=${ZD_BENCH_XDP_INGRESS:-nic}
+case $xdp_ingress in
+nic) xdp_wire=1 ;;
+veth) xdp_wire=0 ;;
+*) die "ZD_BENCH_XDP_INGRESS=$xdp_ingress: nic or veth" ;;
+esac
 xdp_ns=(zdx-blue zdx-green)
 xdp_domain=10.99.0.1
 # blue_dnat: a second address of blue, the DNAT's target. With the same
@@ -102,10 +113,15 @@ xdp_topology() {
       net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192 \
       net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
   done
+  ((xdp_wire)) && xdp_wire_up
   for name in client blue green; do
     ns=$xdp_ns_client
     [[ $name == client ]] || ns=zdx-$name
-    ip link add "${xdp_if[$name]}" type veth peer name eth0 netns "$ns"
+    if [[ $name == client ]] && ((xdp_wire)); then
+      ip link add "${xdp_if[$name]}" type veth peer name wh netns "$xdp_ns_wire"
+    else
+      ip link add "${xdp_if[$name]}" type veth peer name eth0 netns "$ns"
+    fi
     ip addr add "${xdp_ip[host_$name]}/24" dev "${xdp_if[$name]}"
     ip link set "${xdp_if[$name]}" up
     ip -n "$ns" addr add "${xdp_ip[$name]}/24" dev eth0
@@ -113,12 +129,41 @@ xdp_topology() {
     # Partial checksums do not survive XDP_REDIRECT: the senders fill them in.
     ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
   done
+  ((xdp_wire)) && xdp_wire_connect
   ip -n zdx-blue addr add "${xdp_ip[blue_dnat]}/24" dev eth0
   ip -n "$xdp_ns_client" route add "${xdp_domain%.*}.0/24" via "${xdp_ip[host_client]}"
   ip -n "$xdp_ns_client" route add 10.98.0.0/16 via "${xdp_ip[host_client]}"
   for name in blue green; do
     ip -n "zdx-$name" route add default via "${xdp_ip[host_$name]}"
   done
+}
+
+# The NIC topology (xdp_wire=1): the client's veth ends in a wire namespace,
+# not in the host, and the wire's XDP program (bench/xdp_wire.bpf.c) redirects
+# every frame the client sends to a second veth whose other end is the host's
+# xc0. xc0 then receives XDP frames in buffers of their own, as from a NIC,
+# instead of clones of the client's skbs. The way back is a plain bridge.
+#   client eth0 --veth-- wc [wire: XDP redirect wc -> wh; bridge wc+wh] wh --veth-- xc0 (host)
+xdp_wire_up() {
+  ip netns add "$xdp_ns_wire"
+  ip -n "$xdp_ns_wire" link set lo up
+  ip -n "$xdp_ns_wire" link add wc type veth peer name eth0 netns "$xdp_ns_client"
+}
+
+xdp_wire_connect() {
+  local obj=$XW/xdp_wire.bpf.o ifindex
+  ip -n "$xdp_ns_wire" link add br0 type bridge
+  ip -n "$xdp_ns_wire" link set wc master br0
+  ip -n "$xdp_ns_wire" link set wh master br0
+  ip -n "$xdp_ns_wire" link set wc up
+  ip -n "$xdp_ns_wire" link set wh up
+  ip -n "$xdp_ns_wire" link set br0 up
+  # A veth takes redirected frames only with a NAPI queue: GRO gives xc0 one
+  # when no XDP program does (as zd does for a container's end of its veth).
+  ethtool -K "${xdp_if[client]}" gro on >/dev/null
+  ifindex=$(ip -n "$xdp_ns_wire" -o link show wh | cut -d: -f1)
+  xdp_bpf_build xdp_wire.bpf.c "$obj" -DWIRE_OUT_IFINDEX="$ifindex" || die "xdp: wire: $xdp_err"
+  ip -n "$xdp_ns_wire" link set dev wc xdpdrv obj "$obj" sec xdp
 }
 
 xdp_backends() {
@@ -198,20 +243,27 @@ xdp_zd_down() {
 # include flags of bpf/CMakeLists.txt. Status 1 (and xdp_err) on failure.
 xdp_floor_obj=
 xdp_floor_build() {
-  local obj=$XW/xdp_pass.bpf.o clang multiarch
   [[ -n $xdp_floor_obj ]] && return 0
+  xdp_bpf_build xdp_pass.bpf.c "$XW/xdp_pass.bpf.o" || return 1
+  xdp_floor_obj=$XW/xdp_pass.bpf.o
+}
+
+# xdp_bpf_build SOURCE OBJ [CFLAGS...]: compile bench/SOURCE into OBJ.
+# Status 1 (and xdp_err) on failure.
+xdp_bpf_build() {
+  local src=$1 obj=$2 clang multiarch
+  shift 2
   clang=$(command -v clang clang-16 clang-15 clang-14 | head -1) || true
   if [[ -z $clang ]]; then
-    xdp_err="no clang to build bench/xdp_pass.bpf.c"
+    xdp_err="no clang to build bench/$src"
     return 1
   fi
   multiarch=$(gcc -print-multiarch 2>/dev/null || "$clang" -print-multiarch)
-  if ! xdp_err=$("$clang" -O2 -g -Wall -Werror -target bpf -I"/usr/include/$multiarch" \
-    -c "$repo/bench/xdp_pass.bpf.c" -o "$obj" 2>&1); then
-    xdp_err="building bench/xdp_pass.bpf.c: $(grep -m1 . <<<"${xdp_err:-clang failed}")"
+  if ! xdp_err=$("$clang" -O2 -g -Wall -Werror -target bpf -I"/usr/include/$multiarch" "$@" \
+    -c "$repo/bench/$src" -o "$obj" 2>&1); then
+    xdp_err="building bench/$src: $(grep -m1 . <<<"${xdp_err:-clang failed}")"
     return 1
   fi
-  xdp_floor_obj=$obj
 }
 
 # xdp_floor_up: the do-nothing XDP program, native mode, where zd attaches
@@ -373,7 +425,7 @@ xdp_cleanup() {
 }
 xdp_cleanup_netns() {
   local ns
-  for ns in "$xdp_ns_client" "${xdp_ns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in "$xdp_ns_client" "$xdp_ns_wire" "${xdp_ns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   [[ -z ${xdp_run_mount:-} ]] || umount "$xdp_run_mount" 2>/dev/null || true
 }
 
@@ -419,13 +471,13 @@ xdp_bench() {
     --slurpfile switching "$XD/switching.json" \
     --arg client "${xdp_ip[client]}" --arg blue "${xdp_ip[blue]}" --arg green "${xdp_ip[green]}" \
     --arg dnat_target "${xdp_ip[blue_dnat]}" \
-    --arg domain "$xdp_domain" --arg xdp_if "${xdp_if[client]}" \
+    --arg domain "$xdp_domain" --arg xdp_if "${xdp_if[client]}" --arg ingress "$xdp_ingress" \
     --arg ethtool "$(ethtool --version | awk '{print $NF}')" \
     --argjson rounds "$rounds" --argjson dur "$dur" --argjson sul "$sul_dur" \
     '{variants: $variants, unavailable: $unavailable,
       leftovers: $leftovers, switching: $switching[0], ethtool: $ethtool,
       parameters: {rounds: $rounds, seconds_per_run: $dur, switch_under_load_seconds: $sul},
       topology: {client: $client, blue: $blue, green: $green, dnat_target: $dnat_target, domain: $domain,
-                 xdp_interface: $xdp_if, port: 8080}}' >"$XD/meta.json"
+                 xdp_interface: $xdp_if, port: 8080, ingress: $ingress}}' >"$XD/meta.json"
   log "xdp: done"
 }

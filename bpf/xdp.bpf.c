@@ -190,6 +190,20 @@ static __always_inline int redirect(struct xdp_md *ctx, const struct zd_xdp_targ
 	return action;
 }
 
+/* A packet of a known flow, to its workspace: a container's veth, or the
+ * host stack for a host workspace (whose sockets sk_lookup finds). */
+static __always_inline int deliver(struct xdp_md *ctx, struct zd_xdp_counters *c,
+				   __u32 workspace)
+{
+	struct zd_xdp_target *target = bpf_map_lookup_elem(&zd_xdp_targets, &workspace);
+
+	if (!target) {
+		c->to_host++;
+		return XDP_PASS;
+	}
+	return redirect(ctx, target);
+}
+
 SEC("xdp")
 int zd_xdp(struct xdp_md *ctx)
 {
@@ -198,12 +212,12 @@ int zd_xdp(struct xdp_md *ctx)
 	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
 	struct zd_xdp_target *target;
 	struct zd_flow_key key = {};
+	struct zd_flow fresh = {};
 	struct zd_xdp_counters *c;
 	struct ethhdr *eth = data;
 	struct zd_flow *flow;
 	struct tcphdr *tcp;
 	__u32 *domain;
-	__u32 workspace;
 	int syn;
 
 	if ((void *)(eth + 1) > end)
@@ -238,50 +252,52 @@ int zd_xdp(struct xdp_md *ctx)
 	key.sport = bpf_ntohs(tcp->source);
 	key.dport = bpf_ntohs(tcp->dest);
 
-	domain = find_domain(&key);
-	if (!domain)
-		return XDP_PASS; /* not ours */
 	c = counters();
 	if (!c)
 		return XDP_PASS;
 
 	syn = tcp->syn && !tcp->ack;
-	if (syn) {
-		/* A new connection (or its retransmitted SYN): the route decides. */
-		struct zd_flow fresh = {};
-
-		choice = choose(*domain, &key, c);
-		workspace = choice.workspace;
-		if (workspace == ZD_NO_ID) {
-			/* No live workspace: the host stack refuses it (sk_lookup
-			 * answers a RST, and counts it), so the client learns at once. */
-			c->drops++;
-			return XDP_PASS;
-		}
-		fresh.workspace = workspace;
-		/* Counted only when new, so that status can tell evictions:
-		 * flows added minus flows held (zd deletes none itself). */
-		if (bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_NOEXIST) == 0)
-			c->flows_added++;
-		else
-			bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
-	} else {
+	if (!syn) {
+		/* Most packets belong to a flow the table already holds: its
+		 * entry says the packet is ours and where it goes, so the
+		 * bindings are read only for a packet with no entry. */
 		flow = bpf_map_lookup_elem(&zd_flows, &key);
-		if (!flow) {
-			c->flow_misses++;
-			return XDP_PASS;
+		if (flow) {
+			c->followed++;
+			return deliver(ctx, c, flow->workspace);
 		}
-		workspace = flow->workspace;
-		c->followed++;
 	}
 
-	target = bpf_map_lookup_elem(&zd_xdp_targets, &workspace);
+	domain = find_domain(&key);
+	if (!domain)
+		return XDP_PASS; /* not ours */
+	if (!syn) {
+		c->flow_misses++;
+		return XDP_PASS;
+	}
+
+	/* A new connection (or its retransmitted SYN): the route decides. */
+	choice = choose(*domain, &key, c);
+	if (choice.workspace == ZD_NO_ID) {
+		/* No live workspace: the host stack refuses it (sk_lookup
+		 * answers a RST, and counts it), so the client learns at once. */
+		c->drops++;
+		return XDP_PASS;
+	}
+	fresh.workspace = choice.workspace;
+	/* Counted only when new, so that status can tell evictions: flows
+	 * added minus flows held (zd deletes none itself). */
+	if (bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_NOEXIST) == 0)
+		c->flows_added++;
+	else
+		bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
+
+	target = bpf_map_lookup_elem(&zd_xdp_targets, &choice.workspace);
 	if (!target) {
 		/* A host workspace: sk_lookup finishes (and counts) it. */
 		c->to_host++;
 		return XDP_PASS;
 	}
-	if (syn)
-		count_container(*domain, &choice);
+	count_container(*domain, &choice);
 	return redirect(ctx, target);
 }
