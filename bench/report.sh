@@ -22,6 +22,27 @@ if [[ -n $xdp_from && $xdp_only != true ]]; then
   kind="$kind; the XDP part not run, its rows carried over from the run of $xdp_from"
 fi
 
+# xdp_wire_text: why the XDP part puts a wire in front of the host.
+xdp_wire_text() {
+  cat <<EOF
+
+**The wire.** The client's veth does not end in the host but in a fourth namespace, the wire:
+an XDP program there (\`bench/xdp_wire.bpf.c\`) redirects every frame the client sends,
+untouched, into a second veth whose other end is the host's $(q .xdp.topology.xdp_interface); the way back is a plain
+bridge. GRO is on for $(q .xdp.topology.xdp_interface), as on a NIC (a veth takes redirected frames only with a
+NAPI queue, which GRO gives it when no XDP program does). The host's ingress veth thus receives XDP frames in buffers of their own, the way a
+NIC does, instead of the clones of the client's TCP stack, which any XDP program on it would
+make the veth copy (see xdp-floor below). The wire costs the same for every variant: its copy of
+the client's frames is paid once, on the wire, by all of them. It stands for the network card
+zd attaches to in production (\`zdctl attach --xdp eth0\`); \`ZD_BENCH_XDP_INGRESS=veth
+scripts/bench.sh --xdp-only\` leaves it out. Without it, in the last run of that topology
+(2026-11-26T17:01:55Z, zd's XDP program of then), xdp-floor / routing was 0.903 and zd-xdp / routing
+0.82 on short-lived connections, while zd-xdp / xdp-floor, zd's own part, was 0.964; dnat / routing
+(0.895) and proxy / routing (0.866) were the same with and without the wire, since they attach
+nothing to the veth.
+EOF
+}
+
 # xdp_section: the XDP data plane part (bench/xdp.sh), from .xdp.
 xdp_section() {
   if [[ $(q '.xdp.failed // empty') ]]; then
@@ -40,23 +61,33 @@ xdp_section() {
     echo "from its raw figures (kept in [benchmarks.json](benchmarks.json) under \`xdp\`)."
     echo
   fi
+  # The host's ingress: "nic" (a wire in front of it, bench/xdp_wire.bpf.c) or
+  # "veth" (the client's veth ends in the host: runs before the wire existed).
+  local ingress n=three wire=
+  ingress=$(q '.xdp.topology.ingress // "veth"')
   t=$(q '.xdp.topology | "client \(.client) -> host -> blue \(.blue)\n(and green \(.green))"')
+  if [[ $ingress == nic ]]; then
+    n=four
+    t=$(q '.xdp.topology | "client \(.client) -> wire -> host -> blue \(.blue)\n(and green \(.green))"')
+    wire=$(xdp_wire_text)
+  fi
   [[ -n $xdp_from ]] || printf '## XDP data plane: containers behind veth pairs\n\n'
   cat <<EOF
 \`bench/xdp.sh\` (run alone by \`scripts/bench.sh --xdp-only\`) measures zd's XDP plane for
 workspaces that live in their own network namespace, in a network + mount namespace of its own
-(the "host"), with three more namespaces behind veth pairs: $t. The host forwards
+(the "host"), with $n more namespaces behind veth pairs: $t. The host forwards
 (\`net.ipv4.ip_forward=1\`); the client and the containers have tx checksum offload off
 (\`ethtool -K eth0 tx off\`: partial checksums do not survive \`XDP_REDIRECT\`). blue and green
 each run nginx (\`worker_processes 1\`, keep-alive, \`return 200 "blue\n"\`) on 0.0.0.0:$(q .xdp.topology.port).
 The domain is $(q .xdp.topology.domain):80, served four ways; a fifth row, xdp-floor, measures what any
-XDP program costs on this veth:
+XDP program costs on this veth.
+$wire
 
 | variant | client connects to | path to blue's nginx |
 |---|---|---|
 | routing | $(q '.xdp.topology | "\(.blue):\(.port)"') | none: blue's own address and port, plain kernel forwarding by the host (the ceiling) |
 | xdp-floor | $(q '.xdp.topology | "\(.blue):\(.port)"') | as routing, with an XDP program that does nothing but pass every frame (\`bench/xdp_pass.bpf.c\`) attached natively to $(q .xdp.topology.xdp_interface), where zd attaches its own\*\* |
-| zd-xdp | $(q .xdp.topology.domain):80 | \`zdctl attach --xdp $(q .xdp.topology.xdp_interface)\` (host side of the client's veth), \`workspace add blue --pid PID --socket tcp://0.0.0.0:$(q .xdp.topology.port)\`, \`switch shop blue\`: zd's XDP program redirects the client's frames to blue's veth, sk_lookup in blue hands them to nginx's socket |
+| zd-xdp | $(q .xdp.topology.domain):80 | \`zdctl attach --xdp $(q .xdp.topology.xdp_interface)\` (the host's ingress veth), \`workspace add blue --pid PID --socket tcp://0.0.0.0:$(q .xdp.topology.port)\`, \`switch shop blue\`: zd's XDP program redirects the client's frames to blue's veth, sk_lookup in blue hands them to nginx's socket |
 | dnat | $(q .xdp.topology.domain):80 | nftables \`nat prerouting\`: \`ip daddr $(q .xdp.topology.domain) tcp dport 80 dnat to $(q '.xdp.topology | "\(.dnat_target):\(.port)"')\` (conntrack), what Docker and kube-proxy do; $(q .xdp.topology.dnat_target) is a second address of blue\* |
 | proxy | $(q .xdp.topology.domain):80 | nginx on the host ($(q .xdp.topology.domain) on lo), 1 worker, \`proxy_pass\` with upstream \`keepalive 128\` |
 
@@ -69,12 +100,12 @@ to ~3,000 conn/s). That is an artifact of running both variants from one client,
 \*\* xdp-floor is a yardstick, not a way to serve the domain. Its program only returns
 \`XDP_PASS\`; the bench builds it (\`clang -O2 -g -target bpf\`), attaches it with
 \`ip link set dev $(q .xdp.topology.xdp_interface) xdpdrv obj xdp_pass.bpf.o sec xdp\` and takes it off after each run
-(\`xdpdrv off\`). It is there because on a veth, any XDP program costs something before it even
-runs: once a program is attached, the veth turns every packet it receives into an XDP buffer, and
-the TCP packets the client's kernel sends into it are shared copies (clones) it may not write to,
-so it copies each one first (\`veth_convert_skb_to_xdp_buff\` in drivers/net/veth.c). A physical
-network card receives frames into buffers of its own and makes no such copy. So zd-xdp / routing
-is the total that zd's XDP plane costs on this bench, the veth's copy included, and
+(\`xdpdrv off\`). It is there because on a veth, any XDP program can cost something before it
+even runs: once a program is attached, the veth turns every packet it receives into an XDP buffer,
+and the TCP packets a local kernel sends into it are shared copies (clones) it may not write to,
+so it copies each one first (\`veth_convert_skb_to_xdp_buff\` in drivers/net/veth.c). Frames
+that arrive as XDP frames (from a NIC, or from the wire above) need no copy.
+So zd-xdp / routing is the total that zd's XDP plane costs on this bench, and
 zd-xdp / xdp-floor is zd's own part of it: what its program does (parsing, flow table, redirect
 to blue's veth) beyond what any XDP program costs here.
 (zd-xdp / routing = zd-xdp / xdp-floor x xdp-floor / routing.)
@@ -194,10 +225,15 @@ cat <<EOF
 
 Generated by \`$run_cmd\` on $(q .generated) ($kind, $wall s wall time).
 Do not edit: the script rewrites this page, [benchmarks.json](benchmarks.json) (every raw
-figure) and the \`bench-*.png\` plots. The full run is \`sudo scripts/bench.sh\` (7 rounds x 10 s,
-35 s under switching, about 35 minutes); \`--quick\` finishes in under 5 minutes;
+figure) and the \`bench-*.png\` plots. The full run is \`sudo scripts/bench.sh\` (15 rounds x 5 s,
+35 s under switching, about 45 minutes); \`--quick\` finishes in under 5 minutes;
 \`--xdp-only\` runs the [XDP data plane](#xdp-data-plane-containers-behind-veth-pairs) part alone,
-\`--no-xdp\` all but that part (about 23 minutes), whose rows it carries over from the previous report.
+\`--no-xdp\` all but that part (about 25 minutes), whose rows it carries over from the previous report.
+Rounds are short and many because on this VM a variant's rate drifts by about 10 % from one
+10 s run to the next: runs side by side share the drift, and the median of many ratios is steady
+(in a run of 7 rounds x 10 s, zd / direct and zd-health / direct, the same path, came out 0.93 and
+1.01; with the XDP part's wire, xdp-floor / routing, which has no cause to differ from 1, ranged
+0.85-1.05).
 
 Everything runs in a private network + mount namespace (\`unshare -n -m\`) with its own bpffs,
 over loopback (the XDP data plane part: over veth pairs, in a namespace of its own). The machine

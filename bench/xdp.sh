@@ -438,7 +438,9 @@ xdp_bench() {
   ulimit -n "$(ulimit -Hn)"
   xdp_topology
   xdp_backends
-  log "xdp: topology up: client -> host -> blue/green, nginx in blue and green, nginx proxy on the host"
+  local path="client -> host"
+  ((xdp_wire)) && path="client -> wire -> host"
+  log "xdp: topology up: $path -> blue/green, nginx in blue and green, nginx proxy on the host"
 
   # Is zd's XDP plane there yet? Until it is, the other rows still come out.
   local v vs=()

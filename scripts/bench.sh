@@ -134,7 +134,10 @@ SCALE=$B/bench/zd-scale
 if ((quick)); then
   rounds=5 dur=2 sul_dur=10 cli_n=200 map_n=2000 scale_n=10000 scale_rounds=3
 else
-  rounds=7 dur=10 sul_dur=35 cli_n=1000 map_n=10000 scale_n=10000 scale_rounds=7
+  # 15 rounds of 5 s, not 7 of 10: a variant's rate drifts by about 10 % from
+  # one 10 s run to the next on this VM, and shorter runs side by side in
+  # more rounds share more of the drift (the median of the ratios tightens).
+  rounds=15 dur=5 sul_dur=35 cli_n=1000 map_n=10000 scale_n=10000 scale_rounds=7
 fi
 # Overrides, for trying the script out (documented runs use the defaults).
 rounds=${ZD_BENCH_ROUNDS:-$rounds} dur=${ZD_BENCH_SECONDS:-$dur} sul_dur=${ZD_BENCH_SUL:-$sul_dur}
@@ -248,6 +251,17 @@ run_rounds() {
   done
 }
 
+# spawn_us: the mean wall time of starting and reaping /bin/true, in us. Every
+# zdctl switch pays it, so it puts the switch latencies of a run in context:
+# a VM slow to start processes is slow to switch from a shell.
+spawn_us() {
+  local i t0 t1
+  t0=$(date +%s%N)
+  for ((i = 0; i < 200; i++)); do /bin/true; done
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 200000))
+}
+
 # ----------------------------------------------------------------- report --
 # write_report: benchmarks.json (bench/summarize.jq), the plots and
 # benchmarks.md (bench/report.sh), from the raw files in $W. With --xdp-only
@@ -264,8 +278,9 @@ write_report() {
     --arg haproxy "$(haproxy -v | awk 'NR==1 {print $3}')" \
     --arg nft "$(nft --version | awk '{print $2}')" \
     --arg wrk "$(wrk -v 2>&1 | awk 'NR==1 {print $2}')" \
-    --arg zdctl "$("$ZDCTL" --version)" \
-    '{kernel:$kernel,cpu:$cpu,cpus:($cpus|tonumber),memory:$mem,os:$os,nginx:$nginx,haproxy:$haproxy,nftables:$nft,wrk:$wrk,zdctl:$zdctl}')
+    --arg zdctl "$("$ZDCTL" --version)" --arg spawn "$(spawn_us) us" \
+    '{kernel:$kernel,cpu:$cpu,cpus:($cpus|tonumber),memory:$mem,os:$os,nginx:$nginx,haproxy:$haproxy,nftables:$nft,wrk:$wrk,zdctl:$zdctl,
+      "process start (fork + exec of /bin/true, mean of 200)":$spawn}')
   params=$(jq -n --argjson rounds "$rounds" --argjson dur "$dur" \
     --argjson sul "$sul_dur" --argjson t "$wrk_threads" --argjson cc "$wrk_close_conns" \
     --argjson kc "$wrk_ka_conns" --argjson sr "$scale_rounds" \

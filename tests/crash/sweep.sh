@@ -6,22 +6,31 @@
 # raw maps, pins, attached links and leftovers (zd-state-dump), what
 # `status --json` says, and where new connections go.
 #
-# Usage: tests/crash/sweep.sh [--quick] [--race] BUILD_DIR
+# Usage: tests/crash/sweep.sh [--quick] [--race] [--shard K/N] BUILD_DIR
 #   --quick  the common commands only (ctest runs this: about three minutes)
 #   --race   a second zdctl takes the lock the moment the first is killed
+#   --shard  only every Nth command, from the Kth (1-based): N sweeps side by
+#            side, each in a namespace of its own, share the commands out
 # Root only; runs in a private network + mount namespace with its own bpffs.
 set -euo pipefail
 
-quick=0 race=0
+quick=0 race=0 shard=1/1
 while [[ ${1:-} == --* ]]; do
   case $1 in
   --quick) quick=1 ;;
   --race) race=1 ;;
+  --shard)
+    shard=${2:-}
+    shift
+    ;;
   *) echo "sweep.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
-build=$(cd "${1:?usage: sweep.sh [--quick] [--race] BUILD_DIR}" && pwd)
+build=$(cd "${1:?usage: sweep.sh [--quick] [--race] [--shard K/N] BUILD_DIR}" && pwd)
+shard_k=${shard%/*} shard_n=${shard#*/}
+[[ $shard_k =~ ^[0-9]+$ && $shard_n =~ ^[0-9]+$ ]] && ((shard_k >= 1 && shard_k <= shard_n)) ||
+  { echo "sweep.sh: --shard wants K/N with 1 <= K <= N, not '$shard'" >&2; exit 2; }
 # A missing tool would make every before and after the same empty text.
 for tool in user/zdctl tests/zd-echo tests/zd-state-dump tests/zd-reshape; do
   [[ -x $build/$tool ]] || { echo "sweep.sh: $build/$tool is not built" >&2; exit 1; }
@@ -31,7 +40,8 @@ if [[ -z ${ZD_SWEEP_INNER:-} ]]; then
   ((EUID == 0)) || { echo "sweep.sh: needs root (skipped)"; exit 77; }
   command -v strace >/dev/null || { echo "sweep.sh: strace is missing" >&2; exit 1; }
   export ZD_SWEEP_INNER=1
-  exec unshare -n -m -- "$0" "${@:0:0}" $( ((quick)) && echo --quick) $( ((race)) && echo --race) "$build"
+  exec unshare -n -m -- "$0" $( ((quick)) && echo --quick) $( ((race)) && echo --race) \
+    --shard "$shard" "$build"
 fi
 
 mount --make-rprivate /
@@ -180,9 +190,11 @@ cases=(
   "canary shop blue --weight 100 --promote-after 5m" "canary shop blue --weight 100 --no-revert-on-failure")
 syscalls=(bpf unlink rename mkdir rmdir)
 
-failures=0 points=0 swept=0
+failures=0 points=0 swept=0 index=0
 started=$SECONDS
 for case in "${cases[@]}"; do
+  index=$((index + 1))
+  (((index - shard_k) % shard_n == 0)) || continue
   [[ -z ${ZD_SWEEP_ONLY:-} || $case == "$ZD_SWEEP_ONLY"* ]] || continue # for trying one out
   case=${case//RED/$red_pid}
   read -ra args <<<"${case//TEAL/$teal_pid}"
@@ -235,5 +247,5 @@ for case in "${cases[@]}"; do
   done
 done
 echo "sweep.sh: $swept commands, $points kill points, $failures neither before nor after" \
-  "($((SECONDS - started)) s$( ((race)) && echo ', with a racing zdctl'))"
+  "($((SECONDS - started)) s$( ((race)) && echo ', with a racing zdctl')$( ((shard_n > 1)) && echo ", shard $shard"))"
 ((failures == 0))
