@@ -151,6 +151,13 @@ EOF
     echo "\`to_host\` and \`flow_misses\` count frames zd passed to the host stack instead of redirecting them."
     echo
   fi
+  if [[ -n $(q '.xdp.tables.close[] | select(.variant == "zd-xdp") | .xdp_ns_per_run // empty') ]]; then
+    echo "zd_xdp's own run time per frame (\`BPF_ENABLE_STATS\`, read before and after each zd-xdp run;"
+    echo "median [min-max] over rounds): $(q '[.xdp.tables.close[], .xdp.tables.keepalive[]] | map(select(.variant == "zd-xdp"))
+      | "\(.[0].xdp_ns_per_run | "\(.median) ns [\(.min)-\(.max)]") short-lived, \(.[1].xdp_ns_per_run | "\(.median) ns [\(.min)-\(.max)]") keep-alive"').
+The program runs on every frame the client sends to the domain."
+    echo
+  fi
   if [[ $(q '.xdp.leftovers | length') != 0 ]]; then
     echo "**Left on the path after \`zdctl detach\`** (the other variants' runs may have paid for it):"
     q '.xdp.leftovers[] | "- \(.)"'
@@ -212,8 +219,8 @@ $(q '.targets[] | "| \(.name) | \(.want) | \(if .value == null then "unavailable
 
 "ceiling" is routing / that variant in the same rounds: what a steering that costs nothing would
 measure against it here. zd-xdp / routing is the whole cost of zd's XDP plane on this bench;
-zd-xdp / xdp-floor leaves out what any XDP program at all costs on a veth (it copies every packet
-it receives, which a physical network card does not; see xdp-floor below): zd's own cost.
+zd-xdp / xdp-floor leaves out what any XDP program at all costs on this veth (see xdp-floor
+below): zd's own cost.
 
 EOF
   xdp_section

@@ -53,6 +53,7 @@ def xdp_table($runs; $rounds; $variants):
     server_cpu_us_per_req: ($r | map(.server_cpu_us_per_req) | spread | map_values(r3)),
     machine_cpu_us_per_req: ($r | map(.machine_cpu_us_per_req) | spread | map_values(r3)),
     softirq_us_per_req: ($r | map(.softirq_us_per_req) | spread | map_values(r3)),
+    xdp_ns_per_run: ($r | map(.xdp_ns_per_run // empty) | if length > 0 then spread else null end),
     ratio_to_routing: ratio($rounds; $v; "routing")
   }];
 

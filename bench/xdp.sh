@@ -329,6 +329,12 @@ xdp_down() {
   esac
 }
 
+# xdp_progstats: run_cnt and run_time_ns of zd's XDP program, as JSON.
+xdp_progstats() {
+  bpftool -j prog show pinned "$XW/bpf/zdx/xdp_program" |
+    jq -c '{run_cnt: (.run_cnt // 0), run_time_ns: (.run_time_ns // 0)}'
+}
+
 # wrk in the client namespace; /proc/stat (all CPUs) read right around it.
 xdp_wrk() {
   local rc=0
@@ -340,7 +346,7 @@ xdp_wrk() {
 
 # xdp_run VARIANT MODE ROUND: one run, one JSON line (or none if unavailable).
 xdp_run() {
-  local v=$1 mode=$2 round=$3 line counters=null busy soft
+  local v=$1 mode=$2 round=$3 line counters=null busy soft p0 p1
   [[ -n ${xdp_unavailable[$v]:-} ]] && return 0
   if ! xdp_up "$v"; then
     [[ -n ${xdp_optional[$v]:-} ]] || die "xdp: $v: $xdp_err"
@@ -348,9 +354,16 @@ xdp_run() {
     log "xdp: $v unavailable: $xdp_err"
     return 0
   fi
+  [[ $v != zd-xdp ]] || p0=$(xdp_progstats)
   line=$(wrk_json "$v" "$mode" "$round" xdp)
   if [[ $v == zd-xdp ]]; then
     counters=$(xdp_zd --json status | jq -c '.xdp.counters // null') || counters=null
+    # zd_xdp's own run time per frame in this run (BPF_ENABLE_STATS).
+    p1=$(xdp_progstats)
+    line=$(jq -c --argjson a "$p0" --argjson b "$p1" '. + {xdp_runs: ($b.run_cnt - $a.run_cnt),
+      xdp_ns_per_run: (if $b.run_cnt > $a.run_cnt then
+        (($b.run_time_ns - $a.run_time_ns) / ($b.run_cnt - $a.run_cnt) * 10 | round / 10) else null end)}' \
+      <<<"$line")
   fi
   xdp_down "$v"
   # busy = user + nice + system + irq + softirq jiffies (not idle, iowait, steal)
@@ -438,6 +451,11 @@ xdp_bench() {
   ulimit -n "$(ulimit -Hn)"
   xdp_topology
   xdp_backends
+  # BPF run-time statistics stay on only while this holder runs.
+  mkfifo "$XW/xdp-hold"
+  exec 8<>"$XW/xdp-hold"
+  "$SWB" stats <"$XW/xdp-hold" >/dev/null &
+  pids+=($!)
   local path="client -> host"
   ((xdp_wire)) && path="client -> wire -> host"
   log "xdp: topology up: $path -> blue/green, nginx in blue and green, nginx proxy on the host"
