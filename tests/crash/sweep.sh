@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The crash-point sweep: every mutating zdctl command is killed (SIGKILL,
-# injected by strace) at each of its bpf, unlink, rename, mkdir and rmdir
-# system calls in turn, then the next zdctl runs. The state it finds must be
+# injected by strace) at each of its unlink, rename, mkdir and rmdir calls
+# and each of its bpf calls that write (see kill_points) in turn, then the
+# next zdctl runs. The state it finds must be
 # exactly the state before the command or exactly the state after it: the
 # raw maps, pins, attached links and leftovers (zd-state-dump), what
 # `status --json` says, and where new connections go.
 #
 # Usage: tests/crash/sweep.sh [--quick] [--race] [--shard K/N] BUILD_DIR
-#   --quick  the common commands only (ctest runs this: about three minutes)
+#   --quick  the common commands only (ctest runs this: about a minute)
 #   --race   a second zdctl takes the lock the moment the first is killed
 #   --shard  only every Nth command, from the Kth (1-based): N sweeps side by
 #            side, each in a namespace of its own, share the commands out
@@ -190,6 +191,30 @@ cases=(
   "canary shop blue --weight 100 --promote-after 5m" "canary shop blue --weight 100 --no-revert-on-failure")
 syscalls=(bpf unlink rename mkdir rmdir)
 
+# kill_points CALL: the call numbers to kill the command at, into `numbers`;
+# empty means every one in turn until the command runs to its end. Every
+# unlink, rename, mkdir and rmdir changes the state; most bpf calls only read
+# it (opening pins, lookups, info). A kill at a call that only reads leaves
+# exactly what a kill at the next call that writes leaves, since the kill
+# comes before the call runs: so only the bpf calls that write are killed at.
+# Their numbers come from a traced run of the command from the same stage; a
+# command traced in more than one process keeps every number (strace counts
+# calls per process).
+bpf_writes='BPF_MAP_(UPDATE|DELETE|LOOKUP_AND_DELETE)_(ELEM|BATCH)|BPF_MAP_FREEZE|BPF_OBJ_PIN'
+bpf_writes+='|BPF_PROG_(ATTACH|DETACH)|BPF_LINK_(CREATE|UPDATE|DETACH)'
+kill_points() {
+  numbers=()
+  [[ $1 == bpf ]] || return 0
+  setup $bare
+  strace -f -qq -o "$work/trace" -e trace=bpf \
+    "$build/user/zdctl" --state "$state" "${args[@]}" >/dev/null 2>&1 || true
+  (($(cut -d' ' -f1 "$work/trace" | sort -u | wc -l) == 1)) || return 0
+  mapfile -t numbers < <(sed -E 's/^[0-9]+ +//' "$work/trace" | grep '^bpf(' |
+    grep -nE "^bpf\(($bpf_writes)," | cut -d: -f1)
+  # Nothing written through bpf: still one kill, at the first call.
+  ((${#numbers[@]} > 0)) || numbers=(1)
+}
+
 failures=0 points=0 swept=0 index=0
 started=$SECONDS
 for case in "${cases[@]}"; do
@@ -210,7 +235,14 @@ for case in "${cases[@]}"; do
   [[ $before != "$after" || $case == "upgrade --force" ]] ||
     { echo "sweep.sh: '$case' changes nothing observable" >&2; exit 1; }
   for call in "${syscalls[@]}"; do
-    for ((n = 1; n < 500; n++)); do
+    kill_points "$call"
+    for ((i = 0; i < 500; i++)); do
+      if ((${#numbers[@]})); then
+        ((i < ${#numbers[@]})) || break
+        n=${numbers[i]}
+      else
+        n=$((i + 1))
+      fi
       setup $bare
       rc=0
       # In a subshell, so bash's "Killed" notice goes nowhere.
@@ -227,7 +259,13 @@ for case in "${cases[@]}"; do
         wait
         echo "$code"
       )
-      ((rc == 137)) || break # it ran to its end: no call number n
+      if ((rc != 137)); then
+        # It ran to its end: no call number n. Every traced number must kill.
+        ((${#numbers[@]} == 0)) && break
+        failures=$((failures + 1))
+        echo "FAIL: '$case' ran to its end although its traced run made bpf call #$n"
+        break
+      fi
       points=$((points + 1))
       if ((race)) && [[ $case != "$from_layout2" ]]; then
         seen="status: $(tr -d ' \n' <"$work/racer")"
