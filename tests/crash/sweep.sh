@@ -124,14 +124,18 @@ stage() {
   zdctl domain set idle --check tcp >/dev/null
 }
 
+# status --json as one line, without what moves on its own: an accept
+# queue's length is the app's, not zd's (a checked switch's probe may still
+# wait there, unaccepted, when its zdctl is killed), and a health verdict's
+# "since" is a time. The racing zdctl's status is read through it too.
+masked() { tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g'; }
+
 # Everything compared, as the next zdctl finds it (status runs first: it is
 # the next command, and finishes or undoes what a killed one left): the
 # state as zdctl shows it, as the kernel holds it, and as new connections
 # find it.
 observe() {
-  # An accept queue is the app's, not zd's: a checked switch's probe may
-  # still wait there, unaccepted, when its zdctl is killed.
-  echo "status: $(zdctl status --json 2>/dev/null | tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g')"
+  echo "status: $(zdctl status --json 2>/dev/null | masked)"
   dump
   echo "10.99.0.1:80 -> $(probe 10.99.0.1 80); 10.99.1.7:80 -> $(probe 10.99.1.7 80)"
   # What zd put in the containers: routes, links, XDP, and the veths' setting.
@@ -154,7 +158,7 @@ from_layout2="upgrade from layout 2"
 observe_next() {
   if [[ $case == "$from_layout2" ]]; then
     echo "at once: 10.99.0.1:80 -> $(probe 10.99.0.1 80);" \
-      "status: $(zdctl status --json 2>&1 | tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g')"
+      "status: $(zdctl status --json 2>&1 | masked)"
     zdctl upgrade >/dev/null 2>&1 || echo "the next upgrade failed"
   fi
   observe
@@ -268,7 +272,7 @@ for case in "${cases[@]}"; do
       fi
       points=$((points + 1))
       if ((race)) && [[ $case != "$from_layout2" ]]; then
-        seen="status: $(tr -d ' \n' <"$work/racer")"
+        seen="status: $(masked <"$work/racer")"
         if ! grep -qxF -- "$seen" <<<"$before"$'\n'"$after"; then
           failures=$((failures + 1))
           echo "FAIL: '$case' killed at $call #$n: the racing zdctl saw neither before nor after"
