@@ -360,10 +360,7 @@ xdp_run() {
     counters=$(xdp_zd --json status | jq -c '.xdp.counters // null') || counters=null
     # zd_xdp's own run time per frame in this run (BPF_ENABLE_STATS).
     p1=$(xdp_progstats)
-    line=$(jq -c --argjson a "$p0" --argjson b "$p1" '. + {xdp_runs: ($b.run_cnt - $a.run_cnt),
-      xdp_ns_per_run: (if $b.run_cnt > $a.run_cnt then
-        (($b.run_time_ns - $a.run_time_ns) / ($b.run_cnt - $a.run_cnt) * 10 | round / 10) else null end)}' \
-      <<<"$line")
+    line=$(with_run_time xdp "$p0" "$p1" <<<"$line")
   fi
   xdp_down "$v"
   # busy = user + nice + system + irq + softirq jiffies (not idle, iowait, steal)

@@ -190,10 +190,12 @@ static __always_inline int redirect(struct xdp_md *ctx, const struct zd_xdp_targ
 	return action;
 }
 
-/* A packet of a known flow, to its workspace: a container's veth, or the
- * host stack for a host workspace (whose sockets sk_lookup finds). */
+/* A packet to its workspace: a container's veth, or the host stack for a
+ * host workspace, where sk_lookup finishes (and counts) it. A new
+ * connection's choice, when given, is counted here for a container's. */
 static __always_inline int deliver(struct xdp_md *ctx, struct zd_xdp_counters *c,
-				   __u32 workspace)
+				   __u32 workspace, __u32 domain,
+				   const struct zd_choice *choice)
 {
 	struct zd_xdp_target *target = bpf_map_lookup_elem(&zd_xdp_targets, &workspace);
 
@@ -201,6 +203,8 @@ static __always_inline int deliver(struct xdp_md *ctx, struct zd_xdp_counters *c
 		c->to_host++;
 		return XDP_PASS;
 	}
+	if (choice)
+		count_container(domain, choice);
 	return redirect(ctx, target);
 }
 
@@ -210,7 +214,6 @@ int zd_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
-	struct zd_xdp_target *target;
 	struct zd_flow_key key = {};
 	struct zd_flow fresh = {};
 	struct zd_xdp_counters *c;
@@ -264,7 +267,7 @@ int zd_xdp(struct xdp_md *ctx)
 		flow = bpf_map_lookup_elem(&zd_flows, &key);
 		if (flow) {
 			c->followed++;
-			return deliver(ctx, c, flow->workspace);
+			return deliver(ctx, c, flow->workspace, 0, NULL);
 		}
 	}
 
@@ -291,13 +294,5 @@ int zd_xdp(struct xdp_md *ctx)
 		c->flows_added++;
 	else
 		bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
-
-	target = bpf_map_lookup_elem(&zd_xdp_targets, &choice.workspace);
-	if (!target) {
-		/* A host workspace: sk_lookup finishes (and counts) it. */
-		c->to_host++;
-		return XDP_PASS;
-	}
-	count_container(*domain, &choice);
-	return redirect(ctx, target);
+	return deliver(ctx, c, choice.workspace, *domain, &choice);
 }

@@ -225,6 +225,16 @@ wrk_json() {
       cpu_us_per_req:(($srv / 1000 + $cli * 1e6) / ([$reqs, 1] | max) * 1000 | round / 1000)}'
 }
 
+# with_run_time NAME BEFORE AFTER: the JSON line on stdin, plus NAME_runs and
+# NAME_ns_per_run, a program's runs and run time per run between two
+# {run_cnt, run_time_ns} readings (BPF_ENABLE_STATS).
+with_run_time() {
+  jq -c --arg n "$1" --argjson a "$2" --argjson b "$3" '. + {
+    ($n + "_runs"): ($b.run_cnt - $a.run_cnt),
+    ($n + "_ns_per_run"): (if $b.run_cnt > $a.run_cnt then
+      (($b.run_time_ns - $a.run_time_ns) / ($b.run_cnt - $a.run_cnt) * 10 | round / 10) else null end)}'
+}
+
 # rounds PHASE N VARIANT...: interleaved rounds; the order rotates each round
 # so no variant always runs first (or right after the heaviest one).
 run_rounds() {
@@ -241,10 +251,7 @@ run_rounds() {
         p0=$(progstats)
         line=$(wrk_json "${vs[$k]}" "$mode" "$r" "$phase")
         p1=$(progstats)
-        jq -c --argjson a "$p0" --argjson b "$p1" '. + {bpf_runs: ($b.run_cnt - $a.run_cnt),
-          bpf_ns_per_run: (if $b.run_cnt > $a.run_cnt then
-            (($b.run_time_ns - $a.run_time_ns) / ($b.run_cnt - $a.run_cnt) * 10 | round / 10) else null end)}' \
-          <<<"$line" >>"$W/wrk.jsonl"
+        with_run_time bpf "$p0" "$p1" <<<"$line" >>"$W/wrk.jsonl"
       done
     done
     log "$phase: round $r/$n done"
