@@ -1,4 +1,4 @@
-// Switches under load: no connection is lost or misrouted while zdctl
+// Switches under load: no connection is lost or misrouted while zd
 // flips the domain back and forth (issue "Done when" 3g), and kept-alive
 // connections stay with the workspace that accepted them (second issue).
 #include <atomic>
@@ -26,25 +26,6 @@ protected:
     write_sysctl("net/ipv4/ip_local_port_range", "1024 65000");
     write_sysctl("net/ipv4/tcp_tw_reuse", "1");
     zdctl_ok({"switch", "shop", "blue"});
-  }
-
-  // Flips shop between blue and green through zdctl until done() (and at
-  // least min_switches); returns the number of successful switches.
-  int flip(int min_switches, const std::function<bool()> &done, Clock::time_point deadline,
-           std::atomic<int> &progress) {
-    int failures = 0;
-    const char *next[] = {"green", "blue"};
-    while ((progress < min_switches || !done()) && Clock::now() < deadline) {
-      Result r = zdctl({"switch", "shop", next[progress % 2]});
-      if (r.code != 0) {
-        ADD_FAILURE() << "switch failed: " << r.err;
-        if (++failures > 3)
-          break;
-        continue;
-      }
-      ++progress;
-    }
-    return progress;
   }
 };
 
@@ -97,7 +78,8 @@ TEST_F(Load, ManyConnectionsDuringManySwitches) {
     clients.emplace_back(client, t);
   // Switch for as long as the clients run: they stop at both counts.
   flip(
-      kSwitches, [&] { return done_connections >= kConnections; }, deadline, switches);
+      "shop", "green", "blue", kSwitches, [&] { return done_connections >= kConnections; },
+      done_connections, deadline, switches);
   for (auto &t : clients)
     t.join();
   const auto elapsed = Clock::now() - start;
@@ -160,7 +142,7 @@ TEST_F(Load, KeptAliveConnectionsNeverChangeWorkspace) {
   });
   const int before = exchanges;
   flip(
-      kSwitches, [] { return true; }, deadline, switches);
+      "shop", "green", "blue", kSwitches, [] { return true; }, exchanges, deadline, switches);
   const int during = exchanges - before;
   stop = true;
   talker.join();

@@ -19,6 +19,10 @@
 #include <fstream>
 #include <regex>
 #include <stdexcept>
+#include <thread>
+
+#include "error.hpp"
+#include "release.hpp"
 
 namespace zdtest {
 
@@ -321,6 +325,41 @@ std::string NetnsTest::zdctl_ok(const std::vector<std::string> &args, const Spaw
 
 std::string NetnsTest::status_json() {
   return zdctl_ok({"status", "--json"});
+}
+
+std::string NetnsTest::switch_in_process(const std::string &domain, const std::string &workspace) {
+  try {
+    zd::release(zd::State(state_dir()),
+                zd::RouteRequest::of(zd::RouteRequest::Kind::switch_to, domain, workspace), {},
+                false);
+    return "";
+  } catch (const std::exception &e) {
+    return e.what();
+  }
+}
+
+void NetnsTest::flip(const std::string &domain, const std::string &a, const std::string &b, int min,
+                     const std::function<bool()> &done, const std::atomic<int> &traffic,
+                     Clock::time_point deadline, std::atomic<int> &made) {
+  while ((made < min || !done()) && Clock::now() < deadline) {
+    const std::string &to = made % 2 ? b : a;
+    const int seen = traffic;
+    std::string error;
+    if (made % 10 == 0) {
+      Result r = zdctl({"switch", domain, to});
+      error = r.code == 0 ? "" : "zdctl: " + r.err;
+    } else {
+      error = switch_in_process(domain, to);
+    }
+    if (!error.empty()) {
+      ADD_FAILURE() << "switch " << made << " to " << to << " failed: " << error;
+      return;
+    }
+    ++made;
+    const auto moved_by = std::min(deadline, Clock::now() + 1s);
+    while (traffic == seen && Clock::now() < moved_by)
+      std::this_thread::sleep_for(200us);
+  }
 }
 
 Echo &NetnsTest::add_workspace(const std::string &name, int port, bool v6,

@@ -7,8 +7,10 @@
 
 #include "process.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -86,6 +88,22 @@ protected:
   // Same, asserting success; returns stdout.
   std::string zdctl_ok(const std::vector<std::string> &args, const SpawnOptions &options = {});
   std::string status_json();
+  // Switches domain to workspace in this process, through the library call
+  // that zdctl switch makes (zd::release on this test's state); "" or the
+  // error. For tests that switch hundreds of times: they measure the data
+  // plane, not the start of hundreds of zdctl processes (up to 0.3 s each
+  // on a slow CI machine).
+  std::string switch_in_process(const std::string &domain, const std::string &workspace);
+
+  // Flips domain between workspaces a and b (a first), min times and then
+  // until done(), while the test's clients run; stops at deadline or at the
+  // first failed switch (ADD_FAILURE). One switch in ten is a real `zdctl
+  // switch`, the rest switch_in_process. After each switch it waits (at most
+  // 1 s) until traffic has moved, so that connections are made between any
+  // two switches, not beside a burst of them. made counts the switches.
+  void flip(const std::string &domain, const std::string &a, const std::string &b, int min,
+            const std::function<bool()> &done, const std::atomic<int> &traffic,
+            Clock::time_point deadline, std::atomic<int> &made);
   // Starts a zd-echo on 127.0.0.1:port and [::1]:port, registers it as a
   // workspace. flags go to zd-echo first (e.g. --http, --unhealthy-while=FILE).
   Echo &add_workspace(const std::string &name, int port, bool v6 = true,
