@@ -68,7 +68,6 @@ done
 
 state=$work/bpf/zd
 zdctl() { "$build/user/zdctl" --state "$state" "$@"; }
-dump() { "$build/tests/zd-state-dump" "$state"; }
 
 # Two containers for the XDP plane's workspaces: a namespace each, behind a
 # veth (ip netns keeps its names on a tmpfs of this mount namespace).
@@ -128,23 +127,22 @@ stage() {
 # queue's length is the app's, not zd's (a checked switch's probe may still
 # wait there, unaccepted, when its zdctl is killed), and a health verdict's
 # "since" is a time. The racing zdctl's status is read through it too.
-masked() { tr -d ' \n' | sed -E 's/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g'; }
+masked() { sed -zE 's/[ \n]//g; s/"waiting":[0-9]+/"waiting":_/g; s/"since":"[^"]*"/"since":_/g'; }
 
 # Everything compared, as the next zdctl finds it (status runs first: it is
 # the next command, and finishes or undoes what a killed one left): the
 # state as zdctl shows it, as the kernel holds it, and as new connections
-# find it.
+# find it; and what zd put in the containers: links, XDP, routes and the
+# veths' setting. Few processes: this runs at every kill point.
 observe() {
   echo "status: $(zdctl status --json 2>/dev/null | masked)"
-  dump
-  echo "10.99.0.1:80 -> $(probe 10.99.0.1 80); 10.99.1.7:80 -> $(probe 10.99.1.7 80)"
-  # What zd put in the containers: routes, links, XDP, and the veths' setting.
+  "$build/tests/zd-state-dump" "$state" --probe 10.99.0.1:80 --probe 10.99.1.7:80 \
+    --netns /run/netns/ct1 --netns /run/netns/ct2
+  local routes setting
   for ct in ct1 ct2; do
-    echo "$ct routes: $(ip -n "$ct" route show table local proto 122 | tr '\n' ';')" \
-      "$(ip -n "$ct" -6 route show table local proto 122 | tr '\n' ';')"
-    nsenter --net="/run/netns/$ct" "$build/tests/zd-state-dump" "$state" |
-      grep -E '^(netns links|xdp on)' | sed "s/^/$ct /"
-    echo "zdsw-$ct accept_local: $(cat "/proc/sys/net/ipv4/conf/zdsw-$ct/accept_local")"
+    routes="$(ip -n "$ct" route show table local proto 122);$(ip -n "$ct" -6 route show table local proto 122)"
+    read -r setting <"/proc/sys/net/ipv4/conf/zdsw-$ct/accept_local"
+    echo "$ct routes: ${routes//$'\n'/;}; zdsw-$ct accept_local: $setting"
   done
 }
 

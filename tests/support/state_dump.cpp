@@ -1,19 +1,30 @@
-// zd-state-dump DIR: everything a zd state is, as text, in a fixed order:
-// each pinned map's entries (hex, sorted), the sk_lookup links attached to
-// this network namespace, and the entries of DIR's parent directory. Two
-// dumps are equal exactly when the state is the same, which is what the
-// crash sweep (tests/crash/sweep.sh) compares. Needs root; reads only.
+// zd-state-dump DIR [--probe ADDR:PORT]... [--netns PATH]...: everything a
+// zd state is, as text, in a fixed order: each pinned map's entries (hex,
+// sorted), the sk_lookup links attached to this network namespace, and the
+// entries of DIR's parent directory; then where a new connection to each
+// IPv4 ADDR:PORT goes (its greeting line, "refused" or "none"); then, for
+// each network namespace PATH (a workspace's), the links attached and the
+// XDP programs there. Two dumps are equal exactly when the state is the
+// same, which is what the crash sweep (tests/crash/sweep.sh) compares: one
+// process for what used to take a dozen. Needs root; reads only.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -162,11 +173,45 @@ void list(const char *title, const std::string &dir) {
   std::printf("\n");
 }
 
+// Where a new connection to addr (IPv4 ADDR:PORT) goes: the first line
+// the server sends, "refused" when no connection is made, "none" when it
+// sends nothing; each step bounded by 2 s.
+std::string probe(const std::string &addr) {
+  const size_t colon = addr.rfind(':');
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::atoi(addr.c_str() + colon + 1)));
+  if (colon == std::string::npos ||
+      inet_pton(AF_INET, addr.substr(0, colon).c_str(), &to.sin_addr) != 1)
+    return "bad address";
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  pollfd p{fd, POLLOUT, 0};
+  int error = 0;
+  socklen_t len = sizeof(error);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&to), sizeof(to)) != 0 &&
+      (errno != EINPROGRESS || poll(&p, 1, 2000) != 1 ||
+       getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0)) {
+    close(fd);
+    return "refused";
+  }
+  std::string line;
+  p.events = POLLIN;
+  char c;
+  while (line.size() < 256 && poll(&p, 1, 2000) == 1 && read(fd, &c, 1) == 1 && c != '\n')
+    line += c;
+  close(fd);
+  return line.empty() ? "none" : line;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: zd-state-dump STATE_DIR\n");
+  std::vector<std::string> probes, namespaces;
+  for (int i = 2; i + 1 < argc; i += 2)
+    (std::strcmp(argv[i], "--probe") == 0 ? probes : namespaces).push_back(argv[i + 1]);
+  if (argc < 2 || argc % 2 != 0) {
+    std::fprintf(stderr,
+                 "usage: zd-state-dump STATE_DIR [--probe ADDR:PORT]... [--netns PATH]...\n");
     return 2;
   }
   const std::string dir = argv[1];
@@ -182,5 +227,19 @@ int main(int argc, char **argv) {
   dump_links();
   dump_xdp();
   list("beside the state", dir.substr(0, dir.rfind('/')));
+  for (const auto &addr : probes)
+    std::printf("%s -> %s\n", addr.c_str(), probe(addr).c_str());
+  // The namespaces last: this process does not come back from them.
+  for (const auto &path : namespaces) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+      std::printf("netns %s: cannot enter: %s\n", path.c_str(), std::strerror(errno));
+      continue;
+    }
+    close(fd);
+    std::printf("netns %s\n", path.c_str());
+    dump_links();
+    dump_xdp();
+  }
   return 0;
 }
