@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 build_dir=${BUILD_DIR:-build}
 cmake -S . -B "$build_dir" >/dev/null
-cmake --build "$build_dir" -j"${JOBS:-2}" --target zdctl zd-echo zd-state-dump zd-reshape
+cmake --build "$build_dir" -j"${JOBS:-2}" --target zdctl zd-echo zd-state-dump zd-reshape zd-stage
 
 tests/crash/sweep.sh "$build_dir"
 tests/crash/sweep.sh --race "$build_dir"

@@ -33,7 +33,7 @@ shard_k=${shard%/*} shard_n=${shard#*/}
 [[ $shard_k =~ ^[0-9]+$ && $shard_n =~ ^[0-9]+$ ]] && ((shard_k >= 1 && shard_k <= shard_n)) ||
   { echo "sweep.sh: --shard wants K/N with 1 <= K <= N, not '$shard'" >&2; exit 2; }
 # A missing tool would make every before and after the same empty text.
-for tool in user/zdctl tests/zd-echo tests/zd-state-dump tests/zd-reshape; do
+for tool in user/zdctl tests/zd-echo tests/zd-state-dump tests/zd-reshape tests/zd-stage; do
   [[ -x $build/$tool ]] || { echo "sweep.sh: $build/$tool is not built" >&2; exit 1; }
 done
 
@@ -107,21 +107,10 @@ probe() {
 
 # The stage every case starts from: shop (an address and a prefix) switched
 # blue then green, idle switched to cyan (a container) and checked by tcp,
-# red and teal (a container) running but not registered.
-stage() {
-  zdctl detach >/dev/null
-  [[ ${1:-} == bare ]] && return
-  zdctl attach --xdp zdsweep0 >/dev/null
-  zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://10.99.1.0/24:80 >/dev/null
-  zdctl domain add idle --listen tcp://10.99.0.2:80 >/dev/null
-  zdctl workspace add blue --pid "$blue_pid" --socket tcp://127.0.0.1:3001 >/dev/null
-  zdctl workspace add green --pid "$green_pid" --socket tcp://127.0.0.1:3002 >/dev/null
-  zdctl switch shop blue >/dev/null
-  zdctl switch shop green >/dev/null
-  zdctl workspace add cyan --pid "$cyan_pid" --socket tcp://0.0.0.0:8080 >/dev/null
-  zdctl switch idle cyan >/dev/null
-  zdctl domain set idle --check tcp >/dev/null
-}
+# red and teal (a container) running but not registered. zd-stage makes it
+# in one process, through the calls zdctl makes (tests/support/stage.cpp);
+# "bare" only detaches.
+stage() { "$build/tests/zd-stage" "$state" "$blue_pid" "$green_pid" "$cyan_pid" ${1:+"$1"}; }
 
 # status --json as one line, without what moves on its own: an accept
 # queue's length is the app's, not zd's (a checked switch's probe may still
@@ -199,17 +188,14 @@ syscalls=(bpf unlink rename mkdir rmdir)
 # it (opening pins, lookups, info). A kill at a call that only reads leaves
 # exactly what a kill at the next call that writes leaves, since the kill
 # comes before the call runs: so only the bpf calls that write are killed at.
-# Their numbers come from a traced run of the command from the same stage; a
-# command traced in more than one process keeps every number (strace counts
-# calls per process).
+# Their numbers come from the traced run that made `after`, from the same
+# stage; a command traced in more than one process keeps every number
+# (strace counts calls per process).
 bpf_writes='BPF_MAP_(UPDATE|DELETE|LOOKUP_AND_DELETE)_(ELEM|BATCH)|BPF_MAP_FREEZE|BPF_OBJ_PIN'
 bpf_writes+='|BPF_PROG_(ATTACH|DETACH)|BPF_LINK_(CREATE|UPDATE|DETACH)'
 kill_points() {
   numbers=()
   [[ $1 == bpf ]] || return 0
-  setup $bare
-  strace -f -qq -o "$work/trace" -e trace=bpf \
-    "$build/user/zdctl" --state "$state" "${args[@]}" >/dev/null 2>&1 || true
   (($(cut -d' ' -f1 "$work/trace" | sort -u | wc -l) == 1)) || return 0
   mapfile -t numbers < <(sed -E 's/^[0-9]+ +//' "$work/trace" | grep '^bpf(' |
     grep -nE "^bpf\(($bpf_writes)," | cut -d: -f1)
@@ -232,7 +218,8 @@ for case in "${cases[@]}"; do
   setup $bare
   before=$(observe_next)
   setup $bare
-  zdctl "${args[@]}" >/dev/null 2>&1 || { echo "sweep.sh: '$case' fails on its own" >&2; exit 1; }
+  strace -f -qq -o "$work/trace" -e trace=bpf "$build/user/zdctl" --state "$state" "${args[@]}" \
+    >/dev/null 2>&1 || { echo "sweep.sh: '$case' fails on its own" >&2; exit 1; }
   after=$(observe_next)
   [[ $before != "$after" || $case == "upgrade --force" ]] ||
     { echo "sweep.sh: '$case' changes nothing observable" >&2; exit 1; }
