@@ -399,6 +399,43 @@ TEST_F(Containers, DetachForceCutsThem) {
   EXPECT_NE(open.get(), "blue") << "served without zd's XDP program";
 }
 
+// Removing a domain takes its addresses away inside the containers, so it
+// too counts their open connections to it and refuses, waits for them
+// (--wait), or cuts them (--force). (A host workspace's connections carry
+// on: Steering tests.)
+TEST_F(Containers, DomainRmRefusesToCutOpenConnectionsToContainers) {
+  stage();
+  {
+    Http open = connect_http("10.99.0.1");
+    ASSERT_EQ(open.get(), "blue");
+    const std::string before = status_json();
+    Result refused = zdctl({"domain", "rm", "shop"});
+    EXPECT_EQ(refused.code, 1);
+    EXPECT_NE(refused.err.find("removing domain shop would cut 1 open connection"),
+              std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--force removes it anyway"), std::string::npos) << refused.err;
+    const auto started = Clock::now();
+    Result waited = zdctl({"domain", "rm", "shop", "--wait", "1"});
+    EXPECT_EQ(waited.code, 1);
+    EXPECT_GE(Clock::now() - started, 1s) << "it did not wait";
+    EXPECT_EQ(status_json(), before) << "a refused domain rm changed the state";
+    EXPECT_EQ(open.get(), "blue") << "a refused domain rm changed something";
+  } // closed here: blue's end closes too
+  zdctl_ok({"domain", "rm", "shop", "--wait", "10"});
+  EXPECT_TRUE(json::parse(status_json())["domains"].empty());
+  EXPECT_EQ(run(in("ws1", {"ip", "route", "show", "table", "local", "proto", "122"})).out, "")
+      << "the domain's address is still local in the container";
+}
+
+TEST_F(Containers, DomainRmForceCutsThem) {
+  stage();
+  Http open = connect_http("10.99.0.1");
+  ASSERT_EQ(open.get(), "blue");
+  zdctl_ok({"domain", "rm", "shop", "--force"});
+  EXPECT_NE(open.get(), "blue") << "served after its domain was removed";
+}
+
 TEST_F(Containers, FiveHundredSwitchesUnderLoadFailNoConnection) {
   stage();
   // Every fetch leaves a TIME_WAIT in the client, and the kernel reuses one

@@ -162,4 +162,16 @@ TEST_F(Containers, DetachCountsOnlyConnectionsToContainers) {
   EXPECT_EQ(control.container_connections(), 5u);
 }
 
+TEST_F(Containers, DomainRmCountsOnlyThatDomainsConnections) {
+  plane.xdp_attached = true;
+  control.add_workspace("red", 77, one("tcp://0.0.0.0:8080", kRedNetns));
+  control.add_domain("cart", {zd::parse_endpoint("tcp://10.99.0.2:80", zd::AllowPrefix::no)});
+  plane.connections[id("red")] = 3;
+  EXPECT_EQ(control.container_connections("cart"), 3u);
+  EXPECT_EQ(plane.counted_domains, (std::vector<std::string>{"cart"}));
+  EXPECT_EQ(control.container_connections(), 3u);
+  EXPECT_EQ(plane.counted_domains, (std::vector<std::string>{"shop", "cart"}));
+  EXPECT_EQ(control.container_connections("nope"), 0u) << "no such domain: none of its";
+}
+
 } // namespace

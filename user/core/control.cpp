@@ -878,13 +878,16 @@ SwitchResult ControlPlane::revert_to(const std::string &domain, uint64_t seq, Fo
   return apply(plan(request));
 }
 
-size_t ControlPlane::container_connections() const {
+size_t ControlPlane::container_connections(const std::string &domain) const {
   size_t total = 0;
   std::optional<std::vector<Domain>> domains; // read only if a container exists
   for (const auto &workspace : store_.workspaces())
     if (workspace.placement == Placement::other_netns) {
-      if (!domains)
+      if (!domains) {
         domains = store_.domains();
+        if (!domain.empty())
+          std::erase_if(*domains, [&](const Domain &d) { return d.name != domain; });
+      }
       total += plane_.open_connections(workspace, *domains);
     }
   return total;

@@ -180,8 +180,10 @@ public:
   std::vector<SwitchTotal> switch_totals() const;
 
   // Connections that taking the XDP plane away would cut: those open to a
-  // domain in a workspace of another namespace (detach asks first).
-  size_t container_connections() const;
+  // domain in a workspace of another namespace (detach asks first); or, with
+  // a domain named, those of that domain alone, which removing it would cut
+  // (domain rm asks first): its addresses stop being local in the container.
+  size_t container_connections(const std::string &domain = "") const;
 
   // Whether a zdctl was killed during a change, which recover() deals with.
   bool interrupted() const;

@@ -150,35 +150,40 @@ void do_attach(const Options &opts) {
 
 namespace {
 
-// Open connections to container workspaces, which detach would cut (their
-// every packet needs the XDP program). A state that cannot be read has none
-// that zd can know of: detach then goes on, as it always could.
-size_t connections_detach_would_cut(const zd::State &state) {
+// Open connections to container workspaces, of every domain (domain "",
+// which detach would cut: their every packet needs the XDP program) or of
+// one (which domain rm would cut). A state that cannot be read has none
+// that zd can know of: the command then goes on, as it always could.
+size_t open_container_connections(const zd::State &state, const std::string &domain) {
   try {
-    return state.with(zd::Lock::shared,
-                      [](zd::ControlPlane &control) { return control.container_connections(); });
+    return state.with(zd::Lock::shared, [&](zd::ControlPlane &control) {
+      return control.container_connections(domain);
+    });
   } catch (const zd::Error &e) {
     spdlog::debug("not counting connections to containers: {}", e.what());
     return 0;
   }
 }
 
-// Refuses while connections to containers are open, after waiting up to
-// opts.wait_seconds for them to close.
-void require_no_container_connections(const Options &opts, const zd::State &state) {
+// Refuses while connections to containers are open (of opts.domain for
+// domain rm, of all for detach), after waiting up to opts.wait_seconds for
+// them to close. doing: "detaching", "removing domain shop".
+void require_no_container_connections(const Options &opts, const zd::State &state,
+                                      const std::string &domain, const std::string &doing) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(opts.wait_seconds);
   auto next_note = std::chrono::steady_clock::now();
   for (;;) {
-    const size_t open = connections_detach_would_cut(state);
+    const size_t open = open_container_connections(state, domain);
     if (open == 0)
       return;
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline)
       throw zd::Error(zd::Errc::refused,
-                      "detaching would cut " + std::to_string(open) + " open connection" +
+                      doing + " would cut " + std::to_string(open) + " open connection" +
                           (open == 1 ? "" : "s") +
-                          " to container workspaces (XDP carries their every packet): switch "
-                          "their domains away and let them finish, or wait (--wait SECONDS)",
+                          " to container workspaces (XDP carries their every packet): switch " +
+                          (domain.empty() ? "their domains" : "it") +
+                          " away and let them finish, or wait (--wait SECONDS)",
                       zd::Override::force);
     if (!opts.json && now >= next_note) {
       const auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - now);
@@ -195,7 +200,7 @@ void require_no_container_connections(const Options &opts, const zd::State &stat
 void do_detach(const Options &opts) {
   const zd::State state(opts.state);
   if (!opts.force)
-    require_no_container_connections(opts, state);
+    require_no_container_connections(opts, state, "", "detaching");
   const bool detached = state.detach();
   print(opts, {{"attached", false}, {"changed", detached}, {"state", opts.state}},
         detached ? "detached: new connections take the normal path; established ones are "
@@ -248,9 +253,13 @@ void do_domain_add(const Options &opts) {
 }
 
 void do_domain_rm(const Options &opts) {
-  zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
-    control.remove_domain(opts.domain);
-  });
+  const zd::State state(opts.state);
+  // A container's connections to the domain end with it: its addresses are
+  // no longer local there (on the host, established connections carry on).
+  if (!opts.force)
+    require_no_container_connections(opts, state, opts.domain, "removing domain " + opts.domain);
+  state.with(zd::Lock::exclusive,
+             [&](zd::ControlPlane &control) { control.remove_domain(opts.domain); });
   print(opts, {{"domain", opts.domain}, {"removed", true}}, "domain " + opts.domain + " removed");
 }
 

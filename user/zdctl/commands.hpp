@@ -25,7 +25,7 @@ struct Options {
   bool json = false;
   // Per command; each handler reads only its own.
   bool force = false;
-  unsigned wait_seconds = 0;    // detach --wait
+  unsigned wait_seconds = 0;    // detach --wait, domain rm --wait
   std::vector<std::string> xdp; // attach --xdp
   bool xdp_generic = false;
   std::string group; // attach --group

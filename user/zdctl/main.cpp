@@ -94,13 +94,19 @@ void attach_options(CLI::App &cmd, Options &o) {
                  "without it the state is root's alone (0700/0600), or keeps the group it has");
 }
 
-void detach_options(CLI::App &cmd, Options &o) {
+// --force and --wait of a command that would cut open connections to
+// container workspaces (detach, domain rm).
+void cutting_options(CLI::App &cmd, Options &o, const std::string &what) {
   cmd.add_flag("--force", o.force,
-               "detach even if it cuts open connections to container workspaces");
+               what + " even if it cuts open connections to container workspaces");
   cmd.add_option("--wait", o.wait_seconds,
                  "wait up to SECONDS for open connections to container workspaces to close")
       ->check(CLI::Range(0, 86400))
       ->excludes(cmd.get_option("--force"));
+}
+
+void detach_options(CLI::App &cmd, Options &o) {
+  cutting_options(cmd, o, "detach");
 }
 
 void upgrade_options(CLI::App &cmd, Options &o) {
@@ -116,6 +122,7 @@ void domain_add_options(CLI::App &cmd, Options &o) {
 
 void domain_rm_options(CLI::App &cmd, Options &o) {
   cmd.add_option("NAME", o.domain, "domain name")->required();
+  cutting_options(cmd, o, "remove it");
 }
 
 void workspace_add_options(CLI::App &cmd, Options &o) {
@@ -321,8 +328,10 @@ const std::array<Command, 20> kCommands = {{
      "zdctl domain add shop --listen tcp://10.99.0.1:80 --listen tcp://[fd00:99::1]:80\n"
      "  zdctl domain add fleet --listen tcp://10.99.1.0/24:443   (a whole prefix)",
      domain_add_options, do_domain_add, Mutates::yes, nullptr},
-    {"domain", "rm", "Remove a domain; its addresses are no longer steered", "zdctl domain rm shop",
-     domain_rm_options, do_domain_rm, Mutates::yes, nullptr},
+    {"domain", "rm", "Remove a domain; its addresses are no longer steered",
+     "zdctl domain rm shop\n  zdctl domain rm shop --wait 300   (let connections to containers "
+     "finish first)",
+     domain_rm_options, do_domain_rm, Mutates::yes, " (--force removes it anyway)"},
     {"domain", "set",
      "Set the health check that every switch and revert of a domain runs first (or remove it)",
      "zdctl domain set shop --check /healthz --check-timeout 1s\n"
