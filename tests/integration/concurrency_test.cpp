@@ -1,4 +1,4 @@
-// 100 zdctl writers and 10 readers on one state, 1,000 commands in all (or
+// 100 zdctl writers and 10 readers on one state, 500 commands in all (or
 // 30 s, on a machine that starts processes slowly) (issue 9, hardening): every command succeeds or
 // is refused with one line, none hangs or dies, and what is left is one consistent state: the
 // records, the data-plane maps and the kernel's steering all agree.
@@ -24,8 +24,10 @@ using json = nlohmann::json;
 constexpr int kWriters = 100;
 constexpr int kReaders = 10;
 // A fixed amount of work, bounded in time: 20 s of storm were 1,800
-// commands on a quiet 2-core VM, and the test's whole cost.
-constexpr int kCommands = 1000;
+// commands on a quiet 2-core VM, and the test's whole cost. The 110 start
+// together, so the lock is fought over hardest at once; after that, more
+// commands mostly take longer (and keep both cores from the other tests).
+constexpr int kCommands = 500;
 constexpr auto kStormAtMost = 30s;
 // Workspaces that stay (w0..w2) and that come and go (e0..e2), each name
 // always from its own zd-echo; domains that stay (d0..d2) and that come and

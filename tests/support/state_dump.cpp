@@ -180,10 +180,10 @@ std::string probe(const std::string &addr) {
   const size_t colon = addr.rfind(':');
   sockaddr_in to{};
   to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(std::atoi(addr.c_str() + colon + 1)));
   if (colon == std::string::npos ||
       inet_pton(AF_INET, addr.substr(0, colon).c_str(), &to.sin_addr) != 1)
     return "bad address";
+  to.sin_port = htons(static_cast<uint16_t>(std::atoi(addr.c_str() + colon + 1)));
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   pollfd p{fd, POLLOUT, 0};
   int error = 0;
@@ -207,9 +207,16 @@ std::string probe(const std::string &addr) {
 
 int main(int argc, char **argv) {
   std::vector<std::string> probes, namespaces;
-  for (int i = 2; i + 1 < argc; i += 2)
-    (std::strcmp(argv[i], "--probe") == 0 ? probes : namespaces).push_back(argv[i + 1]);
-  if (argc < 2 || argc % 2 != 0) {
+  bool usage = argc < 2 || argc % 2 != 0;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--probe") == 0)
+      probes.push_back(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--netns") == 0)
+      namespaces.push_back(argv[i + 1]);
+    else
+      usage = true;
+  }
+  if (usage) {
     std::fprintf(stderr,
                  "usage: zd-state-dump STATE_DIR [--probe ADDR:PORT]... [--netns PATH]...\n");
     return 2;
@@ -232,11 +239,14 @@ int main(int argc, char **argv) {
   // The namespaces last: this process does not come back from them.
   for (const auto &path : namespaces) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
-      std::printf("netns %s: cannot enter: %s\n", path.c_str(), std::strerror(errno));
+    const bool entered = fd >= 0 && setns(fd, CLONE_NEWNET) == 0;
+    const int why = errno;
+    if (fd >= 0)
+      close(fd);
+    if (!entered) {
+      std::printf("netns %s: cannot enter: %s\n", path.c_str(), std::strerror(why));
       continue;
     }
-    close(fd);
     std::printf("netns %s\n", path.c_str());
     dump_links();
     dump_xdp();

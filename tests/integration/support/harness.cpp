@@ -21,7 +21,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "error.hpp"
 #include "release.hpp"
 
 namespace zdtest {
