@@ -97,14 +97,6 @@ for ws in blue green red cyan teal; do
   grep -q ready "$work/$ws.out" || { echo "sweep.sh: zd-echo $ws never became ready" >&2; exit 1; }
 done
 
-# Where a new connection to ADDRESS:PORT goes: the workspace's greeting,
-# "refused", or "none".
-probe() {
-  local got
-  got=$(timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2 && head -1 <&3" 2>/dev/null) || got=refused
-  echo "${got:-none}"
-}
-
 # The stage every case starts from: shop (an address and a prefix) switched
 # blue then green, idle switched to cyan (a container) and checked by tcp,
 # red and teal (a container) running but not registered. zd-stage makes it
@@ -144,8 +136,10 @@ observe() {
 from_layout2="upgrade from layout 2"
 observe_next() {
   if [[ $case == "$from_layout2" ]]; then
-    echo "at once: 10.99.0.1:80 -> $(probe 10.99.0.1 80);" \
-      "status: $(zdctl status --json 2>&1 | masked)"
+    # zd-state-dump's last line: where a new connection goes.
+    local dump
+    dump=$("$build/tests/zd-state-dump" "$state" --probe 10.99.0.1:80)
+    echo "at once: ${dump##*$'\n'};" "status: $(zdctl status --json 2>&1 | masked)"
     zdctl upgrade >/dev/null 2>&1 || echo "the next upgrade failed"
   fi
   observe

@@ -7,17 +7,13 @@
 // XDP programs there. Two dumps are equal exactly when the state is the
 // same, which is what the crash sweep (tests/crash/sweep.sh) compares: one
 // process for what used to take a dozen. Needs root; reads only.
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +24,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "client.hpp"
 
 namespace {
 
@@ -173,34 +171,20 @@ void list(const char *title, const std::string &dir) {
   std::printf("\n");
 }
 
-// Where a new connection to addr (IPv4 ADDR:PORT) goes: the first line
-// the server sends, "refused" when no connection is made, "none" when it
-// sends nothing; each step bounded by 2 s.
+// Where a new connection to addr (IPv4 ADDR:PORT) goes: the first line the
+// server sends, "refused" when no connection is made, "none" when it sends
+// no line; each step bounded by 2 s.
 std::string probe(const std::string &addr) {
   const size_t colon = addr.rfind(':');
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  if (colon == std::string::npos ||
-      inet_pton(AF_INET, addr.substr(0, colon).c_str(), &to.sin_addr) != 1)
+  if (colon == std::string::npos)
     return "bad address";
-  to.sin_port = htons(static_cast<uint16_t>(std::atoi(addr.c_str() + colon + 1)));
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  pollfd p{fd, POLLOUT, 0};
-  int error = 0;
-  socklen_t len = sizeof(error);
-  if (connect(fd, reinterpret_cast<sockaddr *>(&to), sizeof(to)) != 0 &&
-      (errno != EINPROGRESS || poll(&p, 1, 2000) != 1 ||
-       getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0)) {
-    close(fd);
+  zdtest::Conn conn;
+  if (zdtest::connect_only(addr.substr(0, colon), std::atoi(addr.c_str() + colon + 1), conn,
+                           nullptr, std::chrono::seconds(2)) != zdtest::ConnectError::none)
     return "refused";
-  }
-  std::string line;
-  p.events = POLLIN;
-  char c;
-  while (line.size() < 256 && poll(&p, 1, 2000) == 1 && read(fd, &c, 1) == 1 && c != '\n')
-    line += c;
-  close(fd);
-  return line.empty() ? "none" : line;
+  if (zdtest::read_greeting(conn) != zdtest::ConnectError::none || conn.greeting.empty())
+    return "none";
+  return conn.greeting;
 }
 
 } // namespace

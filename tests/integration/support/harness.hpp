@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "client.hpp"
 #include "process.hpp"
 
 #include <atomic>
@@ -40,20 +41,6 @@ struct Echo {
 Echo start_echo(const std::string &name, const std::vector<std::string> &addrs,
                 const std::vector<std::string> &prefix = {});
 
-// A connection with send/receive timeouts on every operation.
-struct Conn {
-  Fd fd;
-  std::string greeting; // the workspace that accepted it ("" if none read)
-};
-enum class ConnectError { none, refused, timeout, other };
-
-// Connects to host:port (v4 or v6 literal) within timeout.
-ConnectError connect_only(const std::string &host, int port, Conn &conn, std::string *why = nullptr,
-                          std::chrono::milliseconds timeout = 3s);
-// Connects to host:port (v4 or v6 literal), reads the greeting line.
-// Returns an error (and errno text in why) instead of throwing.
-ConnectError connect_and_greet(const std::string &host, int port, Conn &conn,
-                               std::string *why = nullptr, std::chrono::milliseconds timeout = 3s);
 // Sends msg, reads exactly expect_len bytes back; "" on failure.
 std::string exchange(Conn &conn, const std::string &msg, size_t expect_len);
 // Greeting of a fresh connection; "ERR:<reason>" on failure.
