@@ -10,7 +10,8 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev googletest
   libmnl-dev libsystemd-dev
-  libcpp-httplib-dev # zdctl metrics --listen; health checks
+  libcpp-httplib-dev # health checks' HTTP client
+  libboost-dev       # Boost.Beast and Asio: serve's and metrics --listen's HTTP server
   prometheus         # promtool check metrics, in the metrics test
   iproute2 util-linux strace ethtool systemd
   curl # the demo: its page checked from the host, and one API call

@@ -156,7 +156,7 @@ TEST_F(Metrics, ListenerServesFreshScrapesAndNothingElse) {
   // is not waited for (the reply comes at once, not after a read timeout).
   EXPECT_EQ(http_request(9477, "GET", "/metrics?" + std::string(10000, 'x')).status, 414);
   const auto start = Clock::now();
-  const int big_post = http_request(9477, "POST", "/metrics", "Content-Length: 100000\r\n").status;
+  const int big_post = http_request(9477, "POST", "/metrics", "", std::string(100000, 'x')).status;
   EXPECT_TRUE(big_post == 413 || big_post == 405) << big_post;
   EXPECT_LT(Clock::now() - start, 1s);
   const HttpReply head = http_request(9477, "HEAD", "/metrics");

@@ -1,28 +1,23 @@
-// The server of `zdctl serve` (interface and rules: app_http.h). Every
-// request passes the same gate before zdctl sees it: the token unless the
-// path is public, the body bounded, the time bounded; every response leaves
-// with the same headers. Streams of events are few and end on their own, so
-// no client can hold the workers.
+// The server of `zdctl serve` (interface and rules: app_http.h), on the
+// module's event-driven server (event_server.hpp). Every request passes the
+// same gate before zdctl sees it, on the event thread and before its body
+// is read: the token unless the path is public. Every response leaves with
+// the same headers.
 #include "app_http.h"
 
-#include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "server_parts.hpp"
+#include "event_server.hpp"
 
 namespace {
 
-constexpr time_t kTimeoutSeconds = 10; // each read and write, and an idle keep-alive
-constexpr size_t kKeepAliveRequests = 100;
-constexpr size_t kWorkers = 4; // for requests, beside one thread per stream
-constexpr size_t kQueued = 16;
+using zd_http_server::Request;
+using zd_http_server::Response;
 
 // A page may load only its own script and style and talk only to its own
 // origin; nothing may frame it; nothing is cached or leaks in a Referer.
@@ -30,154 +25,93 @@ constexpr const char *kPolicy = "default-src 'none'; script-src 'self'; style-sr
                                 "img-src 'self'; connect-src 'self'; base-uri 'none'; "
                                 "form-action 'none'; frame-ancestors 'none'";
 
-void harden(httplib::Response &res) {
-  if (res.has_header("Content-Security-Policy"))
-    return;
-  res.set_header("Content-Security-Policy", kPolicy);
-  res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("X-Frame-Options", "DENY");
-  res.set_header("Referrer-Policy", "no-referrer");
-  res.set_header("Cache-Control", "no-store");
-  res.set_header("Cross-Origin-Resource-Policy", "same-origin");
+void harden(Response &res) {
+  res.headers.emplace_back("Content-Security-Policy", kPolicy);
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  res.headers.emplace_back("X-Frame-Options", "DENY");
+  res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  res.headers.emplace_back("Cache-Control", "no-store");
+  res.headers.emplace_back("Cross-Origin-Resource-Policy", "same-origin");
 }
 
 // The API's error shape, for the refusals made here, before zdctl is asked.
-void refuse(httplib::Response &res, int status, const char *kind, const std::string &message) {
-  res.status = status;
+Response refusal(int status, const char *kind, const std::string &message) {
   const nlohmann::json body = {{"error", {{"kind", kind}, {"message", message}}}};
-  res.set_content(body.dump() + "\n", "application/json");
-  harden(res);
+  return {status, "application/json", body.dump() + "\n", {}};
 }
 
-std::string query_of(const httplib::Request &req) {
-  std::string query;
-  for (const auto &[key, value] : req.params)
-    query += (query.empty() ? "" : "&") + key + "=" + value;
-  return query;
+zd_http_server::Limits limits_of(const zd_app_http_config &config) {
+  zd_http_server::Limits limits;
+  limits.max_body_bytes = config.max_body;
+  limits.max_streams = config.max_streams;
+  limits.stream_poll = std::chrono::milliseconds(config.events_interval_ms);
+  limits.stream_lifetime = std::chrono::seconds(config.events_max_seconds);
+  if (config.max_connections)
+    limits.max_connections = config.max_connections;
+  if (config.max_per_client)
+    limits.max_per_client = config.max_per_client;
+  if (config.head_timeout_ms)
+    limits.head_timeout = std::chrono::milliseconds(config.head_timeout_ms);
+  if (config.body_timeout_ms)
+    limits.body_timeout = std::chrono::milliseconds(config.body_timeout_ms);
+  return limits;
+}
+
+void append(void *out, const char *bytes, size_t size) {
+  static_cast<std::string *>(out)->append(bytes, size);
 }
 
 } // namespace
 
 struct zd_app_http {
-  httplib::Server server;
-  std::thread listener;
-  std::atomic<bool> stopping{false};
-  std::atomic<unsigned> streams{0};
+  std::unique_ptr<zd_http_server::Server> server;
 };
 
-namespace {
-
-void stream_events(zd_app_http *http, const zd_app_http_config config, zd_app_http_event event,
-                   void *context, httplib::Response &res) {
-  if (++http->streams > config.max_streams) {
-    --http->streams;
-    res.set_header("Retry-After", "5");
-    refuse(res, 503, "busy", "too many event streams are open; try again later");
-    return;
-  }
-  harden(res);
-  const auto until =
-      std::chrono::steady_clock::now() + std::chrono::seconds(config.events_max_seconds);
-  auto last = std::make_shared<std::string>();
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [=](size_t, httplib::DataSink &sink) {
-        // The first event goes out at once; then one per change, polled.
-        if (!last->empty())
-          for (unsigned waited = 0; waited < config.events_interval_ms; waited += 50) {
-            if (http->stopping || !sink.is_writable())
-              return false;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          }
-        if (http->stopping || std::chrono::steady_clock::now() >= until) {
-          sink.done();
-          return true;
-        }
-        std::string data;
-        if (event(
-                context,
-                [](void *out, const char *bytes, size_t size) {
-                  static_cast<std::string *>(out)->append(bytes, size);
-                },
-                &data) != 0) {
-          sink.done();
-          return true;
-        }
-        const std::string frame =
-            data == *last ? std::string(": unchanged\n\n") : "retry: 1000\ndata: " + data + "\n\n";
-        *last = std::move(data);
-        return sink.write(frame.data(), frame.size());
-      },
-      [http](bool) { --http->streams; });
-}
-
-} // namespace
-
 extern "C" __attribute__((visibility("default"))) zd_app_http *
-zd_app_http_start_v1(const zd_app_http_config *config, zd_app_http_handle handle,
+zd_app_http_start_v2(const zd_app_http_config *config, zd_app_http_handle handle,
                      zd_app_http_event event, void *context, uint16_t *bound_port, char *error,
                      size_t error_size) {
   try {
-    auto http = std::make_unique<zd_app_http>();
-    httplib::Server &server = http->server;
-    const size_t threads = kWorkers + config->max_streams;
-    server.new_task_queue = [threads] { return new zd_http_server::BoundedPool(threads, kQueued); };
-    zd_http_server::bound(server, config->max_body, kTimeoutSeconds, kKeepAliveRequests);
-
     std::set<std::string> open_paths;
     for (const char *const *p = config->public_paths; p && *p; ++p)
       open_paths.insert(*p);
     const std::string bearer = std::string("Bearer ") + config->token;
-    server.set_pre_routing_handler([bearer, open_paths](const httplib::Request &req,
-                                                        httplib::Response &res) {
-      if (open_paths.count(req.path) == 0 &&
-          !zd_http_server::same_secret(req.get_header_value("Authorization"), bearer)) {
-        res.set_header("WWW-Authenticate", "Bearer");
-        refuse(res, 401, "unauthorized",
-               "this API needs the token zdctl serve printed, as 'Authorization: Bearer TOKEN'");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    // httplib's own refusals (a body too long, a request it cannot parse).
-    server.set_error_handler(
-        httplib::Server::HandlerWithResponse([](const httplib::Request &, httplib::Response &res) {
-          if (res.body.empty() && !res.content_provider_)
-            refuse(res, res.status, "invalid",
-                   res.status == 413 ? "the request body is too long" : "the request was refused");
-          harden(res);
-          return httplib::Server::HandlerResponse::Handled;
-        }));
 
-    const zd_app_http_config copy = *config;
-    const std::string events_path = config->events_path ? config->events_path : "";
-    zd_app_http *raw = http.get();
-    auto answer = [=](const httplib::Request &req, httplib::Response &res) {
-      if (!events_path.empty() && req.path == events_path && req.method == "GET") {
-        stream_events(raw, copy, event, context, res);
-        return;
-      }
-      const std::string query = query_of(req);
-      const zd_app_http_request request{req.method.c_str(), req.path.c_str(), query.c_str(),
+    zd_http_server::Routes routes;
+    routes.gate = [bearer, open_paths](const Request &req) -> std::optional<Response> {
+      if (open_paths.count(req.path) ||
+          zd_http_server::same_secret(req.authorization, bearer))
+        return std::nullopt;
+      Response res = refusal(
+          401, "unauthorized",
+          "this API needs the token zdctl serve printed, as 'Authorization: Bearer TOKEN'");
+      res.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return res;
+    };
+    routes.handle = [handle, context](const Request &req) {
+      const zd_app_http_request request{req.method.c_str(), req.path.c_str(), req.query.c_str(),
                                         req.body.data(), req.body.size()};
       char content_type[128] = "application/json";
-      std::string body;
-      res.status = handle(
-          context, &request, content_type, sizeof(content_type),
-          [](void *sink, const char *data, size_t size) {
-            static_cast<std::string *>(sink)->append(data, size);
-          },
-          &body);
-      res.set_content(std::move(body), content_type);
-      harden(res);
+      Response res;
+      res.status = handle(context, &request, content_type, sizeof(content_type), append, &res.body);
+      res.content_type = content_type;
+      return res;
     };
-    // Every method reaches zdctl, which knows which a path takes (405).
-    server.Get(".*", answer);
-    server.Post(".*", answer);
-    server.Put(".*", answer);
-    server.Patch(".*", answer);
-    server.Delete(".*", answer);
-    *bound_port = zd_http_server::start(server, http->listener, config->address, config->port);
+    routes.refusal = refusal;
+    routes.finish = harden;
+    if (config->events_path) {
+      routes.stream_path = config->events_path;
+      routes.poll = [event, context]() -> std::optional<std::string> {
+        std::string data;
+        if (event(context, append, &data) != 0)
+          return std::nullopt;
+        return data;
+      };
+    }
+    auto http = std::make_unique<zd_app_http>();
+    http->server = std::make_unique<zd_http_server::Server>(config->address, config->port,
+                                                            limits_of(*config), std::move(routes));
+    *bound_port = http->server->port();
     return http.release();
   } catch (const std::exception &e) {
     std::snprintf(error, error_size, "%s", e.what());
@@ -185,10 +119,6 @@ zd_app_http_start_v1(const zd_app_http_config *config, zd_app_http_handle handle
   }
 }
 
-extern "C" __attribute__((visibility("default"))) void zd_app_http_stop_v1(zd_app_http *http) {
-  if (!http)
-    return;
-  http->stopping = true;
-  zd_http_server::stop(http->server, http->listener);
+extern "C" __attribute__((visibility("default"))) void zd_app_http_stop_v2(zd_app_http *http) {
   delete http;
 }

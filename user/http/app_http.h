@@ -22,8 +22,8 @@
 extern "C" {
 #endif
 
-#define ZD_APP_HTTP_START "zd_app_http_start_v1"
-#define ZD_APP_HTTP_STOP "zd_app_http_stop_v1"
+#define ZD_APP_HTTP_START "zd_app_http_start_v2"
+#define ZD_APP_HTTP_STOP "zd_app_http_stop_v2"
 
 struct zd_app_http_config {
   const char *address; /* an IPv4 or IPv6 literal, without brackets */
@@ -34,9 +34,14 @@ struct zd_app_http_config {
   const char *const *public_paths;
   size_t max_body;         /* a longer request body gets 413 */
   const char *events_path; /* GET streams text/event-stream from `events` */
-  unsigned events_interval_ms;
+  unsigned events_interval_ms; /* how often the events are read while any stream is open */
   unsigned events_max_seconds; /* a stream ends then; EventSource-style clients reconnect */
   unsigned max_streams;        /* more at once get 503 */
+  /* 0 for each of these: the module's default (event_server.hpp). */
+  unsigned max_connections; /* open at once; a new one beyond is closed at once */
+  unsigned max_per_client;  /* open at once from one address; beyond, closed at once */
+  unsigned head_timeout_ms; /* a request's whole head; then the connection is closed */
+  unsigned body_timeout_ms; /* a request's whole body, from its head; then 408 */
 };
 
 struct zd_app_http_request {
@@ -59,7 +64,8 @@ typedef int (*zd_app_http_handle)(void *context, const struct zd_app_http_reques
 
 /*
  * Writes one event's data (one line of JSON) through emit and returns 0, or
- * returns non-zero to end the stream. Polled every events_interval_ms; an
+ * returns non-zero to end every stream (clients reconnect). Called once per
+ * events_interval_ms for all the streams open, never twice at once; an
  * event equal to the last one sent is not sent again.
  */
 typedef int (*zd_app_http_event)(void *context, zd_metrics_http_emit emit, void *sink);

@@ -55,6 +55,11 @@ struct Options {
   std::string token_file;                      // metrics, serve --token-file
   std::string serve_listen = "127.0.0.1:9477"; // serve --listen ADDRESS:PORT
   bool metrics_public = false;                 // serve --metrics-public
+  unsigned serve_max_connections = 4096;       // serve --max-connections
+  unsigned serve_max_per_client = 512;         // serve --max-per-client
+  unsigned serve_max_streams = 256;            // serve --max-streams
+  std::string serve_header_timeout = "5s";     // serve --header-timeout
+  std::string serve_body_timeout = "10s";      // serve --body-timeout
   std::string shell;                           // completion SHELL
   const CLI::App *cli = nullptr;               // completion: the command line it describes
 };

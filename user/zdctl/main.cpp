@@ -304,6 +304,24 @@ void serve_options(CLI::App &cmd, Options &o) {
                  "it, a new random token is printed with the page's URL");
   cmd.add_flag("--metrics-public", o.metrics_public,
                "serve /metrics without the token (every other path still needs it)");
+  cmd.add_option("--max-connections", o.serve_max_connections,
+                 "connections open at once; a new one beyond is closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(16u, 65536u));
+  cmd.add_option("--max-per-client", o.serve_max_per_client,
+                 "connections open at once from one address; beyond, closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 65536u));
+  cmd.add_option("--max-streams", o.serve_max_streams,
+                 "event streams (open pages) at once; beyond, 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 16384u));
+  cmd.add_option("--header-timeout", o.serve_header_timeout,
+                 "a request's head must arrive whole within this (else closed)")
+      ->capture_default_str();
+  cmd.add_option("--body-timeout", o.serve_body_timeout,
+                 "a request's body must arrive whole within this of its head (else 408)")
+      ->capture_default_str();
 }
 
 const std::array<Command, 20> kCommands = {{

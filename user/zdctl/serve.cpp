@@ -5,6 +5,7 @@
 // at once. HTTP itself is the module's (http/app_http.h); the routes are
 // api.cpp's.
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -27,9 +28,25 @@ namespace zdctl {
 namespace {
 
 constexpr size_t kMaxBody = 16 * 1024; // the largest request: a switch with its check
-constexpr unsigned kEventsIntervalMs = 1000;
+// Streams read the state once for all of them, this often while any is
+// open: a change shows on every page within this and a write.
+constexpr unsigned kEventsIntervalMs = 200;
 constexpr unsigned kEventsMaxSeconds = 300;
-constexpr unsigned kMaxStreams = 4;
+constexpr uint32_t kMaxClientTimeoutMs = 300'000;
+
+// Every connection is an fd: the soft limit (often 1024) is raised to what
+// --max-connections needs, within the hard one, so that a full house of
+// connections cannot make accept() fail for the next honest client.
+void raise_fd_limit(unsigned connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return;
+  const rlim_t wanted = std::min<rlim_t>(limit.rlim_max, rlim_t(connections) + 256);
+  if (wanted > limit.rlim_cur) {
+    limit.rlim_cur = wanted;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 struct Server {
   std::string state;
@@ -83,9 +100,23 @@ void do_serve(const Options &opts) {
   if (opts.metrics_public)
     open_paths.push_back("/metrics");
   open_paths.push_back(nullptr);
-  const zd_app_http_config config{where.address.c_str(), where.port,        token.c_str(),
-                                  open_paths.data(),     kMaxBody,          "/api/v1/events",
-                                  kEventsIntervalMs,     kEventsMaxSeconds, kMaxStreams};
+  zd_app_http_config config{};
+  config.address = where.address.c_str();
+  config.port = where.port;
+  config.token = token.c_str();
+  config.public_paths = open_paths.data();
+  config.max_body = kMaxBody;
+  config.events_path = "/api/v1/events";
+  config.events_interval_ms = kEventsIntervalMs;
+  config.events_max_seconds = kEventsMaxSeconds;
+  config.max_streams = opts.serve_max_streams;
+  config.max_connections = opts.serve_max_connections;
+  config.max_per_client = opts.serve_max_per_client;
+  config.head_timeout_ms =
+      zd::parse_positive_ms(opts.serve_header_timeout, "--header-timeout", kMaxClientTimeoutMs);
+  config.body_timeout_ms =
+      zd::parse_positive_ms(opts.serve_body_timeout, "--body-timeout", kMaxClientTimeoutMs);
+  raise_fd_limit(config.max_connections);
 
   // Blocked before the module's threads start, so they inherit the mask and
   // only sigwait() below sees SIGINT and SIGTERM.
