@@ -79,12 +79,11 @@ zd_app_http_start_v2(const zd_app_http_config *config, zd_app_http_handle handle
 
     zd_http_server::Routes routes;
     routes.gate = [bearer, open_paths](const Request &req) -> std::optional<Response> {
-      if (open_paths.count(req.path) ||
-          zd_http_server::same_secret(req.authorization, bearer))
+      if (open_paths.count(req.path) || zd_http_server::same_secret(req.authorization, bearer))
         return std::nullopt;
-      Response res = refusal(
-          401, "unauthorized",
-          "this API needs the token zdctl serve printed, as 'Authorization: Bearer TOKEN'");
+      Response res =
+          refusal(401, "unauthorized",
+                  "this API needs the token zdctl serve printed, as 'Authorization: Bearer TOKEN'");
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
       return res;
     };

@@ -43,7 +43,9 @@ struct Limits {
   size_t workers = 4;       // threads that run handlers
   size_t max_waiting = 256; // requests waiting for a worker; beyond, 503 at once
   size_t max_streams = 256; // event streams open at once; beyond, 503 at once
-  milliseconds stream_poll{200};      // how often the streams' data is read while any is open
+  // How often the streams' data is read while any is open, or four times
+  // what one read takes, if more: streams cost at most a fifth of a core.
+  milliseconds stream_poll{200};
   milliseconds stream_lifetime{300000}; // a stream ends then; clients reconnect
   milliseconds stream_heartbeat{15000}; // a comment when nothing changed for this long
 };

@@ -73,8 +73,8 @@ zd_metrics_http_start_v1(const zd_metrics_http_config *config, zd_metrics_http_r
     };
     routes.finish = [](Response &res) { res.headers.emplace_back("Cache-Control", "no-store"); };
     auto http = std::make_unique<zd_metrics_http>();
-    http->server = std::make_unique<zd_http_server::Server>(config->address, config->port,
-                                                            limits(), std::move(routes));
+    http->server = std::make_unique<zd_http_server::Server>(config->address, config->port, limits(),
+                                                            std::move(routes));
     *bound_port = http->server->port();
     return http.release();
   } catch (const std::exception &e) {

@@ -5,8 +5,8 @@
 // at once. HTTP itself is the module's (http/app_http.h); the routes are
 // api.cpp's.
 #include <pthread.h>
-#include <sys/resource.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <iostream>

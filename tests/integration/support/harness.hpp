@@ -24,6 +24,7 @@ using namespace std::chrono_literals;
 // Paths of the binaries under test, baked in by CMake.
 inline constexpr const char *kZdctl = ZD_TEST_ZDCTL;
 inline constexpr const char *kEcho = ZD_TEST_ECHO;
+inline constexpr const char *kHostile = ZD_TEST_HOSTILE;
 
 // Domain addresses routed `local` on lo inside each test's namespace.
 inline constexpr const char *kV4 = "10.99.0.1";
