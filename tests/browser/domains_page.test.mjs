@@ -290,3 +290,48 @@ step('e. a switch to a failing workspace is refused with the probe\'s answer', a
   assert.equal(JSON.parse(stdout).domains.find((d) => d.name === 'shop').active, 'blue');
   assert.deepEqual(pageErrors, [], 'no uncaught error in the page');
 });
+
+// Issue 23: a team's pages beside hostile clients. zd-hostile holds 1,000
+// half-open requests, 100 idle kept-alive connections, 10 clients that never
+// read and 10 bodies sent a byte a second; meanwhile three more pages load
+// and, with the first, each shows a switch made by the CLI within a second.
+step('f. under hostile clients, more pages load and each shows a switch within 1 s', async () => {
+  const { spawn } = await import('node:child_process');
+  const hostile = spawn(env('ZD_HOSTILE'),
+    ['--port', '9477', '--token', serve.token, '--seconds', '20'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let said = '';
+  hostile.stdout.on('data', (chunk) => { said += chunk; });
+  const ended = new Promise((resolve) => hostile.on('exit', resolve));
+  try {
+    for (let i = 0; i < 200 && !said.startsWith('ready '); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(said, /^ready 1120/, `zd-hostile did not make its connections: ${said}`);
+
+    const pages = [page];
+    for (let i = 0; i < 3; i++) {
+      const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+      const more = await context.newPage();
+      more.setDefaultTimeout(TIMEOUT);
+      more.on('pageerror', (e) => pageErrors.push(e.message));
+      await more.goto(serve.url);
+      await more.waitForFunction((sel) => document.querySelector(sel)?.textContent.trim() === 'blue',
+        `${cardSelector} .active`, { timeout: TIMEOUT });
+      pages.push(more);
+    }
+    await writeFile(env('ZD_UNHEALTHY_FILE'), '').then(() => import('node:fs/promises'))
+      .then((fs) => fs.rm(env('ZD_UNHEALTHY_FILE')));
+    const asked = Date.now();
+    await zdctl('switch', 'shop', 'green');
+    const start = Date.now();
+    console.log(`browser test: zdctl switch took ${start - asked} ms beside the hostile clients`);
+    const shown = await Promise.all(pages.map((p) => p.waitForFunction(
+      (sel) => document.querySelector(sel)?.textContent.trim() === 'green',
+      `${cardSelector} .active`, { timeout: TIMEOUT, polling: 20 }).then(() => Date.now() - start)));
+    console.log(`browser test: the pages showed it ${shown} ms after zdctl returned`);
+    assert.ok(Math.max(...shown) < 1000, `each page should show the switch within 1 s: ${shown} ms`);
+    await assertNewConnectionsGoTo('green');
+    assert.deepEqual(pageErrors, [], 'no uncaught error in the pages');
+  } finally {
+    hostile.kill('SIGKILL');
+    await ended;
+  }
+});

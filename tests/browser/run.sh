@@ -21,7 +21,7 @@ repo=$(cd "$here/../.." && pwd)
 [[ $# == 1 ]] || { echo "usage: tests/browser/run.sh BUILD_DIR" >&2; exit 2; }
 build=$(cd "$1" && pwd)
 readonly CHROMIUM=${ZD_CHROMIUM:-/usr/bin/chromium}
-readonly ZDCTL=$build/user/zdctl ECHO=$build/tests/zd-echo
+readonly ZDCTL=$build/user/zdctl ECHO=$build/tests/zd-echo HOSTILE=$build/tests/zd-hostile
 readonly DEPS=$build/tests/browser/deps
 
 fail() {
@@ -42,8 +42,8 @@ if [[ ${ZD_BROWSER_IN_NAMESPACE:-} != 1 ]]; then
     fail "playwright-core is not installed in $DEPS: run tests/browser/install.sh $build (scripts/test.sh does)"
   cmp -s "$here/package-lock.json" "$DEPS/node_modules/.zd-installed-lock" ||
     fail "$DEPS holds another package-lock.json than tests/browser/: run tests/browser/install.sh $build"
-  for binary in "$ZDCTL" "$ECHO"; do
-    [[ -x $binary ]] || fail "$binary is not built (cmake --build $build --target zdctl zd-echo zd_http)"
+  for binary in "$ZDCTL" "$ECHO" "$HOSTILE"; do
+    [[ -x $binary ]] || fail "$binary is not built (cmake --build $build --target zdctl zd-echo zd-hostile zd_http)"
   done
   # --kill-child: if this script is killed (a ctest timeout), the namespace's
   # first process is, and with it everything in the PID namespace.
@@ -128,7 +128,7 @@ echo "browser test: zdctl serve is listening on 127.0.0.1:9477"
 
 mkdir -p "$build/browser"
 set +e
-ZD_SERVE_JSON=$serve_json ZD_ZDCTL=$ZDCTL ZD_STATE=$STATE ZD_UNHEALTHY_FILE=$UNHEALTHY \
+ZD_SERVE_JSON=$serve_json ZD_ZDCTL=$ZDCTL ZD_HOSTILE=$HOSTILE ZD_STATE=$STATE ZD_UNHEALTHY_FILE=$UNHEALTHY \
   ZD_CHROMIUM=$CHROMIUM ZD_BROWSER_DEPS=$DEPS ZD_SHOTS=$build/browser ZD_SOURCE_DIR=$repo \
   TMPDIR=$work/tmp HOME=$work/tmp \
   node --test --test-reporter=spec "$here/domains_page.test.mjs" &

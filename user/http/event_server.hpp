@@ -44,7 +44,8 @@ struct Limits {
   size_t max_waiting = 256; // requests waiting for a worker; beyond, 503 at once
   size_t max_streams = 256; // event streams open at once; beyond, 503 at once
   // How often the streams' data is read while any is open, or four times
-  // what one read takes, if more: streams cost at most a fifth of a core.
+  // what one read takes, if more (at most 700 ms), and at once after a
+  // request that is not a GET: streams cost about a fifth of a core at most.
   milliseconds stream_poll{200};
   milliseconds stream_lifetime{300000}; // a stream ends then; clients reconnect
   milliseconds stream_heartbeat{15000}; // a comment when nothing changed for this long
