@@ -8,7 +8,9 @@
 //
 // The bearer token comes from $ZD_TOKEN (none when unset). Prints one JSON
 // line: {"n", "failed", "p50_us", "p99_us", "max_us", "mean_us"}; a failed
-// request (no answer, or not 2xx) is counted and not timed.
+// request (no answer, or not 2xx) is counted and not timed. With
+// $ZD_SAMPLES, every time (us) is also appended to that file, a line each,
+// so that a script can pool several runs.
 #include <httplib.h>
 
 #include <algorithm>
@@ -61,6 +63,12 @@ int main(int argc, char **argv) {
     std::printf("{\"n\":0,\"failed\":%d}\n", failed);
     return 1;
   }
+  if (const char *file = std::getenv("ZD_SAMPLES"))
+    if (FILE *out = std::fopen(file, "a")) {
+      for (double v : us)
+        std::fprintf(out, "%.1f\n", v);
+      std::fclose(out);
+    }
   std::sort(us.begin(), us.end());
   auto at = [&](double p) { return us[static_cast<size_t>(p * double(us.size() - 1))]; };
   double sum = 0;

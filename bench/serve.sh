@@ -5,7 +5,7 @@
 # peer nobody here wrote: the floor of an HTTP request on this machine), in
 # interleaved rounds; then `GET /api/v1/status` at 1,000 domains. Runs in a
 # private network + mount namespace; prints a Markdown table (p50/p99 per
-# variant, medians over the rounds, and each against nginx the same way).
+# variant over every request of every round, and each against nginx's).
 # Usage: bench/serve.sh [BUILD_DIR] [ROUNDS] [PER_ROUND]   (root; default build 5 200)
 set -euo pipefail
 build=$(realpath "${1:-build}")
@@ -76,13 +76,17 @@ for ((i = 0; i < 100; i++)); do
   sleep 0.05
 done
 
-bench() { "$build/bench/zd-apibench" "$@" | grep '^{'; }
+bench() { # NAME ARGS...: a run's summary into NAME.json, its times into NAME.us
+  local name=$1
+  shift
+  ZD_SAMPLES=$work/$name.us "$build/bench/zd-apibench" "$@" | grep '^{' >>"$work/$name.json"
+}
 switch_to() { echo "{\"workspace\":\"$1\"}"; }
 for ((round = 0; round < rounds; round++)); do
   for mode in keep new; do
-    bench 9477 "$mode" "$per_round" POST /api/v1/domains/shop/switch \
-      "$(switch_to green)" "$(switch_to blue)" >>"$work/zd-switch-$mode.json"
-    bench 8080 "$mode" "$per_round" GET /file >>"$work/nginx-$mode.json"
+    bench "zd-switch-$mode" 9477 "$mode" "$per_round" POST /api/v1/domains/shop/switch \
+      "$(switch_to green)" "$(switch_to blue)"
+    bench "nginx-$mode" 8080 "$mode" "$per_round" GET /file
   done
 done
 
@@ -96,30 +100,31 @@ for ((i = 0; i < 600; i++)); do
 done
 domains=$(zdctl --json status | jq '.domains | length')
 for ((round = 0; round < rounds; round++)); do
-  bench 9477 keep 50 GET /api/v1/status >>"$work/zd-status-keep.json"
+  bench zd-status-keep 9477 keep 50 GET /api/v1/status
 done
 bytes=$(curl -s -H "Authorization: Bearer $ZD_TOKEN" http://127.0.0.1:9477/api/v1/status | wc -c)
 
-median() { # FILE FIELD
-  jq -s -r "[.[].$2] | sort | .[(length/2|floor)]" "$1"
+# Percentiles over every request of a variant, all rounds pooled.
+pct() { # NAME P
+  sort -n "$work/$1.us" | awk -v p="$2" '{ v[NR] = $1 } END { print v[int(p * (NR - 1)) + 1] }'
 }
-row() { # NAME FILE PEER_FILE
-  local p50 p99 failed
-  p50=$(median "$2" p50_us)
-  p99=$(median "$2" p99_us)
-  failed=$(jq -s '[.[].failed] | add' "$2")
+row() { # LABEL NAME [PEER]
+  local p50 p99 n failed
+  p50=$(pct "$2" 0.5)
+  p99=$(pct "$2" 0.99)
+  n=$(wc -l <"$work/$2.us")
+  failed=$(jq -s '[.[].failed] | add' "$work/$2.json")
   if [[ -n ${3:-} ]]; then
-    printf '| %s | %s x %s | %.0f | %.0f | %s | %.2fx | %.2fx |\n' "$1" "$rounds" "$per_round" \
-      "$p50" "$p99" "$failed" "$(echo "$p50 / $(median "$3" p50_us)" | bc -l)" \
-      "$(echo "$p99 / $(median "$3" p99_us)" | bc -l)"
+    printf '| %s | %s | %.0f | %.0f | %s | %.2fx | %.2fx |\n' "$1" "$n" "$p50" "$p99" "$failed" \
+      "$(echo "$p50 / $(pct "$3" 0.5)" | bc -l)" "$(echo "$p99 / $(pct "$3" 0.99)" | bc -l)"
   else
-    printf '| %s | %s x 50 | %.0f | %.0f | %s | | |\n' "$1" "$rounds" "$p50" "$p99" "$failed"
+    printf '| %s | %s | %.0f | %.0f | %s | | |\n' "$1" "$n" "$p50" "$p99" "$failed"
   fi
 }
-echo "| request | rounds x n | p50 us | p99 us | failed | p50 vs nginx | p99 vs nginx |"
+echo "| request | n | p50 us | p99 us | failed | p50 vs nginx | p99 vs nginx |"
 echo "|---|---|---|---|---|---|---|"
-row "zd switch, kept-alive connection" "$work/zd-switch-keep.json" "$work/nginx-keep.json"
-row "zd switch, new connection each" "$work/zd-switch-new.json" "$work/nginx-new.json"
-row "nginx GET 64 B, kept-alive connection" "$work/nginx-keep.json" "$work/nginx-keep.json"
-row "nginx GET 64 B, new connection each" "$work/nginx-new.json" "$work/nginx-new.json"
-row "zd GET /api/v1/status at $domains domains ($bytes B), kept alive" "$work/zd-status-keep.json"
+row "zd switch, kept-alive connection" zd-switch-keep nginx-keep
+row "zd switch, new connection each" zd-switch-new nginx-new
+row "nginx GET 64 B, kept-alive connection" nginx-keep nginx-keep
+row "nginx GET 64 B, new connection each" nginx-new nginx-new
+row "zd GET /api/v1/status at $domains domains ($bytes B), kept alive" zd-status-keep

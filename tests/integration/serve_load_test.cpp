@@ -278,50 +278,17 @@ TEST_F(ServeLoad, ConnectionsOverALimitAreClosedAtOnce) {
   EXPECT_TRUE(served);
 }
 
-// An event stream: its request, then frames read as they come.
-struct Stream {
-  Conn conn;
-  std::string pending;
-  std::string active; // in the last frame read
-  bool open(int port, const std::string &bearer) {
-    if (connect_only("127.0.0.1", port, conn) != ConnectError::none)
-      return false;
-    const std::string request =
-        "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer + "\r\n";
-    return send(conn.fd.get(), request.data(), request.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(request.size());
-  }
-  // Reads what has arrived; false when the stream ended.
-  bool take() {
-    char buf[65536];
-    const ssize_t n = recv(conn.fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-      return false;
-    if (n > 0)
-      pending.append(buf, static_cast<size_t>(n));
-    for (size_t at; (at = pending.find("data: ")) != std::string::npos;) {
-      const size_t end = pending.find('\n', at);
-      if (end == std::string::npos)
-        break;
-      const json event = json::parse(pending.substr(at + 6, end - at - 6), nullptr, false);
-      pending.erase(0, end);
-      if (event.is_object())
-        active = event["status"]["domains"][0]["active"];
-    }
-    return true;
-  }
-};
-
 // Waits until every stream has shown `want`; returns when each did (from
 // `since`), or an empty vector at the limit.
-std::vector<Clock::duration> until_all_show(std::vector<Stream> &streams, const std::string &want,
-                                            Clock::time_point since, Clock::duration limit) {
+std::vector<Clock::duration> until_all_show(std::vector<EventStream> &streams,
+                                            const std::string &want, Clock::time_point since,
+                                            Clock::duration limit) {
   std::vector<Clock::duration> when(streams.size(), Clock::duration::zero());
   size_t left = streams.size();
   const auto deadline = Clock::now() + limit;
   while (left > 0 && Clock::now() < deadline) {
     std::vector<pollfd> fds;
-    for (Stream &s : streams)
+    for (EventStream &s : streams)
       fds.push_back({s.conn.fd.get(), POLLIN, 0});
     if (poll(fds.data(), fds.size(), 50) <= 0)
       continue;
@@ -342,8 +309,8 @@ std::vector<Clock::duration> until_all_show(std::vector<Stream> &streams, const 
 // it, and the 101st is told 503 at once (--max-streams 100).
 TEST_F(ServeLoad, AHundredOpenStreamsEachShowASwitchWithinASecond) {
   start({"--max-streams", "100"});
-  std::vector<Stream> streams(100);
-  for (Stream &s : streams)
+  std::vector<EventStream> streams(100);
+  for (EventStream &s : streams)
     ASSERT_TRUE(s.open(port_, bearer()));
   ASSERT_FALSE(until_all_show(streams, "blue", Clock::now(), 10s).empty())
       << "not every stream showed the state it opened on";

@@ -271,43 +271,12 @@ TEST_F(Serve, SwitchesFromTheApiAndTheCliAtOnceLeaveOneConsistentState) {
 
 TEST_F(Serve, TheEventStreamSendsTheStateAndThenEachChange) {
   start();
-  Conn stream;
-  ASSERT_EQ(connect_only("127.0.0.1", port_, stream), ConnectError::none);
-  const std::string request =
-      "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer() + "\r\n";
-  ASSERT_EQ(send(stream.fd.get(), request.data(), request.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(request.size()));
-  // Reads events until one shows `want` active; returns the last seen.
-  std::string pending;
-  auto until_active = [&](const std::string &want, std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    std::string last;
-    while (Clock::now() < deadline) {
-      for (size_t at; (at = pending.find("data: ")) != std::string::npos;) {
-        const size_t end = pending.find('\n', at);
-        if (end == std::string::npos)
-          break;
-        const json event = json::parse(pending.substr(at + 6, end - at - 6), nullptr, false);
-        pending.erase(0, end);
-        if (event.is_object())
-          last = event["status"]["domains"][0]["active"];
-        if (last == want)
-          return last;
-      }
-      pollfd p{stream.fd.get(), POLLIN, 0};
-      if (poll(&p, 1, remaining_ms(deadline)) <= 0)
-        break;
-      char buf[8192];
-      const ssize_t n = read(stream.fd.get(), buf, sizeof(buf));
-      if (n <= 0)
-        break;
-      pending.append(buf, static_cast<size_t>(n));
-    }
-    return last;
-  };
-  EXPECT_EQ(until_active("blue", 3s), "blue");
+  EventStream stream;
+  ASSERT_TRUE(stream.open(port_, bearer()));
+  EXPECT_EQ(stream.until_active("blue", 3s), "blue");
   zdctl_ok({"switch", "shop", "green"});
-  EXPECT_EQ(until_active("green", 3s), "green") << "a change made by the CLI reaches the stream";
+  EXPECT_EQ(stream.until_active("green", 3s), "green")
+      << "a change made by the CLI reaches the stream";
 }
 
 TEST_F(Serve, AWorkspacesHealthCheckIsSetAndRemovedOverTheApi) {

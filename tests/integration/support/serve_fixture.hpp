@@ -3,7 +3,10 @@
 #pragma once
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <optional>
 #include <string>
@@ -71,6 +74,55 @@ protected:
   std::optional<Child> server_;
   std::string token_;
   int port_ = 0;
+};
+
+// An event stream of serve (GET /api/v1/events): its request sent, then
+// frames read as they come; `active` is shop's workspace in the last one.
+struct EventStream {
+  Conn conn;
+  std::string pending;
+  std::string active;
+
+  bool open(int port, const std::string &bearer) {
+    if (connect_only("127.0.0.1", port, conn) != ConnectError::none)
+      return false;
+    const std::string request =
+        "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n" + bearer + "\r\n";
+    return send(conn.fd.get(), request.data(), request.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(request.size());
+  }
+
+  // Takes what has arrived, without waiting; false once the stream ended.
+  bool take() {
+    char buf[65536];
+    const ssize_t n = recv(conn.fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+      return false;
+    if (n > 0)
+      pending.append(buf, static_cast<size_t>(n));
+    for (size_t at; (at = pending.find("data: ")) != std::string::npos;) {
+      const size_t end = pending.find('\n', at);
+      if (end == std::string::npos)
+        break;
+      const auto event =
+          nlohmann::json::parse(pending.substr(at + 6, end - at - 6), nullptr, false);
+      pending.erase(0, end);
+      if (event.is_object())
+        active = event["status"]["domains"][0]["active"];
+    }
+    return true;
+  }
+
+  // Reads until a frame shows `want` (at most `limit`); returns `active`.
+  std::string until_active(const std::string &want, std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (active != want && Clock::now() < deadline) {
+      pollfd p{conn.fd.get(), POLLIN, 0};
+      if (poll(&p, 1, remaining_ms(deadline)) <= 0 || !take())
+        break;
+    }
+    return active;
+  }
 };
 
 } // namespace zdtest
