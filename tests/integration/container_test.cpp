@@ -368,6 +368,37 @@ TEST_F(Containers, RemoveAndDetachLeaveNothingBehind) {
   EXPECT_EQ(run({"ip", "-d", "link", "show", "zc"}).out.find("prog/xdp"), std::string::npos);
 }
 
+// A pod's namespace outlives its app (the pause container keeps it; here
+// `ip netns add` does, as it does for every namespace of these tests): with
+// the app dead, zd still finds the namespace by the identity it recorded,
+// and undoes all it did there; an app started again in it registers and is
+// steered as the first one was.
+TEST_F(Containers, ANamespaceThatOutlivesItsAppIsLeftCleanAndServedAgain) {
+  stage();
+  zdctl_ok({"domain", "add", "cart", "--listen", "tcp://10.99.0.2:80"});
+  zdctl_ok({"switch", "cart", "blue"});
+  zdctl_ok({"switch", "shop", "green"});
+  echoes().front().child.kill(); // blue's app; ws1 lives on, held by its mount only
+  zdctl_ok({"workspace", "rm", "blue", "--force"});
+  EXPECT_EQ(leftovers("ws1"), "") << "routes or links of a dead app's workspace";
+
+  // Restarted in place: registered again (cart's old address is not local
+  // there any more), switched to, and served.
+  echoes().push_back(start_echo("blue", {"--http", "0.0.0.0:8080", "[::]:8080"},
+                                {"nsenter", "--net=/run/netns/ws1"}));
+  zdctl_ok({"workspace", "add", "blue", "--pid", std::to_string(echoes().back().pid()),
+            "--socket", "tcp://0.0.0.0:8080", "--socket", "tcp://[::]:8080"});
+  EXPECT_EQ(leftovers("ws1").find("10.99.0.2"), std::string::npos) << leftovers("ws1");
+  zdctl_ok({"switch", "shop", "blue"});
+  EXPECT_EQ(served_by("blue", 5), 5);
+
+  // Killed again, and the whole state detached by force: nothing stays.
+  echoes().back().child.kill();
+  zdctl_ok({"detach", "--force"});
+  EXPECT_EQ(leftovers("ws1"), "");
+  EXPECT_EQ(leftovers("ws2"), "");
+}
+
 // Taking XDP away cuts a container's open connections, so detach counts
 // them and refuses, waits for them (--wait), or cuts them (--force).
 TEST_F(Containers, DetachRefusesToCutOpenConnectionsToContainers) {

@@ -160,3 +160,52 @@ TEST_F(State, UpgradeSwapsTheProgramAndKeepsEverything) {
 
 } // namespace
 } // namespace zdtest
+
+namespace zdtest {
+namespace {
+
+// `status DOMAIN` shows that domain and the workspaces its route names,
+// exactly as the full status shows them, and nothing else.
+TEST_F(State, StatusOfOneDomainShowsItAndTheWorkspacesItNames) {
+  attach_blue_green();
+  zdctl_ok({"domain", "add", "cart", "--listen", "tcp://10.99.0.2:80"});
+  zdctl_ok({"switch", "cart", "green"});
+  zdctl_ok({"switch", "shop", "blue"});
+  zdctl_ok({"switch", "shop", "green"});
+  Conn held; // a connection green holds for shop
+  ASSERT_EQ(connect_and_greet(kV4, kPort, held), ConnectError::none);
+  ASSERT_EQ(held.greeting, "green");
+
+  const json all = json::parse(status_json());
+  auto entry = [&](const char *list, const std::string &name) {
+    for (const auto &e : all[list])
+      if (e["name"] == name)
+        return e;
+    return json();
+  };
+  const json shop = json::parse(zdctl_ok({"--json", "status", "shop"}));
+  ASSERT_EQ(shop["domains"].size(), 1u);
+  EXPECT_EQ(shop["domains"][0], entry("domains", "shop"));
+  // Each workspace as the full status shows it, its connections to this
+  // domain alone.
+  ASSERT_EQ(shop["workspaces"].size(), 2u);
+  json green = entry("workspaces", "green");
+  green["connections"].erase("cart");
+  EXPECT_EQ(shop["workspaces"][0], entry("workspaces", "blue"));
+  EXPECT_EQ(shop["workspaces"][1], green);
+  EXPECT_EQ(shop["workspaces"][1]["connections"], json::parse(R"({"shop":1})"));
+
+  const json cart = json::parse(zdctl_ok({"--json", "status", "cart"}));
+  ASSERT_EQ(cart["workspaces"].size(), 1u);
+  EXPECT_EQ(cart["workspaces"][0]["name"], "green");
+  EXPECT_EQ(cart["workspaces"][0]["connections"]["cart"], 0);
+  const std::string table = zdctl_ok({"status", "cart"});
+  EXPECT_EQ(table.find("shop"), std::string::npos) << table;
+
+  const Result unknown = zdctl({"status", "nosuch"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.err, "zdctl: error: no domain named 'nosuch'\n");
+}
+
+} // namespace
+} // namespace zdtest

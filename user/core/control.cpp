@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
@@ -940,34 +941,108 @@ size_t ControlPlane::close_held(const std::string &domain, const std::string &wo
   return plane_.close_connections(find_workspace(what.workspace), what.connections);
 }
 
+namespace {
+
+// Which domain a connection's local end belongs to, without a pass over
+// every domain per connection: exact bindings by value, the (few) prefixes
+// in turn. A connection steered by zd has a domain's address as its local end.
+class BindingIndex {
+public:
+  explicit BindingIndex(const std::vector<Domain> &domains) {
+    for (size_t i = 0; i < domains.size(); ++i)
+      for (const auto &binding : domains[i].bindings)
+        if (binding.is_exact())
+          exact_.emplace(key(binding), i);
+        else
+          prefixes_.emplace_back(binding, i);
+  }
+  std::optional<size_t> domain_of(const Endpoint &local) const {
+    if (auto it = exact_.find(key(local)); it != exact_.end())
+      return it->second;
+    std::optional<size_t> best;
+    unsigned best_len = 0;
+    for (const auto &[prefix, i] : prefixes_)
+      if (prefix.covers(local) && (!best || prefix.prefix_len > best_len))
+        best = i, best_len = prefix.prefix_len;
+    return best;
+  }
+
+private:
+  static std::string key(const Endpoint &e) {
+    std::string k(reinterpret_cast<const char *>(e.addr.data()), e.addr.size());
+    k += static_cast<char>(e.protocol);
+    k += static_cast<char>(e.family);
+    k += static_cast<char>(e.port >> 8);
+    k += static_cast<char>(e.port & 0xff);
+    return k;
+  }
+  std::unordered_map<std::string, size_t> exact_;
+  std::vector<std::pair<Endpoint, size_t>> prefixes_;
+};
+
+} // namespace
+
 Status ControlPlane::status() const {
+  Status status = status_of(store_.domains(), store_.workspaces());
+  status.xdp = plane_.xdp_status();
+  std::sort(status.xdp.interfaces.begin(), status.xdp.interfaces.end(),
+            [](const auto &a, const auto &b) { return a.name < b.name; });
+  return status;
+}
+
+// One domain and the workspaces its route names: read by id and name, never
+// by a pass over the state.
+Status ControlPlane::domain_status(const std::string &name) const {
+  const Domain domain = find_domain(name);
+  const Route route = plane_.route(domain.id).value_or(Route{});
+  std::vector<Workspace> workspaces;
+  for (const uint32_t id : {route.active, route.previous, route.canary}) {
+    if (id == kNoId || std::any_of(workspaces.begin(), workspaces.end(),
+                                   [&](const Workspace &w) { return w.id == id; }))
+      continue;
+    if (auto named = store_.workspace_name(id))
+      if (auto workspace = store_.workspace(*named))
+        workspaces.push_back(std::move(*workspace));
+  }
+  return status_of({domain}, std::move(workspaces));
+}
+
+// The status of these domains and workspaces: linear in them (and in the
+// connections their workspaces hold), whatever else the state holds.
+Status ControlPlane::status_of(const std::vector<Domain> &domains,
+                               std::vector<Workspace> workspaces) const {
   Status status;
-  auto workspaces = store_.workspaces();
-  // One pass over the records, instead of a lookup per id.
-  std::map<uint32_t, std::string> names;
+  std::unordered_map<uint32_t, const Workspace *> by_id;
   for (const auto &workspace : workspaces)
-    names[workspace.id] = workspace.name;
+    by_id[workspace.id] = &workspace;
   auto name_of = [&](uint32_t id) {
     if (id == kNoId)
       return std::string();
-    auto it = names.find(id);
-    return it != names.end() ? it->second : "#" + std::to_string(id);
+    if (auto it = by_id.find(id); it != by_id.end())
+      return it->second->name;
+    return workspace_name(id);
   };
 
-  const std::vector<Domain> domains = store_.domains();
-  std::map<uint32_t, Route> routes;
-  for (const auto &domain : domains) {
-    const Route route = routes[domain.id] = plane_.route(domain.id).value_or(Route{});
+  // The domains each workspace serves or served: status lists them for it
+  // even when it holds none of their connections (0: drained).
+  std::unordered_map<uint32_t, std::vector<size_t>> named_by;
+  for (size_t i = 0; i < domains.size(); ++i) {
+    const Domain &domain = domains[i];
+    const Route route = plane_.route(domain.id).value_or(Route{});
     status.domains.push_back(
         {domain.name, domain.id, domain.bindings, name_of(route.active), name_of(route.previous),
          plane_.domain_counters(domain.id), store_.domain_check(domain.name), name_of(route.canary),
          route.canary_weight,
          route.canary == kNoId ? CanaryPolicy{} : orders_in_force(domain.name)});
+    for (const uint32_t id : {route.active, route.previous, route.canary})
+      if (id != kNoId && (named_by[id].empty() || named_by[id].back() != i))
+        named_by[id].push_back(i);
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =
       workspaces.empty() ? std::map<uint64_t, AcceptQueue>{} : plane_.accept_queues();
   const std::map<uint32_t, std::vector<Connection>> connections = connections_of(workspaces);
+  const BindingIndex bindings(domains);
   for (auto &workspace : workspaces) {
     WorkspaceStatus w;
     w.name = workspace.name;
@@ -987,22 +1062,18 @@ Status ControlPlane::status() const {
     }
     // Each domain it receives or still holds connections of: a 0 says
     // "drained", an absent domain "never had anything to do with it".
-    const auto its = connections.find(workspace.id);
-    for (const auto &domain : domains) {
-      const uint64_t count =
-          its == connections.end() ? 0 : connections_to(its->second, domain).size();
-      const Route route = routes[domain.id];
-      if (count || route.active == workspace.id || route.previous == workspace.id ||
-          route.canary == workspace.id)
-        w.connections[domain.name] = count;
-    }
+    if (auto its = connections.find(workspace.id); its != connections.end())
+      for (const auto &connection : its->second)
+        if (auto i = bindings.domain_of(connection.local))
+          ++w.connections[domains[*i].name];
+    if (auto it = named_by.find(workspace.id); it != named_by.end())
+      for (const size_t i : it->second)
+        w.connections.try_emplace(domains[i].name, 0);
     status.workspaces.push_back(std::move(w));
   }
-  status.xdp = plane_.xdp_status();
   auto by_name = [](const auto &a, const auto &b) { return a.name < b.name; };
   std::sort(status.domains.begin(), status.domains.end(), by_name);
   std::sort(status.workspaces.begin(), status.workspaces.end(), by_name);
-  std::sort(status.xdp.interfaces.begin(), status.xdp.interfaces.end(), by_name);
   return status;
 }
 

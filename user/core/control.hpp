@@ -155,6 +155,9 @@ public:
   void set_domain_check(const std::string &domain, const std::optional<Check> &check);
 
   Status status() const;
+  // One domain, and the workspaces its route names (no XDP part): costs
+  // what it shows, not the whole state.
+  Status domain_status(const std::string &domain) const;
 
   // A workspace's health check, run by zdctl serve (none: removes it, and
   // with it any failing mark and verdict, so the workspace is served again;
@@ -193,6 +196,7 @@ public:
   std::optional<std::string> recover();
 
 private:
+  Status status_of(const std::vector<Domain> &domains, std::vector<Workspace> workspaces) const;
   void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
            const Route *route = nullptr);
   void point(const Domain &domain, const Workspace &workspace, const Route &route, How how,

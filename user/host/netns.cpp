@@ -71,6 +71,53 @@ std::optional<Netns> find_netns(uint32_t pid, uint64_t inode) {
   return std::nullopt;
 }
 
+namespace {
+
+// The nsfs file handle (include/uapi/linux/nsfs.h of Linux 6.18, newer than
+// this system's headers): a namespace named by id, type and inode, opened
+// with open_by_handle_at() against FD_NSFS_ROOT.
+constexpr int kFileIdNsfs = 0xf1;
+constexpr int kFdNsfsRoot = -10003;
+constexpr unsigned long kNsGetId = _IOR(0xb7, 13, uint64_t);
+struct NsfsHandle {
+  uint64_t ns_id;
+  uint32_t ns_type;
+  uint32_t ns_inum;
+};
+
+} // namespace
+
+NetnsId id_of(const Netns &netns) {
+  NetnsId id{0, netns.inode};
+  uint64_t cookie = 0;
+  if (ioctl(netns.fd.get(), kNsGetId, &cookie) == 0)
+    id.cookie = cookie;
+  return id;
+}
+
+std::optional<Netns> find_netns(uint32_t pid, const NetnsId &id) {
+  if (id.inode == 0)
+    return std::nullopt;
+  if (id.cookie != 0) {
+    alignas(file_handle) unsigned char bytes[sizeof(file_handle) + sizeof(NsfsHandle)] = {};
+    auto *handle = reinterpret_cast<file_handle *>(bytes);
+    handle->handle_bytes = sizeof(NsfsHandle);
+    handle->handle_type = kFileIdNsfs;
+    const NsfsHandle nsfs{id.cookie, CLONE_NEWNET, static_cast<uint32_t>(id.inode)};
+    std::memcpy(bytes + sizeof(file_handle), &nsfs, sizeof(nsfs));
+    Fd fd(open_by_handle_at(kFdNsfsRoot, handle, O_RDONLY | O_CLOEXEC));
+    if (fd)
+      return Netns{std::move(fd), id.inode};
+    if (errno == ESTALE || errno == ENOENT)
+      return std::nullopt; // gone: no other way would find it either
+    if (errno == EPERM)
+      throw Error(Errc::privilege, "opening a workspace's network namespace needs "
+                                   "CAP_SYS_ADMIN over its owner");
+    // An older kernel: what processes and mounts show.
+  }
+  return find_netns(pid, id.inode);
+}
+
 InNetns::InNetns(const Netns &target)
     : home_(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) {
   if (!home_)

@@ -26,6 +26,22 @@ Netns netns_of(int pid);
 // namespace that only a mount keeps alive is not found: see concepts.md).
 std::optional<Netns> find_netns(uint32_t pid, uint64_t inode);
 
+// A namespace's identity for good: its cookie (64 bits, never reused while
+// the host runs; SO_NETNS_COOKIE of its sockets) and its inode.
+struct NetnsId {
+  uint64_t cookie = 0;
+  uint64_t inode = 0;
+};
+// The identity of a namespace held open (cookie 0 where the kernel has no
+// NS_GET_ID: then only the inode is known).
+NetnsId id_of(const Netns &netns);
+// The namespace with this identity for as long as it exists, whoever keeps
+// it alive (a process, or only a mount such as `ip netns add` or a pod's
+// pause container makes): opened by its nsfs file handle (Linux 6.18),
+// without a pid, a path or a walk of /proc. nullopt once it is gone. Where
+// the kernel cannot open by handle, find_netns(pid, id.inode) is tried.
+std::optional<Netns> find_netns(uint32_t pid, const NetnsId &id);
+
 // Moves this thread into a namespace and back when it goes. Sockets opened
 // meanwhile (netlink included) belong to that namespace for good.
 class InNetns {

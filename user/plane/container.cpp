@@ -34,6 +34,12 @@ bool exists(const std::string &path) {
   return access(path.c_str(), F_OK) == 0;
 }
 
+// The workspace id in a "ws-ID-..." pin's name.
+uint32_t workspace_of_pin(const std::string &pin) {
+  const std::string name = std::filesystem::path(pin).filename().string();
+  return static_cast<uint32_t>(std::strtoul(name.c_str() + std::strlen(kPinPrefix), nullptr, 10));
+}
+
 BpfMap xdp_map(const std::string &dir, XdpMap map, OpenFor open_for = OpenFor::write) {
   return BpfMap::open_pin(dir, kXdpMaps[static_cast<size_t>(map)].pin, open_for);
 }
@@ -55,9 +61,39 @@ uint64_t netns_inode_of_link(const std::string &pin) {
   return info.type == BPF_LINK_TYPE_NETNS ? info.netns.netns_ino : 0;
 }
 
-// The workspace's namespace, found through the link zd holds there, while a
-// process still lives in it.
+// The "ws-ID-netns" pin: the identity of the workspace's namespace.
+struct NetnsRecord {
+  uint64_t cookie;
+  uint64_t inode;
+};
+
+std::optional<NetnsId> recorded_netns(const std::string &pin) {
+  LIBBPF_OPTS(bpf_obj_get_opts, read_only, .file_flags = BPF_F_RDONLY);
+  Fd fd(bpf_obj_get_opts(pin.c_str(), &read_only)); // status may read a state, not write it
+  if (!fd)
+    return std::nullopt;
+  BpfMap map(std::move(fd), pin);
+  map.require_shape(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(NetnsRecord));
+  NetnsRecord record{};
+  if (!map.lookup(uint32_t{0}, record) || record.inode == 0)
+    return std::nullopt;
+  return NetnsId{record.cookie, record.inode};
+}
+
+void record_netns(const std::string &dir, const Workspace &workspace, const NetnsId &id) {
+  const std::string pin = pin_of(dir, workspace.id, kNetnsSuffix);
+  BpfMap map =
+      BpfMap::create(BPF_MAP_TYPE_ARRAY, "zd_ws_netns", sizeof(uint32_t), sizeof(NetnsRecord), 1);
+  map.update(uint32_t{0}, NetnsRecord{id.cookie, id.inode});
+  pin_whole(map.fd(), pin); // over one a killed add left: the same workspace's
+}
+
+// The workspace's namespace: by the identity recorded when it was added,
+// for as long as the namespace exists; for a state of an earlier zdctl,
+// through the link zd holds there while a process still lives in it.
 std::optional<Netns> netns_of_workspace(const std::string &dir, const Workspace &workspace) {
+  if (auto id = recorded_netns(pin_of(dir, workspace.id, kNetnsSuffix)))
+    return find_netns(workspace.pid, *id);
   return find_netns(workspace.pid, netns_inode_of_link(pin_of(dir, workspace.id, kDeliverSuffix)));
 }
 
@@ -88,10 +124,13 @@ VethPair choose_veth(const Workspace &workspace) {
 // the workspace's alone, so removing it can take all of them.
 void require_namespace_free(const std::string &dir, const Workspace &workspace, uint64_t inode) {
   for (const auto &pin : pins(dir)) {
-    if (pin.find(kDeliverSuffix) == std::string::npos ||
-        pin == pin_of(dir, workspace.id, kDeliverSuffix))
+    if (workspace_of_pin(pin) == workspace.id)
       continue;
-    if (netns_inode_of_link(pin) == inode)
+    const bool same = pin.ends_with(kDeliverSuffix) ? netns_inode_of_link(pin) == inode
+                      : pin.ends_with(kNetnsSuffix)
+                          ? recorded_netns(pin).value_or(NetnsId{}).inode == inode
+                          : false;
+    if (same)
       throw Error(Errc::exists, "another workspace already lives in the network namespace of pid " +
                                     std::to_string(workspace.pid) +
                                     ": zd serves one workspace per container namespace");
@@ -148,12 +187,6 @@ Fd program_of_link(const std::string &pin, Fd &link) {
   if (!program)
     throw_errno("opening the program of " + pin);
   return program;
-}
-
-// The workspace id in a "ws-ID-deliver" pin's name.
-uint32_t workspace_of_pin(const std::string &pin) {
-  const std::string name = std::filesystem::path(pin).filename().string();
-  return static_cast<uint32_t>(std::strtoul(name.c_str() + std::strlen(kPinPrefix), nullptr, 10));
 }
 
 // zd's sk_lookup for this one workspace, attached in its namespace.
@@ -242,9 +275,15 @@ void upgrade_deliver(const std::string &dir, const DataMaps &maps) {
 
 void release_all(const std::string &dir) {
   for (const auto &pin : pins(dir)) {
-    if (!pin.ends_with(kDeliverSuffix))
-      continue;
-    if (auto netns = find_netns(0, netns_inode_of_link(pin))) {
+    std::optional<Netns> netns;
+    if (pin.ends_with(kNetnsSuffix)) {
+      if (auto id = recorded_netns(pin))
+        netns = find_netns(0, *id);
+    } else if (pin.ends_with(kDeliverSuffix) &&
+               !exists(pin_of(dir, workspace_of_pin(pin), kNetnsSuffix))) {
+      netns = find_netns(0, netns_inode_of_link(pin)); // a state of an earlier zdctl
+    }
+    if (netns) {
       InNetns inside(*netns);
       remove_all_local_routes();
     }
@@ -276,6 +315,16 @@ void add(const std::string &dir, const DataMaps &maps, const Workspace &workspac
   BpfMap targets = xdp_map(dir, XdpMap::targets);
   BpfMap devmap = xdp_map(dir, XdpMap::devmap);
 
+  // Its identity first, so that remove() finds the namespace from any point.
+  record_netns(dir, workspace, id_of(netns));
+  {
+    // No other workspace lives there, so a zd route there is a leftover (of
+    // an app that died before its workspace was removed, by an earlier
+    // zdctl): it would make an address local that no switch gave it.
+    InNetns inside(netns);
+    if (const size_t stale = remove_all_local_routes())
+      spdlog::debug("removed {} stale zd routes in workspace '{}'", stale, workspace.name);
+  }
   add_sockets(maps, workspace, sockets);
   // The target first: it names the veth, so that remove() can undo the
   // steps below from any point. Nothing routes to the workspace yet, and
@@ -293,7 +342,8 @@ void add(const std::string &dir, const DataMaps &maps, const Workspace &workspac
 }
 
 void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) {
-  if (!xdp_attached(dir) && !exists(pin_of(dir, workspace.id, kDeliverSuffix)))
+  if (!xdp_attached(dir) && !exists(pin_of(dir, workspace.id, kDeliverSuffix)) &&
+      !exists(pin_of(dir, workspace.id, kNetnsSuffix)))
     return; // detached: the pins and maps went with it
   BpfMap targets = xdp_map(dir, XdpMap::targets);
   zd_xdp_target target{};
@@ -316,6 +366,9 @@ void remove(const std::string &dir, DataMaps &maps, const Workspace &workspace) 
   // Last but the sockets: it names the veth for a repeat of the above.
   if (targeted)
     targets.erase(workspace.id);
+  const std::string identity = pin_of(dir, workspace.id, kNetnsSuffix);
+  if (unlink(identity.c_str()) != 0 && errno != ENOENT)
+    throw_errno("removing " + identity);
   for (const auto &socket : workspace.sockets)
     maps[DataMap::sockets].erase(key_of(workspace, socket));
 }

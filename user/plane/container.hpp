@@ -4,6 +4,9 @@
 //   - its sockets in the sockets map under ZD_PLANE_XDP (bpf/zd_shared.h);
 //   - a target: its host-side veth (in the devmap) and the MACs frames are
 //     rewritten with;
+//   - the identity of its namespace, pinned as "ws-ID-netns": with it zd
+//     undoes what it did there without the app's pid, after the app died
+//     and while a pod's pause container (or `ip netns add`) keeps it;
 //   - zd's sk_deliver program attached to its namespace, which hands a
 //     connection to a domain address to its own socket, whatever port the
 //     app listens on: pinned as "ws-ID-deliver";
@@ -29,6 +32,10 @@ namespace zd::container {
 
 inline constexpr const char *kPinPrefix = "ws-";
 inline constexpr const char *kDeliverSuffix = "-deliver";
+// The identity of the workspace's namespace (host/netns.hpp's NetnsId), so
+// that zd finds it again for as long as it exists, whoever keeps it alive:
+// a one-entry map pinned as "ws-ID-netns".
+inline constexpr const char *kNetnsSuffix = "-netns";
 
 // True when the XDP plane is attached (its program and maps are pinned).
 bool xdp_attached(const std::string &dir);

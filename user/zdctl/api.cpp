@@ -278,7 +278,10 @@ ApiReply api(const std::string &state, const ApiRequest &request,
   if (n == 1 && (what == "domains" || what == "workspaces"))
     return json_reply({{what, zd::to_json(read_status(state))[what]}});
   if (n == 2 && what == "domains") {
-    json domain = named(zd::to_json(read_status(state))["domains"], "domain", path[1]);
+    zd::validate_name("domain", path[1]);
+    json domain = zd::to_json(zd::State(state).with(zd::Lock::shared, [&](zd::ControlPlane &c) {
+      return c.domain_status(path[1]);
+    }))["domains"][0];
     domain["history"] = zd::to_json(read_history(state, path[1]))["history"];
     return json_reply(domain);
   }

@@ -228,9 +228,11 @@ void do_upgrade(const Options &opts) {
 }
 
 void do_status(const Options &opts) {
+  if (!opts.domain.empty())
+    zd::validate_name("domain", opts.domain);
   const zd::Status status =
-      zd::State(opts.state).with(zd::Lock::shared, [](zd::ControlPlane &control) {
-        return control.status();
+      zd::State(opts.state).with(zd::Lock::shared, [&](zd::ControlPlane &control) {
+        return opts.domain.empty() ? control.status() : control.domain_status(opts.domain);
       });
   if (opts.json)
     std::cout << zd::to_json(status).dump(2) << "\n";
