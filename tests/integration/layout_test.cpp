@@ -135,7 +135,7 @@ protected:
     return meta;
   }
 
-  // The maps record versions 2, 3 and 4 added, which a state of 1 does not have.
+  // The maps record versions 2 to 5 added, which a state of 1 does not have.
   void unlink_records_of_version2() {
     for (const char *added : {"history", "checks"})
       EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
@@ -148,6 +148,11 @@ protected:
   void unlink_records_of_version4() {
     for (const char *added : {"health_checks", "verdicts", "canaries"})
       EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
+    unlink_records_of_version5();
+  }
+  void unlink_records_of_version5() {
+    for (const char *added : {"domain_names", "ids", "freed_domains", "freed_workspaces"})
+      EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
   }
 
   // Writes the records' version, as an older zdctl would have left it.
@@ -156,7 +161,7 @@ protected:
     StoreMeta meta{};
     uint32_t zero = 0;
     ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
-    ASSERT_EQ(meta.record_version, 4u);
+    ASSERT_EQ(meta.record_version, 5u);
     meta.record_version = version;
     ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
   }
@@ -384,7 +389,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 4"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   zdctl_ok({"switch", "shop", "blue"});
@@ -408,10 +413,43 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionThreeForward) {
   EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 4"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   zdctl_ok({"workspace", "set", "green", "--check", "tcp"});
   EXPECT_EQ(json::parse(status_json())["workspaces"][1]["health"]["check"]["kind"], "tcp");
+}
+
+// Records of version 4 (ids found free by reading every id in use): upgrade
+// indexes the domains by id and frees every id below the highest in use
+// that no record holds, oldest first; what it said and serves is unchanged,
+// and the next domains take the freed ids only after the fresh ones.
+TEST_F(Layout, UpgradeMovesRecordsOfVersionFourForward) {
+  zdctl_ok({"domain", "add", "a", "--listen", "tcp://10.99.0.2:80"});
+  zdctl_ok({"domain", "add", "b", "--listen", "tcp://10.99.0.3:80"});
+  zdctl_ok({"domain", "add", "c", "--listen", "tcp://10.99.0.4:80"});
+  zdctl_ok({"domain", "rm", "a"});
+  zdctl_ok({"switch", "shop", "green"});
+  const std::string before = status_json();
+  set_record_version(4);
+  unlink_records_of_version5();
+  Result up = zdctl({"upgrade"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
+  EXPECT_EQ(status_json(), before);
+  // shop 1, a 2 (freed), b 3, c 4: the next fresh id is 5, then 2.
+  zdctl_ok({"domain", "add", "d", "--listen", "tcp://10.99.0.5:80"});
+  auto id_of_domain = [&](const std::string &name) {
+    Fd names = pin("domain_names");
+    char value[64];
+    for (uint32_t key = 0, *at = nullptr; bpf_map_get_next_key(names.get(), at, &key) == 0;
+         at = &key)
+      if (bpf_map_lookup_elem(names.get(), &key, value) == 0 && name == value)
+        return key;
+    return 0u;
+  };
+  EXPECT_EQ(id_of_domain("d"), 5u);
+  zdctl_ok({"switch", "b", "blue"}); // the history names b through the new index
+  EXPECT_NE(zdctl_ok({"history", "b"}).find("blue"), std::string::npos);
 }
 
 // Records of version 2 (before the switch counters): upgrade adds the
@@ -430,7 +468,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionTwoForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 4"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   EXPECT_EQ(json::parse(zdctl_ok({"--json", "history"}))["history"].size(), 1u);

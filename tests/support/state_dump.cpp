@@ -208,11 +208,13 @@ int main(int argc, char **argv) {
   const std::string dir = argv[1];
   struct stat st {};
   std::printf("state dir: %s\n", stat(dir.c_str(), &st) == 0 ? "present" : "absent");
-  for (const char *pin : {"config",       "bindings",        "prefixes", "routes",   "sockets",
-                          "domain_stats", "workspace_stats", "health",   "store",    "domains",
-                          "workspaces",   "workspace_names", "journal",  "history",  "checks",
-                          "switches",     "health_checks",   "verdicts", "canaries", "flows",
-                          "xdp_targets",  "devmap",          "xdp_stats"})
+  for (const char *pin :
+       {"config",       "bindings",        "prefixes",         "routes",   "sockets",
+        "domain_stats", "workspace_stats", "health",           "store",    "domains",
+        "workspaces",   "workspace_names", "journal",          "history",  "checks",
+        "switches",     "health_checks",   "verdicts",         "canaries", "domain_names",
+        "ids",          "freed_domains",   "freed_workspaces", "flows",    "xdp_targets",
+        "devmap",       "xdp_stats"})
     dump_map(dir, pin);
   list("pins", dir);
   dump_links();

@@ -769,11 +769,10 @@ protected:
   }
 
   void interrupted_domain_add(const zd::Domain &domain, int steps) {
-    const zd::Intent intent{
-        zd::Intent::Op::add_domain, domain, {}, store.next_id(zd::IdKind::domain)};
-    store.set_intent(intent);
+    const uint32_t note = store.id_cursor(zd::IdKind::domain).next;
+    store.set_intent({zd::Intent::Op::add_domain, domain, {}, note});
     if (steps > 0)
-      store.set_next_id(zd::IdKind::domain, domain.id + 1);
+      zd::Ids(store, zd::IdKind::domain).take(domain.id, note);
     if (steps > 1)
       store.put_domain(domain);
     if (steps > 2)
@@ -809,9 +808,9 @@ TEST_F(ControlRecover, UndoesAnInterruptedWorkspaceAdd) {
   const zd::Workspace yellow{
       "yellow", 9, 0, zd::Placement::this_netns, {{taken.info.bound, AF_INET, taken.info.cookie}},
       {}};
-  store.set_intent(
-      {zd::Intent::Op::add_workspace, {}, yellow, store.next_id(zd::IdKind::workspace)});
-  store.set_next_id(zd::IdKind::workspace, yellow.id + 1);
+  const uint32_t note = store.id_cursor(zd::IdKind::workspace).next;
+  store.set_intent({zd::Intent::Op::add_workspace, {}, yellow, note});
+  zd::Ids(store, zd::IdKind::workspace).take(yellow.id, note);
   store.put_workspace(yellow);
   plane.add_workspace(yellow, sockets(std::move(taken)));
 
@@ -823,7 +822,8 @@ TEST_F(ControlRecover, UndoesAnInterruptedWorkspaceAdd) {
 TEST_F(ControlRecover, FinishesAnInterruptedDomainRemove) {
   control.switch_to("shop", "blue", Force::no);
   const zd::Domain shop = *store.domain("shop");
-  store.set_intent({zd::Intent::Op::remove_domain, shop, {}, 0});
+  store.set_intent(
+      {zd::Intent::Op::remove_domain, shop, {}, zd::Ids(store, zd::IdKind::domain).free_note()});
   plane.remove_domain(shop); // killed before the record went
 
   EXPECT_EQ(recover(), std::optional<std::string>("finished an interrupted 'domain rm shop'"));
@@ -899,57 +899,41 @@ TEST_F(ControlIds, AreNotHandedOutAgainAtOnce) {
   EXPECT_EQ(workspace_id("y"), 2u);
 }
 
-TEST_F(ControlIds, WrapAfterTheMaximumToTheFirstFreeId) {
+// Once the cursor has passed the maximum, an add takes the id freed
+// longest ago; each kind has its own.
+TEST_F(ControlIds, AfterTheMaximumTheIdFreedLongestAgoComesBack) {
   add_domain("a", 1);
   add_domain("b", 2);
-  // As if kMaxDomains - 3 more had come and gone.
-  store.set_next_id(zd::IdKind::domain, zd::kMaxDomains);
   add_domain("c", 3);
+  control.remove_domain("b");
+  control.remove_domain("a");
+  // As if kMaxDomains - 3 more had come and stayed.
+  store.set_id_cursor(zd::IdKind::domain,
+                      {zd::kMaxDomains, store.id_cursor(zd::IdKind::domain).head,
+                       store.id_cursor(zd::IdKind::domain).tail});
   add_domain("d", 4);
-  EXPECT_EQ(domain_id("c"), zd::kMaxDomains);
-  EXPECT_EQ(domain_id("d"), 3u);
+  add_domain("e", 5);
+  add_domain("f", 6);
+  EXPECT_EQ(domain_id("d"), zd::kMaxDomains);
+  EXPECT_EQ(domain_id("e"), 2u) << "b's id, freed first";
+  EXPECT_EQ(domain_id("f"), 1u);
 
-  // Workspaces count to their own maximum; a removed id is free again.
   add_workspace("v", "tcp://127.0.0.1:3001");
   add_workspace("w", "tcp://127.0.0.1:3002");
   control.remove_workspace("v", Force::no);
-  store.set_next_id(zd::IdKind::workspace, zd::kMaxWorkspaces);
+  store.set_id_cursor(zd::IdKind::workspace,
+                      {zd::kMaxWorkspaces + 1, store.id_cursor(zd::IdKind::workspace).head,
+                       store.id_cursor(zd::IdKind::workspace).tail});
   add_workspace("x", "tcp://127.0.0.1:3003");
-  add_workspace("y", "tcp://127.0.0.1:3004");
-  add_workspace("z", "tcp://127.0.0.1:3005");
-  EXPECT_EQ(workspace_id("x"), zd::kMaxWorkspaces);
-  EXPECT_EQ(workspace_id("y"), 1u);
-  EXPECT_EQ(workspace_id("z"), 3u);
-}
-
-TEST_F(ControlIds, KeepSkippingUsedIdsAfterAWrap) {
-  add_domain("a", 1);
-  add_domain("b", 2);
-  add_domain("c", 3);
-  control.remove_domain("a");
-  store.set_next_id(zd::IdKind::domain, zd::kMaxDomains);
-  add_domain("d", 4); // kMaxDomains
-  add_domain("e", 5); // wraps to 1, the first free id
-  add_domain("f", 6); // 2 and 3 are b's and c's
-  EXPECT_EQ(domain_id("e"), 1u);
-  EXPECT_EQ(domain_id("f"), 4u);
-
-  std::set<uint32_t> ids;
-  for (const auto &domain : store.domains())
-    ids.insert(domain.id);
-  EXPECT_EQ(ids.size(), store.domains().size()) << "an id was handed out twice";
+  EXPECT_EQ(workspace_id("x"), 1u);
 }
 
 TEST_F(ControlIds, RefusesADomainWhenEveryIdIsTaken) {
-  // Fill the store directly: a plane write per domain would only slow this.
-  for (uint32_t id = 1; id <= zd::kMaxDomains; ++id)
-    store.put_domain({"d" + std::to_string(id), id, {}});
-  store.set_next_id(zd::IdKind::domain, zd::kMaxDomains + 1);
+  add_domain("a", 1);
+  control.remove_domain("a");
+  store.set_id_cursor(zd::IdKind::domain, {zd::kMaxDomains + 1, 0, 0}); // none freed
   EXPECT_REFUSAL(control.add_domain("one-more", {shop_v4}), Errc::refused,
                  "too many domains (at most 16384)");
-  // Wherever the cursor stands: a taken id under it is no way out.
-  store.set_next_id(zd::IdKind::domain, 5);
-  EXPECT_REFUSAL(control.add_domain("one-more", {shop_v4}), Errc::refused, "too many domains");
 }
 
 } // namespace

@@ -125,12 +125,24 @@ public:
     workspace_names_.erase(workspace.id);
   }
 
-  uint32_t next_id(zd::IdKind kind) const override {
-    return kind == zd::IdKind::domain ? next_domain_ : next_workspace_;
+  std::optional<std::string> domain_name(uint32_t id) const override {
+    for (const auto &[name, domain] : domains_)
+      if (domain.id == id)
+        return name;
+    return std::nullopt;
   }
-  void set_next_id(zd::IdKind kind, uint32_t next) override {
+
+  zd::IdCursor id_cursor(zd::IdKind kind) const override { return cursors_[index(kind)]; }
+  void set_id_cursor(zd::IdKind kind, const zd::IdCursor &cursor) override {
     note_write();
-    (kind == zd::IdKind::domain ? next_domain_ : next_workspace_) = next;
+    cursors_[index(kind)] = cursor;
+  }
+  uint32_t freed_id(zd::IdKind kind, uint32_t slot) const override {
+    return find_in(freed_[index(kind)], slot).value_or(0);
+  }
+  void set_freed_id(zd::IdKind kind, uint32_t slot, uint32_t id) override {
+    note_write();
+    freed_[index(kind)][slot] = id;
   }
 
   std::optional<zd::Intent> intent() const override { return intent_; }
@@ -238,7 +250,14 @@ public:
     }
     for (const auto &[id, name] : workspace_names_)
       out << "workspace name " << id << " = " << name << "\n";
-    out << "next domain id " << next_domain_ << "\nnext workspace id " << next_workspace_ << "\n";
+    for (size_t kind : {0, 1}) {
+      const zd::IdCursor &c = cursors_[kind];
+      out << (kind ? "workspace" : "domain") << " ids: next " << c.next << ", freed";
+      const uint32_t max = kind ? zd::kMaxWorkspaces : zd::kMaxDomains;
+      for (uint32_t at = c.head; at != c.tail; at = (at + 1) % (2 * max))
+        out << " " << find_in(freed_[kind], at % max).value_or(0);
+      out << "\n";
+    }
     if (intent_)
       out << "intent op " << static_cast<int>(intent_->op) << " domain '" << intent_->domain.name
           << "' id " << intent_->domain.id << " workspace '" << intent_->workspace.name << "' id "
@@ -288,8 +307,9 @@ private:
   std::map<std::string, zd::Domain, std::less<>> domains_;
   std::map<std::string, zd::Workspace, std::less<>> workspaces_;
   std::map<uint32_t, std::string> workspace_names_;
-  uint32_t next_domain_ = 1;
-  uint32_t next_workspace_ = 1;
+  static size_t index(zd::IdKind kind) { return kind == zd::IdKind::domain ? 0 : 1; }
+  std::array<zd::IdCursor, 2> cursors_;
+  std::array<std::map<uint32_t, uint32_t>, 2> freed_;
   std::optional<zd::Intent> intent_;
   std::map<uint32_t, zd::Event> history_; // by slot, as the real ring
   std::map<std::string, zd::Check, std::less<>> checks_;

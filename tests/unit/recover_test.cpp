@@ -74,13 +74,9 @@ struct World {
     return out;
   }
 
-  // Records, cursors and kernel contents: what "before" and "after" compare.
+  // Records (the free ids too) and kernel contents: what "before" and "after" compare.
   // Write counts are left out: recovery may write what it finds in place.
-  std::string state() const {
-    return store.dump_records() + "next domain " +
-           std::to_string(store.next_id(zd::IdKind::domain)) + " next workspace " +
-           std::to_string(store.next_id(zd::IdKind::workspace)) + "\n" + plane.contents();
-  }
+  std::string state() const { return store.dump_records() + plane.contents(); }
 };
 
 using Change = std::function<void(World &, ControlPlane &)>;

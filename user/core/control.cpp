@@ -165,12 +165,8 @@ Workspace ControlPlane::find_workspace(const std::string &name) const {
   return *workspace;
 }
 
-// Cold path (error messages): domains are not indexed by id.
 std::string ControlPlane::domain_name(uint32_t id) const {
-  for (const auto &domain : store_.domains())
-    if (domain.id == id)
-      return domain.name;
-  return "#" + std::to_string(id);
+  return store_.domain_name(id).value_or("#" + std::to_string(id));
 }
 
 std::string ControlPlane::workspace_name(uint32_t id) const {
@@ -195,45 +191,6 @@ void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &w
     if (!plane_.alive(workspace, *match))
       throw Error(Errc::refused, lacks, Override::force);
   }
-}
-
-// Ids index the per-CPU counter arrays, so they stay below the map sizes.
-// The cursor moves on and wraps, so a removed id is not handed out again at
-// once; every candidate is checked against the ids in use, which are read
-// once per operation (the lock is held, so they cannot change meanwhile).
-std::set<uint32_t> &ControlPlane::used_ids(IdKind kind) {
-  auto &used = used_ids_[kind == IdKind::domain ? 0 : 1];
-  if (!used) {
-    used.emplace();
-    if (kind == IdKind::domain)
-      for (const auto &domain : store_.domains())
-        used->insert(domain.id);
-    else
-      for (const auto &workspace : store_.workspaces())
-        used->insert(workspace.id);
-  }
-  return *used;
-}
-
-// A removal need not read every record to forget one id.
-void ControlPlane::forget_id(IdKind kind, uint32_t id) {
-  if (auto &used = used_ids_[kind == IdKind::domain ? 0 : 1])
-    used->erase(id);
-}
-
-uint32_t ControlPlane::pick_id(IdKind kind) {
-  const uint32_t max = kind == IdKind::domain ? kMaxDomains : kMaxWorkspaces;
-  const std::set<uint32_t> &used = used_ids(kind);
-  uint32_t candidate = store_.next_id(kind);
-  for (uint32_t tries = 0; tries < max; ++tries, ++candidate) {
-    if (candidate == kNoId || candidate > max)
-      candidate = 1;
-    if (!used.count(candidate))
-      return candidate;
-  }
-  throw Error(Errc::refused, std::string("too many ") +
-                                 (kind == IdKind::domain ? "domains" : "workspaces") +
-                                 " (at most " + std::to_string(max) + ")");
 }
 
 void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoint> &bindings) {
@@ -262,18 +219,13 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
       throw Error(Errc::exists, format_endpoint(binding) + " is already bound to domain '" +
                                     domain_name(*owner) + "'");
 
-  Intent intent{Intent::Op::add_domain,
-                {name, pick_id(IdKind::domain), bindings},
-                {},
-                store_.next_id(IdKind::domain)};
-  run(intent);
-  used_ids(IdKind::domain).insert(intent.domain.id);
+  const Ids::Pick id = Ids(store_, IdKind::domain).pick();
+  run(Intent{Intent::Op::add_domain, {name, id.id, bindings}, {}, id.note});
 }
 
 void ControlPlane::remove_domain(const std::string &name) {
-  Intent intent{Intent::Op::remove_domain, find_domain(name), {}, 0};
-  run(intent);
-  forget_id(IdKind::domain, intent.domain.id);
+  run(Intent{
+      Intent::Op::remove_domain, find_domain(name), {}, Ids(store_, IdKind::domain).free_note()});
 }
 
 std::vector<RegisteredSocket> ControlPlane::check_sockets(const std::string &name,
@@ -344,10 +296,9 @@ std::vector<RegisteredSocket> ControlPlane::add_workspace(const std::string &nam
                                "and workspace '" +
                                    name + "' lives in this one");
   plane_.check_workspace(workspace);
-  workspace.id = pick_id(IdKind::workspace);
-  Intent intent{Intent::Op::add_workspace, {}, workspace, store_.next_id(IdKind::workspace)};
-  run(intent, &sockets);
-  used_ids(IdKind::workspace).insert(workspace.id);
+  const Ids::Pick id = Ids(store_, IdKind::workspace).pick();
+  workspace.id = id.id;
+  run(Intent{Intent::Op::add_workspace, {}, workspace, id.note}, &sockets);
   return workspace.sockets;
 }
 
@@ -366,8 +317,8 @@ void ControlPlane::remove_workspace(const std::string &name, Force force) {
                         "': end it first (zdctl canary " + domain_name(domain) + " --abort)",
                     Override::force);
     }
-  run(Intent{Intent::Op::remove_workspace, {}, workspace, 0});
-  forget_id(IdKind::workspace, workspace.id);
+  run(Intent{
+      Intent::Op::remove_workspace, {}, workspace, Ids(store_, IdKind::workspace).free_note()});
 }
 
 // Every change of more than one write goes through here: the intent is
@@ -380,12 +331,12 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
   try {
     switch (intent.op) {
     case Intent::Op::add_domain:
-      store_.set_next_id(IdKind::domain, intent.domain.id + 1);
+      Ids(store_, IdKind::domain).take(intent.domain.id, intent.next_id);
       store_.put_domain(intent.domain);
       plane_.add_domain(intent.domain);
       break;
     case Intent::Op::add_workspace:
-      store_.set_next_id(IdKind::workspace, intent.workspace.id + 1);
+      Ids(store_, IdKind::workspace).take(intent.workspace.id, intent.next_id);
       store_.put_workspace(intent.workspace);
       plane_.add_workspace(intent.workspace, *sockets);
       break;
@@ -434,6 +385,7 @@ void ControlPlane::finish(const Intent &intent) {
         plane_.unprepare(intent.domain, workspace);
     plane_.remove_domain(intent.domain);
     store_.remove_domain(intent.domain);
+    Ids(store_, IdKind::domain).free(intent.domain.id, intent.next_id);
     return;
   }
   const uint32_t id = intent.workspace.id;
@@ -460,6 +412,7 @@ void ControlPlane::finish(const Intent &intent) {
   }
   plane_.remove_workspace(intent.workspace);
   store_.remove_workspace(intent.workspace);
+  Ids(store_, IdKind::workspace).free(intent.workspace.id, intent.next_id);
 }
 
 // Additions are undone: nothing routes to what is being added, and the
@@ -469,12 +422,12 @@ void ControlPlane::undo(const Intent &intent) {
   case Intent::Op::add_domain:
     plane_.remove_domain(intent.domain);
     store_.remove_domain(intent.domain);
-    store_.set_next_id(IdKind::domain, intent.next_id);
+    Ids(store_, IdKind::domain).untake(intent.next_id);
     break;
   case Intent::Op::add_workspace:
     plane_.remove_workspace(intent.workspace);
     store_.remove_workspace(intent.workspace);
-    store_.set_next_id(IdKind::workspace, intent.next_id);
+    Ids(store_, IdKind::workspace).untake(intent.next_id);
     break;
   case Intent::Op::switch_workspace:
     plane_.unprepare(intent.domain, intent.workspace);
@@ -547,7 +500,6 @@ std::optional<std::string> ControlPlane::recover() {
   else
     finish(*intent);
   store_.clear_intent();
-  used_ids_ = {}; // read again on next use
   return (said ? *said + "; " : std::string()) + (addition ? "undid" : "finished") +
          " an interrupted '" + command_of(*intent) + "'";
 }

@@ -224,15 +224,9 @@ private:
   std::vector<RegisteredSocket> check_sockets(const std::string &name,
                                               const std::vector<TakenSocket> &sockets,
                                               Placement &placement) const;
-  uint32_t pick_id(IdKind kind);
-  std::set<uint32_t> &used_ids(IdKind kind);
-  void forget_id(IdKind kind, uint32_t id);
 
   Store &store_;
   Dataplane &plane_;
-  // Ids in use, by IdKind, read on first use. A ControlPlane lives for one
-  // locked operation (State::with), so nothing else writes meanwhile.
-  std::array<std::optional<std::set<uint32_t>>, 2> used_ids_;
 };
 
 } // namespace zd

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connections.hpp"
+#include "ids.hpp"
 #include "model.hpp"
 #include "status.hpp"
 
@@ -24,8 +25,8 @@ namespace zd {
 
 enum class IdKind { domain, workspace };
 
-// Control-plane records: names, what was registered under them, and the id
-// cursor. No BPF program reads any of this.
+// Control-plane records: names, what was registered under them, and the free
+// ids. No BPF program reads any of this.
 class Store {
 public:
   virtual ~Store() = default;
@@ -43,9 +44,15 @@ public:
   virtual void put_workspace(const Workspace &workspace) = 0;
   virtual void remove_workspace(const Workspace &workspace) = 0;
 
-  // Where the next id search starts (ids are allocated by the core).
-  virtual uint32_t next_id(IdKind kind) const = 0;
-  virtual void set_next_id(IdKind kind, uint32_t next) = 0;
+  // The name of domain id, in O(1).
+  virtual std::optional<std::string> domain_name(uint32_t id) const = 0;
+
+  // The free ids (ids.hpp, which allocates them): the cursor of a kind (one
+  // write), and the slots of its ring of freed ids (slot < the kind's max).
+  virtual IdCursor id_cursor(IdKind kind) const = 0;
+  virtual void set_id_cursor(IdKind kind, const IdCursor &cursor) = 0;
+  virtual uint32_t freed_id(IdKind kind, uint32_t slot) const = 0;
+  virtual void set_freed_id(IdKind kind, uint32_t slot, uint32_t id) = 0;
 
   // The change in flight, if a zdctl was killed during one. Each of these is
   // one write, so the intent is always whole or absent.

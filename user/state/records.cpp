@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 
 namespace zd {
 
@@ -27,6 +28,7 @@ static_assert(sizeof(record::Check) == 256);
 static_assert(sizeof(record::SwitchKey) == 8 && sizeof(record::SwitchCount) == 16);
 static_assert(sizeof(record::HealthCheck) == 272 && sizeof(record::Health) == 128);
 static_assert(sizeof(record::CanaryPolicy) == 16 && sizeof(record::CanaryOrders) == 64);
+static_assert(sizeof(record::IdCursor) == 16);
 
 record::Name record::to_name(std::string_view name) {
   Name out{};
@@ -73,6 +75,11 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
      BPF_F_NO_PREALLOC},
     {"canaries", BPF_MAP_TYPE_HASH, sizeof(record::Name), sizeof(record::CanaryOrders), kMaxDomains,
      BPF_F_NO_PREALLOC},
+    {"domain_names", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::Name), kMaxDomains,
+     BPF_F_NO_PREALLOC},
+    {"ids", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::IdCursor), 2, 0},
+    {"freed_domains", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(uint32_t), kMaxDomains, 0},
+    {"freed_workspaces", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(uint32_t), kMaxWorkspaces, 0},
 }};
 
 // Maps a record version after 1 added, by index in kSpecs: from history
@@ -163,6 +170,8 @@ BpfStore BpfStore::create() {
         BpfMap::create(s.type, s.pin, s.key_size, s.value_size, s.max_entries, s.flags);
   }
   store.map(RecordMap::store).update(uint32_t{0}, record::Meta{kRecordMagic, kRecordVersion, 1, 1});
+  for (uint32_t kind : {0u, 1u})
+    store.map(RecordMap::ids).update(kind, record::IdCursor{1, 0, 0, 0});
   return store;
 }
 
@@ -232,12 +241,67 @@ void pin_maps_added_after_version1(const std::string &dir) {
     pin_new(dir, static_cast<RecordMap>(i));
 }
 
+// Version 5's id maps, filled from the records; a cut run is repeated. The
+// cursor goes past the highest id in use, and every id below it that no
+// record holds is freed, lowest first. A change a zdctl was killed in gets
+// what version 5 recovers it by (its next_id, core/ids.hpp): its id stays
+// taken until recovery undoes the add (back to the ring's head) or finishes
+// the removal (onto the ring's tail).
+void fill_version5(const std::string &dir) {
+  auto open = [&](RecordMap m) {
+    return BpfMap::open_pin(dir, kSpecs[static_cast<size_t>(m)].pin);
+  };
+  BpfMap domain_names = open(RecordMap::domain_names), journal = open(RecordMap::journal);
+  BpfMap ids = open(RecordMap::ids);
+  std::set<uint32_t> used[2];
+  for (const auto &[name, r] : open(RecordMap::domains).entries<record::Name, record::Domain>()) {
+    domain_names.update(r.id, name);
+    used[0].insert(r.id);
+  }
+  for (const auto &[name, r] :
+       open(RecordMap::workspaces).entries<record::Name, record::Workspace>())
+    used[1].insert(r.id);
+
+  auto intent = std::make_unique<record::Intent>();
+  journal.lookup(uint32_t{0}, *intent);
+  auto is = [&](Intent::Op op) { return intent->op == static_cast<uint32_t>(op); };
+  const int pending_kind = is(Intent::Op::add_domain) || is(Intent::Op::remove_domain)         ? 0
+                           : is(Intent::Op::add_workspace) || is(Intent::Op::remove_workspace) ? 1
+                                                                                               : -1;
+  const bool adding = is(Intent::Op::add_domain) || is(Intent::Op::add_workspace);
+  const uint32_t pending = pending_kind == 0 ? intent->domain.id : intent->workspace.id;
+
+  for (int kind : {0, 1}) {
+    const bool here = kind == pending_kind;
+    if (here)
+      used[kind].insert(pending);
+    const uint32_t next = used[kind].empty() ? 1 : *used[kind].rbegin() + 1;
+    std::vector<uint32_t> ring;
+    if (here && adding)
+      ring.push_back(pending);
+    for (uint32_t id = 1; id < next; ++id)
+      if (!used[kind].count(id))
+        ring.push_back(id);
+    BpfMap freed = open(kind == 0 ? RecordMap::freed_domains : RecordMap::freed_workspaces);
+    for (uint32_t slot = 0; slot < ring.size(); ++slot)
+      freed.update(slot, ring[slot]);
+    const auto tail = static_cast<uint32_t>(ring.size());
+    if (here)
+      intent->next_id = adding ? Ids::kFromRing : tail;
+    ids.update(static_cast<uint32_t>(kind),
+               record::IdCursor{next, here && adding ? 1u : 0u, tail, 0});
+  }
+  if (pending_kind >= 0)
+    journal.update(uint32_t{0}, *intent);
+}
+
 } // namespace
 
 void BpfStore::adopt_layout1(const std::string &dir, uint32_t next_domain_id,
                              uint32_t next_workspace_id) {
   pin_new(dir, RecordMap::journal, record::Intent{});
   pin_maps_added_after_version1(dir);
+  fill_version5(dir);
   pin_new(dir, RecordMap::store,
           record::Meta{kRecordMagic, kRecordVersion, next_domain_id, next_workspace_id});
 }
@@ -247,6 +311,8 @@ bool BpfStore::upgrade(const std::string &dir) {
   if (meta.record_version == kRecordVersion)
     return false;
   pin_maps_added_after_version1(dir);
+  if (meta.record_version < 5)
+    fill_version5(dir);
   meta.record_version = kRecordVersion;
   meta_map.update(uint32_t{0}, meta);
   return true;
@@ -278,7 +344,16 @@ std::vector<Domain> BpfStore::domains() const {
   return out;
 }
 
+std::optional<std::string> BpfStore::domain_name(uint32_t id) const {
+  record::Name name{};
+  if (!map(RecordMap::domain_names).lookup(id, name))
+    return std::nullopt;
+  return from_name(name);
+}
+
+// The id -> name entry first and last, as a workspace's.
 void BpfStore::put_domain(const Domain &domain) {
+  map(RecordMap::domain_names).update(domain.id, to_name(domain.name));
   map(RecordMap::domains).update(to_name(domain.name), to_record(domain));
 }
 
@@ -290,6 +365,7 @@ void BpfStore::remove_domain(const Domain &domain) {
   map(RecordMap::checks).erase(to_name(domain.name));
   map(RecordMap::canaries).erase(to_name(domain.name));
   map(RecordMap::domains).erase(to_name(domain.name));
+  map(RecordMap::domain_names).erase(domain.id);
 }
 
 std::optional<Workspace> BpfStore::workspace(std::string_view name) const {
@@ -330,15 +406,28 @@ void BpfStore::remove_workspace(const Workspace &workspace) {
   map(RecordMap::workspace_names).erase(workspace.id);
 }
 
-uint32_t BpfStore::next_id(IdKind kind) const {
-  record::Meta m = meta();
-  return kind == IdKind::domain ? m.next_domain_id : m.next_workspace_id;
+IdCursor BpfStore::id_cursor(IdKind kind) const {
+  record::IdCursor r{};
+  map(RecordMap::ids).lookup(kind == IdKind::domain ? 0u : 1u, r);
+  return {r.next, r.head, r.tail};
 }
 
-void BpfStore::set_next_id(IdKind kind, uint32_t next) {
-  record::Meta m = meta();
-  (kind == IdKind::domain ? m.next_domain_id : m.next_workspace_id) = next;
-  map(RecordMap::store).update(uint32_t{0}, m);
+void BpfStore::set_id_cursor(IdKind kind, const IdCursor &cursor) {
+  map(RecordMap::ids)
+      .update(kind == IdKind::domain ? 0u : 1u,
+              record::IdCursor{cursor.next, cursor.head, cursor.tail, 0});
+}
+
+uint32_t BpfStore::freed_id(IdKind kind, uint32_t slot) const {
+  uint32_t id = 0;
+  map(kind == IdKind::domain ? RecordMap::freed_domains : RecordMap::freed_workspaces)
+      .lookup(slot, id);
+  return id;
+}
+
+void BpfStore::set_freed_id(IdKind kind, uint32_t slot, uint32_t id) {
+  map(kind == IdKind::domain ? RecordMap::freed_domains : RecordMap::freed_workspaces)
+      .update(slot, id);
 }
 
 std::optional<Intent> BpfStore::intent() const {

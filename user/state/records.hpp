@@ -23,7 +23,11 @@ inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
 // 2: adds "history" and "checks" (`zdctl upgrade` adds them to a state of 1).
 // 3: adds "switches" (`zdctl upgrade` adds it, empty, to a state of 1 or 2).
 // 4: adds "health_checks", "verdicts" and "canaries" (empty, likewise).
-inline constexpr uint32_t kRecordVersion = 4;
+// 5: adds "domain_names" (id -> name), "ids" (core IdCursor of each kind)
+//    and the rings of freed ids "freed_domains" and "freed_workspaces";
+//    `zdctl upgrade` fills them from the records. Meta's id cursors are
+//    read no more.
+inline constexpr uint32_t kRecordVersion = 5;
 
 namespace record {
 
@@ -35,8 +39,13 @@ struct Name {
 struct Meta {
   uint32_t magic;
   uint32_t record_version;
-  uint32_t next_domain_id;
-  uint32_t next_workspace_id;
+  uint32_t next_domain_id;    // versions 1-4: the id cursors, wrapping; since
+  uint32_t next_workspace_id; // 5, "ids" holds where allocation stands
+};
+
+// An entry of "ids" (0: domains, 1: workspaces): core IdCursor.
+struct IdCursor {
+  uint32_t next, head, tail, pad;
 };
 
 // A binding is kept in the form the data plane keys it by (plane/keys.hpp).
@@ -156,7 +165,11 @@ enum class RecordMap {
   switches,
   health_checks,
   verdicts,
-  canaries
+  canaries,
+  domain_names,
+  ids,
+  freed_domains,
+  freed_workspaces
 };
 
 // The record maps of one state, and the core's Store on top of them.
@@ -177,7 +190,7 @@ public:
   static bool upgrade(const std::string &dir);
 
   void pin_all(const std::string &dir) const;
-  static constexpr size_t kCount = 11;
+  static constexpr size_t kCount = 15;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -190,8 +203,11 @@ public:
   void put_workspace(const Workspace &workspace) override;
   void remove_workspace(const Workspace &workspace) override;
 
-  uint32_t next_id(IdKind kind) const override;
-  void set_next_id(IdKind kind, uint32_t next) override;
+  std::optional<std::string> domain_name(uint32_t id) const override;
+  IdCursor id_cursor(IdKind kind) const override;
+  void set_id_cursor(IdKind kind, const IdCursor &cursor) override;
+  uint32_t freed_id(IdKind kind, uint32_t slot) const override;
+  void set_freed_id(IdKind kind, uint32_t slot, uint32_t id) override;
 
   std::optional<Intent> intent() const override;
   void set_intent(const Intent &intent) override;
