@@ -115,7 +115,7 @@ struct zd_counters {
 struct zd_config {
 	__u32 magic;
 	__u32 layout_version;
-	__u32 prefix_bindings; /* LPM trie consulted only while non-zero */
+	__u32 prefix_bindings; /* LPM trie consulted only while non-zero (1: it has entries) */
 	__u32 reserved[3];     /* zero; layout 1 kept its id cursors here */
 };
 

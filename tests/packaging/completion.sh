@@ -109,7 +109,7 @@ EOF
 test_words() {
   load
   expect "switch" zdctl sw
-  expect "attach canary completion detach domain drain history metrics revert serve status switch upgrade workspace" zdctl ''
+  expect "apply attach canary completion detach domain drain export history metrics revert serve status switch upgrade workspace" zdctl ''
   expect "--force" zdctl switch --f
   expect "--xdp --xdp-generic" zdctl attach --xd
   expect "add rm set" zdctl domain ''

@@ -145,6 +145,27 @@ public:
     freed_[index(kind)][slot] = id;
   }
 
+  std::optional<zd::PendingApply> pending_apply() const override {
+    return apply_pending_ ? apply_ : std::nullopt;
+  }
+  void set_pending_apply(const zd::PendingApply &apply) override {
+    note_write();
+    apply_ = apply;
+    note_write();
+    apply_pending_ = true;
+  }
+  void clear_pending_apply() override {
+    if (apply_pending_) {
+      note_write();
+      apply_pending_ = false;
+    }
+    if (apply_) {
+      note_write();
+      apply_.reset();
+    }
+  }
+  bool apply_traces() const override { return apply_pending_ || apply_.has_value(); }
+
   std::optional<zd::Intent> intent() const override { return intent_; }
   void set_intent(const zd::Intent &intent) override {
     note_write();
@@ -258,6 +279,9 @@ public:
         out << " " << find_in(freed_[kind], at % max).value_or(0);
       out << "\n";
     }
+    if (apply_)
+      out << "apply " << (apply_pending_ ? "pending" : "leftover") << " prune " << apply_->prune
+          << " force " << apply_->force << ": " << apply_->document << "\n";
     if (intent_)
       out << "intent op " << static_cast<int>(intent_->op) << " domain '" << intent_->domain.name
           << "' id " << intent_->domain.id << " workspace '" << intent_->workspace.name << "' id "
@@ -311,6 +335,8 @@ private:
   std::array<zd::IdCursor, 2> cursors_;
   std::array<std::map<uint32_t, uint32_t>, 2> freed_;
   std::optional<zd::Intent> intent_;
+  std::optional<zd::PendingApply> apply_;
+  bool apply_pending_ = false;
   std::map<uint32_t, zd::Event> history_; // by slot, as the real ring
   std::map<std::string, zd::Check, std::less<>> checks_;
   std::map<std::pair<uint32_t, zd::How>, zd::SwitchCount> switch_counts_;

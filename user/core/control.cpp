@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "apply.hpp"
 #include "error.hpp"
 #include "parse.hpp"
 
@@ -194,6 +195,13 @@ void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &w
 }
 
 void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoint> &bindings) {
+  check_new_domain(name, bindings);
+  const Ids::Pick id = Ids(store_, IdKind::domain).pick();
+  run(Intent{Intent::Op::add_domain, {name, id.id, bindings}, {}, id.note});
+}
+
+void ControlPlane::check_new_domain(const std::string &name, const std::vector<Endpoint> &bindings,
+                                    const std::set<std::string> &leaving) const {
   validate_name("domain", name);
   if (bindings.empty())
     throw Error(Errc::invalid, "domain '" + name + "' needs at least one binding");
@@ -216,11 +224,9 @@ void ControlPlane::add_domain(const std::string &name, const std::vector<Endpoin
   // Refuse a binding another domain holds before writing anything.
   for (const auto &binding : bindings)
     if (auto owner = plane_.binding_owner(binding))
-      throw Error(Errc::exists, format_endpoint(binding) + " is already bound to domain '" +
-                                    domain_name(*owner) + "'");
-
-  const Ids::Pick id = Ids(store_, IdKind::domain).pick();
-  run(Intent{Intent::Op::add_domain, {name, id.id, bindings}, {}, id.note});
+      if (const std::string held_by = domain_name(*owner); !leaving.count(held_by))
+        throw Error(Errc::exists,
+                    format_endpoint(binding) + " is already bound to domain '" + held_by + "'");
 }
 
 void ControlPlane::remove_domain(const std::string &name) {
@@ -440,7 +446,7 @@ void ControlPlane::undo(const Intent &intent) {
 }
 
 bool ControlPlane::interrupted() const {
-  return store_.intent() || pending_event();
+  return store_.intent() || pending_event() || store_.apply_traces();
 }
 
 // Only the newest event can be pending: the next zdctl settles it first.
@@ -482,6 +488,19 @@ std::optional<std::string> ControlPlane::settle(const Event &pending) {
 // The pending event first: finishing a workspace's removal may change
 // routes again, and must find the one it was cut in settled.
 std::optional<std::string> ControlPlane::recover() {
+  std::optional<std::string> said = recover_change();
+  // The steps of an apply are changes of their own, each settled above; the
+  // apply they belong to is then applied again, which makes the rest.
+  if (auto apply = store_.pending_apply()) {
+    const std::string finished = Applier(*this, store_, plane_).finish(*apply);
+    said = (said ? *said + "; " : std::string()) + finished;
+  } else if (store_.apply_traces()) {
+    store_.clear_pending_apply(); // a document half written or half dropped
+  }
+  return said;
+}
+
+std::optional<std::string> ControlPlane::recover_change() {
   std::optional<std::string> said;
   if (auto pending = pending_event())
     said = settle(*pending);

@@ -114,6 +114,10 @@ public:
   ControlPlane(Store &store, Dataplane &plane) : store_(store), plane_(plane) {}
 
   void add_domain(const std::string &name, const std::vector<Endpoint> &bindings);
+  // What add_domain refuses, checked without writing; a binding held by a
+  // domain in `leaving` (removed first) counts as free.
+  void check_new_domain(const std::string &name, const std::vector<Endpoint> &bindings,
+                        const std::set<std::string> &leaving = {}) const;
   void remove_domain(const std::string &name);
 
   // sockets: listening sockets already taken from the process (or
@@ -196,6 +200,8 @@ public:
   std::optional<std::string> recover();
 
 private:
+  friend class Applier; // core/apply.hpp: the steps of an apply, checked and run
+  std::optional<std::string> recover_change();
   Status status_of(const std::vector<Domain> &domains, std::vector<Workspace> workspaces) const;
   void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
            const Route *route = nullptr);

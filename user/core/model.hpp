@@ -206,8 +206,8 @@ struct Intent {
     uncheck_workspace
   };
   Op op = Op::add_domain;
-  Domain domain;        // add_domain, remove_domain, switch_workspace
-  Workspace workspace;  // add_workspace, remove_workspace, switch_workspace
+  Domain domain;       // add_domain, remove_domain, switch_workspace
+  Workspace workspace; // add_workspace, remove_workspace, switch_workspace
   // Where the change's id step starts (ids.hpp): the cursor or ring head
   // before an add, the ring's tail before a removal.
   uint32_t next_id = 0;

@@ -25,6 +25,14 @@ namespace zd {
 
 enum class IdKind { domain, workspace };
 
+// An apply's document and how it was asked for.
+struct PendingApply {
+  std::string document; // JSON (core/desired.hpp)
+  bool prune = false;
+  bool force = false;
+  bool operator==(const PendingApply &) const = default;
+};
+
 // Control-plane records: names, what was registered under them, and the free
 // ids. No BPF program reads any of this.
 class Store {
@@ -59,6 +67,17 @@ public:
   virtual std::optional<Intent> intent() const = 0;
   virtual void set_intent(const Intent &intent) = 0;
   virtual void clear_intent() = 0;
+
+  // An apply in flight (core/apply.hpp): its whole document, kept until the
+  // apply is done, so that the next zdctl finishes one a kill cut short.
+  // set writes the document, then marks it pending (one write); clear
+  // unmarks it (one write), then drops the document. traces: a pending
+  // apply, or the document of one a kill left half written or half dropped
+  // (one read or two, whatever its size).
+  virtual std::optional<PendingApply> pending_apply() const = 0;
+  virtual void set_pending_apply(const PendingApply &apply) = 0;
+  virtual void clear_pending_apply() = 0;
+  virtual bool apply_traces() const = 0;
 
   // History: the latest kHistorySize route changes, oldest first.
   virtual std::vector<Event> events() const = 0;

@@ -5,6 +5,7 @@
 // the same headers.
 #include "app_http.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -42,7 +43,7 @@ Response refusal(int status, const char *kind, const std::string &message) {
 
 zd_http_server::Limits limits_of(const zd_app_http_config &config) {
   zd_http_server::Limits limits;
-  limits.max_body_bytes = config.max_body;
+  limits.max_body_bytes = std::max(config.max_body, config.large_body_path ? config.large_body : 0);
   limits.max_streams = config.max_streams;
   limits.stream_poll = std::chrono::milliseconds(config.events_interval_ms);
   limits.stream_lifetime = std::chrono::seconds(config.events_max_seconds);
@@ -97,6 +98,13 @@ zd_app_http_start_v2(const zd_app_http_config *config, zd_app_http_handle handle
       return res;
     };
     routes.refusal = refusal;
+    if (config->large_body_path) {
+      const std::string large_path = config->large_body_path;
+      const size_t large = config->large_body, small = config->max_body;
+      routes.body_limit = [large_path, large, small](const Request &req) {
+        return req.path == large_path ? large : small;
+      };
+    }
     routes.finish = harden;
     if (config->events_path) {
       routes.stream_path = config->events_path;

@@ -33,6 +33,10 @@ struct zd_app_http_config {
    * (they hold no data), and /metrics when it is made public. */
   const char *const *public_paths;
   size_t max_body;         /* a longer request body gets 413 */
+  /* A request to this path (NULL: none) may carry up to large_body (an
+   * apply's document); max_body is then the limit for every other path. */
+  const char *large_body_path;
+  size_t large_body;
   const char *events_path; /* GET streams text/event-stream from `events` */
   unsigned events_interval_ms; /* how often the events are read while any stream is open */
   unsigned events_max_seconds; /* a stream ends then; EventSource-style clients reconnect */

@@ -242,6 +242,13 @@ private:
         server_.routes.finish(*refused);
         return respond(std::move(*refused), !parser_->is_done());
       }
+    const size_t limit = server_.routes.body_limit ? server_.routes.body_limit(request_)
+                                                   : server_.limits.max_body_bytes;
+    if (const auto length = parser_->content_length(); length && *length > limit)
+      return refuse(413, "invalid",
+                    "the request body is too long (at most " + std::to_string(limit) +
+                        " bytes here)");
+    parser_->body_limit(limit);
     if (!server_.routes.stream_path.empty() && request_.path == server_.routes.stream_path &&
         head.method() == http::verb::get)
       return open_stream();

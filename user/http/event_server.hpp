@@ -35,7 +35,7 @@ struct Limits {
   size_t max_connections = 4096; // open at once; beyond, a new one is closed at once
   size_t max_per_client = 512;   // open at once from one address; beyond, closed at once
   size_t max_head_bytes = 8 * 1024;
-  size_t max_body_bytes = 16 * 1024;
+  size_t max_body_bytes = 16 * 1024; // the largest any request may carry (see Routes::body_limit)
   milliseconds head_timeout{5000};   // a whole request head, once the server waits for one
   milliseconds body_timeout{10000};  // a whole body, once its head has arrived
   milliseconds write_timeout{10000}; // a whole response (or one event), once it is written
@@ -71,6 +71,9 @@ struct Routes {
   // body is read: a response here (a refusal) is the answer, and the body
   // is never read. Must be cheap and must not block.
   std::function<std::optional<Response>(const Request &)> gate;
+  // The longest body this request may carry, once its head is read (the
+  // token checked): Limits::max_body_bytes when unset.
+  std::function<size_t(const Request &)> body_limit;
   // Answers a whole request, on a worker. Must not throw.
   std::function<Response(const Request &)> handle;
   // The server's own refusals (400, 408, 413, 431, 503), in the routes' shape.

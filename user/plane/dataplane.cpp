@@ -85,13 +85,16 @@ std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) con
   return std::nullopt;
 }
 
-// The program consults the trie only while this count is non-zero. It is
-// counted from the trie itself, never incremented or decremented, so a step
-// repeated after a crash cannot skew it. Set after the entries are added and
-// after they are removed: in between it is at worst too high, which only
-// costs a lookup.
+// The program consults the trie only while this is non-zero. It says
+// whether the trie holds any entry (one BPF_MAP_GET_NEXT_KEY, however many
+// it holds), read from the trie itself, never incremented or decremented, so
+// a step repeated after a crash cannot skew it. Set after the entries are
+// added and after they are removed: in between it is at worst 1 where 0 would
+// do, which only costs a lookup.
 void BpfDataplane::count_prefix_bindings() {
-  const auto prefixes = static_cast<uint32_t>(maps_[DataMap::prefixes].count<zd_prefix_key>());
+  zd_prefix_key first{};
+  const uint32_t prefixes =
+      bpf_map_get_next_key(maps_[DataMap::prefixes].fd(), nullptr, &first) == 0 ? 1 : 0;
   zd_config config = maps_.config();
   if (config.prefix_bindings == prefixes)
     return;

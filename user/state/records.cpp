@@ -80,6 +80,10 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
     {"ids", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::IdCursor), 2, 0},
     {"freed_domains", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(uint32_t), kMaxDomains, 0},
     {"freed_workspaces", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(uint32_t), kMaxWorkspaces, 0},
+    {"apply", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(record::ApplyHeader), 1, 0},
+    // Up to 256 MiB of document, taking memory only while an apply runs.
+    {"apply_doc", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::ApplyChunk), 65536,
+     BPF_F_NO_PREALLOC},
 }};
 
 // Maps a record version after 1 added, by index in kSpecs: from history
@@ -428,6 +432,57 @@ uint32_t BpfStore::freed_id(IdKind kind, uint32_t slot) const {
 void BpfStore::set_freed_id(IdKind kind, uint32_t slot, uint32_t id) {
   map(kind == IdKind::domain ? RecordMap::freed_domains : RecordMap::freed_workspaces)
       .update(slot, id);
+}
+
+std::optional<PendingApply> BpfStore::pending_apply() const {
+  record::ApplyHeader header{};
+  if (!map(RecordMap::apply).lookup(uint32_t{0}, header) || !header.pending)
+    return std::nullopt;
+  PendingApply out{std::string(header.length, '\0'), (header.flags & record::kApplyPrune) != 0,
+                   (header.flags & record::kApplyForce) != 0};
+  auto chunk = std::make_unique<record::ApplyChunk>();
+  for (uint64_t at = 0; at < header.length; at += record::kApplyChunk) {
+    if (!map(RecordMap::apply_doc).lookup(static_cast<uint32_t>(at / record::kApplyChunk), *chunk))
+      throw Error(Errc::refused, "the document of an interrupted apply is incomplete (chunk " +
+                                     std::to_string(at / record::kApplyChunk) + " is missing)");
+    std::memcpy(out.document.data() + at, chunk->bytes,
+                std::min<uint64_t>(record::kApplyChunk, header.length - at));
+  }
+  return out;
+}
+
+// The document, then the header that makes it pending: one write.
+void BpfStore::set_pending_apply(const PendingApply &apply) {
+  if (apply.document.size() > uint64_t{65536} * record::kApplyChunk)
+    throw Error(Errc::invalid, "the document is too large (at most 256 MiB)");
+  auto chunk = std::make_unique<record::ApplyChunk>();
+  for (size_t at = 0; at < apply.document.size(); at += record::kApplyChunk) {
+    *chunk = {};
+    std::memcpy(chunk->bytes, apply.document.data() + at,
+                std::min(record::kApplyChunk, apply.document.size() - at));
+    map(RecordMap::apply_doc).update(static_cast<uint32_t>(at / record::kApplyChunk), *chunk);
+  }
+  const uint32_t flags =
+      (apply.prune ? record::kApplyPrune : 0) | (apply.force ? record::kApplyForce : 0);
+  map(RecordMap::apply).update(uint32_t{0}, record::ApplyHeader{1, flags, apply.document.size()});
+}
+
+void BpfStore::clear_pending_apply() {
+  record::ApplyHeader header{};
+  if (map(RecordMap::apply).lookup(uint32_t{0}, header) && header.pending)
+    map(RecordMap::apply).update(uint32_t{0}, record::ApplyHeader{});
+  // Always the first key, until there is none: deleting while walking on
+  // from a deleted key would start the walk over anyway.
+  for (uint32_t key = 0; bpf_map_get_next_key(map(RecordMap::apply_doc).fd(), nullptr, &key) == 0;)
+    map(RecordMap::apply_doc).erase(key);
+}
+
+bool BpfStore::apply_traces() const {
+  record::ApplyHeader header{};
+  map(RecordMap::apply).lookup(uint32_t{0}, header);
+  uint32_t first = 0;
+  return header.pending ||
+         bpf_map_get_next_key(map(RecordMap::apply_doc).fd(), nullptr, &first) == 0;
 }
 
 std::optional<Intent> BpfStore::intent() const {

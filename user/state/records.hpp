@@ -26,7 +26,7 @@ inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
 // 5: adds "domain_names" (id -> name), "ids" (core IdCursor of each kind)
 //    and the rings of freed ids "freed_domains" and "freed_workspaces";
 //    `zdctl upgrade` fills them from the records. Meta's id cursors are
-//    read no more.
+//    read no more; and "apply" and "apply_doc", an apply in flight.
 inline constexpr uint32_t kRecordVersion = 5;
 
 namespace record {
@@ -46,6 +46,19 @@ struct Meta {
 // An entry of "ids" (0: domains, 1: workspaces): core IdCursor.
 struct IdCursor {
   uint32_t next, head, tail, pad;
+};
+
+// Single entry of "apply": an apply in flight (core PendingApply), whose
+// document is in "apply_doc", kApplyChunk bytes per entry, keyed from 0.
+struct ApplyHeader {
+  uint32_t pending;
+  uint32_t flags; // kApplyPrune, kApplyForce
+  uint64_t length;
+};
+inline constexpr uint32_t kApplyPrune = 1, kApplyForce = 2;
+inline constexpr size_t kApplyChunk = 4096;
+struct ApplyChunk {
+  char bytes[kApplyChunk];
 };
 
 // A binding is kept in the form the data plane keys it by (plane/keys.hpp).
@@ -169,7 +182,9 @@ enum class RecordMap {
   domain_names,
   ids,
   freed_domains,
-  freed_workspaces
+  freed_workspaces,
+  apply,
+  apply_doc
 };
 
 // The record maps of one state, and the core's Store on top of them.
@@ -190,7 +205,7 @@ public:
   static bool upgrade(const std::string &dir);
 
   void pin_all(const std::string &dir) const;
-  static constexpr size_t kCount = 15;
+  static constexpr size_t kCount = 17;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -208,6 +223,11 @@ public:
   void set_id_cursor(IdKind kind, const IdCursor &cursor) override;
   uint32_t freed_id(IdKind kind, uint32_t slot) const override;
   void set_freed_id(IdKind kind, uint32_t slot, uint32_t id) override;
+
+  std::optional<PendingApply> pending_apply() const override;
+  void set_pending_apply(const PendingApply &apply) override;
+  void clear_pending_apply() override;
+  bool apply_traces() const override;
 
   std::optional<Intent> intent() const override;
   void set_intent(const Intent &intent) override;

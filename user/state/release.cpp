@@ -44,7 +44,8 @@ Planned plan_in(Session &session, ControlPlane &control, const RouteRequest &req
   return planned;
 }
 
-// Tries a target until it answers well or the retries are spent.
+} // namespace
+
 ProbeReport probe_target(const ProbeTarget &target, const Check &check) {
   ProbeReport report{target, {}, 0};
   for (uint32_t attempt = 0; attempt <= check.retries; ++attempt) {
@@ -59,6 +60,8 @@ ProbeReport probe_target(const ProbeTarget &target, const Check &check) {
   }
   return report;
 }
+
+namespace {
 
 std::vector<ProbeReport> probe_all(const Planned &planned) {
   std::optional<InNetns> inside;

@@ -36,6 +36,9 @@ struct Release {
 // Pause between a failed probe and the next attempt.
 inline constexpr std::chrono::milliseconds kProbePause{250};
 
+// Tries a target until it answers well or the check's retries are spent.
+ProbeReport probe_target(const ProbeTarget &target, const Check &check);
+
 // Refuses (Errc::refused, Override::skip_check) when a probe still fails
 // after its retries, changing nothing. A dry run probes and plans, and
 // changes nothing either way.

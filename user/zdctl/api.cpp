@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apply_json.hpp"
 #include "check.hpp"
 #include "metrics.hpp"
 #include "page.hpp"
@@ -64,6 +65,19 @@ ApiReply error_reply(const zd::Error &e) {
                         : e.override_by() == zd::Override::skip_check ? json("skip_check")
                                                                       : json(nullptr);
   return error_reply(http_status(e.kind()), zd::errc_name(e.kind()), e.what(), override);
+}
+
+// ?dry_run=1 (or =true, or bare): the apply's flags.
+bool query_flag(const std::string &query, const std::string &name) {
+  size_t at = 0;
+  while (at <= query.size()) {
+    const size_t end = std::min(query.find('&', at), query.size());
+    const std::string pair = query.substr(at, end - at);
+    if (pair == name || pair == name + "=1" || pair == name + "=true")
+      return true;
+    at = end + 1;
+  }
+  return false;
 }
 
 std::vector<std::string> segments(const std::string &path) {
@@ -264,9 +278,24 @@ ApiReply api(const std::string &state, const ApiRequest &request,
            "POST /api/v1/domains/D/revert", "POST /api/v1/domains/D/canary",
            "DELETE /api/v1/domains/D/canary", "GET /api/v1/workspaces", "GET /api/v1/workspaces/W",
            "PUT /api/v1/workspaces/W/check", "DELETE /api/v1/workspaces/W/check",
-           "GET /api/v1/history", "GET /api/v1/events", "GET /metrics"}}});
+           "GET /api/v1/history", "GET /api/v1/events", "GET /api/v1/export", "POST /api/v1/apply",
+           "GET /metrics"}}});
   }
   const std::string &what = path[0];
+  if (n == 1 && what == "apply") {
+    if (request.method != "POST")
+      return method_not_allowed("POST");
+    const zd::ApplyOptions options{
+        query_flag(request.query, "dry_run"), query_flag(request.query, "prune"),
+        query_flag(request.query, "force"), query_flag(request.query, "no_check")};
+    return json_reply(
+        applied_json(zd::apply_document(zd::State(state), request.body, options), options.dry_run));
+  }
+  if (n == 1 && what == "export") {
+    if (!get)
+      return method_not_allowed("GET");
+    return json_reply(zd::to_json(zd::export_state(zd::State(state))));
+  }
   if (n == 3 && what == "domains" && path[2] != "history")
     return release_route(state, request, path[1], path[2]);
   if (n == 3 && what == "workspaces" && path[2] == "check")

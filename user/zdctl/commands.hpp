@@ -55,6 +55,8 @@ struct Options {
   std::string token_file;                      // metrics, serve --token-file
   std::string serve_listen = "127.0.0.1:9477"; // serve --listen ADDRESS:PORT
   bool metrics_public = false;                 // serve --metrics-public
+  std::string apply_file;                      // apply FILE|-
+  bool prune = false;                          // apply --prune
   unsigned serve_max_connections = 4096;       // serve --max-connections
   unsigned serve_max_per_client = 512;         // serve --max-per-client
   unsigned serve_max_streams = 256;            // serve --max-streams
@@ -82,6 +84,8 @@ void do_drain(const Options &opts);
 
 // The longest drain --timeout.
 inline constexpr std::chrono::milliseconds kMaxDrainTimeout = std::chrono::hours(24);
+void do_apply(const Options &opts);   // apply_cmd.cpp
+void do_export(const Options &opts);  // apply_cmd.cpp
 void do_metrics(const Options &opts); // metrics.cpp
 void do_serve(const Options &opts);   // serve.cpp
 

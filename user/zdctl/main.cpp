@@ -282,6 +282,21 @@ void drain_options(CLI::App &cmd, Options &o) {
       ->needs(wait);
 }
 
+void apply_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("FILE", o.apply_file,
+                 "the desired state (JSON, as export prints it); - reads stdin")
+      ->required();
+  cmd.add_flag("--dry-run", o.dry_run,
+               "print what would change, probe the health gate, change nothing");
+  cmd.add_flag("--prune", o.prune, "also remove the domains FILE does not name");
+  cmd.add_flag("--force", o.force,
+               "route to workspaces without a live socket, and prune domains containers still "
+               "hold connections of");
+  cmd.add_flag("--no-check", o.no_check, "skip the health gate (each domain's check)");
+}
+
+void export_options(CLI::App &, Options &) {}
+
 void status_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain,
                  "only this domain and the workspaces it names (active, previous, canary)");
@@ -329,7 +344,7 @@ void serve_options(CLI::App &cmd, Options &o) {
       ->capture_default_str();
 }
 
-const std::array<Command, 20> kCommands = {{
+const std::array<Command, 22> kCommands = {{
     {"", "attach",
      "Load the sk_lookup program into this network namespace and pin it (does nothing if "
      "already attached)",
@@ -415,6 +430,14 @@ const std::array<Command, 20> kCommands = {{
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
      "zdctl status --json | jq '.domains[] | {name, active}'\n  zdctl status shop", status_options,
      do_status, Mutates::no, nullptr},
+    {"", "apply",
+     "Make the state what FILE says (domains, their checks and routes; workspaces' checks) in "
+     "one change, each route it changes health-gated first",
+     "zdctl export > zd.json; $EDITOR zd.json; zdctl apply zd.json --dry-run; zdctl apply "
+     "zd.json\n  zdctl apply - --prune < desired.json",
+     apply_options, do_apply, Mutates::yes, " (--force applies it anyway)"},
+    {"", "export", "Print the state as the document apply takes (export | apply changes nothing)",
+     "zdctl export > zd.json", export_options, do_export, Mutates::no, nullptr},
     {"", "metrics",
      "Print the state as Prometheus metrics (for node_exporter's textfile collector), or "
      "serve them on /metrics",

@@ -27,7 +27,8 @@ namespace zdctl {
 
 namespace {
 
-constexpr size_t kMaxBody = 16 * 1024; // the largest request: a switch with its check
+constexpr size_t kMaxBody = 16 * 1024; // the largest request but an apply: a switch with its check
+constexpr size_t kMaxApplyBody = 64 * 1024 * 1024; // an apply's document (its token checked first)
 // Streams read the state once for all of them, this often while any is
 // open: a change shows on every page within this and a write.
 constexpr unsigned kEventsIntervalMs = 200;
@@ -106,6 +107,8 @@ void do_serve(const Options &opts) {
   config.token = token.c_str();
   config.public_paths = open_paths.data();
   config.max_body = kMaxBody;
+  config.large_body_path = "/api/v1/apply";
+  config.large_body = kMaxApplyBody;
   config.events_path = "/api/v1/events";
   config.events_interval_ms = kEventsIntervalMs;
   config.events_max_seconds = kEventsMaxSeconds;
