@@ -157,7 +157,20 @@ setup() {
   [[ $case != "$uncheck" ]] || zdctl workspace set green --check tcp >/dev/null
 }
 
+# An apply of several domains in one change: two added (one routed), shop
+# switched back to blue with a canary, idle's check gone, a workspace
+# checked, and (--prune) nothing else removed.
+cat >"$work/desired.json" <<'JSON'
+{"domains": {
+  "shop": {"listen": ["tcp://10.99.0.1:80", "tcp://10.99.1.0/24:80"], "active": "blue",
+           "canary": {"workspace": "green", "weight": 100}},
+  "idle": {"listen": ["tcp://10.99.0.2:80"], "active": "cyan"},
+  "more": {"listen": ["tcp://10.99.0.9:80"], "active": "green"},
+  "most": {"listen": ["tcp://10.99.0.10:80", "tcp://10.99.2.0/24:80"]}},
+ "workspaces": {"blue": {"check": {"check": "tcp"}}}}
+JSON
 cases=(
+  "apply APPLY --prune --no-check"
   "domain add new --listen tcp://10.99.0.9:80 --listen tcp://10.99.1.0/25:81"
   "domain rm shop"
   "workspace add red --pid RED --socket tcp://127.0.0.1:3003"
@@ -204,6 +217,7 @@ for case in "${cases[@]}"; do
   (((index - shard_k) % shard_n == 0)) || continue
   [[ -z ${ZD_SWEEP_ONLY:-} || $case == "$ZD_SWEEP_ONLY"* ]] || continue # for trying one out
   case=${case//RED/$red_pid}
+  case=${case//APPLY/$work/desired.json}
   read -ra args <<<"${case//TEAL/$teal_pid}"
   [[ $case != "$from_layout2" ]] || args=(upgrade)
   swept=$((swept + 1))

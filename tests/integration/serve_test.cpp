@@ -388,3 +388,37 @@ TEST_F(Serve, KillingServeDuringLoadChangesNothingForTraffic) {
 
 } // namespace
 } // namespace zdtest
+
+namespace zdtest {
+namespace {
+
+// The API's apply takes the document export gives, with apply's flags as
+// query parameters, and answers as `zdctl apply --json` prints.
+TEST_F(Serve, ApplyAndExportOverTheApi) {
+  start();
+  const HttpReply exported = get("/api/v1/export");
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  json document = json::parse(exported.body);
+  EXPECT_EQ(document["domains"]["shop"]["active"], "blue");
+  document["domains"]["shop"]["active"] = "green";
+
+  const HttpReply applied = call("POST", "/api/v1/apply?no_check=1", document.dump());
+  ASSERT_EQ(applied.status, 200) << applied.body;
+  const json said = json::parse(applied.body);
+  EXPECT_EQ(said["changed"], true);
+  ASSERT_EQ(said["steps"].size(), 1u) << applied.body;
+  EXPECT_EQ(said["steps"][0]["text"], "~ domain shop: active blue -> green");
+  EXPECT_EQ(greet(kV4), "green");
+
+  const HttpReply again = call("POST", "/api/v1/apply", document.dump());
+  EXPECT_EQ(json::parse(again.body)["changed"], false) << again.body;
+  const HttpReply bad = call("POST", "/api/v1/apply", R"({"domains": {"shop": {}}})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(error_kind(bad), "invalid");
+  EXPECT_EQ(http_request(port_, "POST", "/api/v1/apply", "", document.dump()).status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/apply", "").status, 405);
+  EXPECT_EQ(active(), "green");
+}
+
+} // namespace
+} // namespace zdtest
