@@ -176,6 +176,10 @@ public:
     intent_.reset();
   }
 
+  std::optional<zd::Event> newest_event() const override {
+    const auto all = events();
+    return all.empty() ? std::nullopt : std::optional<zd::Event>(all.back());
+  }
   std::vector<zd::Event> events() const override {
     std::vector<zd::Event> out;
     for (const auto &[slot, event] : history_)
@@ -206,6 +210,9 @@ public:
     return switch_counts_;
   }
 
+  std::map<std::string, zd::Check> domain_checks() const override {
+    return {checks_.begin(), checks_.end()};
+  }
   std::optional<zd::Check> domain_check(std::string_view domain) const override {
     return find_in(checks_, domain);
   }
@@ -435,6 +442,12 @@ public:
 
   zd::Counters domain_counters(uint32_t domain) const override {
     return find_in(domain_counters_, domain).value_or(zd::Counters{});
+  }
+  std::vector<zd::Counters> all_domain_counters() const override {
+    std::vector<zd::Counters> out(zd::kMaxDomains + 1);
+    for (const auto &[id, counters] : domain_counters_)
+      out.at(id) = counters;
+    return out;
   }
   zd::Counters workspace_counters(uint32_t workspace) const override {
     return find_in(workspace_counters_, workspace).value_or(zd::Counters{});

@@ -451,10 +451,10 @@ bool ControlPlane::interrupted() const {
 
 // Only the newest event can be pending: the next zdctl settles it first.
 std::optional<Event> ControlPlane::pending_event() const {
-  std::vector<Event> events = store_.events();
-  if (events.empty() || !events.back().pending)
+  std::optional<Event> newest = store_.newest_event();
+  if (!newest || !newest->pending)
     return std::nullopt;
-  return events.back();
+  return newest;
 }
 
 // A pending event happened if its route was written: it is kept, else erased.
@@ -530,9 +530,9 @@ std::optional<std::string> ControlPlane::recover_change() {
 void ControlPlane::change_route(const Domain &domain, const Route &before, const Route &after,
                                 How how, const std::function<void()> &write,
                                 const CanaryPolicy *orders) {
-  const std::vector<Event> events = store_.events();
+  const std::optional<Event> newest = store_.newest_event();
   Event event;
-  event.seq = events.empty() ? 1 : events.back().seq + 1;
+  event.seq = newest ? newest->seq + 1 : 1;
   event.time_ns = realtime_ns();
   event.domain = domain.name;
   event.domain_id = domain.id;
@@ -994,15 +994,43 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
     return workspace_name(id);
   };
 
+  // Many domains: their routes and checks read at once, not one by one.
+  const bool many = domains.size() > 8;
+  std::unordered_map<uint32_t, Route> routes;
+  std::map<std::string, Check> checks;
+  std::vector<Counters> counters;
+  if (many) {
+    for (const auto &[id, route] : plane_.routes())
+      routes.emplace(id, route);
+    checks = store_.domain_checks();
+    counters = plane_.all_domain_counters();
+  }
+  auto counters_of = [&](const Domain &domain) {
+    return many && domain.id < counters.size() ? counters[domain.id]
+                                               : plane_.domain_counters(domain.id);
+  };
+  auto route_of = [&](const Domain &domain) {
+    if (!many)
+      return plane_.route(domain.id).value_or(Route{});
+    auto it = routes.find(domain.id);
+    return it == routes.end() ? Route{} : it->second;
+  };
+  auto check_of = [&](const Domain &domain) -> std::optional<Check> {
+    if (!many)
+      return store_.domain_check(domain.name);
+    auto it = checks.find(domain.name);
+    return it == checks.end() ? std::nullopt : std::optional<Check>(it->second);
+  };
+
   // The domains each workspace serves or served: status lists them for it
   // even when it holds none of their connections (0: drained).
   std::unordered_map<uint32_t, std::vector<size_t>> named_by;
   for (size_t i = 0; i < domains.size(); ++i) {
     const Domain &domain = domains[i];
-    const Route route = plane_.route(domain.id).value_or(Route{});
+    const Route route = route_of(domain);
     status.domains.push_back(
         {domain.name, domain.id, domain.bindings, name_of(route.active), name_of(route.previous),
-         plane_.domain_counters(domain.id), store_.domain_check(domain.name), name_of(route.canary),
+         counters_of(domain), check_of(domain), name_of(route.canary),
          route.canary_weight,
          route.canary == kNoId ? CanaryPolicy{} : orders_in_force(domain.name)});
     for (const uint32_t id : {route.active, route.previous, route.canary})

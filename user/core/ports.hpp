@@ -79,6 +79,8 @@ public:
   virtual void clear_pending_apply() = 0;
   virtual bool apply_traces() const = 0;
 
+  // The newest of them, without making an Event of every other.
+  virtual std::optional<Event> newest_event() const = 0;
   // History: the latest kHistorySize route changes, oldest first.
   virtual std::vector<Event> events() const = 0;
   // One write: an event's seq decides its slot, where it replaces the one
@@ -96,6 +98,8 @@ public:
   // The check every switch and revert of a domain runs unless told
   // otherwise; it goes with the domain's record.
   virtual std::optional<Check> domain_check(std::string_view domain) const = 0;
+  // Every domain's check, by domain name, read at once (a full status).
+  virtual std::map<std::string, Check> domain_checks() const = 0;
   virtual void set_domain_check(std::string_view domain, const std::optional<Check> &check) = 0;
 
   // A workspace's health check (goes with its record), and what it last
@@ -188,6 +192,8 @@ public:
   virtual XdpStatus xdp_status() const = 0;
 
   virtual Counters domain_counters(uint32_t domain) const = 0;
+  // Every domain's, indexed by id, read at once (a full status).
+  virtual std::vector<Counters> all_domain_counters() const = 0;
   virtual Counters workspace_counters(uint32_t workspace) const = 0;
 };
 

@@ -81,8 +81,12 @@ public:
       throw_errno("deleting from map " + name_);
   }
 
+  // Every entry: in batches of up to kBatch per bpf(2) call where the map
+  // type has them (hashes, arrays), else one key at a time.
   template <typename K, typename V> std::vector<std::pair<K, V>> entries() const {
     std::vector<std::pair<K, V>> out;
+    if (batched(out))
+      return out;
     K key{}, next{};
     const K *prev = nullptr;
     while (bpf_map_get_next_key(fd(), prev, &next) == 0) {
@@ -96,6 +100,33 @@ public:
     if (errno != ENOENT)
       throw_errno("listing map " + name_);
     return out;
+  }
+
+  static constexpr uint32_t kBatch = 4096;
+  static constexpr int kNotSupported = 524; // the kernel's ENOTSUPP: a map type without batches
+
+  template <typename K, typename V> bool batched(std::vector<std::pair<K, V>> &out) const {
+    std::vector<K> keys(kBatch);
+    std::vector<V> values(kBatch);
+    uint32_t in_batch = 0, out_batch = 0;
+    bool first = true;
+    for (;;) {
+      uint32_t count = kBatch;
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      const int rc = bpf_map_lookup_batch(fd(), first ? nullptr : &in_batch, &out_batch,
+                                          keys.data(), values.data(), &count, &opts);
+      if (rc != 0 && errno != ENOENT) {
+        if (first && (errno == EINVAL || errno == kNotSupported || errno == EOPNOTSUPP))
+          return false; // no batches for this map type: one key at a time
+        throw_errno("reading map " + name_);
+      }
+      for (uint32_t i = 0; i < count; ++i)
+        out.emplace_back(keys[i], values[i]);
+      if (rc != 0) // ENOENT: that was the last batch
+        return true;
+      in_batch = out_batch;
+      first = false;
+    }
   }
 
   // Every value of an array map of n entries, in index order: one bpf(2) call.

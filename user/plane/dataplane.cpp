@@ -377,6 +377,44 @@ Counters BpfDataplane::domain_counters(uint32_t domain) const {
   return sum_counters(maps_[DataMap::domain_stats], domain);
 }
 
+// The per-CPU array in batches: each value holds a zd_counters per
+// possible CPU, summed here.
+std::vector<Counters> BpfDataplane::all_domain_counters() const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0)
+    throw Error(Errc::kernel, "cannot count possible CPUs");
+  const BpfMap &map = maps_[DataMap::domain_stats];
+  constexpr uint32_t kBatch = 4096;
+  std::vector<uint32_t> keys(kBatch);
+  std::vector<zd_counters> values(static_cast<size_t>(kBatch) * static_cast<size_t>(cpus));
+  std::vector<Counters> out(ZD_MAX_DOMAINS + 1);
+  uint32_t in_batch = 0, out_batch = 0;
+  for (bool first = true;; first = false) {
+    uint32_t count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int rc = bpf_map_lookup_batch(map.fd(), first ? nullptr : &in_batch, &out_batch,
+                                        keys.data(), values.data(), &count, &opts);
+    if (rc != 0 && errno != ENOENT)
+      throw_errno("reading map " + map.name());
+    for (uint32_t i = 0; i < count; ++i) {
+      zd_counters total{};
+      for (int cpu = 0; cpu < cpus; ++cpu) {
+        const zd_counters &c = values[static_cast<size_t>(i) * static_cast<size_t>(cpus) +
+                                      static_cast<size_t>(cpu)];
+        total.lookups += c.lookups;
+        total.steered += c.steered;
+        total.fallbacks += c.fallbacks;
+        total.drops += c.drops;
+      }
+      if (keys[i] < out.size())
+        out[keys[i]] = counters_of(total);
+    }
+    if (rc != 0)
+      return out;
+    in_batch = out_batch;
+  }
+}
+
 Counters BpfDataplane::workspace_counters(uint32_t workspace) const {
   return sum_counters(maps_[DataMap::workspace_stats], workspace);
 }

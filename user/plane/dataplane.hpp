@@ -49,6 +49,7 @@ public:
   XdpStatus xdp_status() const override;
 
   Counters domain_counters(uint32_t domain) const override;
+  std::vector<Counters> all_domain_counters() const override;
   Counters workspace_counters(uint32_t workspace) const override;
 
 private:

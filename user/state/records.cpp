@@ -507,14 +507,10 @@ void BpfStore::clear_intent() {
   map(RecordMap::journal).update(uint32_t{0}, record::Intent{});
 }
 
-std::vector<Event> BpfStore::events() const {
-  if (events_)
-    return *events_;
-  std::vector<Event> out;
-  for (const record::Event &r : map(RecordMap::history).array_values<record::Event>(kHistorySize)) {
-    if (r.seq == 0)
-      continue;
-    Event event;
+namespace {
+
+Event from_record(const record::Event &r) {
+  Event event;
     event.seq = r.seq;
     event.time_ns = r.time_ns;
     event.domain = from_name(r.domain);
@@ -529,8 +525,30 @@ std::vector<Event> BpfStore::events() const {
     event.pid = r.pid;
     event.uid = r.uid;
     event.pending = r.pending != 0;
-    out.push_back(std::move(event));
-  }
+  return event;
+}
+
+} // namespace
+
+// Made an Event of only the newest: a change reads the ring only for it.
+std::optional<Event> BpfStore::newest_event() const {
+  if (events_)
+    return events_->empty() ? std::nullopt : std::optional<Event>(events_->back());
+  const auto ring = map(RecordMap::history).array_values<record::Event>(kHistorySize);
+  const auto newest = std::max_element(ring.begin(), ring.end(),
+                                       [](const auto &a, const auto &b) { return a.seq < b.seq; });
+  if (newest == ring.end() || newest->seq == 0)
+    return std::nullopt;
+  return from_record(*newest);
+}
+
+std::vector<Event> BpfStore::events() const {
+  if (events_)
+    return *events_;
+  std::vector<Event> out;
+  for (const record::Event &r : map(RecordMap::history).array_values<record::Event>(kHistorySize))
+    if (r.seq != 0)
+      out.push_back(from_record(r));
   std::sort(out.begin(), out.end(), [](const Event &a, const Event &b) { return a.seq < b.seq; });
   events_ = out;
   return out;
@@ -614,6 +632,13 @@ std::optional<Check> BpfStore::domain_check(std::string_view domain) const {
   if (!map(RecordMap::checks).lookup(to_name(domain), r))
     return std::nullopt;
   return from_record(r);
+}
+
+std::map<std::string, Check> BpfStore::domain_checks() const {
+  std::map<std::string, Check> out;
+  for (const auto &[name, r] : map(RecordMap::checks).entries<record::Name, record::Check>())
+    out.emplace(from_name(name), from_record(r));
+  return out;
 }
 
 void BpfStore::set_domain_check(std::string_view domain, const std::optional<Check> &check) {

@@ -233,6 +233,7 @@ public:
   void set_intent(const Intent &intent) override;
   void clear_intent() override;
 
+  std::optional<Event> newest_event() const override;
   std::vector<Event> events() const override;
   void put_event(const Event &event) override;
   void erase_event(uint64_t seq) override;
@@ -242,6 +243,7 @@ public:
   std::map<std::pair<uint32_t, How>, SwitchCount> switch_counts() const override;
 
   std::optional<Check> domain_check(std::string_view domain) const override;
+  std::map<std::string, Check> domain_checks() const override;
   void set_domain_check(std::string_view domain, const std::optional<Check> &check) override;
 
   std::optional<HealthCheck> health_check(std::string_view workspace) const override;
