@@ -21,10 +21,15 @@ struct {
 	__type(value, struct zd_config);
 } zd_config SEC(".maps");
 
-/* Exact (protocol, family, port, address) -> domain id: the hot path. */
+/*
+ * Exact (protocol, family, port, address) -> domain id: the hot path. Not
+ * preallocated: its size is what 131072 domains may need, and a lookup costs
+ * the same either way; only an update allocates.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ZD_MAX_BINDINGS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct zd_binding_key);
 	__type(value, __u32);
 } zd_bindings SEC(".maps");
@@ -63,9 +68,15 @@ struct {
 	__type(value, __u64);
 } zd_sockets SEC(".maps");
 
+/*
+ * Domain id -> its counters, per CPU. A hash, not preallocated: an array of
+ * 131072 per-CPU entries costs a tenth of a second to make at every attach;
+ * a domain's entry is made by its add (zeroed) and goes with its removal.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, ZD_MAX_DOMAINS + 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct zd_counters);
 } zd_domain_stats SEC(".maps");
@@ -144,8 +155,16 @@ static __always_inline void zd_count(void *stats, __u32 id, enum zd_outcome outc
 {
 	struct zd_counters *c = bpf_map_lookup_elem(stats, &id);
 
-	if (!c)
-		return;
+	if (!c) {
+		/* A domain's entry is made by its add; one missing (a state
+		 * moved from an earlier layout) is made here, once. */
+		static const struct zd_counters zero;
+
+		bpf_map_update_elem(stats, &id, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(stats, &id);
+		if (!c)
+			return;
+	}
 	/* Per-CPU values: plain increments cannot race with another CPU. */
 	c->lookups += looked_up;
 	if (outcome == ZD_STEERED)

@@ -25,13 +25,16 @@
  *
  * 2: control-plane records left the BPF object (user/state/records.hpp).
  * 3: struct zd_route gained the canary fields; the health map.
+ * 4: 131072 domains (was 16384) and 262144 exact bindings (was 65536); the
+ *    bindings and the domains' counters (now a per-CPU hash) are no longer
+ *    preallocated: a state pays for the domains it holds.
  */
-#define ZD_LAYOUT_VERSION 3
+#define ZD_LAYOUT_VERSION 4
 #define ZD_STATE_MAGIC 0x7a645354u /* "zdST" */
 
-#define ZD_MAX_DOMAINS 16384
+#define ZD_MAX_DOMAINS 131072
 #define ZD_MAX_WORKSPACES 32768
-#define ZD_MAX_BINDINGS 65536
+#define ZD_MAX_BINDINGS 262144
 #define ZD_MAX_PREFIX_BINDINGS 4096
 /* A workspace has at most one socket per (protocol, family): tcp/udp x 4/6. */
 #define ZD_MAX_SOCKETS (ZD_MAX_WORKSPACES * 4)

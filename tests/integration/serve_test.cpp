@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "serve_fixture.hpp"
+#include "zd_shared.h"
 
 namespace zdtest {
 namespace {
@@ -68,7 +69,7 @@ TEST_F(Serve, ThePageIsPublicTheApiNeedsTheTokenAndEveryResponseIsHardened) {
 TEST_F(Serve, EveryReadEndpointAnswersWhatTheCliShows) {
   start();
   const json index = get_json("/api/v1");
-  EXPECT_EQ(index["layout"], 3);
+  EXPECT_EQ(index["layout"], ZD_LAYOUT_VERSION);
   EXPECT_GE(index["endpoints"].size(), 10u);
 
   EXPECT_EQ(get_json("/api/v1/status"), json::parse(zdctl_ok({"--json", "status"})));

@@ -933,7 +933,7 @@ TEST_F(ControlIds, RefusesADomainWhenEveryIdIsTaken) {
   control.remove_domain("a");
   store.set_id_cursor(zd::IdKind::domain, {zd::kMaxDomains + 1, 0, 0}); // none freed
   EXPECT_REFUSAL(control.add_domain("one-more", {shop_v4}), Errc::refused,
-                 "too many domains (at most 16384)");
+                 "too many domains (at most 131072)");
 }
 
 } // namespace

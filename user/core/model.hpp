@@ -17,7 +17,7 @@ namespace zd {
 
 // Limits of the state. The data plane sizes its maps from the same numbers
 // and checks them at compile time (bpf/zd_shared.h, user/plane/keys.cpp).
-inline constexpr uint32_t kMaxDomains = 16384;
+inline constexpr uint32_t kMaxDomains = 131072;
 inline constexpr uint32_t kMaxWorkspaces = 32768;
 inline constexpr size_t kMaxNameLength = 63;
 inline constexpr size_t kMaxBindingsPerDomain = 16;

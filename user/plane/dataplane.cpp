@@ -152,6 +152,7 @@ void BpfDataplane::remove_domain(const Domain &domain) {
   if (prefixes)
     count_prefix_bindings();
   maps_[DataMap::routes].erase(domain.id);
+  maps_[DataMap::domain_stats].erase(domain.id);
 }
 
 std::optional<Route> BpfDataplane::route(uint32_t domain) const {
