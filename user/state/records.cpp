@@ -532,14 +532,16 @@ Event from_record(const record::Event &r) {
 
 // Made an Event of only the newest: a change reads the ring only for it.
 std::optional<Event> BpfStore::newest_event() const {
+  if (newest_)
+    return *newest_;
   if (events_)
     return events_->empty() ? std::nullopt : std::optional<Event>(events_->back());
   const auto ring = map(RecordMap::history).array_values<record::Event>(kHistorySize);
   const auto newest = std::max_element(ring.begin(), ring.end(),
                                        [](const auto &a, const auto &b) { return a.seq < b.seq; });
-  if (newest == ring.end() || newest->seq == 0)
-    return std::nullopt;
-  return from_record(*newest);
+  newest_.emplace(newest == ring.end() || newest->seq == 0 ? std::nullopt
+                                                           : std::optional<Event>(from_record(*newest)));
+  return *newest_;
 }
 
 std::vector<Event> BpfStore::events() const {
@@ -556,6 +558,10 @@ std::vector<Event> BpfStore::events() const {
 
 void BpfStore::put_event(const Event &event) {
   events_.reset();
+  if (newest_ && (!*newest_ || event.seq >= (*newest_)->seq))
+    newest_.emplace(event);
+  else
+    newest_.reset();
   record::Event r{};
   r.seq = event.seq;
   r.time_ns = event.time_ns;
@@ -575,6 +581,7 @@ void BpfStore::put_event(const Event &event) {
 
 void BpfStore::erase_event(uint64_t seq) {
   events_.reset();
+  newest_.reset();
   const uint32_t slot = static_cast<uint32_t>(seq % kHistorySize);
   record::Event r{};
   if (map(RecordMap::history).lookup(slot, r) && r.seq == seq)

@@ -267,6 +267,10 @@ private:
   // of it twice (is a change pending? which seq is next?). Dropped by every
   // write of the ring.
   mutable std::optional<std::vector<Event>> events_;
+  // The newest event as last read or written: a change of many steps (an
+  // apply) writes an event per route and would otherwise read the ring for
+  // each. Outer optional: whether it is known.
+  mutable std::optional<std::optional<Event>> newest_;
 };
 
 } // namespace zd
