@@ -22,14 +22,7 @@ using zd_test::FakeStore;
 class Apply : public ::testing::Test {
 public:
   void add_workspace(const std::string &name, const std::string &address) {
-    zd::SocketInfo info;
-    info.bound = zd::parse_endpoint(address, zd::AllowPrefix::no);
-    info.listening = true;
-    info.cookie = next_cookie_++;
-    info.netns_cookie = zd_test::kThisNetns;
-    std::vector<zd::TakenSocket> taken;
-    taken.push_back({zd::Fd(), info, 0});
-    control.add_workspace(name, 0, taken);
+    control.add_workspace(name, 0, zd_test::listening_socket(address, next_cookie_++));
   }
   void stage() {
     add_workspace("blue", "tcp://127.0.0.1:3001");
@@ -204,7 +197,9 @@ TEST_F(Apply, AKillAfterAnyWriteIsFinishedByTheNextZdctl) {
     next.recover();
     // Before, while its document was not yet pending; after, from then on.
     const std::string found = cut.state();
-    ASSERT_TRUE(found == (ended_after ? after : found == before ? before : after))
+    ASSERT_TRUE(found == (ended_after       ? after
+                          : found == before ? before
+                                            : after))
         << "neither before nor after (or before again, once after was reached):\n"
         << found;
     ++(found == before ? ended_before : ended_after);

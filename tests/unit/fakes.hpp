@@ -69,6 +69,19 @@ std::optional<typename Map::mapped_type> find_in(const Map &map, const Key &key)
   return it->second;
 }
 
+// A listening socket of this namespace as zd would take it from a process,
+// without a real fd, for workspace add: one, in a vector.
+inline std::vector<zd::TakenSocket> listening_socket(const std::string &address, uint64_t cookie) {
+  zd::SocketInfo info;
+  info.bound = zd::parse_endpoint(address, zd::AllowPrefix::no);
+  info.listening = true;
+  info.cookie = cookie;
+  info.netns_cookie = kThisNetns;
+  std::vector<zd::TakenSocket> sockets;
+  sockets.push_back({zd::Fd(), info, 0});
+  return sockets;
+}
+
 inline std::string describe(const zd::Counters &c) {
   return "lookups " + std::to_string(c.lookups) + " steered " + std::to_string(c.steered) +
          " fallbacks " + std::to_string(c.fallbacks) + " drops " + std::to_string(c.drops);

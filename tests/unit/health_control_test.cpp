@@ -28,14 +28,7 @@ protected:
   }
 
   void add(const std::string &name, const std::string &address) {
-    zd::SocketInfo info;
-    info.bound = zd::parse_endpoint(address, zd::AllowPrefix::no);
-    info.listening = true;
-    info.cookie = next_cookie++;
-    info.netns_cookie = zd_test::kThisNetns;
-    std::vector<zd::TakenSocket> sockets;
-    sockets.push_back({zd::Fd(), info, 0});
-    control.add_workspace(name, 0, sockets);
+    control.add_workspace(name, 0, zd_test::listening_socket(address, next_cookie++));
   }
 
   uint32_t id(const std::string &name) const { return store.workspace(name)->id; }

@@ -33,15 +33,8 @@ protected:
     ControlPlane control(store, plane);
     control.add_domain("shop", {zd::parse_endpoint("tcp://10.99.0.1:80", zd::AllowPrefix::no)});
     for (const char *name : {"blue", "green"}) {
-      zd::SocketInfo info;
-      info.bound = zd::parse_endpoint("tcp://127.0.0.1:300" + std::to_string(next_cookie),
-                                      zd::AllowPrefix::no);
-      info.listening = true;
-      info.cookie = next_cookie++;
-      info.netns_cookie = zd_test::kThisNetns;
-      std::vector<zd::TakenSocket> taken;
-      taken.push_back({zd::Fd(), info, 0});
-      control.add_workspace(name, 0, taken);
+      const std::string address = "tcp://127.0.0.1:300" + std::to_string(next_cookie);
+      control.add_workspace(name, 0, zd_test::listening_socket(address, next_cookie++));
     }
   }
 
