@@ -397,6 +397,8 @@ void ControlPlane::finish(const Intent &intent) {
   const uint32_t id = intent.workspace.id;
   // Routes first, so no new connection is steered at a half-removed workspace.
   for (auto [domain, route] : plane_.routes()) {
+    if (route.active != id && route.previous != id && route.canary != id)
+      continue; // one read of every route, and nothing more for those not its
     const Domain named{domain_name(domain), domain, {}};
     if (route.canary == id) {
       // Its canary ends first (that is history too), whatever else it was.
