@@ -21,9 +21,9 @@ if [[ -z ${ZD_BENCH_INNER:-} ]]; then
   done | jq -s -r -f <(cat <<'JQ'
 def ratio(a; b): (a / b * 100 | round / 100 | tostring) + "x";
 . as $runs | $runs[0] as $base |
-"| domains | apply all (s) | domain add p50 us | workspace add p50 us | switch p50 us | status DOMAIN p50 us | apply one domain p50 us | full status us/domain |",
-"|---|---|---|---|---|---|---|---|",
-($runs[] | "| \(.domains) | \(.apply_all_s * 100 | round / 100) | \(.domain_add.p50_us | round) (\(ratio(.domain_add.p50_us; $base.domain_add.p50_us))) | \(.workspace_add.p50_us | round) (\(ratio(.workspace_add.p50_us; $base.workspace_add.p50_us))) | \(.switch.p50_us | round) (\(ratio(.switch.p50_us; $base.switch.p50_us))) | \(.status_domain.p50_us | round) (\(ratio(.status_domain.p50_us; $base.status_domain.p50_us))) | \(.apply_one_domain.p50_us | round) | \(.status_full_us_per_domain * 100 | round / 100) |"),
+"| domains | apply all (s) | domain add p50 us | workspace add p50 us | switch p50 us | status DOMAIN p50 us | apply one domain p50 us | domain rm p50 us | workspace rm p50 us | full status us/domain |",
+"|---|---|---|---|---|---|---|---|---|---|",
+($runs[] | "| \(.domains) | \(.apply_all_s * 100 | round / 100) | \(.domain_add.p50_us | round) (\(ratio(.domain_add.p50_us; $base.domain_add.p50_us))) | \(.workspace_add.p50_us | round) (\(ratio(.workspace_add.p50_us; $base.workspace_add.p50_us))) | \(.switch.p50_us | round) (\(ratio(.switch.p50_us; $base.switch.p50_us))) | \(.status_domain.p50_us | round) (\(ratio(.status_domain.p50_us; $base.status_domain.p50_us))) | \(.apply_one_domain.p50_us | round) | \(.domain_rm.p50_us | round) (\(ratio(.domain_rm.p50_us; $base.domain_rm.p50_us))) | \(.workspace_rm.p50_us | round) (\(ratio(.workspace_rm.p50_us; $base.workspace_rm.p50_us))) | \(.status_full_us_per_domain * 100 | round / 100) |"),
 "",
 "| domains | /bin/true ms | zdctl --version ms | switch ms | status DOMAIN ms | domain add ms |",
 "|---|---|---|---|---|---|",
