@@ -209,3 +209,30 @@ TEST_F(State, StatusOfOneDomainShowsItAndTheWorkspacesItNames) {
 
 } // namespace
 } // namespace zdtest
+
+namespace zdtest {
+namespace {
+
+// A full status reads many workspaces' counters, checks, verdicts and marks
+// in batches; what it shows of each is what a status of one domain (which
+// reads them one by one) shows.
+TEST_F(State, AFullStatusOfManyWorkspacesShowsWhatOneByOneShows) {
+  attach_with_domain();
+  for (int i = 0; i < 10; ++i)
+    add_workspace("w" + std::to_string(i), 3001 + i);
+  zdctl_ok({"workspace", "set", "w4", "--check", "tcp"});
+  zdctl_ok({"switch", "shop", "w4"});
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(greet(kV4), "w4");
+  const json all = json::parse(status_json());
+  ASSERT_EQ(all["workspaces"].size(), 10u);
+  const json one = json::parse(zdctl_ok({"--json", "status", "shop"}));
+  ASSERT_EQ(one["workspaces"].size(), 1u);
+  EXPECT_EQ(all["workspaces"][4], one["workspaces"][0]);
+  EXPECT_EQ(all["workspaces"][4]["counters"]["steered"], 3);
+  EXPECT_EQ(all["workspaces"][4]["health"]["check"]["kind"], "tcp");
+  EXPECT_EQ(all["workspaces"][5]["health"], nullptr);
+}
+
+} // namespace
+} // namespace zdtest

@@ -248,6 +248,10 @@ public:
     else
       health_checks_.erase(std::string(workspace));
   }
+  std::map<std::string, zd::HealthCheck> health_checks() const override {
+    return {health_checks_.begin(), health_checks_.end()};
+  }
+  std::map<uint32_t, zd::Health> healths() const override { return health_; }
   std::optional<zd::Health> health(uint32_t workspace) const override {
     return find_in(health_, workspace);
   }
@@ -460,6 +464,18 @@ public:
     std::vector<zd::Counters> out(zd::kMaxDomains + 1);
     for (const auto &[id, counters] : domain_counters_)
       out.at(id) = counters;
+    return out;
+  }
+  std::vector<zd::Counters> all_workspace_counters() const override {
+    std::vector<zd::Counters> out(zd::kMaxWorkspaces + 1);
+    for (const auto &[id, counters] : workspace_counters_)
+      out.at(id) = counters;
+    return out;
+  }
+  std::vector<bool> all_failing() const override {
+    std::vector<bool> out(zd::kMaxWorkspaces + 1);
+    for (uint32_t id = 0; id < out.size(); ++id)
+      out[id] = failing(id);
     return out;
   }
   zd::Counters workspace_counters(uint32_t workspace) const override {

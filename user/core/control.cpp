@@ -1032,8 +1032,7 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
     const Route route = route_of(domain);
     status.domains.push_back(
         {domain.name, domain.id, domain.bindings, name_of(route.active), name_of(route.previous),
-         counters_of(domain), check_of(domain), name_of(route.canary),
-         route.canary_weight,
+         counters_of(domain), check_of(domain), name_of(route.canary), route.canary_weight,
          route.canary == kNoId ? CanaryPolicy{} : orders_in_force(domain.name)});
     for (const uint32_t id : {route.active, route.previous, route.canary})
       if (id != kNoId && (named_by[id].empty() || named_by[id].back() != i))
@@ -1044,17 +1043,39 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
       workspaces.empty() ? std::map<uint64_t, AcceptQueue>{} : plane_.accept_queues();
   const std::map<uint32_t, std::vector<Connection>> connections = connections_of(workspaces);
   const BindingIndex bindings(domains);
+  // Many workspaces: their counters, checks, verdicts and marks read at once.
+  const bool many_workspaces = workspaces.size() > 8;
+  std::vector<Counters> workspace_counters;
+  std::vector<bool> failing;
+  std::map<std::string, HealthCheck> health_checks;
+  std::map<uint32_t, Health> healths;
+  if (many_workspaces) {
+    workspace_counters = plane_.all_workspace_counters();
+    failing = plane_.all_failing();
+    health_checks = store_.health_checks();
+    healths = store_.healths();
+  }
   for (auto &workspace : workspaces) {
     WorkspaceStatus w;
     w.name = workspace.name;
     w.id = workspace.id;
     w.pid = workspace.pid;
-    w.counters = plane_.workspace_counters(workspace.id);
     w.placement = workspace.placement;
     w.container = plane_.container_status(workspace);
-    w.health_check = store_.health_check(workspace.name);
-    w.health = store_.health(workspace.id);
-    w.failing = plane_.failing(workspace.id);
+    if (many_workspaces && workspace.id < workspace_counters.size() &&
+        workspace.id < failing.size()) {
+      w.counters = workspace_counters[workspace.id];
+      w.failing = failing[workspace.id];
+      if (auto it = health_checks.find(workspace.name); it != health_checks.end())
+        w.health_check = it->second;
+      if (auto it = healths.find(workspace.id); it != healths.end())
+        w.health = it->second;
+    } else {
+      w.counters = plane_.workspace_counters(workspace.id);
+      w.health_check = store_.health_check(workspace.name);
+      w.health = store_.health(workspace.id);
+      w.failing = plane_.failing(workspace.id);
+    }
     for (const auto &socket : workspace.sockets) {
       SocketStatus s{socket, plane_.alive(workspace, socket), std::nullopt};
       if (auto it = queues.find(socket.cookie); s.alive && it != queues.end())

@@ -108,6 +108,10 @@ public:
   virtual void set_health_check(std::string_view workspace,
                                 const std::optional<HealthCheck> &check) = 0;
   virtual std::optional<Health> health(uint32_t workspace) const = 0;
+  // Every workspace's check (by name) and verdict (by id), read at once (a
+  // full status).
+  virtual std::map<std::string, HealthCheck> health_checks() const = 0;
+  virtual std::map<uint32_t, Health> healths() const = 0;
   virtual void set_health(uint32_t workspace, const std::optional<Health> &health) = 0;
 
   // A domain's canary orders (go with the domain's record). One write.
@@ -194,6 +198,9 @@ public:
   virtual Counters domain_counters(uint32_t domain) const = 0;
   // Every domain's, indexed by id, read at once (a full status).
   virtual std::vector<Counters> all_domain_counters() const = 0;
+  // Likewise every workspace's counters, and whether each is failing.
+  virtual std::vector<Counters> all_workspace_counters() const = 0;
+  virtual std::vector<bool> all_failing() const = 0;
   virtual Counters workspace_counters(uint32_t workspace) const = 0;
 };
 

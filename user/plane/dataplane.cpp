@@ -378,17 +378,32 @@ Counters BpfDataplane::domain_counters(uint32_t domain) const {
   return sum_counters(maps_[DataMap::domain_stats], domain);
 }
 
-// The per-CPU array in batches: each value holds a zd_counters per
-// possible CPU, summed here.
 std::vector<Counters> BpfDataplane::all_domain_counters() const {
+  return all_counters(maps_[DataMap::domain_stats], ZD_MAX_DOMAINS + 1);
+}
+
+std::vector<Counters> BpfDataplane::all_workspace_counters() const {
+  return all_counters(maps_[DataMap::workspace_stats], ZD_MAX_WORKSPACES + 1);
+}
+
+std::vector<bool> BpfDataplane::all_failing() const {
+  std::vector<bool> out;
+  for (const zd_health &health :
+       maps_[DataMap::health].array_values<zd_health>(ZD_MAX_WORKSPACES + 1))
+    out.push_back(health.failing != 0);
+  return out;
+}
+
+// A per-CPU map (array or hash) of counters in batches: each value holds a
+// zd_counters per possible CPU, summed here; indexed by id, `size` of them.
+std::vector<Counters> BpfDataplane::all_counters(const BpfMap &map, size_t size) {
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0)
     throw Error(Errc::kernel, "cannot count possible CPUs");
-  const BpfMap &map = maps_[DataMap::domain_stats];
   constexpr uint32_t kBatch = 4096;
   std::vector<uint32_t> keys(kBatch);
   std::vector<zd_counters> values(static_cast<size_t>(kBatch) * static_cast<size_t>(cpus));
-  std::vector<Counters> out(ZD_MAX_DOMAINS + 1);
+  std::vector<Counters> out(size);
   uint32_t in_batch = 0, out_batch = 0;
   for (bool first = true;; first = false) {
     uint32_t count = kBatch;
@@ -400,8 +415,8 @@ std::vector<Counters> BpfDataplane::all_domain_counters() const {
     for (uint32_t i = 0; i < count; ++i) {
       zd_counters total{};
       for (int cpu = 0; cpu < cpus; ++cpu) {
-        const zd_counters &c = values[static_cast<size_t>(i) * static_cast<size_t>(cpus) +
-                                      static_cast<size_t>(cpu)];
+        const zd_counters &c =
+            values[static_cast<size_t>(i) * static_cast<size_t>(cpus) + static_cast<size_t>(cpu)];
         total.lookups += c.lookups;
         total.steered += c.steered;
         total.fallbacks += c.fallbacks;

@@ -50,9 +50,12 @@ public:
 
   Counters domain_counters(uint32_t domain) const override;
   std::vector<Counters> all_domain_counters() const override;
+  std::vector<Counters> all_workspace_counters() const override;
+  std::vector<bool> all_failing() const override;
   Counters workspace_counters(uint32_t workspace) const override;
 
 private:
+  static std::vector<Counters> all_counters(const BpfMap &map, size_t size);
   void count_prefix_bindings();
 
   DataMaps &maps_;

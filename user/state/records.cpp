@@ -511,20 +511,20 @@ namespace {
 
 Event from_record(const record::Event &r) {
   Event event;
-    event.seq = r.seq;
-    event.time_ns = r.time_ns;
-    event.domain = from_name(r.domain);
-    event.domain_id = r.domain_id;
-    event.from = from_name(r.from);
-    event.to = from_name(r.to);
-    event.from_id = r.from_id;
-    event.to_id = r.to_id;
-    event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::promote) ? static_cast<How>(r.how)
-                                                                           : How::switch_to;
-    event.weight = r.weight;
-    event.pid = r.pid;
-    event.uid = r.uid;
-    event.pending = r.pending != 0;
+  event.seq = r.seq;
+  event.time_ns = r.time_ns;
+  event.domain = from_name(r.domain);
+  event.domain_id = r.domain_id;
+  event.from = from_name(r.from);
+  event.to = from_name(r.to);
+  event.from_id = r.from_id;
+  event.to_id = r.to_id;
+  event.how = r.how >= 1 && r.how <= static_cast<uint32_t>(How::promote) ? static_cast<How>(r.how)
+                                                                         : How::switch_to;
+  event.weight = r.weight;
+  event.pid = r.pid;
+  event.uid = r.uid;
+  event.pending = r.pending != 0;
   return event;
 }
 
@@ -539,8 +539,9 @@ std::optional<Event> BpfStore::newest_event() const {
   const auto ring = map(RecordMap::history).array_values<record::Event>(kHistorySize);
   const auto newest = std::max_element(ring.begin(), ring.end(),
                                        [](const auto &a, const auto &b) { return a.seq < b.seq; });
-  newest_.emplace(newest == ring.end() || newest->seq == 0 ? std::nullopt
-                                                           : std::optional<Event>(from_record(*newest)));
+  newest_.emplace(newest == ring.end() || newest->seq == 0
+                      ? std::nullopt
+                      : std::optional<Event>(from_record(*newest)));
   return *newest_;
 }
 
@@ -677,6 +678,22 @@ std::optional<Health> BpfStore::health(uint32_t workspace) const {
   if (!map(RecordMap::verdicts).lookup(workspace, r))
     return std::nullopt;
   return Health{r.failing != 0, r.since_ns, std::string(r.said, strnlen(r.said, sizeof(r.said)))};
+}
+
+std::map<std::string, HealthCheck> BpfStore::health_checks() const {
+  std::map<std::string, HealthCheck> out;
+  for (const auto &[name, r] :
+       map(RecordMap::health_checks).entries<record::Name, record::HealthCheck>())
+    out.emplace(from_name(name), HealthCheck{from_record(r.check), r.interval_ms, r.rise, r.fall});
+  return out;
+}
+
+std::map<uint32_t, Health> BpfStore::healths() const {
+  std::map<uint32_t, Health> out;
+  for (const auto &[id, r] : map(RecordMap::verdicts).entries<uint32_t, record::Health>())
+    out.emplace(id, Health{r.failing != 0, r.since_ns,
+                           std::string(r.said, strnlen(r.said, sizeof(r.said)))});
+  return out;
 }
 
 void BpfStore::set_health(uint32_t workspace, const std::optional<Health> &health) {

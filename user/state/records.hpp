@@ -250,6 +250,8 @@ public:
   void set_health_check(std::string_view workspace,
                         const std::optional<HealthCheck> &check) override;
   std::optional<Health> health(uint32_t workspace) const override;
+  std::map<std::string, HealthCheck> health_checks() const override;
+  std::map<uint32_t, Health> healths() const override;
   void set_health(uint32_t workspace, const std::optional<Health> &health) override;
   std::optional<CanaryOrders> canary_orders(std::string_view domain) const override;
   void set_canary_orders(std::string_view domain,
