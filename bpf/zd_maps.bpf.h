@@ -155,16 +155,9 @@ static __always_inline void zd_count(void *stats, __u32 id, enum zd_outcome outc
 {
 	struct zd_counters *c = bpf_map_lookup_elem(stats, &id);
 
-	if (!c) {
-		/* A domain's entry is made by its add; one missing (a state
-		 * moved from an earlier layout) is made here, once. */
-		static const struct zd_counters zero;
-
-		bpf_map_update_elem(stats, &id, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(stats, &id);
-		if (!c)
-			return;
-	}
+	/* A domain's entry is made by its add (and copied by an upgrade). */
+	if (!c)
+		return;
 	/* Per-CPU values: plain increments cannot race with another CPU. */
 	c->lookups += looked_up;
 	if (outcome == ZD_STEERED)

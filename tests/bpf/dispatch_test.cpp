@@ -157,9 +157,12 @@ protected:
     maps_.set_config(config);
   }
 
+  // Binds endpoint to domain, and gives the domain its (zeroed) counters, as
+  // a domain add does: the program counts only into an entry that exists.
   void bind(const char *endpoint, uint32_t domain) {
     zd::Endpoint ep = zd::parse_endpoint(endpoint, zd::AllowPrefix::yes);
     ASSERT_TRUE(maps_.add_binding(ep, domain)) << endpoint;
+    maps_.reset_domain_counters(domain);
   }
 
   // A TCP socket listening on an ephemeral loopback port, registered for workspace.

@@ -140,10 +140,15 @@ DesiredDomain parse_domain(const std::string &name, const json &value, const std
   return domain;
 }
 
+// "tcp" or the HTTP path: what parse_check() takes back.
+std::string check_spec(const Check &check) {
+  return check.kind == Check::Kind::tcp ? std::string("tcp") : check.path;
+}
+
 json check_json(const std::optional<Check> &check) {
   if (!check)
     return nullptr;
-  return {{"check", check->kind == Check::Kind::tcp ? std::string("tcp") : check->path},
+  return {{"check", check_spec(*check)},
           {"timeout", duration_text(check->timeout_ms)},
           {"retries", check->retries}};
 }
@@ -151,12 +156,11 @@ json check_json(const std::optional<Check> &check) {
 json health_json(const std::optional<HealthCheck> &health) {
   if (!health)
     return nullptr;
-  return {
-      {"check", health->check.kind == Check::Kind::tcp ? std::string("tcp") : health->check.path},
-      {"timeout", duration_text(health->check.timeout_ms)},
-      {"interval", duration_text(health->interval_ms)},
-      {"rise", health->rise},
-      {"fall", health->fall}};
+  return {{"check", check_spec(health->check)},
+          {"timeout", duration_text(health->check.timeout_ms)},
+          {"interval", duration_text(health->interval_ms)},
+          {"rise", health->rise},
+          {"fall", health->fall}};
 }
 
 std::string listen_text(const std::vector<Endpoint> &listen) {

@@ -91,7 +91,7 @@ std::optional<uint32_t> BpfDataplane::binding_owner(const Endpoint &binding) con
 // a step repeated after a crash cannot skew it. Set after the entries are
 // added and after they are removed: in between it is at worst 1 where 0 would
 // do, which only costs a lookup.
-void BpfDataplane::count_prefix_bindings() {
+void BpfDataplane::mark_prefix_bindings() {
   zd_prefix_key first{};
   const uint32_t prefixes =
       bpf_map_get_next_key(maps_[DataMap::prefixes].fd(), nullptr, &first) == 0 ? 1 : 0;
@@ -126,7 +126,7 @@ void BpfDataplane::add_domain(const Domain &domain) {
       prefixes |= !domain.bindings[added].is_exact();
     }
     if (prefixes)
-      count_prefix_bindings();
+      mark_prefix_bindings();
   } catch (...) {
     Domain partial = domain;
     partial.bindings.resize(added);
@@ -150,7 +150,7 @@ void BpfDataplane::remove_domain(const Domain &domain) {
   for (const auto &binding : domain.bindings)
     prefixes |= !binding.is_exact();
   if (prefixes)
-    count_prefix_bindings();
+    mark_prefix_bindings();
   maps_[DataMap::routes].erase(domain.id);
   maps_[DataMap::domain_stats].erase(domain.id);
 }

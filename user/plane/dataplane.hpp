@@ -56,7 +56,7 @@ public:
 
 private:
   static std::vector<Counters> all_counters(const BpfMap &map, size_t size);
-  void count_prefix_bindings();
+  void mark_prefix_bindings();
 
   DataMaps &maps_;
   std::string dir_;
