@@ -231,6 +231,15 @@ for case in "${cases[@]}"; do
   after=$(observe_next)
   [[ $before != "$after" || $case == "upgrade --force" ]] ||
     { echo "sweep.sh: '$case' changes nothing observable" >&2; exit 1; }
+  # The index of routes is compared by its pairs: that they are the routes'
+  # own is checked here, once for each end (a kill point that lands on
+  # either is then right too).
+  for end in "$before" "$after"; do
+    if grep -q '^route index: .*\(not built\|NOT\)' <<<"$end"; then
+      echo "sweep.sh: '$case': $(grep '^route index' <<<"$end")" >&2
+      exit 1
+    fi
+  done
   for call in "${syscalls[@]}"; do
     kill_points "$call"
     for ((i = 0; i < 500; i++)); do

@@ -135,7 +135,7 @@ protected:
     return meta;
   }
 
-  // The maps record versions 2 to 5 added, which a state of 1 does not have.
+  // The maps record versions 2 to 6 added, which a state of 1 does not have.
   void unlink_records_of_version2() {
     for (const char *added : {"history", "checks"})
       EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
@@ -153,6 +153,10 @@ protected:
   void unlink_records_of_version5() {
     for (const char *added : {"domain_names", "ids", "freed_domains", "freed_workspaces"})
       EXPECT_EQ(unlink((state_dir() + "/" + added).c_str()), 0) << added;
+    unlink_records_of_version6();
+  }
+  void unlink_records_of_version6() {
+    EXPECT_EQ(unlink((state_dir() + "/routed").c_str()), 0) << "routed";
   }
 
   // Writes the records' version, as an older zdctl would have left it.
@@ -161,7 +165,7 @@ protected:
     StoreMeta meta{};
     uint32_t zero = 0;
     ASSERT_EQ(bpf_map_lookup_elem(store.get(), &zero, &meta), 0);
-    ASSERT_EQ(meta.record_version, 5u);
+    ASSERT_EQ(meta.record_version, 6u);
     meta.record_version = version;
     ASSERT_EQ(bpf_map_update_elem(store.get(), &zero, &meta, BPF_ANY), 0);
   }
@@ -389,7 +393,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionOneForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 6"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   zdctl_ok({"switch", "shop", "blue"});
@@ -413,7 +417,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionThreeForward) {
   EXPECT_NE(refused.err.find("run zdctl upgrade"), std::string::npos) << refused.err;
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 6"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   zdctl_ok({"workspace", "set", "green", "--check", "tcp"});
   EXPECT_EQ(json::parse(status_json())["workspaces"][1]["health"]["check"]["kind"], "tcp");
@@ -434,7 +438,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionFourForward) {
   unlink_records_of_version5();
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 6"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   // shop 1, a 2 (freed), b 3, c 4: the next fresh id is 5, then 2.
   zdctl_ok({"domain", "add", "d", "--listen", "tcp://10.99.0.5:80"});
@@ -450,6 +454,30 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionFourForward) {
   EXPECT_EQ(id_of_domain("d"), 5u);
   zdctl_ok({"switch", "b", "blue"}); // the history names b through the new index
   EXPECT_NE(zdctl_ok({"history", "b"}).find("blue"), std::string::npos);
+}
+
+// Records of version 5 (before the index of routes): upgrade builds it from
+// the routes, so a workspace's removal finds the domains it serves.
+TEST_F(Layout, UpgradeBuildsTheIndexOfRoutesOfVersionFive) {
+  zdctl_ok({"domain", "add", "b", "--listen", "tcp://10.99.0.3:80"});
+  zdctl_ok({"switch", "shop", "green"});
+  zdctl_ok({"switch", "b", "blue"});
+  zdctl_ok({"switch", "b", "green"});
+  const std::string before = status_json();
+  set_record_version(5);
+  unlink_records_of_version6();
+  Result up = zdctl({"upgrade"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.out.find("records now have version 6"), std::string::npos) << up.out;
+  EXPECT_EQ(status_json(), before);
+  Result refused = zdctl({"workspace", "rm", "green"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("active for domain"), std::string::npos) << refused.err;
+  // Forced, both domains fall back: shop to what it served before, b to blue.
+  zdctl_ok({"workspace", "rm", "green", "--force"});
+  const json status = json::parse(status_json());
+  for (const auto &domain : status["domains"])
+    EXPECT_EQ(domain["active"], domain["name"] == "b" ? json("blue") : json()) << domain.dump();
 }
 
 // Records of version 2 (before the switch counters): upgrade adds the
@@ -468,7 +496,7 @@ TEST_F(Layout, UpgradeMovesRecordsOfVersionTwoForward) {
 
   Result up = zdctl({"upgrade"});
   ASSERT_EQ(up.code, 0) << up.err;
-  EXPECT_NE(up.out.find("records now have version 5"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("records now have version 6"), std::string::npos) << up.out;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(exchange(established, "ping", 10), "green:ping");
   EXPECT_EQ(json::parse(zdctl_ok({"--json", "history"}))["history"].size(), 1u);

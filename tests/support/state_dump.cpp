@@ -22,6 +22,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,6 +122,80 @@ void dump_map(const std::string &dir, const char *pin) {
     std::printf("  %s\n", line.c_str());
 }
 
+// Every entry of a hash map of fixed-size keys and values, raw.
+template <typename K, typename V> std::vector<std::pair<K, V>> entries_of(int fd) {
+  std::vector<std::pair<K, V>> out;
+  K key{}, next{};
+  V value{};
+  const K *prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0)
+      out.emplace_back(next, value);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+// The index of routes (records "routed") by what it means, not by its slots,
+// whose order depends on the order of changes and rebuilds: the pairs it
+// holds, and whether they are exactly the workspaces the routes name and
+// its slots, positions and counts agree.
+void dump_route_index(const std::string &dir) {
+  struct Key {
+    uint32_t workspace, tag, n;
+  };
+  struct Route {
+    uint32_t active, previous, canary, weight;
+  };
+  const int fd = bpf_obj_get((dir + "/routed").c_str());
+  const int routes_fd = bpf_obj_get((dir + "/routes").c_str());
+  if (fd < 0 || routes_fd < 0) {
+    std::printf("route index: absent\n");
+    if (fd >= 0)
+      close(fd);
+    if (routes_fd >= 0)
+      close(routes_fd);
+    return;
+  }
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> slots, positions; // {ws, n} -> value
+  std::map<uint32_t, uint32_t> counts;
+  bool built = false;
+  for (const auto &[key, value] : entries_of<Key, uint32_t>(fd)) {
+    if (key.tag == 0)
+      counts[key.workspace] = value;
+    else if (key.tag == 1)
+      slots[{key.workspace, key.n}] = value;
+    else if (key.tag == 2)
+      positions[{key.workspace, key.n}] = value;
+    else
+      built = key.tag == 3 && value == 1;
+  }
+  std::set<std::pair<uint32_t, uint32_t>> pairs, named; // {workspace, domain}
+  bool whole = positions.size() == slots.size();
+  for (const auto &[ws_slot, domain] : slots) {
+    pairs.insert({ws_slot.first, domain});
+    auto at = positions.find({ws_slot.first, domain});
+    whole = whole && ws_slot.second < counts[ws_slot.first] && at != positions.end() &&
+            at->second == ws_slot.second;
+  }
+  std::map<uint32_t, uint32_t> filled; // slots per workspace
+  for (const auto &[ws_slot, domain] : slots)
+    ++filled[ws_slot.first];
+  whole = whole && filled == counts;
+  for (const auto &[domain, route] : entries_of<uint32_t, Route>(routes_fd))
+    for (uint32_t ws : {route.active, route.previous, route.canary})
+      if (ws != 0)
+        named.insert({ws, domain});
+  close(fd);
+  close(routes_fd);
+  std::printf("route index: %s, %s, %s, %zu pairs\n", built ? "built" : "not built",
+              whole ? "whole" : "NOT WHOLE", pairs == named ? "as the routes" : "NOT AS THE ROUTES",
+              pairs.size());
+  for (const auto &[ws, domain] : pairs)
+    std::printf("  workspace %u <- domain %u\n", ws, domain);
+}
+
 void dump_links() {
   struct stat self {};
   stat("/proc/self/ns/net", &self);
@@ -216,6 +292,7 @@ int main(int argc, char **argv) {
         "ids",          "freed_domains",   "freed_workspaces", "flows",    "xdp_targets",
         "devmap",       "xdp_stats"})
     dump_map(dir, pin);
+  dump_route_index(dir);
   list("pins", dir);
   dump_links();
   dump_xdp();

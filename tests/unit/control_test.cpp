@@ -531,9 +531,10 @@ TEST_F(ControlSwitch, IsOneRouteWrite) {
   EXPECT_EQ(second.to, "green");
   EXPECT_EQ(route_of("shop"), route("green", "blue"));
   EXPECT_EQ(plane.set_route_calls, writes + 2);
-  // Of the records, only history and the switch count have a part in a
-  // switch: the event is written pending before the route, the count after
-  // it, and the event made final last.
+  // Of the records, only history, the switch count and the index of routes
+  // have a part in a switch: the event is written pending before the route,
+  // the index gains green (which the route did not name) before it too, the
+  // count after it, and the event made final last.
   const std::vector<zd::Event> events = store.events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].seq, events[0].seq + 1);
@@ -543,7 +544,7 @@ TEST_F(ControlSwitch, IsOneRouteWrite) {
   EXPECT_EQ(events[1].pid, static_cast<uint32_t>(getpid()));
   EXPECT_FALSE(events[1].pending);
   EXPECT_EQ(store.switch_count(domain_id("shop"), zd::How::switch_to).count, 2u);
-  EXPECT_EQ(store.writes, writes_before_second + 3);
+  EXPECT_EQ(store.writes, writes_before_second + 4);
 }
 
 TEST_F(ControlSwitch, GoesBackToThePreviousWorkspaceAsToAnyOther) {

@@ -179,6 +179,39 @@ public:
   }
   bool apply_traces() const override { return apply_pending_ || apply_.has_value(); }
 
+  std::vector<uint32_t> routed_to(uint32_t workspace) const override {
+    std::vector<uint32_t> out;
+    for (auto it = routed_.lower_bound({workspace, 0});
+         it != routed_.end() && it->first == workspace; ++it)
+      out.push_back(it->second);
+    return out;
+  }
+  // A write only when it changes the index, as BpfStore (which looks first).
+  void index_route(uint32_t workspace, uint32_t domain) override {
+    if (routed_.count({workspace, domain}))
+      return;
+    note_write();
+    routed_.insert({workspace, domain});
+  }
+  void unindex_route(uint32_t workspace, uint32_t domain) override {
+    if (!routed_.count({workspace, domain}))
+      return;
+    note_write();
+    routed_.erase({workspace, domain});
+  }
+  bool route_index_built() const override { return routed_built_; }
+  void rebuild_route_index(const std::vector<std::pair<uint32_t, zd::Route>> &routes) override {
+    note_write();
+    routed_built_ = false;
+    note_write();
+    routed_.clear();
+    for (const auto &[domain, route] : routes)
+      for (uint32_t workspace : route.workspaces())
+        routed_.insert({workspace, domain});
+    note_write();
+    routed_built_ = true;
+  }
+
   std::optional<zd::Intent> intent() const override { return intent_; }
   void set_intent(const zd::Intent &intent) override {
     note_write();
@@ -335,6 +368,10 @@ public:
       out << "canary orders " << domain << ": " << policy(o.current) << " (seq " << o.current_seq
           << "), pending " << policy(o.pending) << " (seq " << o.pending_seq << ")"
           << (o.fresh ? " fresh" : "") << "\n";
+    out << "route index" << (routed_built_ ? "" : " (not built)") << ":";
+    for (const auto &[workspace, domain] : routed_)
+      out << " " << workspace << "<-" << domain;
+    out << "\n";
     return out.str();
   }
 
@@ -367,6 +404,8 @@ private:
   std::map<std::string, zd::HealthCheck, std::less<>> health_checks_;
   std::map<uint32_t, zd::Health> health_;
   std::map<std::string, zd::CanaryOrders, std::less<>> canaries_;
+  std::set<std::pair<uint32_t, uint32_t>> routed_; // {workspace, domain}
+  bool routed_built_ = true;
 };
 
 class FakeDataplane final : public zd::Dataplane {

@@ -72,12 +72,13 @@ TEST_F(SwitchCount, KeepsCountingWhenHistoryWraps) {
   EXPECT_EQ(switches(), n);
 }
 
-// A switch writes: the pending event (1), the route (2), the count (3), the
-// final event (4). Killed at each, the next zdctl counts the switch once if
+// A switch to a workspace the route did not name writes: the pending event
+// (1), the index of routes (2), the route (3), the count (4), the final
+// event (5). Killed at each, the next zdctl counts the switch once if
 // its route was written, and not at all if it was not.
 TEST_F(SwitchCount, RecoveryCountsAnInterruptedSwitchExactlyOnce) {
   ControlPlane(store, plane).switch_to("shop", "blue", Force::no);
-  const std::map<int, uint64_t> expected = {{1, 1}, {2, 1}, {3, 2}, {4, 2}};
+  const std::map<int, uint64_t> expected = {{1, 1}, {2, 1}, {3, 1}, {4, 2}, {5, 2}};
   for (const auto &[at, count] : expected) {
     SCOPED_TRACE("killed at write " + std::to_string(at));
     FakeStore s = store;

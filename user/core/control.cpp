@@ -311,7 +311,8 @@ std::vector<RegisteredSocket> ControlPlane::add_workspace(const std::string &nam
 void ControlPlane::remove_workspace(const std::string &name, Force force) {
   Workspace workspace = find_workspace(name);
   if (force == Force::no)
-    for (const auto &[domain, route] : plane_.routes()) {
+    for (const uint32_t domain : store_.routed_to(workspace.id)) {
+      const Route route = plane_.route(domain).value_or(Route{});
       if (route.active == workspace.id)
         throw Error(Errc::refused,
                     "workspace '" + name + "' is active for domain '" + domain_name(domain) +
@@ -348,7 +349,7 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
       break;
     case Intent::Op::switch_workspace:
       plane_.prepare(intent.domain, intent.workspace);
-      plane_.set_route(intent.domain.id, *route);
+      write_route(intent.domain.id, *route);
       break;
     case Intent::Op::remove_domain:
     case Intent::Op::remove_workspace:
@@ -389,22 +390,26 @@ void ControlPlane::finish(const Intent &intent) {
     for (const auto &workspace : store_.workspaces())
       if (workspace.placement == Placement::other_netns)
         plane_.unprepare(intent.domain, workspace);
+    const std::optional<Route> route = plane_.route(intent.domain.id);
     plane_.remove_domain(intent.domain);
+    if (route)
+      for (const uint32_t workspace : route->workspaces())
+        store_.unindex_route(workspace, intent.domain.id);
     store_.remove_domain(intent.domain);
     Ids(store_, IdKind::domain).free(intent.domain.id, intent.next_id);
     return;
   }
   const uint32_t id = intent.workspace.id;
   // Routes first, so no new connection is steered at a half-removed workspace.
-  for (auto [domain, route] : plane_.routes()) {
-    if (route.active != id && route.previous != id && route.canary != id)
-      continue; // one read of every route, and nothing more for those not its
+  for (const uint32_t domain : store_.routed_to(id)) {
+    Route route = plane_.route(domain).value_or(Route{});
+    if (!route.names(id))
+      continue;
     const Domain named{domain_name(domain), domain, {}};
     if (route.canary == id) {
       // Its canary ends first (that is history too), whatever else it was.
       const Route after{route.active, route.previous, kNoId, 0};
-      change_route(named, route, after, How::canary_end,
-                   [&, domain = domain] { plane_.set_route(domain, after); });
+      change_route(named, route, after, How::canary_end, [&] { write_route(domain, after); });
       route = after;
     }
     if (route.active == id) {
@@ -412,10 +417,9 @@ void ControlPlane::finish(const Intent &intent) {
       Route after{route.previous, kNoId, route.canary, route.canary_weight};
       if (after.canary == after.active)
         after.canary = kNoId, after.canary_weight = 0; // a canary is never the active one
-      change_route(named, route, after, How::fallback,
-                   [&, domain = domain] { plane_.set_route(domain, after); });
+      change_route(named, route, after, How::fallback, [&] { write_route(domain, after); });
     } else if (route.previous == id) {
-      plane_.set_route(domain, {route.active, kNoId, route.canary, route.canary_weight});
+      write_route(domain, {route.active, kNoId, route.canary, route.canary_weight});
     }
   }
   plane_.remove_workspace(intent.workspace);
@@ -448,7 +452,17 @@ void ControlPlane::undo(const Intent &intent) {
 }
 
 bool ControlPlane::interrupted() const {
-  return store_.intent() || pending_event() || store_.apply_traces();
+  return store_.intent() || pending_event() || store_.apply_traces() || !store_.route_index_built();
+}
+
+void ControlPlane::write_route(uint32_t domain, const Route &route) {
+  const Route before = plane_.route(domain).value_or(Route{});
+  for (const uint32_t workspace : route.workspaces())
+    store_.index_route(workspace, domain);
+  plane_.set_route(domain, route);
+  for (const uint32_t workspace : before.workspaces())
+    if (!route.names(workspace))
+      store_.unindex_route(workspace, domain);
 }
 
 // Only the newest event can be pending: the next zdctl settles it first.
@@ -490,6 +504,11 @@ std::optional<std::string> ControlPlane::settle(const Event &pending) {
 // The pending event first: finishing a workspace's removal may change
 // routes again, and must find the one it was cut in settled.
 std::optional<std::string> ControlPlane::recover() {
+  // A change cut short may have left the index of routes mid-write, and a
+  // state upgraded to it has none yet: it is built first, since finishing a
+  // workspace's removal reads it (one read of every route, batched).
+  if (interrupted())
+    store_.rebuild_route_index(plane_.routes());
   std::optional<std::string> said = recover_change();
   // The steps of an apply are changes of their own, each settled above; the
   // apply they belong to is then applied again, which makes the rest.
@@ -705,7 +724,7 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
       [&] {
         if (how == How::canary_end || how == How::canary_failed ||
             plane_.prepared(domain, workspace))
-          plane_.set_route(domain.id, route);
+          write_route(domain.id, route);
         else
           run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
       },

@@ -211,6 +211,10 @@ private:
   void change_route(const Domain &domain, const Route &before, const Route &after, How how,
                     const std::function<void()> &write, const CanaryPolicy *orders = nullptr);
   void finish_orders(const std::string &domain, const CanaryOrders &orders);
+  // Every route is written here: the index of which routes name each
+  // workspace (Store::routed_to) gains the new route's workspaces before it
+  // and loses the old route's after it.
+  void write_route(uint32_t domain, const Route &route);
   CanaryPolicy orders_in_force(const std::string &domain) const;
   std::optional<Event> pending_event() const;
   std::optional<std::string> settle(const Event &pending);

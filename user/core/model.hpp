@@ -4,6 +4,7 @@
 // planes translate them into their own keys (see user/plane/keys.hpp).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -87,6 +88,19 @@ struct Route {
   uint32_t canary = kNoId;
   uint32_t canary_weight = 0; // 1..100 while there is a canary
   bool operator==(const Route &) const = default;
+
+  bool names(uint32_t workspace) const {
+    return workspace != kNoId &&
+           (active == workspace || previous == workspace || canary == workspace);
+  }
+  // The workspaces it names, each once.
+  std::vector<uint32_t> workspaces() const {
+    std::vector<uint32_t> out;
+    for (uint32_t id : {active, previous, canary})
+      if (id != kNoId && std::find(out.begin(), out.end(), id) == out.end())
+        out.push_back(id);
+    return out;
+  }
 };
 
 // How a domain's route came to change, as history tells it.

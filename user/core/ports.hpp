@@ -79,6 +79,19 @@ public:
   virtual void clear_pending_apply() = 0;
   virtual bool apply_traces() const = 0;
 
+  // The domains whose routes name a workspace (active, previous or canary):
+  // an index the core keeps as it writes routes, so that a workspace's
+  // removal or status reads its own domains, not every route. Adding or
+  // dropping a pair is idempotent and a few writes; the core adds a route's
+  // new pairs before writing it and drops its old ones after. A change cut
+  // short may leave the index mid-write: recovery builds it again from the
+  // routes (a rebuild cut short is redone: built says false until it ends).
+  virtual std::vector<uint32_t> routed_to(uint32_t workspace) const = 0;
+  virtual void index_route(uint32_t workspace, uint32_t domain) = 0;
+  virtual void unindex_route(uint32_t workspace, uint32_t domain) = 0;
+  virtual bool route_index_built() const = 0;
+  virtual void rebuild_route_index(const std::vector<std::pair<uint32_t, Route>> &routes) = 0;
+
   // The newest of them, without making an Event of every other.
   virtual std::optional<Event> newest_event() const = 0;
   // History: the latest kHistorySize route changes, oldest first.

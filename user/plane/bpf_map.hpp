@@ -5,6 +5,7 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -141,6 +142,25 @@ public:
       throw_errno("reading map " + name_);
     values.resize(count);
     return values;
+  }
+
+  // Writes, or deletes, many entries: one bpf(2) call per kBatch of them.
+  template <typename K, typename V>
+  void update_all(const std::vector<K> &keys, const std::vector<V> &values) {
+    for (size_t at = 0; at < keys.size(); at += kBatch) {
+      auto count = static_cast<uint32_t>(std::min<size_t>(kBatch, keys.size() - at));
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      if (bpf_map_update_batch(fd(), &keys[at], &values[at], &count, &opts) != 0)
+        throw_errno("writing map " + name_);
+    }
+  }
+  template <typename K> void erase_all(const std::vector<K> &keys) {
+    for (size_t at = 0; at < keys.size(); at += kBatch) {
+      auto count = static_cast<uint32_t>(std::min<size_t>(kBatch, keys.size() - at));
+      LIBBPF_OPTS(bpf_map_batch_opts, opts);
+      if (bpf_map_delete_batch(fd(), &keys[at], &count, &opts) != 0)
+        throw_errno("deleting from map " + name_);
+    }
   }
 
   // How many entries it holds: one bpf(2) call per entry, keys only.

@@ -84,6 +84,10 @@ constexpr std::array<Spec, BpfStore::kCount> kSpecs = {{
     // Up to 256 MiB of document, taking memory only while an apply runs.
     {"apply_doc", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(record::ApplyChunk), 65536,
      BPF_F_NO_PREALLOC},
+    // A route names up to three workspaces: two entries for each, and a
+    // count for each workspace, and the mark.
+    {"routed", BPF_MAP_TYPE_HASH, sizeof(record::RoutedKey), sizeof(uint32_t),
+     6 * kMaxDomains + kMaxWorkspaces + 1, BPF_F_NO_PREALLOC},
 }};
 
 // Maps a record version after 1 added, by index in kSpecs: from history
@@ -176,6 +180,7 @@ BpfStore BpfStore::create() {
   store.map(RecordMap::store).update(uint32_t{0}, record::Meta{kRecordMagic, kRecordVersion, 1, 1});
   for (uint32_t kind : {0u, 1u})
     store.map(RecordMap::ids).update(kind, record::IdCursor{1, 0, 0, 0});
+  store.rebuild_route_index({}); // no routes yet: built, and empty
   return store;
 }
 

@@ -27,7 +27,9 @@ inline constexpr uint32_t kRecordMagic = 0x7a645243u; // "zdRC"
 //    and the rings of freed ids "freed_domains" and "freed_workspaces";
 //    `zdctl upgrade` fills them from the records. Meta's id cursors are
 //    read no more; and "apply" and "apply_doc", an apply in flight.
-inline constexpr uint32_t kRecordVersion = 5;
+// 6: adds "routed", the index of which domains' routes name each workspace
+//    (core Store::routed_to); `zdctl upgrade` builds it from the routes.
+inline constexpr uint32_t kRecordVersion = 6;
 
 namespace record {
 
@@ -161,6 +163,19 @@ struct SwitchCount {
   uint64_t last_seq; // the history seq counted last: a recount is a no-op
 };
 
+// The "routed" map, an index of the routes (core Store::routed_to). Of each
+// workspace it keeps how many domains' routes name it ({ws, count, 0}), the
+// domain in each slot below that count ({ws, slot, n}) and each such
+// domain's slot ({ws, domain, id}), so a pair is added or dropped in a few
+// writes and read back in as many as there are. {0, built, 0} is written
+// once the index holds every route: until then recovery builds it.
+struct RoutedKey {
+  uint32_t workspace;
+  uint32_t tag;
+  uint32_t n;
+};
+inline constexpr uint32_t kRoutedCount = 0, kRoutedSlot = 1, kRoutedDomain = 2, kRoutedBuilt = 3;
+
 // Names are NUL-padded; one longer than kMaxNameLength is cut there.
 Name to_name(std::string_view name);
 std::string from_name(const Name &name);
@@ -184,7 +199,8 @@ enum class RecordMap {
   freed_domains,
   freed_workspaces,
   apply,
-  apply_doc
+  apply_doc,
+  routed
 };
 
 // The record maps of one state, and the core's Store on top of them.
@@ -205,7 +221,7 @@ public:
   static bool upgrade(const std::string &dir);
 
   void pin_all(const std::string &dir) const;
-  static constexpr size_t kCount = 17;
+  static constexpr size_t kCount = 18;
 
   std::optional<Domain> domain(std::string_view name) const override;
   std::vector<Domain> domains() const override;
@@ -228,6 +244,12 @@ public:
   void set_pending_apply(const PendingApply &apply) override;
   void clear_pending_apply() override;
   bool apply_traces() const override;
+
+  std::vector<uint32_t> routed_to(uint32_t workspace) const override;
+  void index_route(uint32_t workspace, uint32_t domain) override;
+  void unindex_route(uint32_t workspace, uint32_t domain) override;
+  bool route_index_built() const override;
+  void rebuild_route_index(const std::vector<std::pair<uint32_t, Route>> &routes) override;
 
   std::optional<Intent> intent() const override;
   void set_intent(const Intent &intent) override;

@@ -558,7 +558,13 @@ Upgraded State::upgrade(bool force) const {
   } else {
     moved_records = BpfStore::upgrade(dir_);
   }
-  const BpfStore store = BpfStore::open(dir_); // the records now have this zdctl's shapes
+  BpfStore store = BpfStore::open(dir_); // the records now have this zdctl's shapes
+  if (!store.route_index_built()) {      // records of version 5 or before
+    std::vector<std::pair<uint32_t, Route>> routes;
+    for (const auto &[domain, r] : pinned[DataMap::routes].entries<uint32_t, zd_route>())
+      routes.push_back({domain, {r.active, r.previous, r.canary, r.canary_weight}});
+    store.rebuild_route_index(routes);
+  }
   // Modes last set by hand or by an older zdctl are brought back to what the
   // directory grants (access.hpp); the pins made below get it from pin_whole.
   const bool tightened = access::apply(dir_, access::of_dir(dir_));
