@@ -88,6 +88,8 @@ TEST_F(Serve, EveryReadEndpointAnswersWhatTheCliShows) {
   const json workspaces = get_json("/api/v1/workspaces")["workspaces"];
   ASSERT_EQ(workspaces.size(), 2u);
   EXPECT_EQ(get_json("/api/v1/workspaces/green")["name"], "green");
+  // With the domains whose routes name it, as status --workspace.
+  EXPECT_TRUE(get_json("/api/v1/workspaces/green")["domains"].is_array());
 
   for (const char *path : {"/api/v1/domains/nope", "/api/v1/domains/nope/history",
                            "/api/v1/workspaces/nope", "/api/v1/history?domain=nope"}) {

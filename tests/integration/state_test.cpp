@@ -207,6 +207,54 @@ TEST_F(State, StatusOfOneDomainShowsItAndTheWorkspacesItNames) {
   EXPECT_EQ(unknown.err, "zdctl: error: no domain named 'nosuch'\n");
 }
 
+// `status --workspace WS` shows that workspace, as the full status does, and
+// the domains whose routes name it (active, previous or canary), found
+// through the index of routes; the index follows switches and removals.
+TEST_F(State, StatusOfOneWorkspaceShowsItAndTheDomainsThatNameIt) {
+  attach_blue_green();
+  zdctl_ok({"domain", "add", "cart", "--listen", "tcp://10.99.0.2:80"});
+  zdctl_ok({"domain", "add", "idle", "--listen", "tcp://10.99.0.3:80"});
+  zdctl_ok({"switch", "cart", "green"});
+  zdctl_ok({"switch", "shop", "blue"});
+  zdctl_ok({"switch", "shop", "green"});
+
+  const json all = json::parse(status_json());
+  auto entry = [&](const char *list, const std::string &name) {
+    for (const auto &e : all[list])
+      if (e["name"] == name)
+        return e;
+    return json();
+  };
+  auto names = [](const json &list) {
+    std::vector<std::string> out;
+    for (const auto &e : list)
+      out.push_back(e["name"]);
+    return out;
+  };
+  const json green = json::parse(zdctl_ok({"--json", "status", "--workspace", "green"}));
+  ASSERT_EQ(green["workspaces"].size(), 1u);
+  EXPECT_EQ(green["workspaces"][0], entry("workspaces", "green"));
+  EXPECT_EQ(names(green["domains"]), (std::vector<std::string>{"cart", "shop"}));
+  EXPECT_EQ(green["domains"][0], entry("domains", "cart"));
+  EXPECT_EQ(green["domains"][1], entry("domains", "shop"));
+  const json blue = json::parse(zdctl_ok({"--json", "status", "--workspace", "blue"}));
+  EXPECT_EQ(names(blue["domains"]), std::vector<std::string>{"shop"}) << "blue is shop's previous";
+
+  zdctl_ok({"switch", "idle", "blue"});
+  zdctl_ok({"domain", "rm", "cart"});
+  zdctl_ok({"revert", "shop"}); // shop: blue, previous green
+  const std::string table = zdctl_ok({"status", "--workspace", "blue"});
+  EXPECT_NE(table.find("idle"), std::string::npos) << table;
+  EXPECT_EQ(names(json::parse(zdctl_ok({"--json", "status", "--workspace", "green"}))["domains"]),
+            std::vector<std::string>{"shop"});
+
+  const Result unknown = zdctl({"status", "--workspace", "nosuch"});
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.err, "zdctl: error: no workspace named 'nosuch'\n");
+  const Result both = zdctl({"status", "shop", "--workspace", "blue"});
+  EXPECT_EQ(both.code, 2) << both.err;
+}
+
 } // namespace
 } // namespace zdtest
 

@@ -999,6 +999,16 @@ Status ControlPlane::domain_status(const std::string &name) const {
   return status_of({domain}, std::move(workspaces));
 }
 
+Status ControlPlane::workspace_status(const std::string &name) const {
+  Workspace workspace = find_workspace(name);
+  std::vector<Domain> domains;
+  for (const uint32_t id : store_.routed_to(workspace.id))
+    if (auto domain_name = store_.domain_name(id))
+      if (auto domain = store_.domain(*domain_name))
+        domains.push_back(std::move(*domain));
+  return status_of(domains, {std::move(workspace)});
+}
+
 // The status of these domains and workspaces: linear in them (and in the
 // connections their workspaces hold), whatever else the state holds.
 Status ControlPlane::status_of(const std::vector<Domain> &domains,

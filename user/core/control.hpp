@@ -162,6 +162,9 @@ public:
   // One domain, and the workspaces its route names (no XDP part): costs
   // what it shows, not the whole state.
   Status domain_status(const std::string &domain) const;
+  // One workspace, and the domains whose routes name it (no XDP part):
+  // read through the index of routes, so it too costs what it shows.
+  Status workspace_status(const std::string &workspace) const;
 
   // A workspace's health check, run by zdctl serve (none: removes it, and
   // with it any failing mark and verdict, so the workspace is served again;

@@ -204,14 +204,6 @@ std::vector<zd::Event> read_history(const std::string &state, const std::string 
                                [&](zd::ControlPlane &control) { return control.history(domain); });
 }
 
-// The entry named `name` in a list of the status JSON; not_found if absent.
-json named(const json &list, const std::string &kind, const std::string &name) {
-  for (const auto &entry : list)
-    if (entry["name"] == name)
-      return entry;
-  throw zd::Error(zd::Errc::not_found, "no " + kind + " named '" + zd::printable(name) + "'");
-}
-
 // POST /api/v1/domains/D/{switch,revert,canary}, DELETE .../canary.
 ApiReply release_route(const std::string &state, const ApiRequest &request,
                        const std::string &domain, const std::string &action) {
@@ -316,8 +308,14 @@ ApiReply api(const std::string &state, const ApiRequest &request,
   }
   if (n == 3 && what == "domains" && path[2] == "history")
     return json_reply(zd::to_json(read_history(state, path[1])));
-  if (n == 2 && what == "workspaces")
-    return json_reply(named(zd::to_json(read_status(state))["workspaces"], "workspace", path[1]));
+  if (n == 2 && what == "workspaces") {
+    zd::validate_name("workspace", path[1]);
+    const json status = zd::to_json(zd::State(state).with(
+        zd::Lock::shared, [&](zd::ControlPlane &c) { return c.workspace_status(path[1]); }));
+    json workspace = status["workspaces"][0];
+    workspace["domains"] = status["domains"];
+    return json_reply(workspace);
+  }
   if (n == 1 && what == "history") {
     const auto query = request.query.rfind("domain=", 0) == 0 ? request.query.substr(7) : "";
     return json_reply(zd::to_json(read_history(state, query)));

@@ -230,8 +230,12 @@ void do_upgrade(const Options &opts) {
 void do_status(const Options &opts) {
   if (!opts.domain.empty())
     zd::validate_name("domain", opts.domain);
+  if (!opts.workspace.empty())
+    zd::validate_name("workspace", opts.workspace);
   const zd::Status status =
       zd::State(opts.state).with(zd::Lock::shared, [&](zd::ControlPlane &control) {
+        if (!opts.workspace.empty())
+          return control.workspace_status(opts.workspace);
         return opts.domain.empty() ? control.status() : control.domain_status(opts.domain);
       });
   if (opts.json)

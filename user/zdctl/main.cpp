@@ -298,8 +298,12 @@ void apply_options(CLI::App &cmd, Options &o) {
 void export_options(CLI::App &, Options &) {}
 
 void status_options(CLI::App &cmd, Options &o) {
-  cmd.add_option("DOMAIN", o.domain,
-                 "only this domain and the workspaces it names (active, previous, canary)");
+  auto *domain =
+      cmd.add_option("DOMAIN", o.domain,
+                     "only this domain and the workspaces it names (active, previous, canary)");
+  cmd.add_option("--workspace", o.workspace,
+                 "only this workspace and the domains whose routes name it")
+      ->excludes(domain);
 }
 
 void history_options(CLI::App &cmd, Options &o) {
@@ -428,8 +432,9 @@ const std::array<Command, 22> kCommands = {{
      "zdctl history shop\n  zdctl history --json | jq '.history[-1]'", history_options, do_history,
      Mutates::no, nullptr},
     {"", "status", "Show domains, bindings, active/previous workspaces, sockets and counters",
-     "zdctl status --json | jq '.domains[] | {name, active}'\n  zdctl status shop", status_options,
-     do_status, Mutates::no, nullptr},
+     "zdctl status --json | jq '.domains[] | {name, active}'\n  zdctl status shop\n  zdctl "
+     "status --workspace green",
+     status_options, do_status, Mutates::no, nullptr},
     {"", "apply",
      "Make the state what FILE says (domains, their checks and routes; workspaces' checks) in "
      "one change, each route it changes health-gated first",
