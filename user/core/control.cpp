@@ -940,7 +940,7 @@ namespace {
 // in turn. A connection steered by zd has a domain's address as its local end.
 class BindingIndex {
 public:
-  explicit BindingIndex(const std::vector<Domain> &domains) {
+  explicit BindingIndex(const std::vector<DomainStatus> &domains) {
     for (size_t i = 0; i < domains.size(); ++i)
       for (const auto &binding : domains[i].bindings)
         if (binding.is_exact())
@@ -1006,12 +1006,15 @@ Status ControlPlane::workspace_status(const std::string &name) const {
     if (auto domain_name = store_.domain_name(id))
       if (auto domain = store_.domain(*domain_name))
         domains.push_back(std::move(*domain));
-  return status_of(domains, {std::move(workspace)});
+  return status_of(std::move(domains), {std::move(workspace)});
 }
 
 // The status of these domains and workspaces: linear in them (and in the
-// connections their workspaces hold), whatever else the state holds.
-Status ControlPlane::status_of(const std::vector<Domain> &domains,
+// connections their workspaces hold), whatever else the state holds. At
+// 100,000 domains every step counts (bench/control.md): the domains are put
+// in order once, as indices, and built in that order; names and bindings
+// are moved, not copied; routes are looked up by id in a vector.
+Status ControlPlane::status_of(std::vector<Domain> domains,
                                std::vector<Workspace> workspaces) const {
   Status status;
   std::unordered_map<uint32_t, const Workspace *> by_id;
@@ -1025,14 +1028,18 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
     return workspace_name(id);
   };
 
-  // Many domains: their routes and checks read at once, not one by one.
+  // Many domains: their routes, checks and counters read at once, not one
+  // by one.
   const bool many = domains.size() > 8;
-  std::unordered_map<uint32_t, Route> routes;
+  std::vector<Route> routes; // by domain id
   std::map<std::string, Check> checks;
   std::vector<Counters> counters;
   if (many) {
-    for (const auto &[id, route] : plane_.routes())
-      routes.emplace(id, route);
+    for (auto &[id, route] : plane_.routes()) {
+      if (id >= routes.size())
+        routes.resize(std::max<size_t>(id + 1, routes.size() * 2));
+      routes[id] = route;
+    }
     checks = store_.domain_checks();
     counters = plane_.all_domain_counters();
   }
@@ -1043,8 +1050,7 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
   auto route_of = [&](const Domain &domain) {
     if (!many)
       return plane_.route(domain.id).value_or(Route{});
-    auto it = routes.find(domain.id);
-    return it == routes.end() ? Route{} : it->second;
+    return domain.id < routes.size() ? routes[domain.id] : Route{};
   };
   auto check_of = [&](const Domain &domain) -> std::optional<Check> {
     if (!many)
@@ -1053,25 +1059,44 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
     return it == checks.end() ? std::nullopt : std::optional<Check>(it->second);
   };
 
-  // The domains each workspace serves or served: status lists them for it
-  // even when it holds none of their connections (0: drained).
-  std::unordered_map<uint32_t, std::vector<size_t>> named_by;
-  for (size_t i = 0; i < domains.size(); ++i) {
-    const Domain &domain = domains[i];
+  std::vector<uint32_t> order(domains.size());
+  for (uint32_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return domains[a].name < domains[b].name; });
+  // The domains each workspace serves or served (by index in
+  // status.domains, so in order): status lists them for it even when it
+  // holds none of their connections (0: drained).
+  std::unordered_map<uint32_t, std::vector<uint32_t>> named_by;
+  status.domains.reserve(domains.size());
+  for (const uint32_t at : order) {
+    Domain &domain = domains[at];
     const Route route = route_of(domain);
-    status.domains.push_back(
-        {domain.name, domain.id, domain.bindings, name_of(route.active), name_of(route.previous),
-         counters_of(domain), check_of(domain), name_of(route.canary), route.canary_weight,
-         route.canary == kNoId ? CanaryPolicy{} : orders_in_force(domain.name)});
-    for (const uint32_t id : {route.active, route.previous, route.canary})
-      if (id != kNoId && (named_by[id].empty() || named_by[id].back() != i))
-        named_by[id].push_back(i);
+    const auto i = static_cast<uint32_t>(status.domains.size());
+    DomainStatus &d = status.domains.emplace_back();
+    d.id = domain.id;
+    d.active = name_of(route.active);
+    d.previous = name_of(route.previous);
+    d.counters = counters_of(domain);
+    d.check = check_of(domain);
+    d.canary = name_of(route.canary);
+    d.canary_weight = route.canary_weight;
+    if (route.canary != kNoId)
+      d.canary_policy = orders_in_force(domain.name);
+    d.name = std::move(domain.name);
+    d.bindings = std::move(domain.bindings);
+    for (const uint32_t id : route.workspaces())
+      named_by[id].push_back(i);
   }
   // One dump of the listeners for all sockets (sock_diag), not one per socket.
   const std::map<uint64_t, AcceptQueue> queues =
       workspaces.empty() ? std::map<uint64_t, AcceptQueue>{} : plane_.accept_queues();
   const std::map<uint32_t, std::vector<Connection>> connections = connections_of(workspaces);
-  const BindingIndex bindings(domains);
+  // Which domain a connection is to: built only when there are connections.
+  std::optional<BindingIndex> bindings;
+  for (const auto &[workspace, held] : connections)
+    if (!held.empty() && !bindings)
+      bindings.emplace(status.domains);
   // Many workspaces: their counters, checks, verdicts and marks read at once.
   const bool many_workspaces = workspaces.size() > 8;
   std::vector<Counters> workspace_counters;
@@ -1115,15 +1140,15 @@ Status ControlPlane::status_of(const std::vector<Domain> &domains,
     // "drained", an absent domain "never had anything to do with it".
     if (auto its = connections.find(workspace.id); its != connections.end())
       for (const auto &connection : its->second)
-        if (auto i = bindings.domain_of(connection.local))
-          ++w.connections[domains[*i].name];
+        if (auto i = bindings->domain_of(connection.local))
+          ++w.connections[status.domains[*i].name];
+    // In order, so each lands at the end of the map (or where it already is).
     if (auto it = named_by.find(workspace.id); it != named_by.end())
-      for (const size_t i : it->second)
-        w.connections.try_emplace(domains[i].name, 0);
+      for (const uint32_t i : it->second)
+        w.connections.try_emplace(w.connections.end(), status.domains[i].name, 0);
     status.workspaces.push_back(std::move(w));
   }
   auto by_name = [](const auto &a, const auto &b) { return a.name < b.name; };
-  std::sort(status.domains.begin(), status.domains.end(), by_name);
   std::sort(status.workspaces.begin(), status.workspaces.end(), by_name);
   return status;
 }

@@ -205,7 +205,7 @@ public:
 private:
   friend class Applier; // core/apply.hpp: the steps of an apply, checked and run
   std::optional<std::string> recover_change();
-  Status status_of(const std::vector<Domain> &domains, std::vector<Workspace> workspaces) const;
+  Status status_of(std::vector<Domain> domains, std::vector<Workspace> workspaces) const;
   void run(const Intent &intent, const std::vector<TakenSocket> *sockets = nullptr,
            const Route *route = nullptr);
   void point(const Domain &domain, const Workspace &workspace, const Route &route, How how,

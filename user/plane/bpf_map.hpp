@@ -86,27 +86,34 @@ public:
   // type has them (hashes, arrays), else one key at a time.
   template <typename K, typename V> std::vector<std::pair<K, V>> entries() const {
     std::vector<std::pair<K, V>> out;
-    if (batched(out))
-      return out;
+    for_each<K, V>([&](const K &key, const V &value) { out.emplace_back(key, value); });
+    return out;
+  }
+
+  // Calls visit(key, value) for every entry, as entries() reads them, without
+  // holding them all: a map of 100,000 records of 456 bytes is read through
+  // buffers of kBatch.
+  template <typename K, typename V, typename Visit> void for_each(Visit &&visit) const {
+    if (batched<K, V>(visit))
+      return;
     K key{}, next{};
     const K *prev = nullptr;
     while (bpf_map_get_next_key(fd(), prev, &next) == 0) {
       V value{};
       // An entry removed between the two calls is simply skipped.
       if (lookup(next, value))
-        out.emplace_back(next, value);
+        visit(next, value);
       key = next;
       prev = &key;
     }
     if (errno != ENOENT)
       throw_errno("listing map " + name_);
-    return out;
   }
 
   static constexpr uint32_t kBatch = 4096;
   static constexpr int kNotSupported = 524; // the kernel's ENOTSUPP: a map type without batches
 
-  template <typename K, typename V> bool batched(std::vector<std::pair<K, V>> &out) const {
+  template <typename K, typename V, typename Visit> bool batched(Visit &visit) const {
     std::vector<K> keys(kBatch);
     std::vector<V> values(kBatch);
     uint32_t in_batch = 0, out_batch = 0;
@@ -122,7 +129,7 @@ public:
         throw_errno("reading map " + name_);
       }
       for (uint32_t i = 0; i < count; ++i)
-        out.emplace_back(keys[i], values[i]);
+        visit(keys[i], values[i]);
       if (rc != 0) // ENOENT: that was the last batch
         return true;
       in_batch = out_batch;

@@ -164,8 +164,9 @@ std::optional<Route> BpfDataplane::route(uint32_t domain) const {
 
 std::vector<std::pair<uint32_t, Route>> BpfDataplane::routes() const {
   std::vector<std::pair<uint32_t, Route>> out;
-  for (const auto &[domain, route] : maps_[DataMap::routes].entries<uint32_t, zd_route>())
-    out.push_back({domain, {route.active, route.previous, route.canary, route.canary_weight}});
+  maps_[DataMap::routes].for_each<uint32_t, zd_route>([&](uint32_t domain, const zd_route &r) {
+    out.push_back({domain, {r.active, r.previous, r.canary, r.canary_weight}});
+  });
   return out;
 }
 

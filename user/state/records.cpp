@@ -348,8 +348,11 @@ std::optional<Domain> BpfStore::domain(std::string_view name) const {
 
 std::vector<Domain> BpfStore::domains() const {
   std::vector<Domain> out;
-  for (const auto &[name, r] : map(RecordMap::domains).entries<record::Name, record::Domain>())
-    out.push_back(from_record(name, r));
+  map(RecordMap::domains)
+      .for_each<record::Name, record::Domain>(
+          [&](const record::Name &name, const record::Domain &r) {
+            out.push_back(from_record(name, r));
+          });
   return out;
 }
 
