@@ -17,6 +17,7 @@ packages=(
   curl # the demo: its page checked from the host, and one API call
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
   chromium               # the browser tests (tests/browser/), driven by playwright-core
+  etcd-server etcd-client # the cluster tests (tests/cluster/): real etcd members in namespaces
   "$@"
 )
 
@@ -45,5 +46,15 @@ fi
 echo "deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Installing etcd-server (or prometheus) must not start it on the host: a
+# policy-rc.d that says "no" while we install, removed afterwards (even on a
+# failure or Ctrl-C: left behind, it would stop every service from starting)
+# if it was ours.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  trap 'rm -f "$policy"' EXIT
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps.sh: done"

@@ -982,6 +982,10 @@ Status ControlPlane::status() const {
   return status;
 }
 
+Status ControlPlane::workspaces_status() const {
+  return status_of({}, store_.workspaces());
+}
+
 // One domain and the workspaces its route names: read by id and name, never
 // by a pass over the state.
 Status ControlPlane::domain_status(const std::string &name) const {

@@ -159,6 +159,9 @@ public:
   void set_domain_check(const std::string &domain, const std::optional<Check> &check);
 
   Status status() const;
+  // Every workspace, and no domain (what a cluster agent reports).
+  Status workspaces_status() const;
+  bool has_domain(const std::string &name) const { return store_.domain(name).has_value(); }
   // One domain, and the workspaces its route names (no XDP part): costs
   // what it shows, not the whole state.
   Status domain_status(const std::string &domain) const;

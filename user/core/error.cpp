@@ -24,6 +24,8 @@ std::string_view errc_name(Errc kind) {
     return "kernel";
   case Errc::timeout:
     return "timeout";
+  case Errc::unavailable:
+    return "unavailable";
   }
   return "unknown";
 }

@@ -21,6 +21,7 @@ enum class Errc {
   not_attached, // no usable state in this network namespace
   kernel,       // any other failure of a system call
   timeout,      // waited, and what was waited for did not come (drain: connections left)
+  unavailable,  // the cluster's store (etcd) could not be reached: nothing changed there
 };
 
 // "invalid", "not found", ...: for logs, JSON bodies and tests.

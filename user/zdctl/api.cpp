@@ -43,6 +43,8 @@ int http_status(zd::Errc kind) {
     return 503;
   case zd::Errc::timeout:
     return 504;
+  case zd::Errc::unavailable:
+    return 502;
   case zd::Errc::kernel:
     break;
   }

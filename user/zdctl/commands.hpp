@@ -23,6 +23,13 @@ struct Options {
   std::string state = zd::kDefaultStateDir;
   bool verbose = false;
   bool json = false;
+  // The cluster (etcd) whose desired state the command acts on, if any.
+  std::string cluster;                 // --cluster URLS (or ZD_CLUSTER)
+  std::string cluster_prefix = "/zd/"; // --cluster-prefix
+  std::string cluster_cacert, cluster_cert, cluster_key;
+  std::string node;                 // serve --node (with --cluster)
+  bool no_wait = false;             // --cluster switch ... --no-wait
+  std::string wait_timeout = "10s"; // --cluster switch ... --timeout
   // Per command; each handler reads only its own.
   bool force = false;
   unsigned wait_seconds = 0;    // detach --wait, domain rm --wait
@@ -67,6 +74,9 @@ struct Options {
 };
 
 void do_attach(const Options &opts);
+// The command's form with --cluster (cluster_cmd.cpp), or nullptr when it
+// has none: it acts on one host's own state (a workspace, attach, drain).
+void (*cluster_form(const std::string &command))(const Options &);
 void do_detach(const Options &opts);
 void do_upgrade(const Options &opts);
 void do_status(const Options &opts);

@@ -178,11 +178,21 @@ void route_options(CLI::App &cmd, Options &o) {
                "say what would happen, probes included, and change nothing");
 }
 
+// How a change made with --cluster waits for the hosts.
+void cluster_wait_options(CLI::App &cmd, Options &o) {
+  cmd.add_flag("--no-wait", o.no_wait,
+               "with --cluster: return once etcd holds the change, without waiting for the hosts");
+  cmd.add_option("--timeout", o.wait_timeout,
+                 "with --cluster: how long to wait for every live host to apply it")
+      ->capture_default_str();
+}
+
 void switch_options(CLI::App &cmd, Options &o) {
   cmd.add_option("DOMAIN", o.domain, "domain name")->required();
   cmd.add_option("WORKSPACE", o.workspace, "workspace name")->required();
   cmd.add_flag("--force", o.force, "switch even if WORKSPACE lacks a live socket");
   route_options(cmd, o);
+  cluster_wait_options(cmd, o);
 }
 
 void revert_options(CLI::App &cmd, Options &o) {
@@ -192,6 +202,7 @@ void revert_options(CLI::App &cmd, Options &o) {
                  "go back to the workspace history entry N switched DOMAIN to (zdctl history)")
       ->check(CLI::PositiveNumber);
   route_options(cmd, o);
+  cluster_wait_options(cmd, o);
 }
 
 void canary_options(CLI::App &cmd, Options &o) {
@@ -320,6 +331,8 @@ void metrics_options(CLI::App &cmd, Options &o) {
 }
 
 void serve_options(CLI::App &cmd, Options &o) {
+  cmd.add_option("--node", o.node,
+                 "with --cluster: run this host's agent under this name (default: the host name)");
   cmd.add_option("--listen", o.serve_listen,
                  "serve on ADDRESS:PORT (loopback only, unless --token-file)")
       ->capture_default_str();
@@ -497,6 +510,15 @@ const Command *parse(int argc, char **argv, CLI::App &app, Options &opts) {
       ->capture_default_str();
   app.add_flag("-v,--verbose", opts.verbose, "log what zdctl does (and libbpf's messages)");
   app.add_flag("--json", opts.json, "machine-readable output");
+  app.add_option("--cluster", opts.cluster,
+                 "act on the cluster's desired state in etcd at these endpoints "
+                 "(http[s]://HOST:PORT, comma-separated), not on this host's state")
+      ->envname("ZD_CLUSTER");
+  app.add_option("--cluster-prefix", opts.cluster_prefix, "where in etcd zd keeps its keys")
+      ->capture_default_str();
+  app.add_option("--cluster-cacert", opts.cluster_cacert, "CA certificate of etcd's (https)");
+  app.add_option("--cluster-cert", opts.cluster_cert, "client certificate for etcd (https)");
+  app.add_option("--cluster-key", opts.cluster_key, "the client certificate's key");
   app.footer("Example:\n  zdctl attach && zdctl domain add shop --listen tcp://10.99.0.1:80\n"
              "Run 'zdctl COMMAND --help' for each command.");
 
@@ -560,11 +582,21 @@ int run(int argc, char **argv) {
   libbpf_set_print(libbpf_to_spdlog);
 
   try {
+    auto run_it = command->run;
+    const std::string path =
+        std::string(command->parent) + (command->parent[0] ? " " : "") + command->name;
+    if (!opts.cluster.empty() && path != "serve" && path != "completion") {
+      run_it = cluster_form(path);
+      if (!run_it)
+        throw zd::Error(zd::Errc::invalid,
+                        path + " acts on this host's own state and takes no --cluster (run it "
+                               "on the host; its agent reports it to the cluster)");
+    }
     if (command->mutates == Mutates::yes) {
       DeferSignals defer;
-      command->run(opts);
+      run_it(opts);
     } else {
-      command->run(opts);
+      run_it(opts);
     }
   } catch (const zd::Error &e) {
     std::cerr << "zdctl: error: " << wording(e, command) << "\n";

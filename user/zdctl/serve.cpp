@@ -10,12 +10,15 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "agent.hpp"
 #include "api.hpp"
 #include "app_http.h"
+#include "cluster_cmd.hpp"
 #include "commands.hpp"
 #include "error.hpp"
 #include "http.hpp"
@@ -141,6 +144,11 @@ void do_serve(const Options &opts) {
   if (!opts.verbose)
     spdlog::set_level(spdlog::level::info);
   Watcher watcher(opts.state); // health checks and canary orders, until serve stops
+  // With --cluster, this host's agent too (cluster/agent.hpp).
+  std::optional<zd::cluster::Agent> agent;
+  if (!opts.cluster.empty())
+    agent.emplace(opts.state, cluster_etcd_options(opts), zd::cluster::Keys{opts.cluster_prefix},
+                  cluster_node_name(opts));
   ListenAddress bound = where;
   bound.port = port;
   const std::string url = bound.url("/#token=" + token);
