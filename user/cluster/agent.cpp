@@ -69,11 +69,49 @@ void Agent::sync() {
     }
   }
   const json here = local_workspaces();
+  std::vector<std::string> names;
   for (const auto &[name, value] : desired_)
-    apply_domain(name, range.revision, here);
+    names.push_back(name);
+  if (!apply_together(names, range.revision, here))
+    for (const auto &name : names)
+      apply_domain(name, range.revision, here);
   revision_ = range.revision;
   publish_applied(revision_);
   spdlog::info("cluster: {} domains applied at revision {}", desired_.size(), revision_);
+}
+
+// These domains as one apply (one change: 10,000 domains in about half a
+// second, where one apply each would take six). A refusal anywhere refuses
+// all of it, changing nothing: then the caller applies each on its own, to
+// apply what can be and say what cannot. Removed ones go one by one.
+bool Agent::apply_together(const std::vector<std::string> &names, int64_t revision,
+                           const json &here) {
+  json document = {{"domains", json::object()}};
+  for (const auto &name : names) {
+    const json &value = desired_[name];
+    if (value.value("removed", false))
+      continue;
+    const json spec = value.value("spec", json::object());
+    const std::string active = spec.value("active", "");
+    if (!active.empty() && (!here.contains(active) || here[active].value("failing", false)))
+      return false;
+    document["domains"][name] = spec;
+  }
+  try {
+    ApplyOptions options;
+    options.no_check = true;
+    apply_document(State(state_), document.dump(), options);
+  } catch (const std::exception &e) {
+    spdlog::info("cluster: {} domains at revision {} did not apply at once ({}): one at a time",
+                 names.size(), revision, e.what());
+    return false;
+  }
+  for (const auto &name : names) {
+    errors_.erase(name);
+    if (desired_[name].value("removed", false))
+      apply_domain(name, revision, here);
+  }
+  return true;
 }
 
 // One domain as the cluster wants it, through `apply` (one crash-safe
@@ -137,8 +175,14 @@ void Agent::follow() {
               order.emplace_back(name, event.kv.mod_revision);
             }
             const json here = local_workspaces();
+            std::vector<std::string> names;
             for (const auto &[name, revision] : order)
-              apply_domain(name, revision, here);
+              names.push_back(name);
+            // Many at once (an apply of many domains): one change if it can.
+            if (names.size() < 8 ||
+                !apply_together(names, batch.events.back().kv.mod_revision, here))
+              for (const auto &[name, revision] : order)
+                apply_domain(name, revision, here);
             revision_ = batch.events.back().kv.mod_revision;
             publish_applied(revision_);
             return !stopping_.load();

@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,8 @@ private:
   void follow(); // the desired state into the host's
   void report(); // the registration and the workspaces out
   void sync();
+  bool apply_together(const std::vector<std::string> &names, int64_t revision,
+                      const nlohmann::json &here);
   void apply_domain(const std::string &name, int64_t revision, const nlohmann::json &here);
   void publish_applied(int64_t revision);
   nlohmann::json local_workspaces() const;

@@ -113,16 +113,27 @@ void upgrade_options(CLI::App &cmd, Options &o) {
   cmd.add_flag("--force", o.force, "replace it even if it is already this zdctl's program");
 }
 
+// How a change made with --cluster waits for the hosts.
+void cluster_wait_options(CLI::App &cmd, Options &o) {
+  cmd.add_flag("--no-wait", o.no_wait,
+               "with --cluster: return once etcd holds the change, without waiting for the hosts");
+  cmd.add_option("--timeout", o.wait_timeout,
+                 "with --cluster: how long to wait for every live host to apply it")
+      ->capture_default_str();
+}
+
 void domain_add_options(CLI::App &cmd, Options &o) {
   cmd.add_option("NAME", o.domain, "domain name (letters, digits, - _ .)")->required();
   cmd.add_option("--listen", o.listen,
                  "tcp://IPV4:PORT or tcp://[IPV6]:PORT, optionally ADDRESS/PREFIX; repeatable")
       ->required();
+  cluster_wait_options(cmd, o);
 }
 
 void domain_rm_options(CLI::App &cmd, Options &o) {
   cmd.add_option("NAME", o.domain, "domain name")->required();
   cutting_options(cmd, o, "remove it");
+  cluster_wait_options(cmd, o);
 }
 
 void workspace_add_options(CLI::App &cmd, Options &o) {
@@ -176,15 +187,6 @@ void route_options(CLI::App &cmd, Options &o) {
       ->excludes(check);
   cmd.add_flag("--dry-run", o.dry_run,
                "say what would happen, probes included, and change nothing");
-}
-
-// How a change made with --cluster waits for the hosts.
-void cluster_wait_options(CLI::App &cmd, Options &o) {
-  cmd.add_flag("--no-wait", o.no_wait,
-               "with --cluster: return once etcd holds the change, without waiting for the hosts");
-  cmd.add_option("--timeout", o.wait_timeout,
-                 "with --cluster: how long to wait for every live host to apply it")
-      ->capture_default_str();
 }
 
 void switch_options(CLI::App &cmd, Options &o) {
@@ -304,6 +306,7 @@ void apply_options(CLI::App &cmd, Options &o) {
                "route to workspaces without a live socket, and prune domains containers still "
                "hold connections of");
   cmd.add_flag("--no-check", o.no_check, "skip the health gate (each domain's check)");
+  cluster_wait_options(cmd, o);
 }
 
 void export_options(CLI::App &, Options &) {}
