@@ -260,6 +260,7 @@ cluster_etcd_start() {
   local k=${1:?usage: cluster_etcd_start K}
   [[ -z ${CLUSTER_ETCD_PID[k]:-} ]] || _cluster_fail "etcd$k is running already" || return
   _cluster_etcd_run "$k" existing
+  [[ ${2:-} == --no-wait ]] && return # one member of several down cannot be healthy alone
   _cluster_wait 15 _cluster_etcdctl --endpoints "http://10.77.0.$((100 + k)):2379" \
     endpoint health >/dev/null 2>&1 ||
     _cluster_fail "etcd$k not healthy within 15 s of its restart; see $CLUSTER_WORK/etcd$k.log"
