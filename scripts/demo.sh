@@ -16,12 +16,17 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 keep=${ZD_DEMO_KEEP:-0}
+cluster=0
 for arg in "$@"; do
   case $arg in
   --keep) keep=1 ;;
+  --cluster) cluster=1 ;;
   -h | --help)
-    echo "usage: scripts/demo.sh [--keep]   (--keep, or ZD_DEMO_KEEP=1: at the end, keep the"
-    echo "       Domains page, zd and the workspaces running until Ctrl-C)"
+    echo "usage: scripts/demo.sh [--keep | --cluster]"
+    echo "  --keep (or ZD_DEMO_KEEP=1): at the end, keep the Domains page, zd and the"
+    echo "         workspaces running until Ctrl-C"
+    echo "  --cluster: the many-host story instead: etcd and three hosts (network"
+    echo "         namespaces), one switch seen everywhere, a host's agent killed and back"
     exit 0
     ;;
   *)
@@ -39,10 +44,12 @@ if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
   scripts/deps.sh
   echo "== building zdctl and zd-echo in build/"
   cmake -S . -B build >/dev/null
-  if ! cmake --build build -j2 --target zdctl zd-echo >build/demo-build.log 2>&1; then
+  if ! cmake --build build -j2 --target zdctl zd-echo zd-client >build/demo-build.log 2>&1; then
     cat build/demo-build.log >&2
     exit 1
   fi
+  # The cluster's story is a script of its own (it runs its own namespaces).
+  ((cluster)) && exec "$repo/scripts/demo_cluster.sh" "$repo/build"
   # A new network and mount namespace: the rest cannot touch the host. The
   # host's network namespace goes along as an open fd, for the one port that
   # leads a browser on this machine to the page (see step 4).

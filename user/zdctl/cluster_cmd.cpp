@@ -36,6 +36,24 @@ std::string cluster_node_name(const Options &opts) {
 
 namespace {
 
+// Rows of words as columns, each as wide as its widest word.
+std::string columns(const std::vector<std::vector<std::string>> &rows) {
+  std::vector<size_t> width;
+  for (const auto &row : rows)
+    for (size_t c = 0; c < row.size(); ++c) {
+      width.resize(std::max(width.size(), row.size()));
+      width[c] = std::max(width[c], row[c].size());
+    }
+  std::string out;
+  for (const auto &row : rows) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c)
+      line += row[c] + (c + 1 < row.size() ? std::string(width[c] - row[c].size() + 2, ' ') : "");
+    out += line + "\n";
+  }
+  return out;
+}
+
 void print_line(const Options &opts, const json &as_json, const std::string &text) {
   if (opts.json)
     std::cout << as_json.dump(2) << "\n";
@@ -211,8 +229,8 @@ void cluster_status(const Options &opts) {
     return n.applied >= d.mod_revision ? json("applied") : json("lagging");
   };
   json out = {{"revision", revision}, {"domains", json::array()}, {"nodes", json::array()}};
-  std::ostringstream text;
-  text << "DOMAIN  ACTIVE  PREVIOUS  REVISION  HOSTS\n";
+  std::vector<std::vector<std::string>> domain_rows = {
+      {"DOMAIN", "ACTIVE", "PREVIOUS", "REVISION", "HOSTS"}};
   for (const auto &d : domains) {
     if (d.removed)
       continue;
@@ -232,11 +250,12 @@ void cluster_status(const Options &opts) {
                               {"revision", d.mod_revision},
                               {"spec", d.spec},
                               {"nodes", per_node}});
-    text << d.name << "  " << (d.active().empty() ? "-" : d.active()) << "  "
-         << (d.previous.empty() ? "-" : d.previous) << "  " << d.mod_revision << "  "
-         << (hosts.empty() ? "-" : hosts) << "\n";
+    domain_rows.push_back({d.name, d.active().empty() ? "-" : d.active(),
+                           d.previous.empty() ? "-" : d.previous, std::to_string(d.mod_revision),
+                           hosts.empty() ? "-" : hosts});
   }
-  text << "\nHOST  ALIVE  APPLIED  BEHIND  AT  WORKSPACES\n";
+  std::vector<std::vector<std::string>> node_rows = {
+      {"HOST", "ALIVE", "APPLIED", "BEHIND", "APPLIED AT (UTC)", "WORKSPACES"}};
   for (const auto &n : nodes) {
     json workspaces = json::object();
     std::string list;
@@ -252,13 +271,13 @@ void cluster_status(const Options &opts) {
                             {"behind", behind},
                             {"applied_at", when(n.applied_ns)},
                             {"workspaces", workspaces}});
-    text << n.name << "  " << (n.alive ? "yes" : "NO") << "  " << n.applied << "  " << behind
-         << "  " << when(n.applied_ns) << "  " << (list.empty() ? "-" : list) << "\n";
+    node_rows.push_back({n.name, n.alive ? "yes" : "NO", std::to_string(n.applied),
+                         std::to_string(behind), when(n.applied_ns), list.empty() ? "-" : list});
   }
   if (opts.json)
     std::cout << out.dump(2) << "\n";
   else
-    std::cout << text.str();
+    std::cout << columns(domain_rows) << "\n" << columns(node_rows);
 }
 
 void cluster_history(const Options &opts) {
@@ -268,14 +287,14 @@ void cluster_history(const Options &opts) {
     std::cout << json{{"history", entries}}.dump(2) << "\n";
     return;
   }
-  std::cout << "REVISION  WHEN (UTC)  DOMAIN  HOW  FROM  TO  BY\n";
-  for (const auto &e : entries) {
-    auto dash = [](const std::string &s) { return s.empty() ? std::string("-") : s; };
-    std::cout << e.value("revision", int64_t{0}) << "  " << when(e.value("at_ns", int64_t{0}))
-              << "  " << e.value("domain", "") << "  " << e.value("how", "") << "  "
-              << dash(e.value("from", "")) << "  " << dash(e.value("to", "")) << "  "
-              << e.value("by", "") << "\n";
-  }
+  std::vector<std::vector<std::string>> rows = {
+      {"REVISION", "WHEN (UTC)", "DOMAIN", "HOW", "FROM", "TO", "BY"}};
+  auto dash = [](const std::string &s) { return s.empty() ? std::string("-") : s; };
+  for (const auto &e : entries)
+    rows.push_back({std::to_string(e.value("revision", int64_t{0})),
+                    when(e.value("at_ns", int64_t{0})), e.value("domain", ""), e.value("how", ""),
+                    dash(e.value("from", "")), dash(e.value("to", "")), e.value("by", "")});
+  std::cout << columns(rows);
 }
 
 } // namespace
