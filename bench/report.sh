@@ -402,9 +402,9 @@ for which in one_domain many_domains; do
     "| map update | \($n) | \(.map.map_update.n) | \(.map.map_update.p50_us) | \(.map.map_update.p99_us) | \(.map.map_update.max_us) |",
     "| first new connection (retries: \(.cli.probes_needing_retry)) | \($n) | \(.cli.first_new_connection.n) | \(.cli.first_new_connection.p50_us) | \(.cli.first_new_connection.p99_us) | \(.cli.first_new_connection.max_us) |"'
 done
-# Fixed text, measured by bench/check.sh, bench/serve.sh and bench/control.sh
+# Fixed text, measured by bench/check.sh, bench/serve.sh, bench/control.sh and bench/cluster.sh
 # rather than by this script's run.
-for part in check serve control; do
+for part in check serve control cluster; do
   if [[ -f $(dirname "$0")/$part.md ]]; then
     echo
     sed '$d' "$(dirname "$0")/$part.md" # its last line is blank, and so is the next section's first
