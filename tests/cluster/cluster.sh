@@ -194,6 +194,23 @@ converged() {
   return 1
 }
 
+# A canary and a domain's check, in the cluster: every host's data plane
+# sends the canary its share, and the check is in the desired spec.
+zc switch shop blue >/dev/null 2>&1 || true
+zc canary shop green --weight 100 >/dev/null || fail "canary --cluster"
+converged green || fail "a 100% canary does not take every host's new connections"
+zc canary shop --abort >/dev/null || fail "canary --abort --cluster"
+converged blue || fail "after the canary ended not every host is on blue"
+zc domain set shop --check tcp >/dev/null || fail "domain set --check --cluster"
+[[ $(zc --json status | jq -r '.domains[] | select(.name == "shop") | .spec.check.check') == tcp ]] ||
+  fail "the check is not in the desired spec"
+[[ $(zd_on 2 --json status shop | jq -r '.domains[0].check.kind') == tcp ]] ||
+  fail "host2 did not apply the domain's check"
+zc domain set shop --no-check >/dev/null || fail "domain set --no-check --cluster"
+[[ $(zd_on 2 --json status shop | jq -r '.domains[0].check') == null ]] ||
+  fail "host2 kept the domain's check after it was removed"
+say "canary 100% on every host and ended; the domain's check set and removed"
+
 # A workspace only hosts 1 and 2 have: refused up front, naming host 3; with
 # --force, host 3 says it cannot apply it and keeps its route.
 for i in 1 2; do

@@ -203,6 +203,44 @@ Outcome Cluster::revert(const std::string &name, bool force, const WaitOptions &
                {name, before->active(), before->previous, force ? "force" : "revert", 0}, wait);
 }
 
+Outcome Cluster::canary(const std::string &name, const std::string &workspace, uint32_t weight,
+                        bool force, const WaitOptions &wait) {
+  const std::optional<DomainRecord> before = domain(name);
+  if (!before || before->removed)
+    throw Error(Errc::not_found, "no domain named '" + name + "' in the cluster");
+  json spec = before->spec;
+  const std::string was = spec.contains("canary") ? spec["canary"].value("workspace", "") : "";
+  if (weight == 0) {
+    if (was.empty())
+      throw Error(Errc::refused, "domain '" + name + "' has no canary in the cluster");
+    spec.erase("canary");
+    return write(*before, value_of(name, spec, before->previous),
+                 {name, was, before->active(), "canary-end", 0}, wait);
+  }
+  validate_name("workspace", workspace);
+  if (workspace == before->active())
+    throw Error(Errc::refused, "workspace '" + workspace + "' is domain '" + name +
+                                   "''s active workspace: a canary is another one");
+  if (!force)
+    gate(name, workspace);
+  spec["canary"] = {{"workspace", workspace}, {"weight", weight}};
+  return write(*before, value_of(name, spec, before->previous),
+               {name, before->active(), workspace, "canary", 0}, wait);
+}
+
+Outcome Cluster::set_check(const std::string &name, const json &check, const WaitOptions &wait) {
+  const std::optional<DomainRecord> before = domain(name);
+  if (!before || before->removed)
+    throw Error(Errc::not_found, "no domain named '" + name + "' in the cluster");
+  json spec = before->spec;
+  if (check.is_null())
+    spec.erase("check");
+  else
+    spec["check"] = check;
+  return write(*before, value_of(name, spec, before->previous),
+               {name, before->active(), before->active(), "set", 0}, wait);
+}
+
 Outcome Cluster::add_domain(const std::string &name, const std::vector<std::string> &listen,
                             const WaitOptions &wait) {
   validate_name("domain", name);

@@ -102,6 +102,13 @@ public:
   Outcome switch_to(const std::string &domain, const std::string &workspace, bool force,
                     const WaitOptions &wait);
   Outcome revert(const std::string &domain, bool force, const WaitOptions &wait);
+  // A canary of `weight` percent (its standing orders are each host's
+  // defaults: ended on failure, never promoted by itself); weight 0 ends it.
+  Outcome canary(const std::string &domain, const std::string &workspace, uint32_t weight,
+                 bool force, const WaitOptions &wait);
+  // The domain's check as the apply document writes it (null: none).
+  Outcome set_check(const std::string &domain, const nlohmann::json &check,
+                    const WaitOptions &wait);
   Outcome add_domain(const std::string &domain, const std::vector<std::string> &listen,
                      const WaitOptions &wait);
   Outcome remove_domain(const std::string &domain, const WaitOptions &wait);

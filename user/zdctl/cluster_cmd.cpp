@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster.hpp"
+#include "desired.hpp"
 #include "error.hpp"
 #include "parse.hpp"
 
@@ -151,6 +152,42 @@ void cluster_revert(const Options &opts) {
   finish(opts, o,
          opts.domain + ": reverted " + o.change.from + " -> " + o.change.to + " in the cluster (" +
              revision_text(o) + ")");
+}
+
+void cluster_canary(const Options &opts) {
+  if (opts.dry_run || !opts.check.empty() || opts.no_check || !opts.promote_after.empty() ||
+      opts.no_revert_on_failure)
+    throw zd::Error(zd::Errc::invalid,
+                    "canary --cluster takes no --dry-run, --check, --no-check, --promote-after or "
+                    "--no-revert-on-failure: each host ends a failing canary itself, and a "
+                    "switch --cluster promotes it on every host");
+  cl::Cluster cluster = cluster_of(opts);
+  const cl::Outcome o =
+      cluster.canary(opts.domain, opts.workspace, opts.canary_abort ? 0 : opts.canary_weight,
+                     opts.force, waiting(opts));
+  finish(opts, o,
+         opts.canary_abort ? opts.domain + ": canary " + o.change.from + " ended in the cluster (" +
+                                 revision_text(o) + ")"
+                           : opts.domain + ": canary " + o.change.to + " takes " +
+                                 std::to_string(opts.canary_weight) + "% in the cluster (" +
+                                 revision_text(o) + ")");
+}
+
+void cluster_domain_set(const Options &opts) {
+  json check; // null: none
+  if (!opts.no_check) {
+    const std::optional<zd::Check> parsed = check_of(opts);
+    if (!parsed)
+      throw zd::Error(zd::Errc::invalid, "domain set takes --check or --no-check");
+    zd::Desired one;
+    one.domains.push_back({opts.domain, {}, parsed, "", std::nullopt});
+    check = zd::to_json(one)["domains"][opts.domain]["check"];
+  }
+  cl::Cluster cluster = cluster_of(opts);
+  const cl::Outcome o = cluster.set_check(opts.domain, check, waiting(opts));
+  finish(opts, o,
+         "domain " + opts.domain + ": " + (check.is_null() ? "no check" : "check " + check.dump()) +
+             " in the cluster (" + revision_text(o) + ")");
 }
 
 void cluster_domain_add(const Options &opts) {
@@ -304,6 +341,10 @@ void (*cluster_form(const std::string &command))(const Options &) {
     return cluster_switch;
   if (command == "revert")
     return cluster_revert;
+  if (command == "canary")
+    return cluster_canary;
+  if (command == "domain set")
+    return cluster_domain_set;
   if (command == "domain add")
     return cluster_domain_add;
   if (command == "domain rm")

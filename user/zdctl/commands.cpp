@@ -60,17 +60,6 @@ void print_release(const Options &opts, const zd::Release &r) {
 }
 
 // --check and its limits; nullopt when not given.
-std::optional<zd::Check> check_of(const Options &opts) {
-  if (opts.check.empty())
-    return std::nullopt;
-  zd::Check check = zd::parse_check(opts.check);
-  if (!opts.check_timeout.empty())
-    check.timeout_ms =
-        zd::parse_positive_ms(opts.check_timeout, "a check's timeout", zd::kMaxCheckTimeoutMs);
-  if (opts.check_retries)
-    check.retries = *opts.check_retries;
-  return check;
-}
 
 zd::Force force_of(const Options &opts) {
   return opts.force ? zd::Force::yes : zd::Force::no;
@@ -119,6 +108,18 @@ void print_registered(const Options &opts, const std::vector<zd::RegisteredSocke
 }
 
 } // namespace
+
+std::optional<zd::Check> check_of(const Options &opts) {
+  if (opts.check.empty())
+    return std::nullopt;
+  zd::Check check = zd::parse_check(opts.check);
+  if (!opts.check_timeout.empty())
+    check.timeout_ms =
+        zd::parse_positive_ms(opts.check_timeout, "a check's timeout", zd::kMaxCheckTimeoutMs);
+  if (opts.check_retries)
+    check.retries = *opts.check_retries;
+  return check;
+}
 
 void do_attach(const Options &opts) {
   std::vector<zd::XdpRequest> xdp;

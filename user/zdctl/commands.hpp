@@ -73,6 +73,9 @@ struct Options {
   const CLI::App *cli = nullptr;               // completion: the command line it describes
 };
 
+// --check, --check-timeout and --check-retries as one check (none without --check).
+std::optional<zd::Check> check_of(const Options &opts);
+
 void do_attach(const Options &opts);
 // The command's form with --cluster (cluster_cmd.cpp), or nullptr when it
 // has none: it acts on one host's own state (a workspace, attach, drain).
