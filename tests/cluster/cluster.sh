@@ -194,6 +194,25 @@ converged() {
   return 1
 }
 
+# On a host whose agent runs, a local change of a cluster-managed domain is
+# refused, naming the --cluster form; --local insists, and status shows the
+# drift until the cluster's next change of the domain puts it back.
+zc switch shop blue >/dev/null 2>&1 || true
+if out=$(zd_on 2 switch shop green 2>&1); then fail "a local switch of a managed domain went through"; fi
+[[ $out == *"managed by the cluster"*"zdctl --cluster URLS switch shop green"*"--local"* ]] ||
+  fail "the local refusal says: $out"
+[[ $(greet_on 2) == blue ]] || fail "the refused local switch changed host2"
+zd_on 2 switch shop green --local >/dev/null || fail "switch --local"
+[[ $(greet_on 2) == green && $(greet_on 1) == blue ]] || fail "--local did not change host2 alone"
+[[ $(zd_on 2 --json status | jq '.cluster.domains.shop.drifted') == true ]] ||
+  fail "host2's status does not show the drift: $(zd_on 2 status | tail -n 2)"
+zd_on 2 status | grep -q "changed here with --local since: shop" || fail "the table does not show the drift"
+zc switch shop green >/dev/null && zc switch shop blue >/dev/null || fail "switches after the drift"
+[[ $(greet_on 2) == blue ]] || fail "the cluster's next change did not put host2 back"
+[[ $(zd_on 2 --json status | jq '.cluster.domains.shop.drifted') == false ]] ||
+  fail "the drift is still shown after the cluster's change"
+say "a local switch of a managed domain refused; --local drifts host2 alone, shown in status until the cluster's next change"
+
 # A canary and a domain's check, in the cluster: every host's data plane
 # sends the canary its share, and the check is in the desired spec.
 zc switch shop blue >/dev/null 2>&1 || true

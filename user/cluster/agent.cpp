@@ -33,7 +33,7 @@ int64_t now_ns() {
 
 Agent::Agent(std::string state, etcd::Options etcd, Keys keys, std::string node)
     : state_(std::move(state)), node_(std::move(node)), keys_(std::move(keys)),
-      follow_client_(etcd), report_client_(etcd) {
+      follow_client_(etcd), report_client_(etcd), marks_(ClusterMarks::for_agent(state_)) {
   validate_name("node", node_);
   follower_ = std::thread([this] { follow(); });
   reporter_ = std::thread([this] { report(); });
@@ -75,6 +75,9 @@ void Agent::sync() {
   if (!apply_together(names, range.revision, here))
     for (const auto &name : names)
       apply_domain(name, range.revision, here);
+  for (const auto &[name, mark] : marks_.marks())
+    if (!desired_.count(name))
+      marks_.erase(name); // the cluster no longer names it
   revision_ = range.revision;
   publish_applied(revision_);
   spdlog::info("cluster: {} domains applied at revision {}", desired_.size(), revision_);
@@ -110,6 +113,8 @@ bool Agent::apply_together(const std::vector<std::string> &names, int64_t revisi
     errors_.erase(name);
     if (desired_[name].value("removed", false))
       apply_domain(name, revision, here);
+    else
+      marks_.set(name, static_cast<uint64_t>(revision));
   }
   return true;
 }
@@ -140,6 +145,10 @@ void Agent::apply_domain(const std::string &name, int64_t revision, const json &
       apply_document(state, json{{"domains", {{name, spec}}}}.dump(), options);
     }
     errors_.erase(name);
+    if (value.value("removed", false))
+      marks_.erase(name);
+    else
+      marks_.set(name, static_cast<uint64_t>(revision));
   } catch (const std::exception &e) {
     errors_[name] = {revision, e.what()};
     spdlog::warn("cluster: domain {} at revision {} not applied: {}", name, revision, e.what());

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster.hpp"
+#include "cluster_marks.hpp"
 #include "etcd.hpp"
 
 namespace zd::cluster {
@@ -50,6 +51,8 @@ private:
   etcd::Client follow_client_, report_client_;
   std::map<std::string, nlohmann::json> desired_; // as stored in etcd
   std::map<std::string, std::pair<int64_t, std::string>> errors_;
+  // Which domains it manages, for local commands to see (cluster_marks.hpp).
+  ClusterMarks marks_;
   int64_t revision_ = 0;
 
   std::mutex mutex_;

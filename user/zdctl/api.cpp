@@ -2,6 +2,7 @@
 // and writes go through zd::release(), exactly as the commands do, so the
 // API and the CLI serialize on one lock and see each other at once.
 #include "api.hpp"
+#include "cluster_marks.hpp"
 
 #include <map>
 #include <set>
@@ -193,6 +194,8 @@ struct Released {
 Released run_release(const std::string &state, zd::RouteRequest request, const json &body) {
   request.force = field<bool>(body, "force").value_or(false) ? zd::Force::yes : zd::Force::no;
   const bool dry_run = field<bool>(body, "dry_run").value_or(false);
+  // A domain this host's cluster agent manages is changed through the cluster.
+  zd::refuse_managed(state, request.domain, false, "switch|revert|canary " + request.domain);
   return {zd::release(zd::State(state), request, check_choice(body), dry_run), dry_run};
 }
 

@@ -1,6 +1,7 @@
 // zdctl apply FILE|- and zdctl export: the state as one document, and a
 // document made the state in one change (core/apply.hpp, state/apply_state.hpp).
 #include "apply_json.hpp"
+#include "cluster_marks.hpp"
 
 #include <fstream>
 #include <iostream>
@@ -52,8 +53,23 @@ nlohmann::json applied_json(const zd::Applied &applied, bool dry_run) {
 
 void do_apply(const Options &opts) {
   const std::string document = read_document(opts.apply_file);
+  // On a host whose cluster agent runs, the domains it manages are the
+  // cluster's (cluster_marks.hpp): each the document names, and with
+  // --prune every one.
+  std::vector<std::string> named;
+  for (const auto &d : zd::parse_desired(document).domains)
+    named.push_back(d.name);
+  if (opts.prune)
+    if (auto marks = zd::ClusterMarks::open(opts.state))
+      for (const auto &[name, mark] : marks->marks())
+        named.push_back(name);
+  for (const auto &name : named)
+    zd::refuse_managed(opts.state, name, opts.local, "apply FILE");
   const zd::Applied applied = zd::apply_document(
       zd::State(opts.state), document, {opts.dry_run, opts.prune, opts.force, opts.no_check});
+  if (opts.local && !opts.dry_run)
+    for (const auto &name : named)
+      zd::drift_after(opts.state, name);
   if (opts.json) {
     std::cout << applied_json(applied, opts.dry_run).dump(2) << "\n";
     return;

@@ -14,6 +14,7 @@
 
 #include "access.hpp"
 #include "check.hpp"
+#include "cluster_marks.hpp"
 #include "drain.hpp"
 #include "parse.hpp"
 #include "release.hpp"
@@ -68,8 +69,19 @@ zd::Force force_of(const Options &opts) {
 zd::Release run_release(const Options &opts, zd::RouteRequest request) {
   request.domain = opts.domain;
   request.force = force_of(opts);
+  const std::string form = request.kind == zd::RouteRequest::Kind::switch_to
+                               ? "switch " + opts.domain + " " + opts.workspace
+                           : request.kind == zd::RouteRequest::Kind::canary
+                               ? "canary " + opts.domain + " " + opts.workspace
+                           : request.kind == zd::RouteRequest::Kind::canary_end
+                               ? "canary " + opts.domain + " --abort"
+                               : "revert " + opts.domain;
+  zd::refuse_managed(opts.state, opts.domain, opts.local, form);
   const zd::CheckChoice choice{check_of(opts), opts.no_check};
-  return zd::release(zd::State(opts.state), request, choice, opts.dry_run);
+  zd::Release release = zd::release(zd::State(opts.state), request, choice, opts.dry_run);
+  if (opts.local && !opts.dry_run)
+    zd::drift_after(opts.state, opts.domain);
+  return release;
 }
 
 // Each socket with the families it serves: a dual-stack [::] socket may
@@ -239,10 +251,31 @@ void do_status(const Options &opts) {
           return control.workspace_status(opts.workspace);
         return opts.domain.empty() ? control.status() : control.domain_status(opts.domain);
       });
-  if (opts.json)
-    std::cout << zd::to_json(status).dump(2) << "\n";
-  else
+  // On a host whose cluster agent runs: which domains it manages, and which
+  // were changed here since with --local (a drift until the cluster's next
+  // change of them).
+  json cluster;
+  std::string drifted;
+  if (auto marks = zd::ClusterMarks::open(opts.state); marks && marks->agent()) {
+    cluster = {{"agent_pid", *marks->agent()}, {"domains", json::object()}};
+    for (const auto &[name, mark] : marks->marks()) {
+      cluster["domains"][name] = {{"revision", mark.revision}, {"drifted", mark.drifted}};
+      if (mark.drifted)
+        drifted += (drifted.empty() ? "" : ", ") + name;
+    }
+  }
+  if (opts.json) {
+    json out = zd::to_json(status);
+    if (!cluster.is_null())
+      out["cluster"] = cluster;
+    std::cout << out.dump(2) << "\n";
+  } else {
     std::cout << zd::to_table(status);
+    if (!cluster.is_null())
+      std::cout << "\ncluster: this host's agent (pid " << cluster["agent_pid"].get<int>()
+                << ") manages " << cluster["domains"].size() << " domain(s)"
+                << (drifted.empty() ? "" : "; changed here with --local since: " + drifted) << "\n";
+  }
 }
 
 void do_domain_add(const Options &opts) {
@@ -260,6 +293,7 @@ void do_domain_add(const Options &opts) {
 }
 
 void do_domain_rm(const Options &opts) {
+  zd::refuse_managed(opts.state, opts.domain, opts.local, "domain rm " + opts.domain);
   const zd::State state(opts.state);
   // A container's connections to the domain end with it: its addresses are
   // no longer local there (on the host, established connections carry on).
@@ -272,9 +306,13 @@ void do_domain_rm(const Options &opts) {
 
 void do_domain_set(const Options &opts) {
   const std::optional<zd::Check> check = check_of(opts); // checked before the lock is taken
+  zd::refuse_managed(opts.state, opts.domain, opts.local,
+                     "domain set " + opts.domain + (check ? " --check ..." : " --no-check"));
   zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
     control.set_domain_check(opts.domain, check);
   });
+  if (opts.local)
+    zd::drift_after(opts.state, opts.domain);
   print(opts, {{"domain", opts.domain}, {"check", zd::to_json(check)}},
         check ? "domain " + opts.domain + ": every switch and revert checks " +
                     zd::describe(*check, true) + " first"

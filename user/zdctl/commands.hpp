@@ -28,6 +28,7 @@ struct Options {
   std::string cluster_prefix = "/zd/"; // --cluster-prefix
   std::string cluster_cacert, cluster_cert, cluster_key;
   std::string node;                 // serve --node (with --cluster)
+  bool local = false;               // --local: a domain the host's agent manages
   bool no_wait = false;             // --cluster switch ... --no-wait
   std::string wait_timeout = "10s"; // --cluster switch ... --timeout
   // Per command; each handler reads only its own.

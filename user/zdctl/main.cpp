@@ -517,6 +517,9 @@ const Command *parse(int argc, char **argv, CLI::App &app, Options &opts) {
                  "act on the cluster's desired state in etcd at these endpoints "
                  "(http[s]://HOST:PORT, comma-separated), not on this host's state")
       ->envname("ZD_CLUSTER");
+  app.add_flag("--local", opts.local,
+               "change a domain this host's cluster agent manages anyway, on this host alone "
+               "(status shows the drift until the cluster next changes it)");
   app.add_option("--cluster-prefix", opts.cluster_prefix, "where in etcd zd keeps its keys")
       ->capture_default_str();
   app.add_option("--cluster-cacert", opts.cluster_cacert, "CA certificate of etcd's (https)");
