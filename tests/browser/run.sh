@@ -141,4 +141,43 @@ if ((status != 0)) && [[ -s $work/serve.err ]]; then
   echo "browser test: zdctl serve said:" >&2
   sed 's/^/  /' "$work/serve.err" >&2
 fi
+((status == 0)) || exit "$status"
+
+# The page of a cluster agent's serve (cluster_page.test.mjs): etcd in this
+# namespace, the domain cart in its desired state, serve --cluster.
+kill "$serve" 2>/dev/null || true
+wait "$serve" 2>/dev/null || true
+command -v etcd >/dev/null || fail "no etcd: run scripts/deps.sh (apt-get install etcd-server)"
+ip addr add 10.99.0.2/32 dev lo
+etcd --name browser --data-dir "$work/etcd" --listen-client-urls http://127.0.0.1:2379 \
+  --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \
+  >"$work/etcd.log" 2>&1 &
+etcd=$!
+pids+=("$etcd")
+readonly ETCD=http://127.0.0.1:2379
+for ((i = 0; i < 150; i++)); do
+  "$ZDCTL" --cluster "$ETCD" export >/dev/null 2>&1 && break
+  kill -0 "$etcd" 2>/dev/null || fail "etcd exited: $(tail -n 5 "$work/etcd.log")"
+  sleep 0.1
+done
+"$ZDCTL" --cluster "$ETCD" domain add cart --listen tcp://10.99.0.2:80 --no-wait >/dev/null
+"$ZDCTL" --cluster "$ETCD" switch cart blue --no-wait >/dev/null
+"$ZDCTL" --state "$STATE" --cluster "$ETCD" serve --node host1 --listen 127.0.0.1:9477 --json \
+  >"$work/agent" 2>"$work/agent.err" &
+agent=$!
+pids+=("$agent")
+agent_json=$(wait_for_line "$work/agent" '^\{.*"url"' "$agent" "zdctl serve --cluster")
+set +e
+ZD_SERVE_JSON=$agent_json ZD_CHROMIUM=$CHROMIUM ZD_BROWSER_DEPS=$DEPS ZD_SHOTS=$build/browser \
+  TMPDIR=$work/tmp HOME=$work/tmp \
+  node --test --test-reporter=spec "$here/cluster_page.test.mjs" &
+node_pid=$!
+pids+=("$node_pid")
+wait "$node_pid"
+status=$?
+set -e
+if ((status != 0)) && [[ -s $work/agent.err ]]; then
+  echo "browser test: zdctl serve --cluster said:" >&2
+  sed 's/^/  /' "$work/agent.err" >&2
+fi
 exit "$status"

@@ -213,6 +213,25 @@ zc switch shop green >/dev/null && zc switch shop blue >/dev/null || fail "switc
   fail "the drift is still shown after the cluster's change"
 say "a local switch of a managed domain refused; --local drifts host2 alone, shown in status until the cluster's next change"
 
+# The page of an agent's serve: its event stream and GET /api/v1/cluster
+# show the cluster; POST /api/v1/cluster/domains/shop/switch is one
+# transaction, which every host then applies.
+token=$(grep -o 'token=[0-9a-f]*' "$CLUSTER_WORK/host3/agent.log" | head -n 1 | cut -d= -f2)
+api3() { cluster_exec 3 curl -s -m 5 -H "Authorization: Bearer $token" "$@"; }
+[[ $(api3 http://127.0.0.1:9477/api/v1/cluster | jq '[.nodes[] | select(.alive)] | length') == "$hosts" ]] ||
+  fail "GET /api/v1/cluster does not show the hosts: $(api3 http://127.0.0.1:9477/api/v1/cluster)"
+answer=$(api3 -X POST -d '{"workspace":"green"}' http://127.0.0.1:9477/api/v1/cluster/domains/shop/switch)
+[[ $(jq -r .to <<<"$answer") == green && $(jq .revision <<<"$answer") -gt 0 ]] ||
+  fail "the page's cluster switch answered: $answer"
+converged green || fail "the page's cluster switch did not reach every host"
+event=$(api3 -N --max-time 2 http://127.0.0.1:9477/api/v1/events | grep -m1 '^data: ' | cut -c7-) || true
+[[ $(jq -r '.cluster.domains[] | select(.name == "shop") | .active' <<<"$event") == green ]] ||
+  fail "the page's event stream does not carry the cluster: ${event:0:300}"
+[[ $(api3 -o /dev/null -w '%{http_code}' -X POST -d '{"workspace":"blue"}' \
+  http://127.0.0.1:9477/api/v1/domains/shop/switch) == 409 ]] ||
+  fail "the local API switched a domain the cluster manages"
+say "an agent's page: /api/v1/cluster shows every host, its switch reaches them all, its events carry the cluster; its local switch of shop is refused (409)"
+
 # A canary and a domain's check, in the cluster: every host's data plane
 # sends the canary its share, and the check is in the desired spec.
 zc switch shop blue >/dev/null 2>&1 || true

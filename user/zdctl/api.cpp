@@ -2,6 +2,7 @@
 // and writes go through zd::release(), exactly as the commands do, so the
 // API and the CLI serialize on one lock and see each other at once.
 #include "api.hpp"
+#include "cluster_cmd.hpp"
 #include "cluster_marks.hpp"
 
 #include <map>
@@ -328,11 +329,49 @@ ApiReply api(const std::string &state, const ApiRequest &request,
   throw zd::Error(zd::Errc::not_found, "no such path");
 }
 
-ApiReply route(const std::string &state, const ApiRequest &request) {
+// /api/v1/cluster (GET: the cluster's status) and
+// /api/v1/cluster/domains/D/{switch,revert} (POST {"workspace", "force"}):
+// the page of an agent's serve changes the desired state, as zdctl
+// --cluster does, without waiting (the page shows the hosts catch up).
+ApiReply cluster_route(const zd::cluster::Cluster *cluster, const ApiRequest &request,
+                       const std::vector<std::string> &path) {
+  if (!cluster)
+    throw zd::Error(zd::Errc::not_found,
+                    "this serve runs no cluster agent (zdctl serve --cluster URLS --node NAME)");
+  if (path.size() == 1) {
+    if (request.method != "GET")
+      return method_not_allowed("GET");
+    const zd::cluster::Cluster reader = *cluster; // a copy each: its client notes which endpoint answered
+    return json_reply(cluster_status_json(reader));
+  }
+  if (path.size() != 4 || path[1] != "domains" || (path[3] != "switch" && path[3] != "revert"))
+    throw zd::Error(zd::Errc::not_found, "no such path");
+  if (request.method != "POST")
+    return method_not_allowed("POST");
+  const json body = body_of(request, {"workspace", "force"});
+  const bool force = field<bool>(body, "force").value_or(false);
+  zd::cluster::WaitOptions no_wait;
+  no_wait.wait = false;
+  zd::cluster::Cluster writer = *cluster; // one per request: the client keeps which endpoint answered
+  const zd::cluster::Outcome o =
+      path[3] == "switch"
+          ? writer.switch_to(path[2], required<std::string>(body, "workspace"), force, no_wait)
+          : writer.revert(path[2], force, no_wait);
+  return json_reply({{"domain", o.change.domain},
+                     {"from", o.change.from},
+                     {"to", o.change.to},
+                     {"changed", o.change.how != "none"},
+                     {"revision", o.change.revision}});
+}
+
+ApiReply route(const std::string &state, const ApiRequest &request,
+               const zd::cluster::Cluster *cluster) {
   const std::vector<std::string> path = segments(request.path);
   if (!path.empty() && path[0] == "api") {
     if (path.size() < 2 || path[1] != "v1")
       throw zd::Error(zd::Errc::not_found, "no such path: this server speaks /api/v1");
+    if (path.size() >= 3 && path[2] == "cluster")
+      return cluster_route(cluster, request, {path.begin() + 2, path.end()});
     return api(state, request, {path.begin() + 2, path.end()});
   }
   const bool get = request.method == "GET" || request.method == "HEAD";
@@ -355,9 +394,10 @@ ApiReply route(const std::string &state, const ApiRequest &request) {
 
 } // namespace
 
-ApiReply answer(const std::string &state, const ApiRequest &request) {
+ApiReply answer(const std::string &state, const ApiRequest &request,
+                const zd::cluster::Cluster *cluster) {
   try {
-    return route(state, request);
+    return route(state, request, cluster);
   } catch (const zd::Error &e) {
     return error_reply(e);
   } catch (const std::exception &e) {
@@ -365,14 +405,23 @@ ApiReply answer(const std::string &state, const ApiRequest &request) {
   }
 }
 
-std::string events_snapshot(const std::string &state) {
+std::string events_snapshot(const std::string &state, const zd::cluster::Cluster *cluster) {
   const auto [status, events] = zd::State(state).with(zd::Lock::shared, [](zd::ControlPlane &c) {
     return std::make_pair(c.status(), c.history());
   });
   const size_t from = events.size() > kEventHistory ? events.size() - kEventHistory : 0;
   const std::vector<zd::Event> recent(events.begin() + static_cast<std::ptrdiff_t>(from),
                                       events.end());
-  return json{{"status", zd::to_json(status)}, {"history", zd::to_json(recent)["history"]}}.dump();
+  json snapshot = {{"status", zd::to_json(status)}, {"history", zd::to_json(recent)["history"]}};
+  if (cluster) {
+    try {
+      const zd::cluster::Cluster reader = *cluster; // a copy each, as in cluster_route
+      snapshot["cluster"] = cluster_status_json(reader);
+    } catch (const std::exception &e) {
+      snapshot["cluster"] = {{"error", e.what()}}; // etcd away: the page says so
+    }
+  }
+  return snapshot.dump();
 }
 
 } // namespace zdctl

@@ -7,6 +7,10 @@
 #include <array>
 #include <string>
 
+namespace zd::cluster {
+class Cluster;
+}
+
 namespace zdctl {
 
 struct ApiRequest {
@@ -21,11 +25,15 @@ struct ApiReply {
 
 // Never throws: an error becomes its status and {"error": {kind, message,
 // override}} (override: "force", "skip_check" or null: what a retry may add).
-ApiReply answer(const std::string &state, const ApiRequest &request);
+// With a cluster (serve --cluster), also /api/v1/cluster/...
+ApiReply answer(const std::string &state, const ApiRequest &request,
+                const zd::cluster::Cluster *cluster = nullptr);
 
 // One server-sent event: {"status": ..., "history": [the last 50 changes]}
 // on one line.
-std::string events_snapshot(const std::string &state);
+// With a cluster, "cluster": its status too ({"error"} while etcd is away).
+std::string events_snapshot(const std::string &state,
+                            const zd::cluster::Cluster *cluster = nullptr);
 
 // The paths served without the token: the page's files, which hold no data.
 inline constexpr std::array<const char *, 5> kPagePaths = {"/", "/index.html", "/app.js",

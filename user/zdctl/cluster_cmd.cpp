@@ -252,69 +252,34 @@ std::string when(int64_t ns) {
 // Per domain its desired route and, per live host, whether that host runs
 // it; per host whether it is alive, what it applied, and how far behind.
 void cluster_status(const Options &opts) {
-  cl::Cluster cluster = cluster_of(opts);
-  int64_t revision = 0;
-  const std::vector<cl::DomainRecord> domains = cluster.domains(&revision);
-  const std::vector<cl::NodeReport> nodes = cluster.nodes();
-  int64_t desired = 0; // the newest change of the domains
-  for (const auto &d : domains)
-    desired = std::max(desired, d.mod_revision);
-  auto state_on = [&](const cl::DomainRecord &d, const cl::NodeReport &n) -> json {
-    auto error = n.errors.find(d.name);
-    if (error != n.errors.end())
-      return {{"failed", error->second.second}, {"revision", error->second.first}};
-    return n.applied >= d.mod_revision ? json("applied") : json("lagging");
-  };
-  json out = {{"revision", revision}, {"domains", json::array()}, {"nodes", json::array()}};
+  const json out = cluster_status_json(cluster_of(opts));
+  if (opts.json) {
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
   std::vector<std::vector<std::string>> domain_rows = {
       {"DOMAIN", "ACTIVE", "PREVIOUS", "REVISION", "HOSTS"}};
-  for (const auto &d : domains) {
-    if (d.removed)
-      continue;
-    json per_node = json::object();
+  auto dash = [](const std::string &s) { return s.empty() ? std::string("-") : s; };
+  for (const auto &d : out["domains"]) {
     std::string hosts;
-    for (const auto &n : nodes) {
-      if (!n.alive)
-        continue;
-      const json s = state_on(d, n);
-      per_node[n.name] = s;
-      hosts += (hosts.empty() ? "" : ", ") + n.name + " " +
+    for (const auto &[node, s] : d["nodes"].items())
+      hosts += (hosts.empty() ? "" : ", ") + node + " " +
                (s.is_string() ? s.get<std::string>() : "FAILED: " + s["failed"].get<std::string>());
-    }
-    out["domains"].push_back({{"name", d.name},
-                              {"active", d.active()},
-                              {"previous", d.previous},
-                              {"revision", d.mod_revision},
-                              {"spec", d.spec},
-                              {"nodes", per_node}});
-    domain_rows.push_back({d.name, d.active().empty() ? "-" : d.active(),
-                           d.previous.empty() ? "-" : d.previous, std::to_string(d.mod_revision),
-                           hosts.empty() ? "-" : hosts});
+    domain_rows.push_back({d["name"], dash(d["active"]), dash(d["previous"]),
+                           std::to_string(d["revision"].get<int64_t>()), dash(hosts)});
   }
   std::vector<std::vector<std::string>> node_rows = {
       {"HOST", "ALIVE", "APPLIED", "BEHIND", "APPLIED AT (UTC)", "WORKSPACES"}};
-  for (const auto &n : nodes) {
-    json workspaces = json::object();
+  for (const auto &n : out["nodes"]) {
     std::string list;
-    for (const auto &[name, w] : n.workspaces) {
-      workspaces[name] = {{"alive", w.alive}, {"failing", w.failing}};
-      list += (list.empty() ? "" : ", ") + name + (w.failing ? " (FAILING)" : "") +
-              (w.alive ? "" : " (DEAD)");
-    }
-    const int64_t behind = std::max<int64_t>(0, desired - n.applied);
-    out["nodes"].push_back({{"name", n.name},
-                            {"alive", n.alive},
-                            {"applied", n.applied},
-                            {"behind", behind},
-                            {"applied_at", when(n.applied_ns)},
-                            {"workspaces", workspaces}});
-    node_rows.push_back({n.name, n.alive ? "yes" : "NO", std::to_string(n.applied),
-                         std::to_string(behind), when(n.applied_ns), list.empty() ? "-" : list});
+    for (const auto &[name, w] : n["workspaces"].items())
+      list += (list.empty() ? "" : ", ") + name + (w["failing"].get<bool>() ? " (FAILING)" : "") +
+              (w["alive"].get<bool>() ? "" : " (DEAD)");
+    node_rows.push_back({n["name"], n["alive"].get<bool>() ? "yes" : "NO",
+                         std::to_string(n["applied"].get<int64_t>()),
+                         std::to_string(n["behind"].get<int64_t>()), n["applied_at"], dash(list)});
   }
-  if (opts.json)
-    std::cout << out.dump(2) << "\n";
-  else
-    std::cout << columns(domain_rows) << "\n" << columns(node_rows);
+  std::cout << columns(domain_rows) << "\n" << columns(node_rows);
 }
 
 void cluster_history(const Options &opts) {
@@ -335,6 +300,48 @@ void cluster_history(const Options &opts) {
 }
 
 } // namespace
+
+json cluster_status_json(const zd::cluster::Cluster &cluster) {
+  int64_t revision = 0;
+  const std::vector<cl::DomainRecord> domains = cluster.domains(&revision);
+  const std::vector<cl::NodeReport> nodes = cluster.nodes();
+  int64_t desired = 0; // the newest change of the domains
+  for (const auto &d : domains)
+    desired = std::max(desired, d.mod_revision);
+  json out = {{"revision", revision}, {"domains", json::array()}, {"nodes", json::array()}};
+  for (const auto &d : domains) {
+    if (d.removed)
+      continue;
+    json per_node = json::object();
+    for (const auto &n : nodes) {
+      if (!n.alive)
+        continue;
+      auto error = n.errors.find(d.name);
+      per_node[n.name] = error != n.errors.end()
+                             ? json{{"failed", error->second.second},
+                                    {"revision", error->second.first}}
+                             : json(n.applied >= d.mod_revision ? "applied" : "lagging");
+    }
+    out["domains"].push_back({{"name", d.name},
+                              {"active", d.active()},
+                              {"previous", d.previous},
+                              {"revision", d.mod_revision},
+                              {"spec", d.spec},
+                              {"nodes", per_node}});
+  }
+  for (const auto &n : nodes) {
+    json workspaces = json::object();
+    for (const auto &[name, w] : n.workspaces)
+      workspaces[name] = {{"alive", w.alive}, {"failing", w.failing}};
+    out["nodes"].push_back({{"name", n.name},
+                            {"alive", n.alive},
+                            {"applied", n.applied},
+                            {"behind", std::max<int64_t>(0, desired - n.applied)},
+                            {"applied_at", when(n.applied_ns)},
+                            {"workspaces", workspaces}});
+  }
+  return out;
+}
 
 void (*cluster_form(const std::string &command))(const Options &) {
   if (command == "switch")

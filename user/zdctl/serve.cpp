@@ -54,6 +54,7 @@ void raise_fd_limit(unsigned connections) {
 
 struct Server {
   std::string state;
+  std::optional<zd::cluster::Cluster> cluster; // serve --cluster: the page's view of it
 };
 
 int handle(void *context, const zd_app_http_request *request, char *content_type,
@@ -61,8 +62,10 @@ int handle(void *context, const zd_app_http_request *request, char *content_type
   const auto *server = static_cast<const Server *>(context);
   ApiReply reply;
   try {
-    reply = answer(server->state, {request->method, request->path, request->query,
-                                   std::string(request->body, request->body_size)});
+    reply = answer(server->state,
+                   {request->method, request->path, request->query,
+                    std::string(request->body, request->body_size)},
+                   server->cluster ? &*server->cluster : nullptr);
   } catch (...) { // answer() does not throw, but nothing may cross into the module
     reply = {500, "application/json", "{\"error\":{\"kind\":\"kernel\",\"message\":\"failed\"}}\n"};
   }
@@ -76,7 +79,8 @@ int handle(void *context, const zd_app_http_request *request, char *content_type
 int event(void *context, zd_metrics_http_emit emit, void *sink) {
   const auto *server = static_cast<const Server *>(context);
   try {
-    const std::string data = events_snapshot(server->state);
+    const std::string data =
+        events_snapshot(server->state, server->cluster ? &*server->cluster : nullptr);
     emit(sink, data.data(), data.size());
     return 0;
   } catch (const std::exception &e) {
@@ -131,7 +135,10 @@ void do_serve(const Options &opts) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, &before);
-  Server server{opts.state};
+  Server server{opts.state, std::nullopt};
+  if (!opts.cluster.empty())
+    server.cluster.emplace(zd::etcd::Client(cluster_etcd_options(opts)),
+                           zd::cluster::Keys{opts.cluster_prefix});
   char error[256] = "";
   uint16_t port = 0;
   zd_app_http *http = start(&config, handle, event, &server, &port, error, sizeof(error));

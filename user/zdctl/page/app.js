@@ -152,6 +152,7 @@ function makeCard(name) {
     edit: q('.edit'), revert: q('.revert'), editor: q('.editor'), choices: q('.choices'),
     asCanary: q('.as-canary'), weight: q('.weight'), promote: q('.promote'), abort: q('.abort-canary'),
     cancel: q('.cancel'), feedback: q('.feedback'), history: q('.history tbody'), choiceNames: '',
+    clusterFact: q('.cluster-fact'), hosts: q('.hosts'),
   };
   node.dataset.domain = name;
   card.edit.setAttribute('aria-label', `Edit ${name}`);
@@ -161,7 +162,8 @@ function makeCard(name) {
   card.cancel.addEventListener('click', () => closeEditor(card));
   card.editor.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeEditor(card); });
   card.editor.addEventListener('submit', (e) => { e.preventDefault(); update(card, name); });
-  card.revert.addEventListener('click', () => act(card, name, 'POST', 'revert', {}));
+  card.revert.addEventListener('click', () =>
+    act(card, name, 'POST', 'revert', {}, clusterDomain(name) !== undefined));
   card.abort.addEventListener('click', () => act(card, name, 'DELETE', 'canary'));
   card.asCanary.addEventListener('change', () => {
     card.weight.disabled = card.promote.disabled = !card.asCanary.checked;
@@ -221,7 +223,35 @@ async function update(card, name) {
     if (Number(card.promote.value) > 0) orders.promote_after = card.promote.value + 'm';
     return act(card, name, 'POST', 'canary', orders);
   }
-  return act(card, name, 'POST', 'switch', { workspace: picked.value });
+  // A domain the cluster manages is switched in the cluster: one etcd
+  // transaction; its card then shows each host applying it.
+  return act(card, name, 'POST', 'switch', { workspace: picked.value },
+    clusterDomain(name) !== undefined);
+}
+
+// The cluster's view of a domain (serve --cluster), if it manages it.
+function clusterDomain(name) {
+  const cluster = latest.cluster;
+  return cluster && cluster.domains ? cluster.domains.find((d) => d.name === name) : undefined;
+}
+
+// The desired workspace, and each live host: applied, lagging, or failed.
+function drawCluster(card, name) {
+  const desired = clusterDomain(name);
+  card.clusterFact.hidden = !desired && !(latest.cluster && latest.cluster.error);
+  if (latest.cluster && latest.cluster.error) {
+    card.hosts.replaceChildren(badge({ kind: 'bad', text: 'etcd unreachable', title: latest.cluster.error }));
+    return;
+  }
+  if (!desired) return;
+  const hosts = Object.entries(desired.nodes).map(([host, state]) => {
+    const failed = typeof state !== 'string';
+    const kind = failed ? 'bad' : state === 'applied' ? 'ok' : 'warn';
+    const text = `${host} ${failed ? 'failed' : state}`;
+    return el('span', { class: 'host', 'data-host': host },
+      badge({ kind, text, title: failed ? state.failed : `${host}: ${state}` }));
+  });
+  card.hosts.replaceChildren(`${desired.active || 'none'} (revision ${desired.revision}) `, ...hosts);
 }
 
 function describe(action, result) {
@@ -233,13 +263,20 @@ function describe(action, result) {
   return `New connections now go to ${result.to} (from ${result.from || 'none'}). Open ones stay where they are.`;
 }
 
-async function act(card, name, method, action, body) {
+function describeCluster(result) {
+  if (!result.changed) return `The cluster already has ${result.to}: nothing changed.`;
+  return `Written to the cluster at revision ${result.revision}: ${result.from || 'none'} → ${result.to}. ` +
+    'Each host applies it (below).';
+}
+
+async function act(card, name, method, action, body, cluster = false) {
   const buttons = card.node.querySelectorAll('button');
   buttons.forEach((b) => { b.disabled = true; });
   say(name, action === 'switch' || action === 'canary' && method === 'POST' ? 'Checking and switching…' : 'Working…', '');
   try {
-    const result = await api(method, `/api/v1/domains/${encodeURIComponent(name)}/${action}`, body);
-    say(name, describe(action, result), 'ok');
+    const base = cluster ? '/api/v1/cluster/domains/' : '/api/v1/domains/';
+    const result = await api(method, `${base}${encodeURIComponent(name)}/${action}`, body);
+    say(name, cluster ? describeCluster(result) : describe(action, result), 'ok');
     if (!card.editor.hidden) closeEditor(card);
   } catch (e) {
     say(name, 'Refused: ' + e.message, 'error');
@@ -278,6 +315,7 @@ function drawDomain(card, domain) {
   card.revert.disabled = !domain.previous;
   card.abort.hidden = !domain.canary;
   if (!card.editor.hidden) drawChoices(card, domain);
+  drawCluster(card, domain.name);
   const rows = latest.history.filter((e) => e.domain === domain.name).slice(-10).reverse();
   card.history.replaceChildren(...(rows.length ? rows.map((e) => el('tr', {},
     el('td', { class: 'num', text: e.seq }), el('td', { text: e.time.replace('T', ' ').replace('Z', '') }),
