@@ -28,24 +28,14 @@ cluster_up "$work/c" "$hosts" 1
 zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
 declare -A agent
 start_agent() {
-  cluster_spawn "$1" "$CLUSTER_WORK/host$1/agent.log" "$build/user/zdctl" \
-    --state "$(cluster_state "$1")" --cluster "$CLUSTER_ETCD" serve --node "host$1"
+  cluster_agent "$1"
   agent[$1]=$CLUSTER_SPAWNED
 }
 for ((i = 1; i <= hosts; i++)); do
-  state=$(cluster_state "$i")
-  cluster_exec "$i" "$build/user/zdctl" --state "$state" attach >/dev/null
-  cluster_workspaces "$i"
-  for ws in blue:3001 green:3002; do
-    cluster_exec "$i" "$build/user/zdctl" --state "$state" workspace add "${ws%:*}" \
-      --pid "$(cluster_ws_pid "$i" "${ws%:*}")" --socket "tcp://127.0.0.1:${ws#*:}" >/dev/null
-  done
+  cluster_host "$i"
   start_agent "$i"
 done
-for ((n = 0; n < 100; n++)); do
-  [[ $(zc --json status | jq '[.nodes[] | select(.alive)] | length') == "$hosts" ]] && break
-  sleep 0.1
-done
+cluster_wait_agents "$hosts"
 zc domain add shop --listen tcp://10.99.0.1:80 >/dev/null
 zc switch shop blue >/dev/null
 

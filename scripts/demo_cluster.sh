@@ -49,8 +49,7 @@ quiet_zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; 
 greet_on() { cluster_exec "$1" "$build/tests/zd-client" greet 10.99.0.1 80 2>/dev/null || echo refused; }
 declare -A agent
 start_agent() {
-  cluster_spawn "$1" "$CLUSTER_WORK/host$1/agent.log" "$build/user/zdctl" \
-    --state "$(cluster_state "$1")" --cluster "$CLUSTER_ETCD" serve --node "host$1"
+  cluster_agent "$1"
   agent[$1]=$CLUSTER_SPAWNED
 }
 # Which workspace new connections reach on each host: "host1 green, ...".
@@ -64,21 +63,12 @@ step "etcd and three hosts, each a network namespace on one bridge"
 cluster_up "$work/c" "$hosts" 1
 say "etcd at $CLUSTER_ETCD; hosts 10.77.0.1-3; on each the domain's address 10.99.0.1 is local"
 for ((i = 1; i <= hosts; i++)); do
-  state=$(cluster_state "$i")
-  cluster_exec "$i" "$build/user/zdctl" --state "$state" attach >/dev/null
-  cluster_workspaces "$i"
-  for ws in blue:3001 green:3002; do
-    cluster_exec "$i" "$build/user/zdctl" --state "$state" workspace add "${ws%:*}" \
-      --pid "$(cluster_ws_pid "$i" "${ws%:*}")" --socket "tcp://127.0.0.1:${ws#*:}" >/dev/null
-  done
+  cluster_host "$i"
   start_agent "$i"
 done
 say "each host: zdctl attach, workspaces blue and green registered, and its agent:"
 say "  zdctl serve --cluster $CLUSTER_ETCD --node hostN"
-for ((n = 0; n < 100; n++)); do
-  [[ $(quiet_zc --json status | jq '[.nodes[] | select(.alive)] | length') == "$hosts" ]] && break
-  sleep 0.1
-done
+cluster_wait_agents "$hosts"
 
 step "the domain, in the cluster's desired state"
 zc domain add shop --listen tcp://10.99.0.1:80

@@ -64,28 +64,14 @@ greet_on() { cluster_exec "$1" "$build/tests/zd-client" greet 10.99.0.1 80 2>/de
 
 declare -A agent
 start_agent() {
-  local i=$1
-  cluster_spawn "$i" "$CLUSTER_WORK/host$i/agent.log" "$build/user/zdctl" \
-    --state "$(cluster_state "$i")" --cluster "$CLUSTER_ETCD" serve --node "host$i" \
-    --listen 127.0.0.1:9477
-  agent[$i]=$CLUSTER_SPAWNED
+  cluster_agent "$1" --listen 127.0.0.1:9477
+  agent[$1]=$CLUSTER_SPAWNED
 }
-# Until every host's agent registered (bounded).
-wait_alive() {
-  local want=$1 n
-  for ((n = 0; n < 100; n++)); do
-    [[ $(zc --json status | jq '[.nodes[] | select(.alive)] | length') == "$want" ]] && return 0
-    sleep 0.1
-  done
-  fail "$want agents did not register within 10 s: $(zc status)"
-}
+wait_alive() { cluster_wait_agents "$1" || fail "$(zc status)"; }
 
 cluster_up "$work/c" "$hosts" 1
 for ((i = 1; i <= hosts; i++)); do
-  zd_on "$i" attach >/dev/null
-  cluster_workspaces "$i"
-  zd_on "$i" workspace add blue --pid "$(cluster_ws_pid "$i" blue)" --socket tcp://127.0.0.1:3001 >/dev/null
-  zd_on "$i" workspace add green --pid "$(cluster_ws_pid "$i" green)" --socket tcp://127.0.0.1:3002 >/dev/null
+  cluster_host "$i"
   start_agent "$i"
 done
 wait_alive "$hosts"

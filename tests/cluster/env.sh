@@ -239,6 +239,40 @@ cluster_ws_pid() {
   echo "${CLUSTER_WS_PID[$key]}"
 }
 
+# cluster_host I: zd attached in host I, its workspaces blue and green
+# running (cluster_workspaces) and registered.
+cluster_host() {
+  local i=${1:?usage: cluster_host I} state ws
+  state=$(cluster_state "$i")
+  cluster_exec "$i" "$CLUSTER_BUILD/user/zdctl" --state "$state" attach >/dev/null || return
+  cluster_workspaces "$i" || return
+  for ws in blue:3001 green:3002; do
+    cluster_exec "$i" "$CLUSTER_BUILD/user/zdctl" --state "$state" workspace add "${ws%:*}" \
+      --pid "$(cluster_ws_pid "$i" "${ws%:*}")" --socket "tcp://127.0.0.1:${ws#*:}" >/dev/null ||
+      return
+  done
+}
+
+# cluster_agent I [SERVE_ARGS...]: host I's agent, zdctl serve --cluster
+# --node hostI, in the background (log: WORK_DIR/hostI/agent.log; pid in
+# CLUSTER_SPAWNED).
+cluster_agent() {
+  local i=${1:?usage: cluster_agent I [SERVE_ARGS...]}
+  shift
+  cluster_spawn "$i" "$CLUSTER_WORK/host$i/agent.log" "$CLUSTER_BUILD/user/zdctl" \
+    --state "$(cluster_state "$i")" --cluster "$CLUSTER_ETCD" serve --node "host$i" "$@"
+}
+
+# cluster_wait_agents N: until N agents hold their registration (10 s).
+_cluster_agents_alive() {
+  [[ $("$CLUSTER_BUILD/user/zdctl" --cluster "$CLUSTER_ETCD" --json status 2>/dev/null |
+    jq '[.nodes[] | select(.alive)] | length') == "$1" ]]
+}
+cluster_wait_agents() {
+  _cluster_wait 10 _cluster_agents_alive "${1:?usage: cluster_wait_agents N}" ||
+    _cluster_fail "$1 agents did not register within 10 s"
+}
+
 # cluster_link_down I / cluster_link_up I: host I's cable to the bridge,
 # pulled or plugged back: cut off from etcd (and from every other host).
 cluster_link_down() { ip link set "zdh-host${1:?usage: cluster_link_down I}" down; }

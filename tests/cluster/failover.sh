@@ -59,20 +59,10 @@ converged() {
 
 cluster_up "$work/c" "$hosts" 3
 for ((i = 1; i <= hosts; i++)); do
-  state=$(cluster_state "$i")
-  cluster_exec "$i" "$build/user/zdctl" --state "$state" attach >/dev/null
-  cluster_workspaces "$i"
-  for ws in blue:3001 green:3002; do
-    cluster_exec "$i" "$build/user/zdctl" --state "$state" workspace add "${ws%:*}" \
-      --pid "$(cluster_ws_pid "$i" "${ws%:*}")" --socket "tcp://127.0.0.1:${ws#*:}" >/dev/null
-  done
-  cluster_spawn "$i" "$CLUSTER_WORK/host$i/agent.log" "$build/user/zdctl" --state "$state" \
-    --cluster "$CLUSTER_ETCD" serve --node "host$i"
+  cluster_host "$i"
+  cluster_agent "$i"
 done
-for ((n = 0; n < 100; n++)); do
-  [[ $(zc --json status 2>/dev/null | jq '[.nodes[] | select(.alive)] | length') == "$hosts" ]] && break
-  sleep 0.1
-done
+cluster_wait_agents "$hosts"
 zc domain add shop --listen tcp://10.99.0.1:80 >/dev/null
 zc switch shop blue >/dev/null
 converged blue || fail "the hosts did not start on blue"
