@@ -75,7 +75,11 @@ for ((i = 1; i <= hosts; i++)); do
   start_agent "$i"
 done
 wait_alive "$hosts"
-say "3 hosts registered ($((SECONDS - started)) s)"
+registration=$(etcdctl --endpoints "$CLUSTER_ETCD" get /zd/alive/host2 --print-value-only)
+[[ $(jq -r .version <<<"$registration") == "$("$build/user/zdctl" --version | cut -d' ' -f2)" ]] &&
+  jq -e '.addresses | index("10.77.0.2")' <<<"$registration" >/dev/null ||
+  fail "host2's registration lacks its version or address: $registration"
+say "3 hosts registered, each with its version and addresses ($((SECONDS - started)) s)"
 
 zc domain add shop --listen tcp://10.99.0.1:80 >/dev/null || fail "domain add --cluster"
 zc switch shop blue >/dev/null || fail "switch shop blue"
@@ -84,38 +88,42 @@ for ((i = 1; i <= hosts; i++)); do
 done
 say "domain added and switched to blue on every host"
 
-# One connection held on each host, opened while blue is active.
-for ((i = 1; i <= hosts; i++)); do
-  mkfifo "$work/hold$i"
-  cluster_spawn "$i" "$work/held$i" "$build/tests/zd-client" hold 10.99.0.1 80 <>"$work/hold$i"
-  exec {fd}>"$work/hold$i"
-  held_fd[$i]=$fd
+# hold I NAME: a connection held open on host I (zd-client hold), its
+# answers in $work/held-NAME-I; ask_held I NAME LINE: what it answers.
+declare -A held_fd
+hold() {
+  local i=$1 name=$2 fd n
+  mkfifo "$work/hold-$name-$i"
+  cluster_spawn "$i" "$work/held-$name-$i" "$build/tests/zd-client" hold 10.99.0.1 80 <>"$work/hold-$name-$i"
+  exec {fd}>"$work/hold-$name-$i"
+  held_fd[$name/$i]=$fd
   for ((n = 0; n < 50; n++)); do
-    [[ -s $work/held$i ]] && break
+    [[ -s $work/held-$name-$i ]] && return 0
     sleep 0.05
   done
-done
-# What the held connection on host I answers to one line (bounded).
+}
 ask_held() {
-  local i=$1 n before
-  before=$(wc -l <"$work/held$i")
-  echo "$2" >&"${held_fd[$i]}"
+  local i=$1 name=$2 n before file=$work/held-$2-$1
+  before=$(wc -l <"$file")
+  echo "$3" >&"${held_fd[$name/$i]}"
   for ((n = 0; n < 50; n++)); do
-    (($(wc -l <"$work/held$i") > before)) && { tail -n 1 "$work/held$i"; return; }
+    (($(wc -l <"$file") > before)) && { tail -n 1 "$file"; return; }
     sleep 0.05
   done
   echo "no answer"
 }
+# One connection held on each host, opened while blue is active.
+for ((i = 1; i <= hosts; i++)); do hold "$i" onblue; done
 for ((i = 1; i <= hosts; i++)); do
-  got=$(ask_held "$i" hello)
-  [[ $got == blue:hello ]] || fail "host$i: the held connection is not blue's: $got; $(cat "$work/held$i")"
+  got=$(ask_held "$i" onblue hello)
+  [[ $got == blue:hello ]] || fail "host$i: the held connection is not blue's: $got"
 done
 
 out=$(zc switch shop green) || fail "switch shop green: $out"
 [[ $out == *"host1: applied"*"host2: applied"* || $out == *"applied"* ]] || fail "switch did not wait: $out"
 for ((i = 1; i <= hosts; i++)); do
   [[ $(greet_on "$i") == green ]] || fail "host$i: after the switch a new connection is not green's"
-  [[ $(ask_held "$i" ping) == blue:ping ]] || fail "host$i: the connection held on blue broke"
+  [[ $(ask_held "$i" onblue ping) == blue:ping ]] || fail "host$i: the connection held on blue broke"
 done
 status=$(zc --json status)
 revision=$(jq '.domains[] | select(.name == "shop") | .revision' <<<"$status")
@@ -123,12 +131,16 @@ revision=$(jq '.domains[] | select(.name == "shop") | .revision' <<<"$status")
   fail "status does not show every host at revision $revision: $status"
 say "switch shop green: every host's new connections reach green, held ones stay on blue, all at revision $revision"
 
+# And one held on each host while green is active: the revert moves new
+# connections back to blue, and it stays on green.
+for ((i = 1; i <= hosts; i++)); do hold "$i" ongreen; done
 zc revert shop >/dev/null || fail "revert shop"
 for ((i = 1; i <= hosts; i++)); do
   [[ $(greet_on "$i") == blue ]] || fail "host$i: after the revert a new connection is not blue's"
-  [[ $(ask_held "$i" again) == blue:again ]] || fail "host$i: the held connection broke"
+  [[ $(ask_held "$i" ongreen again) == green:again ]] || fail "host$i: the connection held on green broke"
+  [[ $(ask_held "$i" onblue again) == blue:again ]] || fail "host$i: the connection held on blue broke"
 done
-say "revert shop: back to blue on every host"
+say "revert shop: new connections back to blue on every host, the one held on green stays on green"
 
 # Two operators racing, 100 times: from blue, both switch to green. Each
 # switch is one transaction guarded by the revision it read: one wins; the

@@ -1,5 +1,9 @@
 #include "agent.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -22,6 +26,34 @@ constexpr auto kReportEvery = std::chrono::milliseconds(500);
 // stopping agent waits, and how soon a silently dead connection is noticed.
 constexpr auto kWatchIdle = std::chrono::milliseconds(2000);
 constexpr auto kRetry = std::chrono::milliseconds(250);
+
+// This host's addresses, for the registration: every IPv4 and global IPv6
+// address but loopback's.
+json host_addresses() {
+  json out = json::array();
+  ifaddrs *all = nullptr;
+  if (getifaddrs(&all) != 0)
+    return out;
+  for (const ifaddrs *a = all; a; a = a->ifa_next) {
+    if (!a->ifa_addr || (a->ifa_flags & IFF_LOOPBACK))
+      continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a->ifa_addr->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in *>(a->ifa_addr)->sin_addr, text,
+                sizeof(text));
+    } else if (a->ifa_addr->sa_family == AF_INET6) {
+      const in6_addr &v6 = reinterpret_cast<const sockaddr_in6 *>(a->ifa_addr)->sin6_addr;
+      if (IN6_IS_ADDR_LINKLOCAL(&v6))
+        continue;
+      inet_ntop(AF_INET6, &v6, text, sizeof(text));
+    } else {
+      continue;
+    }
+    out.push_back(text);
+  }
+  freeifaddrs(all);
+  return out;
+}
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -236,11 +268,15 @@ void Agent::report() {
       if (!lease || now - last_keepalive >= kKeepaliveEvery) {
         if (!lease || !report_client_.keepalive(lease)) {
           lease = report_client_.grant(kLeaseTtl);
-          report_client_.put(
-              keys_.alive() + node_,
-              json{{"node", node_}, {"host", host}, {"pid", getpid()}, {"started_ns", now_ns()}}
-                  .dump(),
-              lease);
+          report_client_.put(keys_.alive() + node_,
+                             json{{"node", node_},
+                                  {"host", host},
+                                  {"version", ZD_VERSION},
+                                  {"addresses", host_addresses()},
+                                  {"pid", getpid()},
+                                  {"started_ns", now_ns()}}
+                                 .dump(),
+                             lease);
           published.clear(); // a node back from the dead says everything again
         }
         last_keepalive = now;
