@@ -18,6 +18,7 @@ packages=(
   dpkg-dev file binutils # cpack -G DEB: dpkg-shlibdeps computes Depends
   chromium               # the browser tests (tests/browser/), driven by playwright-core
   etcd-server etcd-client # the cluster tests (tests/cluster/): real etcd members in namespaces
+  jq                      # the cluster tests and demo read zdctl --json and etcd's answers
   "$@"
 )
 

@@ -94,6 +94,15 @@ cluster_etcd_start "$leader"
 
 # Every member down: traffic goes on, changes are refused, and nothing is
 # lost once they return.
+# Clients on every host the whole time, from before etcd goes until after
+# it returns and the hosts converged: one line per connection.
+declare -A load
+for ((i = 1; i <= hosts; i++)); do
+  cluster_spawn "$i" "$work/load$i" bash -c \
+    'while :; do "$0" greet 10.99.0.1 80 2>/dev/null || echo refused; sleep 0.01; done' \
+    "$build/tests/zd-client"
+  load[$i]=$CLUSTER_SPAWNED
+done
 for ((k = 1; k <= 3; k++)); do cluster_etcd_kill "$k"; done
 bad=0
 for ((r = 0; r < 100; r++)); do
@@ -113,5 +122,13 @@ for ((n = 0; n < 50; n++)); do
   sleep 0.2
 done
 converged "$next" || fail "after etcd returned the hosts did not converge on $next"
-say "every etcd member down: $((100 * hosts)) connections, 0 failed; a switch said '${out#zdctl: error: }'; back, every host on $next"
+loaded=0 refused=0
+for ((i = 1; i <= hosts; i++)); do
+  kill "${load[$i]}" 2>/dev/null || true
+  loaded=$((loaded + $(wc -l <"$work/load$i")))
+  refused=$((refused + $(grep -c refused "$work/load$i" || true)))
+done
+((loaded > 100 && refused == 0)) ||
+  fail "under load, etcd down and back: $refused of $loaded connections failed"
+say "every etcd member down: $((100 * hosts)) checked connections and $loaded under load, 0 failed; a switch said '${out#zdctl: error: }'; back, every host on $next"
 say "OK ($((SECONDS - started)) s)"
