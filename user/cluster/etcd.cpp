@@ -46,56 +46,44 @@ auto post_fn() {
   return post;
 }
 
-// The answer of one POST, as it streams in, cut into the JSON objects the
-// gateway writes one after another.
-struct Stream {
-  std::string buffer;
-  size_t scanned = 0;
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  std::function<bool(const json &)> on_object;
-  bool stopped = false;
-
-  bool feed(const char *data, size_t len) {
-    buffer.append(data, len);
-    size_t start = 0;
-    for (; scanned < buffer.size(); ++scanned) {
-      const char c = buffer[scanned];
-      if (in_string) {
-        escaped = !escaped && c == '\\';
-        if (c == '"' && !escaped)
-          in_string = false;
-        if (c != '\\')
-          escaped = false;
-        continue;
-      }
-      if (c == '"')
-        in_string = true;
-      else if (c == '{')
-        ++depth;
-      else if (c == '}' && --depth == 0) {
-        const json object = json::parse(buffer.begin() + static_cast<long>(start),
-                                        buffer.begin() + static_cast<long>(scanned) + 1);
-        start = scanned + 1;
-        if (!on_object(object)) {
-          stopped = true;
-          return false;
-        }
-      } else if (depth == 0 && (c == '\n' || c == ' ' || c == '\r')) {
-        start = scanned + 1;
-      }
-    }
-    buffer.erase(0, start);
-    scanned -= start;
-    return true;
-  }
-};
-
 int on_data(void *ctx, const char *data, size_t len) {
-  return static_cast<Stream *>(ctx)->feed(data, len) ? 1 : 0;
+  return static_cast<ObjectStream *>(ctx)->feed(data, len) ? 1 : 0;
 }
 
 } // namespace
+
+bool ObjectStream::feed(const char *data, size_t len) {
+  buffer_.append(data, len);
+  size_t start = 0;
+  for (; scanned_ < buffer_.size(); ++scanned_) {
+    const char c = buffer_[scanned_];
+    if (in_string_) {
+      if (escaped_)
+        escaped_ = false; // this character is the escaped one
+      else if (c == '\\')
+        escaped_ = true;
+      else if (c == '"')
+        in_string_ = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{') {
+      ++depth_;
+    } else if (c == '}' && --depth_ == 0) {
+      const json object = json::parse(buffer_.begin() + static_cast<long>(start),
+                                      buffer_.begin() + static_cast<long>(scanned_) + 1);
+      start = scanned_ + 1;
+      if (!on_object_(object))
+        return false;
+    } else if (depth_ == 0) {
+      start = scanned_ + 1; // between objects: a newline, a space
+    }
+  }
+  buffer_.erase(0, start);
+  scanned_ -= start;
+  return true;
+}
 
 std::string base64(const std::string &bytes) {
   std::string out;
@@ -126,7 +114,8 @@ std::string unbase64(const std::string &text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (c == '=') {
-      if (i + 2 < text.size())
+      // Padding: one or two, and nothing after it.
+      if (text.size() - i > 2 || text.find_first_not_of('=', i) != std::string::npos)
         throw Error(Errc::invalid, "etcd sent a value that is not base64");
       break;
     }
@@ -195,11 +184,10 @@ json Client::call(const std::string &path, const json &request) const {
   for (size_t n = 0; n < options_.endpoints.size(); ++n) {
     const size_t i = (first_ + n) % options_.endpoints.size();
     std::string answer;
-    Stream stream;
-    stream.on_object = [&](const json &object) {
+    ObjectStream stream([&](const json &object) {
       answer = object.dump();
       return true;
-    };
+    });
     char error[256] = {};
     const int status = post_fn()(options_.endpoints[i].c_str(), path.c_str(), body.data(),
                                  body.size(), &tls, ms, ms, on_data, &stream, error, sizeof(error));
@@ -309,8 +297,7 @@ int64_t Client::watch(const std::string &prefix, int64_t from,
   for (size_t n = 0; n < options_.endpoints.size(); ++n) {
     const size_t i = (first_ + n) % options_.endpoints.size();
     bool answered = false;
-    Stream stream;
-    stream.on_object = [&](const json &object) {
+    ObjectStream stream([&](const json &object) {
       answered = true;
       const json result = object.value("result", json::object());
       if (result.value("canceled", false) || number(result, "compact_revision")) {
@@ -329,7 +316,7 @@ int64_t Client::watch(const std::string &prefix, int64_t from,
         return true; // "created", or a progress note
       seen = std::max(seen, batch.events.back().kv.mod_revision);
       return on_batch(batch);
-    };
+    });
     char error[256] = {};
     const int status =
         post_fn()(options_.endpoints[i].c_str(), "/v3/watch", body.data(), body.size(), &tls,

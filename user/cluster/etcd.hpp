@@ -100,6 +100,23 @@ private:
   mutable size_t first_ = 0; // the endpoint that answered last
 };
 
+// The JSON objects of an answer that arrives in pieces (the gateway writes
+// a watch's answers one after another): feed() calls on_object with each
+// whole one, in order, and returns false once on_object says stop.
+class ObjectStream {
+public:
+  explicit ObjectStream(std::function<bool(const nlohmann::json &)> on_object)
+      : on_object_(std::move(on_object)) {}
+  bool feed(const char *data, size_t len);
+
+private:
+  std::function<bool(const nlohmann::json &)> on_object_;
+  std::string buffer_;
+  size_t scanned_ = 0;
+  int depth_ = 0;
+  bool in_string_ = false, escaped_ = false;
+};
+
 std::string base64(const std::string &bytes);
 std::string unbase64(const std::string &text); // throws Error(invalid) on bad input
 // The key just past every key that starts with prefix (range_end of a prefix).
