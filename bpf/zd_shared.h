@@ -155,6 +155,19 @@ struct zd_xdp_target {
 	__u8 src_mac[6]; /* the host-side veth */
 };
 
+/* Where a flow forwarded to another host goes (issue 21): an IPv4-in-IPv4
+ * tunnel from this host's fabric address to the target host's, out of the
+ * fabric interface to its next hop, with forwarded SYNs' MSS clamped so the
+ * larger packets still fit the fabric's MTU (bpf/zd_encap.bpf.h). */
+struct zd_tunnel {
+	__u32 src;      /* this host's fabric address, network order */
+	__u32 dst;      /* the target host's */
+	__u8 src_mac[6]; /* the fabric interface's */
+	__u8 dst_mac[6]; /* the next hop's (bpf_fib_lookup) */
+	__u16 mss;      /* a forwarded SYN's MSS is lowered to this */
+	__u16 pad;
+};
+
 /* Per-CPU; zdctl sums them. */
 struct zd_xdp_counters {
 	__u64 flows_added; /* a SYN made a new flow entry (not a retransmit) */

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Forwarding a flow to the host that runs its workspace (issue 21): the
+ * frame is wrapped in an outer IPv4 header (IPIP, protocol 4) from this
+ * host's fabric address to the target host's, and its Ethernet header
+ * rewritten for the next hop. IPIP because it is the smallest wrapper (20
+ * bytes, no UDP header, no checksum of its own to fill) and the receiving
+ * host's own XDP program unwraps it: this kernel has no IPIP, GRE or FOU
+ * device to do it.
+ *
+ * What the outer header carries, as docs/concepts.md says:
+ *   - DSCP and ECN: copied from the inner header (RFC 6040's normal mode);
+ *   - TTL: 64; the inner TTL is left as it is (the ingress host does not
+ *     route the inner packet, it hands it on);
+ *   - DF set: nothing is fragmented; a forwarded SYN's MSS is lowered
+ *     instead (zd_clamp_mss), so both directions fit the fabric's MTU.
+ */
+#ifndef ZD_ENCAP_BPF_H
+#define ZD_ENCAP_BPF_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "zd_shared.h"
+
+#define ZD_IPIP_OVERHEAD ((int)sizeof(struct iphdr))
+
+/* The one's complement sum of 20 bytes, folded: an IPv4 header's checksum. */
+static __always_inline __u16 zd_ipv4_csum(const struct iphdr *ip)
+{
+	const __u16 *word = (const __u16 *)ip;
+	__u32 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)sizeof(*ip) / 2; i++)
+		sum += word[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* RFC 1624: the checksum after one 16-bit word went from old to new. */
+static __always_inline __u16 zd_csum_replace(__u16 check, __u16 old, __u16 new)
+{
+	__u32 sum = (__u16)~check + (__u16)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/*
+ * A SYN's MSS option lowered to mss if above it, the TCP checksum kept
+ * right. The options are walked within the header (at most 40 bytes, a
+ * bounded loop); a malformed option list is left alone.
+ */
+static __always_inline void zd_clamp_mss(struct tcphdr *tcp, void *data_end, __u16 mss)
+{
+	__u8 *opt = (__u8 *)(tcp + 1);
+	__u8 *end = (__u8 *)tcp + tcp->doff * 4;
+
+	if (!tcp->syn || (void *)end > data_end)
+		return;
+#pragma unroll
+	for (int i = 0; i < 20; i++) {
+		if (opt + 1 > end || (void *)(opt + 1) > data_end)
+			return;
+		if (opt[0] == 0) /* end of the list */
+			return;
+		if (opt[0] == 1) { /* no-op */
+			opt++;
+			continue;
+		}
+		if (opt + 2 > end || (void *)(opt + 2) > data_end || opt[1] < 2)
+			return;
+		if (opt[0] == 2 && opt[1] == 4) {
+			__u16 *value = (__u16 *)(opt + 2);
+
+			if ((void *)(value + 1) > data_end || (__u8 *)(value + 1) > end)
+				return;
+			if (bpf_ntohs(*value) > mss) {
+				__u16 old = *value;
+
+				*value = bpf_htons(mss);
+				tcp->check = zd_csum_replace(tcp->check, old, *value);
+			}
+			return;
+		}
+		opt += opt[1];
+	}
+}
+
+/*
+ * Wraps the IPv4 packet of the frame at ctx in the tunnel's outer header
+ * and addresses the frame to the next hop. Returns 0, or -1 (the frame
+ * left as it was, or too short to be one zd forwards: the caller passes it).
+ */
+static __always_inline int zd_encap_ipip(struct xdp_md *ctx, const struct zd_tunnel *t)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *inner = (struct iphdr *)(eth + 1);
+	struct iphdr *outer;
+	__u8 tos;
+	__u16 len;
+
+	if ((void *)(inner + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return -1;
+	tos = inner->tos;
+	len = bpf_ntohs(inner->tot_len);
+	/* The whole inner packet must be in the frame: a cut one is not sent on. */
+	if (len < sizeof(*inner) || len > 0xffff - ZD_IPIP_OVERHEAD ||
+	    (void *)inner + len > data_end)
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -ZD_IPIP_OVERHEAD))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	outer = (struct iphdr *)(eth + 1);
+	if ((void *)(outer + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, t->dst_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, t->src_mac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	outer->version = 4;
+	outer->ihl = 5;
+	outer->tos = tos;
+	outer->tot_len = bpf_htons(len + ZD_IPIP_OVERHEAD);
+	outer->id = 0;
+	outer->frag_off = bpf_htons(0x4000); /* DF */
+	outer->ttl = 64;
+	outer->protocol = IPPROTO_IPIP;
+	outer->check = 0;
+	outer->saddr = t->src;
+	outer->daddr = t->dst;
+	outer->check = zd_ipv4_csum(outer);
+	return 0;
+}
+
+#endif /* ZD_ENCAP_BPF_H */
