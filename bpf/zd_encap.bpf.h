@@ -144,4 +144,40 @@ static __always_inline int zd_encap_ipip(struct xdp_md *ctx, const struct zd_tun
 	return 0;
 }
 
+/*
+ * On the host a flow was forwarded to: the outer header taken off, the
+ * frame's Ethernet header kept (it was addressed to this host), so what is
+ * left is the client's packet as the ingress host received it, for the
+ * steering that follows. Only a whole, unfragmented IPIP packet with a
+ * plain 20-byte outer header is unwrapped; returns 0, or -1 (left as it
+ * was: the caller passes it to the stack, which has no IPIP device and
+ * drops it).
+ */
+static __always_inline int zd_decap_ipip(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *outer = (struct iphdr *)(eth + 1);
+	struct iphdr *inner = outer + 1;
+	struct ethhdr kept;
+
+	if ((void *)(inner + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
+	    outer->version != 4 || outer->ihl != 5 || outer->protocol != IPPROTO_IPIP ||
+	    (outer->frag_off & bpf_htons(0x3fff)) || inner->version != 4 ||
+	    bpf_ntohs(outer->tot_len) != bpf_ntohs(inner->tot_len) + ZD_IPIP_OVERHEAD ||
+	    (void *)outer + bpf_ntohs(outer->tot_len) > data_end)
+		return -1;
+	__builtin_memcpy(&kept, eth, sizeof(kept));
+	if (bpf_xdp_adjust_head(ctx, ZD_IPIP_OVERHEAD))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth, &kept, sizeof(kept));
+	return 0;
+}
+
 #endif /* ZD_ENCAP_BPF_H */

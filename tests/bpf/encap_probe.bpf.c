@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * A test harness for bpf/zd_encap.bpf.h, run with BPF_PROG_TEST_RUN by
- * encap_test.cpp: every IPv4 TCP frame has its SYN's MSS clamped and is
- * wrapped for the tunnel in the map (XDP_TX); anything else is passed.
+ * encap_test.cpp: zd_encap_probe clamps every IPv4 TCP frame's SYN MSS and
+ * wraps it for the tunnel in the map (XDP_TX); zd_decap_probe unwraps an
+ * IPIP frame (XDP_TX); anything else either passes.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -47,4 +48,10 @@ int zd_encap_probe(struct xdp_md *ctx)
 	if (zd_encap_ipip(ctx, t))
 		return XDP_PASS;
 	return XDP_TX;
+}
+
+SEC("xdp")
+int zd_decap_probe(struct xdp_md *ctx)
+{
+	return zd_decap_ipip(ctx) ? XDP_PASS : XDP_TX;
 }

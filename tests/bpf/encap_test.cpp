@@ -70,6 +70,7 @@ protected:
     ASSERT_TRUE(object_) << ZD_ENCAP_PROBE;
     ASSERT_EQ(bpf_object__load(object_), 0);
     prog_ = bpf_program__fd(bpf_object__find_program_by_name(object_, "zd_encap_probe"));
+    decap_ = bpf_program__fd(bpf_object__find_program_by_name(object_, "zd_decap_probe"));
     const int map = bpf_map__fd(bpf_object__find_map_by_name(object_, "zd_encap_tunnel"));
     inet_pton(AF_INET, "10.77.0.1", &tunnel_.src);
     inet_pton(AF_INET, "10.77.0.2", &tunnel_.dst);
@@ -85,20 +86,20 @@ protected:
     int verdict = -1;
     std::vector<uint8_t> out;
   };
-  Outcome run(const std::vector<uint8_t> &frame) {
+  Outcome run(const std::vector<uint8_t> &frame, int prog = -1) {
     Outcome r;
     r.out.resize(frame.size() + 64);
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = r.out.data(),
                 .data_size_in = static_cast<uint32_t>(frame.size()),
                 .data_size_out = static_cast<uint32_t>(r.out.size()));
-    EXPECT_EQ(bpf_prog_test_run_opts(prog_, &opts), 0) << strerror(errno);
+    EXPECT_EQ(bpf_prog_test_run_opts(prog < 0 ? prog_ : prog, &opts), 0) << strerror(errno);
     r.verdict = static_cast<int>(opts.retval);
     r.out.resize(opts.data_size_out);
     return r;
   }
 
   bpf_object *object_ = nullptr;
-  int prog_ = -1;
+  int prog_ = -1, decap_ = -1;
   zd_tunnel tunnel_{};
 };
 
@@ -165,6 +166,37 @@ TEST_F(Encap, WhatIsNotIpv4TcpIsPassedUntouched) {
     EXPECT_EQ(r.verdict, XDP_PASS);
     EXPECT_EQ(r.out, frame);
   }
+}
+
+// The receiving host unwraps what the ingress host wrapped: the client's
+// packet exactly, in a frame addressed as the outer one was.
+TEST_F(Encap, UnwrappedOnTheOtherHostItIsTheClientsPacketAgain) {
+  const std::vector<uint8_t> in = syn_frame(1200, 0x28, zdtest::kAck);
+  const Outcome wrapped = run(in);
+  ASSERT_EQ(wrapped.verdict, XDP_TX);
+  const Outcome r = run(wrapped.out, decap_);
+  ASSERT_EQ(r.verdict, XDP_TX);
+  ASSERT_EQ(r.out.size(), in.size());
+  EXPECT_EQ(std::vector<uint8_t>(r.out.begin(), r.out.begin() + 14),
+            std::vector<uint8_t>(wrapped.out.begin(), wrapped.out.begin() + 14))
+      << "the Ethernet header of the frame that arrived";
+  EXPECT_EQ(std::vector<uint8_t>(r.out.begin() + 14, r.out.end()),
+            std::vector<uint8_t>(in.begin() + 14, in.end()));
+
+  // Not unwrapped: a cut frame, a fragment, an outer header with options,
+  // a packet that is not IPIP.
+  for (size_t n = 14; n < wrapped.out.size(); ++n)
+    EXPECT_EQ(
+        run({wrapped.out.begin(), wrapped.out.begin() + static_cast<long>(n)}, decap_).verdict,
+        XDP_PASS)
+        << "cut at " << n;
+  std::vector<uint8_t> fragment = wrapped.out;
+  fragment[14 + 6] |= 0x20; // more fragments
+  EXPECT_EQ(run(fragment, decap_).verdict, XDP_PASS);
+  std::vector<uint8_t> options = wrapped.out;
+  options[14] = 0x46;
+  EXPECT_EQ(run(options, decap_).verdict, XDP_PASS);
+  EXPECT_EQ(run(in, decap_).verdict, XDP_PASS) << "plain TCP is not unwrapped";
 }
 
 } // namespace
