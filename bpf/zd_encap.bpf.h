@@ -22,6 +22,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -141,6 +142,82 @@ static __always_inline int zd_encap_ipip(struct xdp_md *ctx, const struct zd_tun
 	outer->saddr = t->src;
 	outer->daddr = t->dst;
 	outer->check = zd_ipv4_csum(outer);
+	return 0;
+}
+
+#define ZD_IP6IP6_OVERHEAD ((int)sizeof(struct ipv6hdr))
+
+/*
+ * The same for an IPv6 packet over an IPv6 fabric: an outer IPv6 header
+ * (next header 41), its traffic class (DSCP and ECN) copied from the inner
+ * one, hop limit 64, flow label 0; the inner packet as it arrived. IPv6 is
+ * never fragmented on the way, so only the MSS keeps it within the MTU.
+ */
+static __always_inline int zd_encap_ip6ip6(struct xdp_md *ctx, const struct zd_tunnel6 *t)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *inner = (struct ipv6hdr *)(eth + 1);
+	struct ipv6hdr *outer;
+	__u8 traffic_class;
+	__u32 len;
+
+	if ((void *)(inner + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
+	    inner->version != 6)
+		return -1;
+	traffic_class = (inner->priority << 4) | (inner->flow_lbl[0] >> 4);
+	len = sizeof(*inner) + bpf_ntohs(inner->payload_len);
+	if (len > 0xffff || (void *)inner + len > data_end)
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -ZD_IP6IP6_OVERHEAD))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	outer = (struct ipv6hdr *)(eth + 1);
+	if ((void *)(outer + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, t->dst_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, t->src_mac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	outer->version = 6;
+	outer->priority = traffic_class >> 4;
+	outer->flow_lbl[0] = (traffic_class & 0x0f) << 4;
+	outer->flow_lbl[1] = 0;
+	outer->flow_lbl[2] = 0;
+	outer->payload_len = bpf_htons(len);
+	outer->nexthdr = IPPROTO_IPV6;
+	outer->hop_limit = 64;
+	__builtin_memcpy(&outer->saddr, t->src, 16);
+	__builtin_memcpy(&outer->daddr, t->dst, 16);
+	return 0;
+}
+
+/* And its unwrapping: a whole IPv6-in-IPv6 packet with no extension header. */
+static __always_inline int zd_decap_ip6ip6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct ipv6hdr *outer = (struct ipv6hdr *)(eth + 1);
+	struct ipv6hdr *inner = outer + 1;
+	struct ethhdr kept;
+
+	if ((void *)(inner + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
+	    outer->version != 6 || outer->nexthdr != IPPROTO_IPV6 || inner->version != 6 ||
+	    bpf_ntohs(outer->payload_len) != sizeof(*inner) + bpf_ntohs(inner->payload_len) ||
+	    (void *)inner + bpf_ntohs(outer->payload_len) > data_end)
+		return -1;
+	__builtin_memcpy(&kept, eth, sizeof(kept));
+	if (bpf_xdp_adjust_head(ctx, ZD_IP6IP6_OVERHEAD))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth, &kept, sizeof(kept));
 	return 0;
 }
 

@@ -168,6 +168,16 @@ struct zd_tunnel {
 	__u16 pad;
 };
 
+/* The same over an IPv6 fabric: IPv6-in-IPv6 (next header 41). */
+struct zd_tunnel6 {
+	__u8 src[16];   /* this host's fabric address */
+	__u8 dst[16];   /* the target host's */
+	__u8 src_mac[6];
+	__u8 dst_mac[6];
+	__u16 mss;      /* a forwarded SYN's MSS is lowered to this */
+	__u16 pad;
+};
+
 /* Per-CPU; zdctl sums them. */
 struct zd_xdp_counters {
 	__u64 flows_added; /* a SYN made a new flow entry (not a retransmit) */

@@ -9,6 +9,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -24,6 +25,32 @@ struct {
 	__type(value, struct zd_tunnel);
 } zd_encap_tunnel SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zd_tunnel6);
+} zd_encap_tunnel6 SEC(".maps");
+
+/* IPv6 TCP with no extension header: clamped and wrapped in IPv6. */
+static __always_inline int encap6(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	struct tcphdr *tcp = (struct tcphdr *)(ip6 + 1);
+	struct zd_tunnel6 *t;
+	__u32 zero = 0;
+
+	if ((void *)(tcp + 1) > data_end || ip6->nexthdr != IPPROTO_TCP || tcp->doff < 5)
+		return XDP_PASS;
+	t = bpf_map_lookup_elem(&zd_encap_tunnel6, &zero);
+	if (!t)
+		return XDP_ABORTED;
+	zd_clamp_mss(tcp, data_end, t->mss);
+	return zd_encap_ip6ip6(ctx, t) ? XDP_PASS : XDP_TX;
+}
+
 SEC("xdp")
 int zd_encap_probe(struct xdp_md *ctx)
 {
@@ -35,6 +62,8 @@ int zd_encap_probe(struct xdp_md *ctx)
 	struct zd_tunnel *t;
 	__u32 zero = 0;
 
+	if ((void *)(eth + 1) <= data_end && eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return encap6(ctx);
 	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
 	    ip->ihl != 5 || ip->protocol != IPPROTO_TCP)
 		return XDP_PASS;
@@ -53,5 +82,5 @@ int zd_encap_probe(struct xdp_md *ctx)
 SEC("xdp")
 int zd_decap_probe(struct xdp_md *ctx)
 {
-	return zd_decap_ipip(ctx) ? XDP_PASS : XDP_TX;
+	return zd_decap_ipip(ctx) && zd_decap_ip6ip6(ctx) ? XDP_PASS : XDP_TX;
 }

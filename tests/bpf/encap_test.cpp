@@ -55,6 +55,37 @@ std::vector<uint8_t> syn_frame(uint16_t mss, uint8_t tos, uint8_t flags = zdtest
   return frame;
 }
 
+// The same over IPv6 (no extension header): its pseudo-header has both
+// addresses, the TCP length and the next header.
+uint32_t pseudo6(const uint8_t *ip6, size_t tcp_len) {
+  return add(ip6 + 8, 32) + static_cast<uint32_t>(tcp_len >> 16) +
+         static_cast<uint32_t>(tcp_len & 0xffff) + IPPROTO_TCP;
+}
+
+std::vector<uint8_t> syn_frame6(uint16_t mss, uint8_t traffic_class, uint8_t flags = zdtest::kSyn) {
+  TcpFrame f;
+  f.saddr = "2001:db8::10";
+  f.daddr = "fd00:99::1";
+  f.flags = flags;
+  f.tcp_doff = 6;
+  f.payload = flags & zdtest::kSyn ? "" : "hello";
+  std::vector<uint8_t> frame = f.bytes();
+  uint8_t *ip6 = frame.data() + 14;
+  ip6[0] = static_cast<uint8_t>(0x60 | traffic_class >> 4);
+  ip6[1] = static_cast<uint8_t>((traffic_class & 0x0f) << 4);
+  uint8_t *tcp = ip6 + 40;
+  tcp[20] = 2, tcp[21] = 4, tcp[22] = static_cast<uint8_t>(mss >> 8), tcp[23] = mss & 0xff;
+  const size_t tcp_len = frame.size() - 14 - 40;
+  const uint16_t check = static_cast<uint16_t>(~fold(add(tcp, tcp_len, pseudo6(ip6, tcp_len))));
+  tcp[16] = static_cast<uint8_t>(check >> 8), tcp[17] = check & 0xff;
+  return frame;
+}
+
+bool tcp6_checksum_right(const uint8_t *ip6, size_t ip_len) {
+  const size_t tcp_len = ip_len - 40;
+  return fold(add(ip6 + 40, tcp_len, pseudo6(ip6, tcp_len))) == 0xffff;
+}
+
 bool tcp_checksum_right(const uint8_t *ip, size_t ip_len) {
   const size_t tcp_len = ip_len - 20;
   const uint32_t pseudo = add(ip + 12, 8) + IPPROTO_TCP + static_cast<uint32_t>(tcp_len);
@@ -72,6 +103,12 @@ protected:
     prog_ = bpf_program__fd(bpf_object__find_program_by_name(object_, "zd_encap_probe"));
     decap_ = bpf_program__fd(bpf_object__find_program_by_name(object_, "zd_decap_probe"));
     const int map = bpf_map__fd(bpf_object__find_map_by_name(object_, "zd_encap_tunnel"));
+    const int map6 = bpf_map__fd(bpf_object__find_map_by_name(object_, "zd_encap_tunnel6"));
+    inet_pton(AF_INET6, "fd77::1", tunnel6_.src);
+    inet_pton(AF_INET6, "fd77::2", tunnel6_.dst);
+    std::memcpy(tunnel6_.src_mac, "\x02\xaa\x00\x00\x00\x01", 6);
+    std::memcpy(tunnel6_.dst_mac, "\x02\xbb\x00\x00\x00\x02", 6);
+    tunnel6_.mss = 1360;
     inet_pton(AF_INET, "10.77.0.1", &tunnel_.src);
     inet_pton(AF_INET, "10.77.0.2", &tunnel_.dst);
     std::memcpy(tunnel_.src_mac, "\x02\xaa\x00\x00\x00\x01", 6);
@@ -79,6 +116,7 @@ protected:
     tunnel_.mss = 1400;
     const uint32_t zero = 0;
     ASSERT_EQ(bpf_map_update_elem(map, &zero, &tunnel_, BPF_ANY), 0);
+    ASSERT_EQ(bpf_map_update_elem(map6, &zero, &tunnel6_, BPF_ANY), 0);
   }
   void TearDown() override { bpf_object__close(object_); }
 
@@ -101,6 +139,7 @@ protected:
   bpf_object *object_ = nullptr;
   int prog_ = -1, decap_ = -1;
   zd_tunnel tunnel_{};
+  zd_tunnel6 tunnel6_{};
 };
 
 TEST_F(Encap, TheOuterHeadersAreExactAndTheInnerPacketUnchanged) {
@@ -155,13 +194,13 @@ TEST_F(Encap, AFrameCutAtAnyByteIsNeverSentOn) {
   EXPECT_EQ(run(whole).verdict, XDP_TX);
 }
 
-TEST_F(Encap, WhatIsNotIpv4TcpIsPassedUntouched) {
-  TcpFrame v6;
-  v6.saddr = "2001:db8::10";
-  v6.daddr = "fd00:99::1";
+TEST_F(Encap, WhatIsNotTcpIsPassedUntouched) {
   TcpFrame udp;
   udp.protocol = IPPROTO_UDP;
-  for (const auto &frame : {v6.bytes(), udp.bytes(), zdtest::arp_frame()}) {
+  TcpFrame udp6 = udp;
+  udp6.saddr = "2001:db8::10";
+  udp6.daddr = "fd00:99::1";
+  for (const auto &frame : {udp.bytes(), udp6.bytes(), zdtest::arp_frame()}) {
     const Outcome r = run(frame);
     EXPECT_EQ(r.verdict, XDP_PASS);
     EXPECT_EQ(r.out, frame);
@@ -197,6 +236,53 @@ TEST_F(Encap, UnwrappedOnTheOtherHostItIsTheClientsPacketAgain) {
   options[14] = 0x46;
   EXPECT_EQ(run(options, decap_).verdict, XDP_PASS);
   EXPECT_EQ(run(in, decap_).verdict, XDP_PASS) << "plain TCP is not unwrapped";
+}
+
+// IPv6 over an IPv6 fabric: the outer header byte for byte, the inner
+// packet as it arrived but for a SYN's MSS, every cut refused, the round trip.
+TEST_F(Encap, Ipv6IsWrappedInIpv6AndUnwrappedAgain) {
+  const std::vector<uint8_t> in = syn_frame6(1200, 0xb9, zdtest::kAck);
+  const Outcome r = run(in);
+  ASSERT_EQ(r.verdict, XDP_TX);
+  ASSERT_EQ(r.out.size(), in.size() + 40);
+  EXPECT_EQ(0, std::memcmp(r.out.data(), tunnel6_.dst_mac, 6));
+  EXPECT_EQ(0, std::memcmp(r.out.data() + 6, tunnel6_.src_mac, 6));
+  EXPECT_EQ(r.out[12] << 8 | r.out[13], ETH_P_IPV6);
+  const uint8_t *outer = r.out.data() + 14;
+  EXPECT_EQ(outer[0], 0x6b) << "version 6, traffic class 0xb9 copied";
+  EXPECT_EQ(outer[1], 0x90) << "and a flow label of 0";
+  EXPECT_EQ(outer[2], 0);
+  EXPECT_EQ(outer[3], 0);
+  EXPECT_EQ(outer[4] << 8 | outer[5], static_cast<int>(in.size() - 14)) << "payload length";
+  EXPECT_EQ(outer[6], IPPROTO_IPV6);
+  EXPECT_EQ(outer[7], 64) << "hop limit";
+  EXPECT_EQ(0, std::memcmp(outer + 8, tunnel6_.src, 16));
+  EXPECT_EQ(0, std::memcmp(outer + 24, tunnel6_.dst, 16));
+  EXPECT_EQ(std::vector<uint8_t>(r.out.begin() + 54, r.out.end()),
+            std::vector<uint8_t>(in.begin() + 14, in.end()));
+
+  for (const uint16_t mss : {1440, 1361, 1360, 1220}) {
+    const std::vector<uint8_t> syn = syn_frame6(mss, 0);
+    ASSERT_TRUE(tcp6_checksum_right(syn.data() + 14, syn.size() - 14));
+    const Outcome s = run(syn);
+    ASSERT_EQ(s.verdict, XDP_TX) << mss;
+    const uint8_t *inner = s.out.data() + 54;
+    EXPECT_EQ(inner[40 + 22] << 8 | inner[40 + 23], std::min<int>(mss, tunnel6_.mss)) << mss;
+    EXPECT_TRUE(tcp6_checksum_right(inner, s.out.size() - 54)) << mss;
+  }
+
+  const std::vector<uint8_t> syn = syn_frame6(1440, 0);
+  for (size_t n = 14; n < syn.size(); ++n)
+    EXPECT_NE(run({syn.begin(), syn.begin() + static_cast<long>(n)}).verdict, XDP_TX)
+        << "cut at " << n;
+
+  const Outcome back = run(r.out, decap_);
+  ASSERT_EQ(back.verdict, XDP_TX);
+  EXPECT_EQ(std::vector<uint8_t>(back.out.begin() + 14, back.out.end()),
+            std::vector<uint8_t>(in.begin() + 14, in.end()));
+  for (size_t n = 14; n < r.out.size(); ++n)
+    EXPECT_EQ(run({r.out.begin(), r.out.begin() + static_cast<long>(n)}, decap_).verdict, XDP_PASS)
+        << "a wrapped frame cut at " << n;
 }
 
 } // namespace
