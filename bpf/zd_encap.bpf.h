@@ -147,6 +147,26 @@ static __always_inline int zd_encap_ipip(struct xdp_md *ctx, const struct zd_tun
 
 #define ZD_IP6IP6_OVERHEAD ((int)sizeof(struct ipv6hdr))
 
+/* The `size` bytes of outer header after the Ethernet header taken out, the
+ * Ethernet header kept (the frame was addressed to this host): what both
+ * unwrappings do once they have checked the packet. 0, or -1. */
+static __always_inline int zd_pop_outer(struct xdp_md *ctx, int size)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	struct ethhdr kept;
+
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return -1;
+	__builtin_memcpy(&kept, eth, sizeof(kept));
+	if (bpf_xdp_adjust_head(ctx, size))
+		return -1;
+	eth = (void *)(long)ctx->data;
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+		return -1;
+	__builtin_memcpy(eth, &kept, sizeof(kept));
+	return 0;
+}
+
 /*
  * The same for an IPv6 packet over an IPv6 fabric: an outer IPv6 header
  * (next header 41), its traffic class (DSCP and ECN) copied from the inner
@@ -202,23 +222,13 @@ static __always_inline int zd_decap_ip6ip6(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct ipv6hdr *outer = (struct ipv6hdr *)(eth + 1);
 	struct ipv6hdr *inner = outer + 1;
-	struct ethhdr kept;
 
 	if ((void *)(inner + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
 	    outer->version != 6 || outer->nexthdr != IPPROTO_IPV6 || inner->version != 6 ||
 	    bpf_ntohs(outer->payload_len) != sizeof(*inner) + bpf_ntohs(inner->payload_len) ||
 	    (void *)inner + bpf_ntohs(outer->payload_len) > data_end)
 		return -1;
-	__builtin_memcpy(&kept, eth, sizeof(kept));
-	if (bpf_xdp_adjust_head(ctx, ZD_IP6IP6_OVERHEAD))
-		return -1;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return -1;
-	__builtin_memcpy(eth, &kept, sizeof(kept));
-	return 0;
+	return zd_pop_outer(ctx, ZD_IP6IP6_OVERHEAD);
 }
 
 /*
@@ -237,7 +247,6 @@ static __always_inline int zd_decap_ipip(struct xdp_md *ctx)
 	struct ethhdr *eth = data;
 	struct iphdr *outer = (struct iphdr *)(eth + 1);
 	struct iphdr *inner = outer + 1;
-	struct ethhdr kept;
 
 	if ((void *)(inner + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
 	    outer->version != 4 || outer->ihl != 5 || outer->protocol != IPPROTO_IPIP ||
@@ -245,16 +254,7 @@ static __always_inline int zd_decap_ipip(struct xdp_md *ctx)
 	    bpf_ntohs(outer->tot_len) != bpf_ntohs(inner->tot_len) + ZD_IPIP_OVERHEAD ||
 	    (void *)outer + bpf_ntohs(outer->tot_len) > data_end)
 		return -1;
-	__builtin_memcpy(&kept, eth, sizeof(kept));
-	if (bpf_xdp_adjust_head(ctx, ZD_IPIP_OVERHEAD))
-		return -1;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return -1;
-	__builtin_memcpy(eth, &kept, sizeof(kept));
-	return 0;
+	return zd_pop_outer(ctx, ZD_IPIP_OVERHEAD);
 }
 
 #endif /* ZD_ENCAP_BPF_H */

@@ -46,7 +46,7 @@ zc() {
   return "${PIPESTATUS[0]}"
 }
 quiet_zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
-greet_on() { cluster_exec "$1" "$build/tests/zd-client" greet 10.99.0.1 80 2>/dev/null || echo refused; }
+greet_on() { cluster_greet "$1"; }
 declare -A agent
 start_agent() {
   cluster_agent "$1"
@@ -87,14 +87,20 @@ for ((i = 1; i <= hosts; i++)); do
   exec {fd}>"$work/hold$i"
   held[$i]=$fd
 done
-sleep 0.5
+# Polled, not slept: a file's lines, every host's report.
+lines_at_least() { (($(wc -l <"$1") >= $2)); }
+all_applied() {
+  [[ $(quiet_zc --json status | jq '[.domains[] | select(.name == "shop") | .nodes[] |
+    select(. == "applied")] | length') == "$hosts" ]]
+}
+for ((i = 1; i <= hosts; i++)); do _cluster_wait 5 lines_at_least "$work/held$i" 1; done
 say "held connections greeted by: $(for i in 1 2 3; do head -n 1 "$work/held$i"; done | paste -sd' ')"
 
 step "one switch for every host: one etcd transaction, then each host's agent applies it"
 zc switch shop green || problem "the switch failed"
 say "new connections: $(where)"
 for ((i = 1; i <= hosts; i++)); do echo "still there?" >&"${held[$i]}"; done
-sleep 0.3
+for ((i = 1; i <= hosts; i++)); do _cluster_wait 5 lines_at_least "$work/held$i" 2 || true; done
 for ((i = 1; i <= hosts; i++)); do
   answer=$(tail -n 1 "$work/held$i")
   say "host$i's held connection answers: $answer"
@@ -118,7 +124,7 @@ for ((n = 0; n < 100; n++)); do
 done
 say "new connections: $(where)"
 [[ $(where) == "host1 blue, host2 blue, host3 blue" ]] || problem "host2 did not catch up"
-sleep 1
+_cluster_wait 5 all_applied || problem "not every host reported the switch"
 zc status
 zc history shop
 

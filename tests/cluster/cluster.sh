@@ -59,8 +59,7 @@ zd_on() {
 # zdctl --cluster, from host 1 (any host reaches etcd).
 zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
 
-# The greeting a new connection to the domain gets on host I.
-greet_on() { cluster_exec "$1" "$build/tests/zd-client" greet 10.99.0.1 80 2>/dev/null || echo refused; }
+greet_on() { cluster_greet "$1"; }
 
 declare -A agent
 start_agent() {
@@ -177,20 +176,7 @@ for ((i = 1; i <= hosts; i++)); do
 done
 say "two operators raced 100 times: $writes transactions won, $lost told the domain changed; history has exactly the winners; every host on $final"
 
-# Whether every host's new connections reach $1 (polled: the hosts apply
-# on their own; at most 5 s).
-converged() {
-  local want=$1 n i ok
-  for ((n = 0; n < 100; n++)); do
-    ok=1
-    for ((i = 1; i <= hosts; i++)); do
-      [[ $(greet_on "$i") == "$want" ]] || { ok=0; break; }
-    done
-    ((ok)) && return 0
-    sleep 0.05
-  done
-  return 1
-}
+converged() { cluster_converged "$1" "$hosts"; }
 
 # On a host whose agent runs, a local change of a cluster-managed domain is
 # refused, naming the --cluster form; --local insists, and status shows the
@@ -259,7 +245,11 @@ for i in 1 2; do
   zd_on "$i" workspace add red --pid "$red_pid" --socket tcp://127.0.0.1:3003 >/dev/null
 done
 zc switch shop blue >/dev/null 2>&1 || true
-sleep 1 # the agents publish their workspaces twice a second
+# Until hosts 1 and 2 published red (they do twice a second; at most 5 s).
+for ((n = 0; n < 100; n++)); do
+  [[ $(zc --json status | jq '[.nodes[] | select(.workspaces.red.alive)] | length') == 2 ]] && break
+  sleep 0.05
+done
 if out=$(zc switch shop red 2>&1); then fail "a switch to a workspace host3 lacks was not refused: $out"; fi
 [[ $out == *"host3 (not registered there)"* ]] || fail "the refusal does not name host3: $out"
 [[ $out == *"--force"* ]] || fail "the refusal does not say how to insist: $out"

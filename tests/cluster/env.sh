@@ -273,6 +273,23 @@ cluster_wait_agents() {
     _cluster_fail "$1 agents did not register within 10 s"
 }
 
+# cluster_greet I: the workspace a new connection to the domain
+# (10.99.0.1:80) gets on host I, or "refused".
+cluster_greet() {
+  cluster_exec "${1:?usage: cluster_greet I}" "$CLUSTER_BUILD/tests/zd-client" greet 10.99.0.1 80 \
+    2>/dev/null || echo refused
+}
+
+# cluster_converged WORKSPACE N: whether new connections on hosts 1..N all
+# reach WORKSPACE (polled: the hosts apply on their own; at most 5 s).
+_cluster_all_greet() {
+  local i
+  for ((i = 1; i <= $2; i++)); do [[ $(cluster_greet "$i") == "$1" ]] || return 1; done
+}
+cluster_converged() {
+  _cluster_wait 5 _cluster_all_greet "${1:?usage: cluster_converged WORKSPACE N}" "${2:?}"
+}
+
 # cluster_link_down I / cluster_link_up I: host I's cable to the bridge,
 # pulled or plugged back: cut off from etcd (and from every other host).
 cluster_link_down() { ip link set "zdh-host${1:?usage: cluster_link_down I}" down; }

@@ -43,19 +43,8 @@ trap cleanup EXIT
 started=$SECONDS
 hosts=2
 zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
-greet_on() { cluster_exec "$1" "$build/tests/zd-client" greet 10.99.0.1 80 2>/dev/null || echo refused; }
-converged() {
-  local want=$1 n i ok
-  for ((n = 0; n < 100; n++)); do
-    ok=1
-    for ((i = 1; i <= hosts; i++)); do
-      [[ $(greet_on "$i") == "$want" ]] || { ok=0; break; }
-    done
-    ((ok)) && return 0
-    sleep 0.05
-  done
-  return 1
-}
+greet_on() { cluster_greet "$1"; }
+converged() { cluster_converged "$1" "$hosts"; }
 
 cluster_up "$work/c" "$hosts" 3
 for ((i = 1; i <= hosts; i++)); do

@@ -67,6 +67,20 @@ std::string history_seq() {
 
 } // namespace
 
+std::string who();
+
+namespace {
+
+// The history entry of a change, put in the change's own transaction.
+etcd::Op history_put(const Keys &keys, const Change &change) {
+  const json entry = {{"domain", change.domain}, {"from", change.from}, {"to", change.to},
+                      {"how", change.how},       {"by", who()},         {"at_ns", now_ns()}};
+  return {etcd::Op::Kind::put, keys.history() + change.domain + "/" + history_seq(), entry.dump(),
+          0};
+}
+
+} // namespace
+
 std::string who() {
   const passwd *pw = getpwuid(getuid());
   char host[256] = {};
@@ -154,13 +168,10 @@ void Cluster::gate(const std::string &domain, const std::string &workspace) cons
 
 Outcome Cluster::write(const DomainRecord &before, const json &value, const Change &change,
                        const WaitOptions &wait) {
-  const json entry = {{"domain", change.domain}, {"from", change.from}, {"to", change.to},
-                      {"how", change.how},       {"by", who()},         {"at_ns", now_ns()}};
   const std::optional<int64_t> revision =
       client_.txn({{keys_.domain(change.domain), before.mod_revision}},
                   {{etcd::Op::Kind::put, keys_.domain(change.domain), value.dump(), 0},
-                   {etcd::Op::Kind::put, keys_.history() + change.domain + "/" + history_seq(),
-                    entry.dump(), 0}});
+                   history_put(keys_, change)});
   if (!revision)
     throw Error(Errc::busy, "domain '" + change.domain +
                                 "' changed in the cluster since it was read (revision " +
@@ -300,11 +311,7 @@ std::vector<Change> Cluster::apply(const std::string &document, bool prune,
       const Write &w = writes[i];
       compares.push_back({keys_.domain(w.change.domain), w.before.mod_revision});
       ops.push_back({etcd::Op::Kind::put, keys_.domain(w.change.domain), w.value.dump(), 0});
-      const json entry = {
-          {"domain", w.change.domain}, {"from", w.change.from}, {"to", w.change.to},
-          {"how", w.change.how},       {"by", who()},           {"at_ns", now_ns()}};
-      ops.push_back({etcd::Op::Kind::put, keys_.history() + w.change.domain + "/" + history_seq(),
-                     entry.dump(), 0});
+      ops.push_back(history_put(keys_, w.change));
     }
     const std::optional<int64_t> revision = client_.txn(compares, ops);
     if (!revision)

@@ -234,11 +234,6 @@ int64_t Client::put(const std::string &key, const std::string &value, int64_t le
   return number(answer.value("header", json::object()), "revision");
 }
 
-int64_t Client::erase(const std::string &key) const {
-  const json answer = call("/v3/kv/deleterange", {{"key", base64(key)}});
-  return number(answer.value("header", json::object()), "revision");
-}
-
 std::optional<int64_t> Client::txn(const std::vector<Compare> &compares,
                                    const std::vector<Op> &ops) const {
   json request = {{"compare", json::array()}, {"success", json::array()}};

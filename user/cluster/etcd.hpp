@@ -73,7 +73,6 @@ public:
   Range get(const std::string &key) const;
   Range range(const std::string &prefix) const; // every key that starts with it
   int64_t put(const std::string &key, const std::string &value, int64_t lease = 0) const;
-  int64_t erase(const std::string &key) const;
   // Applies `ops` if every compare holds, as one revision. The new revision,
   // or nothing (no write) when a compare failed.
   std::optional<int64_t> txn(const std::vector<Compare> &compares,

@@ -349,7 +349,7 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
       break;
     case Intent::Op::switch_workspace:
       plane_.prepare(intent.domain, intent.workspace);
-      write_route(intent.domain.id, *route);
+      write_route(intent.domain.id, plane_.route(intent.domain.id).value_or(Route{}), *route);
       break;
     case Intent::Op::remove_domain:
     case Intent::Op::remove_workspace:
@@ -409,7 +409,8 @@ void ControlPlane::finish(const Intent &intent) {
     if (route.canary == id) {
       // Its canary ends first (that is history too), whatever else it was.
       const Route after{route.active, route.previous, kNoId, 0};
-      change_route(named, route, after, How::canary_end, [&] { write_route(domain, after); });
+      change_route(named, route, after, How::canary_end,
+                   [&] { write_route(domain, route, after); });
       route = after;
     }
     if (route.active == id) {
@@ -417,9 +418,9 @@ void ControlPlane::finish(const Intent &intent) {
       Route after{route.previous, kNoId, route.canary, route.canary_weight};
       if (after.canary == after.active)
         after.canary = kNoId, after.canary_weight = 0; // a canary is never the active one
-      change_route(named, route, after, How::fallback, [&] { write_route(domain, after); });
+      change_route(named, route, after, How::fallback, [&] { write_route(domain, route, after); });
     } else if (route.previous == id) {
-      write_route(domain, {route.active, kNoId, route.canary, route.canary_weight});
+      write_route(domain, route, {route.active, kNoId, route.canary, route.canary_weight});
     }
   }
   plane_.remove_workspace(intent.workspace);
@@ -455,8 +456,7 @@ bool ControlPlane::interrupted() const {
   return store_.intent() || pending_event() || store_.apply_traces() || !store_.route_index_built();
 }
 
-void ControlPlane::write_route(uint32_t domain, const Route &route) {
-  const Route before = plane_.route(domain).value_or(Route{});
+void ControlPlane::write_route(uint32_t domain, const Route &before, const Route &route) {
   for (const uint32_t workspace : route.workspaces())
     store_.index_route(workspace, domain);
   plane_.set_route(domain, route);
@@ -724,7 +724,7 @@ void ControlPlane::point(const Domain &domain, const Workspace &workspace, const
       [&] {
         if (how == How::canary_end || how == How::canary_failed ||
             plane_.prepared(domain, workspace))
-          write_route(domain.id, route);
+          write_route(domain.id, before, route);
         else
           run(Intent{Intent::Op::switch_workspace, domain, workspace, 0}, nullptr, &route);
       },

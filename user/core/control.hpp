@@ -219,8 +219,9 @@ private:
   void finish_orders(const std::string &domain, const CanaryOrders &orders);
   // Every route is written here: the index of which routes name each
   // workspace (Store::routed_to) gains the new route's workspaces before it
-  // and loses the old route's after it.
-  void write_route(uint32_t domain, const Route &route);
+  // and loses the old route's after it. `before` is the route as the caller
+  // read it: the switch path reads it once.
+  void write_route(uint32_t domain, const Route &before, const Route &route);
   CanaryPolicy orders_in_force(const std::string &domain) const;
   std::optional<Event> pending_event() const;
   std::optional<std::string> settle(const Event &pending);
