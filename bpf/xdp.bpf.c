@@ -11,6 +11,13 @@
  * workspace gets it passed to the host stack, where sk_lookup finishes it.
  * Anything else is passed untouched.
  *
+ * Across hosts (issue 21): a workspace with instances on other hosts has a
+ * Maglev table of them; a new flow whose table slot names another host is
+ * wrapped in an outer IP header (bpf/zd_encap.bpf.h) and sent to that host
+ * out of the interface bpf_fib_lookup names, its SYN's MSS lowered to fit.
+ * That host's own zd_xdp unwraps it and delivers it as if it had arrived
+ * there; its replies go straight to the client (direct server return).
+ *
  * Policies (docs/concepts.md): VLAN-tagged frames, IP fragments, IPv6 with
  * extension headers and malformed headers are passed to the stack. A
  * non-SYN packet to a domain with no flow entry (evicted, or older than zd)
@@ -28,6 +35,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "zd_encap.bpf.h"
 #include "zd_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -65,6 +73,33 @@ struct {
 	__type(value, struct zd_xdp_counters);
 } zd_xdp_stats SEC(".maps");
 
+/* Node id -> its fabric addresses; ZD_NODE_SELF holds this host's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_NODES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct zd_node);
+} zd_nodes SEC(".maps");
+
+/* Workspace id -> the Maglev table of its live instances, for a workspace
+ * with instances on other hosts. Replaced whole, never edited, so a lookup
+ * sees the old table or the new one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_XDP_TARGETS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct zd_instances);
+} zd_instances SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZD_MAX_NODES);
+	__type(key, __u32);
+	__type(value, struct zd_node_counters);
+} zd_node_stats SEC(".maps");
+
 static __always_inline struct zd_xdp_counters *counters(void)
 {
 	__u32 zero = 0;
@@ -99,7 +134,7 @@ static __always_inline int has_socket(struct zd_socket_key *key)
  * plane delivers to both kinds of workspace, so it asks under both planes
  * (a workspace has sockets under one of them only). A workspace failing its
  * health check is passed over as if it had none. */
-static __always_inline int alive(__u32 workspace, __u8 family)
+static __always_inline int alive_here(__u32 workspace, __u8 family)
 {
 	struct zd_socket_key key = {
 		.workspace = workspace,
@@ -116,6 +151,22 @@ static __always_inline int alive(__u32 workspace, __u8 family)
 	return has_socket(&key);
 }
 
+/* Alive here, or on another host: the control plane keeps a workspace's
+ * table to its live instances, and drops it when none is left. A packet
+ * another host forwarded here is delivered here or nowhere (local_only):
+ * it is never sent on. */
+static __always_inline int alive(__u32 workspace, __u8 family, int local_only)
+{
+	struct zd_instances *instances;
+
+	if (alive_here(workspace, family))
+		return 1;
+	if (local_only || workspace == ZD_NO_ID)
+		return 0;
+	instances = bpf_map_lookup_elem(&zd_instances, &workspace);
+	return instances && instances->count;
+}
+
 /* A route as choose() read it, and what it chose. */
 struct zd_choice {
 	__u32 active;
@@ -127,7 +178,7 @@ struct zd_choice {
  * share (the same choice sk_lookup makes for a host workspace's flow), else
  * the active one, else the previous one. */
 static __always_inline struct zd_choice choose(__u32 domain, const struct zd_flow_key *flow,
-					       struct zd_xdp_counters *c)
+					       struct zd_xdp_counters *c, int local_only)
 {
 	struct zd_route *route = bpf_map_lookup_elem(&zd_routes, &domain);
 	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
@@ -139,16 +190,16 @@ static __always_inline struct zd_choice choose(__u32 domain, const struct zd_flo
 	/* Read once: the route is replaced whole, never edited. */
 	choice.active = route->active;
 	previous = route->previous;
-	if (zd_takes_canary(route, flow) && alive(route->canary, family)) {
+	if (zd_takes_canary(route, flow) && alive(route->canary, family, local_only)) {
 		c->steered++;
 		choice.active = route->canary; /* what it was steered to */
 		choice.workspace = route->canary;
 		choice.outcome = ZD_STEERED;
-	} else if (alive(choice.active, family)) {
+	} else if (alive(choice.active, family, local_only)) {
 		c->steered++;
 		choice.workspace = choice.active;
 		choice.outcome = ZD_STEERED;
-	} else if (alive(previous, family)) {
+	} else if (alive(previous, family, local_only)) {
 		c->fallbacks++;
 		choice.workspace = previous;
 		choice.outcome = ZD_FALLBACK;
@@ -190,8 +241,8 @@ static __always_inline int redirect(struct xdp_md *ctx, const struct zd_xdp_targ
 	return action;
 }
 
-/* A packet to its workspace: a container's veth, or the host stack for a
- * host workspace, where sk_lookup finishes (and counts) it. A new
+/* A packet to its workspace here: a container's veth, or the host stack for
+ * a host workspace, where sk_lookup finishes (and counts) it. A new
  * connection's choice, when given, is counted here for a container's. */
 static __always_inline int deliver(struct xdp_md *ctx, struct zd_xdp_counters *c,
 				   __u32 workspace, __u32 domain,
@@ -208,20 +259,179 @@ static __always_inline int deliver(struct xdp_md *ctx, struct zd_xdp_counters *c
 	return redirect(ctx, target);
 }
 
-SEC("xdp")
-int zd_xdp(struct xdp_md *ctx)
+/* The host a new flow of this workspace goes to: this one when it has no
+ * table (all its instances are here), else the table's slot for the flow. */
+static __always_inline __u32 pick_node(__u32 workspace, const struct zd_flow_key *flow)
+{
+	struct zd_instances *instances = bpf_map_lookup_elem(&zd_instances, &workspace);
+	__u32 slot;
+
+	if (!instances || !instances->count)
+		return ZD_NODE_SELF;
+	slot = zd_flow_hash(flow, 0x9e3779b9) % ZD_MAGLEV_SIZE;
+	/* The verifier does not follow the modulo: a bound it can see, kept
+	 * by the barrier from being folded away as clang knows it holds. */
+	asm volatile("" : "+r"(slot));
+	if (slot >= ZD_MAGLEV_SIZE)
+		return ZD_NODE_SELF;
+	return instances->table[slot];
+}
+
+static __always_inline void count_node(__u32 node, __u64 bytes, int new_flow, int sent)
+{
+	struct zd_node_counters *n = bpf_map_lookup_elem(&zd_node_stats, &node);
+
+	if (!n)
+		return;
+	if (!sent) {
+		n->errors++;
+		return;
+	}
+	n->flows += new_flow;
+	n->packets++;
+	n->bytes += bytes;
+}
+
+/*
+ * The frame wrapped for the node and sent out of the interface its route
+ * leaves by. The route and next hop are asked before anything is changed;
+ * with the next hop's MAC not yet known (no neighbour entry), the wrapped
+ * packet is passed to the stack, which resolves it and routes it there (it
+ * needs IP forwarding, and accept_local on this interface: the outer source
+ * is this host's). Returns the action, or -1: not sent, and left as it was.
+ */
+static __always_inline int forward(struct xdp_md *ctx, const struct zd_node *node, __u8 family)
+{
+	__u32 len = (__u32)((long)ctx->data_end - (long)ctx->data) - sizeof(struct ethhdr);
+	struct bpf_fib_lookup fib = {};
+	struct zd_tunnel t4;
+	struct zd_tunnel6 t6;
+	long rc;
+
+	fib.ifindex = ctx->ingress_ifindex;
+	if (family == AF_INET) {
+		if (!(node->fabric & ZD_FABRIC_V4))
+			return -1;
+		t4 = node->v4;
+		fib.family = AF_INET;
+		fib.ipv4_src = t4.src;
+		fib.ipv4_dst = t4.dst;
+		fib.tot_len = len + ZD_IPIP_OVERHEAD;
+	} else {
+		if (!(node->fabric & ZD_FABRIC_V6))
+			return -1;
+		t6 = node->v6;
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, t6.src, 16);
+		__builtin_memcpy(fib.ipv6_dst, t6.dst, 16);
+		fib.tot_len = len + ZD_IP6IP6_OVERHEAD;
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1; /* no route to it, or too big for its link */
+	if (family == AF_INET) {
+		__builtin_memcpy(t4.src_mac, fib.smac, ETH_ALEN);
+		__builtin_memcpy(t4.dst_mac, fib.dmac, ETH_ALEN);
+		if (zd_encap_ipip(ctx, &t4))
+			return -1;
+	} else {
+		__builtin_memcpy(t6.src_mac, fib.smac, ETH_ALEN);
+		__builtin_memcpy(t6.dst_mac, fib.dmac, ETH_ALEN);
+		if (zd_encap_ip6ip6(ctx, &t6))
+			return -1;
+	}
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return XDP_PASS;
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return XDP_TX;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+/* A packet of a flow that lives on another host, sent there. A packet that
+ * cannot be is dropped, not passed: this host has no instance to give it
+ * to, and the client's retransmission finds the route again. */
+static __always_inline int send_to(struct xdp_md *ctx, struct zd_xdp_counters *c, __u32 node_id,
+				   __u8 family, int new_flow)
+{
+	__u64 bytes = (long)ctx->data_end - (long)ctx->data - sizeof(struct ethhdr);
+	struct zd_node *node = bpf_map_lookup_elem(&zd_nodes, &node_id);
+	int action = node ? forward(ctx, node, family) : -1;
+
+	count_node(node_id, bytes, new_flow, action >= 0);
+	if (action < 0) {
+		c->forward_errors++;
+		return XDP_DROP;
+	}
+	c->forwarded++;
+	return action;
+}
+
+static __always_inline int same_in6(const void *a, const void *b)
+{
+	const __u32 *x = a, *y = b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Whether this frame is a packet another host wrapped for this one (its
+ * outer destination is this host's fabric address); if so, unwrapped. */
+static __always_inline int unwrap(struct xdp_md *ctx)
+{
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	__u32 self = ZD_NODE_SELF;
+	struct zd_node *me;
+
+	if ((void *)(eth + 1) > end)
+		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_IPIP)
+			return 0;
+		me = bpf_map_lookup_elem(&zd_nodes, &self);
+		if (!me || !(me->fabric & ZD_FABRIC_V4) || ip->daddr != me->v4.src)
+			return 0;
+		return zd_decap_ipip(ctx) == 0;
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_IPV6)
+			return 0;
+		me = bpf_map_lookup_elem(&zd_nodes, &self);
+		if (!me || !(me->fabric & ZD_FABRIC_V6) || !same_in6(&ip6->daddr, me->v6.src))
+			return 0;
+		return zd_decap_ip6ip6(ctx) == 0;
+	}
+	return 0;
+}
+
+/* The node's MSS for a forwarded SYN of this family. */
+static __always_inline __u16 node_mss(__u32 node_id, __u8 family)
+{
+	struct zd_node *node = bpf_map_lookup_elem(&zd_nodes, &node_id);
+
+	if (!node)
+		return 0;
+	return family == AF_INET ? node->v4.mss : node->v6.mss;
+}
+
+/* The steering of one TCP packet: the flow table, else the route. A packet
+ * another host forwarded here (tunnelled) is delivered here only. */
+static __always_inline int steer(struct xdp_md *ctx, struct zd_xdp_counters *c, int tunnelled)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct zd_choice choice = { ZD_NO_ID, ZD_NO_ID, ZD_DROPPED };
 	struct zd_flow_key key = {};
 	struct zd_flow fresh = {};
-	struct zd_xdp_counters *c;
 	struct ethhdr *eth = data;
 	struct zd_flow *flow;
 	struct tcphdr *tcp;
 	__u32 *domain;
-	int syn;
+	int syn, action = XDP_PASS;
+	__u16 mss;
 
 	if ((void *)(eth + 1) > end)
 		return XDP_PASS;
@@ -255,10 +465,6 @@ int zd_xdp(struct xdp_md *ctx)
 	key.sport = bpf_ntohs(tcp->source);
 	key.dport = bpf_ntohs(tcp->dest);
 
-	c = counters();
-	if (!c)
-		return XDP_PASS;
-
 	syn = tcp->syn && !tcp->ack;
 	if (!syn) {
 		/* Most packets belong to a flow the table already holds: its
@@ -267,6 +473,8 @@ int zd_xdp(struct xdp_md *ctx)
 		flow = bpf_map_lookup_elem(&zd_flows, &key);
 		if (flow) {
 			c->followed++;
+			if (flow->node != ZD_NODE_SELF && !tunnelled)
+				return send_to(ctx, c, flow->node, key.family, 0);
 			return deliver(ctx, c, flow->workspace, 0, NULL);
 		}
 	}
@@ -280,7 +488,7 @@ int zd_xdp(struct xdp_md *ctx)
 	}
 
 	/* A new connection (or its retransmitted SYN): the route decides. */
-	choice = choose(*domain, &key, c);
+	choice = choose(*domain, &key, c, tunnelled);
 	if (choice.workspace == ZD_NO_ID) {
 		/* No live workspace: the host stack refuses it (sk_lookup
 		 * answers a RST, and counts it), so the client learns at once. */
@@ -288,11 +496,36 @@ int zd_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	fresh.workspace = choice.workspace;
+	fresh.node = tunnelled ? ZD_NODE_SELF : pick_node(choice.workspace, &key);
+	if (fresh.node != ZD_NODE_SELF) {
+		/* Lowered before the wrapping, so both ends fit the fabric. */
+		mss = node_mss(fresh.node, key.family);
+		if (mss)
+			zd_clamp_mss(tcp, end, mss);
+		action = send_to(ctx, c, fresh.node, key.family, 1);
+		if (action == XDP_DROP)
+			return action; /* no entry: the retransmitted SYN tries again */
+	}
 	/* Counted only when new, so that status can tell evictions: flows
 	 * added minus flows held (zd deletes none itself). */
 	if (bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_NOEXIST) == 0)
 		c->flows_added++;
 	else
 		bpf_map_update_elem(&zd_flows, &key, &fresh, BPF_ANY);
+	if (fresh.node != ZD_NODE_SELF)
+		return action;
 	return deliver(ctx, c, choice.workspace, *domain, &choice);
+}
+
+SEC("xdp")
+int zd_xdp(struct xdp_md *ctx)
+{
+	struct zd_xdp_counters *c = counters();
+	int tunnelled;
+
+	if (!c)
+		return XDP_PASS;
+	tunnelled = unwrap(ctx);
+	c->unwrapped += tunnelled;
+	return steer(ctx, c, tunnelled);
 }

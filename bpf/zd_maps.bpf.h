@@ -124,22 +124,28 @@ static __always_inline int zd_has_canary(const struct zd_route *route)
 	return route->canary != ZD_NO_ID && route->canary_weight != 0;
 }
 
-static __always_inline int zd_takes_canary(const struct zd_route *route,
-					   const struct zd_flow_key *flow)
+/* A hash of a flow's 4-tuple, the same on every plane and every host for
+ * the same flow; seed tells apart the choices made with it. */
+static __always_inline __u32 zd_flow_hash(const struct zd_flow_key *flow, __u32 seed)
 {
 	const __u32 *s = (const __u32 *)flow->saddr, *d = (const __u32 *)flow->daddr;
-	__u32 h = ((__u32)flow->sport << 16) | flow->dport;
-	__u32 weight = route->canary_weight;
+	__u32 h = (((__u32)flow->sport << 16) | flow->dport) ^ seed;
 	int i;
 
-	if (!zd_has_canary(route))
-		return 0;
 #pragma unroll
 	for (i = 0; i < 4; i++) {
 		h = zd_mix(h ^ s[i]);
 		h = zd_mix(h ^ d[i]);
 	}
-	return h % 100 < weight;
+	return h;
+}
+
+static __always_inline int zd_takes_canary(const struct zd_route *route,
+					   const struct zd_flow_key *flow)
+{
+	if (!zd_has_canary(route))
+		return 0;
+	return zd_flow_hash(flow, 0) % 100 < route->canary_weight;
 }
 
 enum zd_outcome { ZD_STEERED, ZD_FALLBACK, ZD_DROPPED };

@@ -141,10 +141,11 @@ struct zd_flow_key {
 	__u8 daddr[16];
 };
 
-/* The workspace a flow's SYN was given to: every later packet follows it. */
+/* The workspace a flow's SYN was given to, and on which host: every later
+ * packet follows it. */
 struct zd_flow {
 	__u32 workspace;
-	__u32 pad;
+	__u32 node; /* ZD_NODE_SELF (zero in flows older than forwarding): here */
 };
 
 /* Where a container workspace's frames go: its host-side veth (a key of the
@@ -178,6 +179,45 @@ struct zd_tunnel6 {
 	__u16 pad;
 };
 
+/*
+ * Forwarding to other hosts (issue 21). Each host the fabric reaches has a
+ * node id; ZD_NODE_SELF is this host, whose entry holds its own fabric
+ * addresses (the outer source of what it forwards, and the outer
+ * destination of what it unwraps). A workspace with instances on other
+ * hosts has a Maglev table of node ids (user/core/maglev.hpp): a new flow
+ * goes to table[flow hash % ZD_MAGLEV_SIZE], and its flow entry keeps that
+ * node for every later packet.
+ */
+#define ZD_MAX_NODES 1024
+#define ZD_NODE_SELF 0
+#define ZD_MAGLEV_SIZE 4099
+#define ZD_NODE_NAME 64
+
+#define ZD_FABRIC_V4 1 /* the node has an IPv4 fabric address: IPv4 flows go by IPIP */
+#define ZD_FABRIC_V6 2 /* and an IPv6 one: IPv6 flows go by IPv6-in-IPv6 */
+
+struct zd_node {
+	struct zd_tunnel v4;  /* MACs unused: bpf_fib_lookup gives them per packet */
+	struct zd_tunnel6 v6;
+	__u32 fabric;         /* ZD_FABRIC_* */
+	__u32 pad;
+	char name[ZD_NODE_NAME]; /* for status only */
+};
+
+struct zd_instances {
+	__u32 count; /* instances the table spreads over, this host's included */
+	__u32 local; /* non-zero: one of them is this host's */
+	__u16 table[ZD_MAGLEV_SIZE]; /* node id of each slot */
+};
+
+/* Per-CPU, per destination node; zdctl sums them. */
+struct zd_node_counters {
+	__u64 flows;   /* new flows sent there */
+	__u64 packets; /* every packet sent there, the SYN's included */
+	__u64 bytes;   /* their inner bytes */
+	__u64 errors;  /* not sent: no route to the node, or too big for the fabric */
+};
+
 /* Per-CPU; zdctl sums them. */
 struct zd_xdp_counters {
 	__u64 flows_added; /* a SYN made a new flow entry (not a retransmit) */
@@ -187,6 +227,9 @@ struct zd_xdp_counters {
 	__u64 followed;    /* a later packet of a known flow, sent where its SYN went */
 	__u64 to_host;     /* passed to the host stack: a host workspace's flow */
 	__u64 flow_misses; /* a non-SYN packet to a domain with no flow entry (passed) */
+	__u64 forwarded;   /* a packet sent to another host (see the per-node counters) */
+	__u64 unwrapped;   /* a packet another host forwarded here, unwrapped */
+	__u64 forward_errors; /* a packet for another host that could not be sent */
 };
 
 #endif /* ZD_SHARED_H */

@@ -479,6 +479,7 @@ public:
   }
   void remove_workspace(const zd::Workspace &workspace) override {
     note_write();
+    tables_.erase(workspace.id);
     failing_.erase(workspace.id);
     workspaces_.erase(workspace.id);
     std::erase_if(prepared_, [&](const auto &p) { return p.second == workspace.id; });
@@ -563,6 +564,30 @@ public:
   // What the process does when it closes its listening socket: the real
   // plane drops it by itself. Not a write of the control plane.
   zd::XdpStatus xdp_status() const override { return {}; }
+
+  // Forwarding to other hosts: the nodes and tables as written.
+  std::vector<zd::NodeEntry> nodes() const override {
+    std::vector<zd::NodeEntry> out;
+    for (const auto &[id, node] : nodes_)
+      out.push_back({id, node});
+    return out;
+  }
+  void put_node(const zd::NodeEntry &node, const zd::FabricNode &, uint32_t) override {
+    note_write();
+    nodes_[node.id] = node.node;
+  }
+  std::map<uint32_t, zd::InstanceTable> instance_tables() const override { return tables_; }
+  void set_instances(uint32_t workspace, const std::optional<zd::InstanceTable> &table) override {
+    if (!table && !tables_.count(workspace))
+      return;
+    note_write();
+    if (table)
+      tables_[workspace] = *table;
+    else
+      tables_.erase(workspace);
+  }
+  std::map<uint32_t, zd::FabricNode> nodes_;
+  std::map<uint32_t, zd::InstanceTable> tables_;
   std::map<uint64_t, zd::AcceptQueue> accept_queues() const override { return queues; }
   // What accept_queues() reports, by cookie; tests fill it.
   std::map<uint64_t, zd::AcceptQueue> queues;
@@ -622,6 +647,10 @@ public:
       out << "domain " << domain << " arrives in the namespace of workspace " << workspace << "\n";
     for (uint32_t id : failing_)
       out << "workspace " << id << " failing\n";
+    for (const auto &[id, node] : nodes_)
+      out << "node " << id << " " << node.name << "\n";
+    for (const auto &[id, table] : tables_)
+      out << "instances of workspace " << id << (table.local ? " (one here)" : "") << "\n";
     // Counters are arrays in the kernel: zero and absent are the same.
     const zd::Counters zero{};
     for (const auto &[id, c] : domain_counters_)

@@ -1113,9 +1113,21 @@ Status ControlPlane::status_of(std::vector<Domain> domains,
     health_checks = store_.health_checks();
     healths = store_.healths();
   }
+  // Where the workspaces with instances on other hosts have them.
+  const std::map<uint32_t, InstanceTable> tables = plane_.instance_tables();
+  std::map<uint32_t, std::string> node_names;
+  if (!tables.empty())
+    for (const NodeEntry &entry : plane_.nodes())
+      node_names[entry.id] = entry.node.name;
   for (auto &workspace : workspaces) {
     WorkspaceStatus w;
     w.name = workspace.name;
+    if (auto it = tables.find(workspace.id); it != tables.end()) {
+      std::set<std::string> hosts;
+      for (const uint16_t node : it->second.table)
+        hosts.insert(node_names.count(node) ? node_names[node] : "#" + std::to_string(node));
+      w.instances.assign(hosts.begin(), hosts.end());
+    }
     w.id = workspace.id;
     w.pid = workspace.pid;
     w.placement = workspace.placement;

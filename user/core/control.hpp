@@ -133,6 +133,14 @@ public:
   // each such domain falls back to its previous workspace.
   void remove_workspace(const std::string &name, Force force);
 
+  // Where the cluster's workspaces run (placement.cpp): every host gets a
+  // node id, every workspace with instances on other hosts a Maglev table
+  // over its live instances (registered here first, with no socket, if this
+  // host has none of its own), and every other table is dropped. Writes
+  // only what differs; each write is one map update the data plane sees
+  // whole. Returns the workspaces it registered.
+  std::vector<std::string> place(const Fabric &fabric);
+
   // Works out a route change, writing nothing; refuses what apply would.
   RoutePlan plan(const RouteRequest &request) const;
   // Makes a plan of this same operation (the lock held since plan()).

@@ -56,7 +56,11 @@ struct Domain {
 // delivers to it: sk_lookup can only hand a connection to a socket of its
 // own network namespace; the XDP plane serves a workspace in a namespace of
 // its own (a container) through the veth that leads there.
-enum class Placement : uint8_t { this_netns = 0, other_netns = 1 };
+//
+// other_hosts: none here; its instances run on other hosts of the cluster
+// (issue 21), which the XDP plane forwards its flows to. The cluster agent
+// registers it, with no socket, when a route names it.
+enum class Placement : uint8_t { this_netns = 0, other_netns = 1, other_hosts = 2 };
 
 // A listening socket as registered: what it is bound to, which family of
 // connections it serves (IPv4 too for a dual-stack [::] socket) and its

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "connections.hpp"
+#include "fabric.hpp"
 #include "ids.hpp"
 #include "model.hpp"
 #include "status.hpp"
@@ -207,6 +208,15 @@ public:
 
   // The XDP plane's interfaces, flow table and counters.
   virtual XdpStatus xdp_status() const = 0;
+
+  // Forwarding to other hosts (fabric.hpp), through the XDP plane: every
+  // write throws Error(refused) when it is not attached. The hosts by id
+  // (0: this one; an id is never reused: flows name it), and each
+  // workspace's table, replaced whole (none: its instances are all here).
+  virtual std::vector<NodeEntry> nodes() const = 0;
+  virtual void put_node(const NodeEntry &node, const FabricNode &self, uint32_t mtu) = 0;
+  virtual std::map<uint32_t, InstanceTable> instance_tables() const = 0;
+  virtual void set_instances(uint32_t workspace, const std::optional<InstanceTable> &table) = 0;
 
   virtual Counters domain_counters(uint32_t domain) const = 0;
   // Every domain's, indexed by id, read at once (a full status).

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "fabric.hpp"
 #include "model.hpp"
 
 namespace zd {
@@ -38,6 +39,9 @@ struct WorkspaceStatus {
   // plane's own bit: what steers.
   std::optional<Health> health;
   bool failing = false;
+  // The hosts with a live instance of it, when some are other hosts: its
+  // new flows are spread over them (this host's name among them if it has one).
+  std::vector<std::string> instances;
 };
 
 struct DomainStatus {
@@ -65,6 +69,10 @@ struct XdpStatus {
   uint64_t flow_capacity = 0;
   uint64_t flows_added = 0; // flows written on a SYN since attach
   uint64_t steered = 0, fallbacks = 0, drops = 0, followed = 0, to_host = 0, flow_misses = 0;
+  // Across hosts: packets sent to other hosts, unwrapped from them, and not
+  // sent; and per other host, what went there.
+  uint64_t forwarded = 0, unwrapped = 0, forward_errors = 0;
+  std::vector<NodeTraffic> nodes; // sorted by name
   // Flows the LRU table dropped to make room (all but the ones it holds:
   // zd never deletes a flow itself).
   uint64_t evictions() const { return flows_added > flows ? flows_added - flows : 0; }

@@ -1,4 +1,5 @@
 #include "dataplane.hpp"
+#include "forward.hpp"
 
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -218,6 +219,7 @@ void BpfDataplane::add_workspace(const Workspace &workspace,
 
 void BpfDataplane::remove_workspace(const Workspace &workspace) {
   set_failing(workspace.id, false);
+  forward::set_instances(dir_, workspace.id, std::nullopt); // its id may be given again
   if (in_container(workspace))
     return container::remove(dir_, maps_, workspace);
   for (const auto &socket : workspace.sockets)
@@ -371,8 +373,27 @@ XdpStatus BpfDataplane::xdp_status() const {
       status.steered += c.steered, status.fallbacks += c.fallbacks, status.drops += c.drops;
       status.followed += c.followed, status.to_host += c.to_host;
       status.flow_misses += c.flow_misses;
+      status.forwarded += c.forwarded, status.unwrapped += c.unwrapped;
+      status.forward_errors += c.forward_errors;
     }
+  status.nodes = forward::traffic(dir_);
   return status;
+}
+
+std::vector<NodeEntry> BpfDataplane::nodes() const {
+  return forward::nodes(dir_);
+}
+
+void BpfDataplane::put_node(const NodeEntry &node, const FabricNode &self, uint32_t mtu) {
+  forward::put_node(dir_, node, self, mtu);
+}
+
+std::map<uint32_t, InstanceTable> BpfDataplane::instance_tables() const {
+  return forward::tables(dir_);
+}
+
+void BpfDataplane::set_instances(uint32_t workspace, const std::optional<InstanceTable> &table) {
+  forward::set_instances(dir_, workspace, table);
 }
 
 Counters BpfDataplane::domain_counters(uint32_t domain) const {

@@ -47,6 +47,10 @@ public:
                            const std::vector<Connection> &connections) override;
 
   XdpStatus xdp_status() const override;
+  std::vector<NodeEntry> nodes() const override;
+  void put_node(const NodeEntry &node, const FabricNode &self, uint32_t mtu) override;
+  std::map<uint32_t, InstanceTable> instance_tables() const override;
+  void set_instances(uint32_t workspace, const std::optional<InstanceTable> &table) override;
 
   Counters domain_counters(uint32_t domain) const override;
   std::vector<Counters> all_domain_counters() const override;

@@ -5,12 +5,17 @@
 
 #include <cstring>
 
+#include "fabric.hpp"
+#include "maglev.hpp"
+
 namespace zd {
 
 // The core sizes ids and the planes size maps: the same numbers.
 static_assert(kMaxDomains == ZD_MAX_DOMAINS);
 static_assert(kMaxWorkspaces == ZD_MAX_WORKSPACES);
 static_assert(kNoId == ZD_NO_ID);
+static_assert(kMaxNodes == ZD_MAX_NODES);
+static_assert(kMaglevTableSize == ZD_MAGLEV_SIZE);
 
 zd_prefix_key binding_key(const Endpoint &ep) {
   zd_prefix_key key{};

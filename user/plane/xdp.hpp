@@ -16,12 +16,15 @@ struct zd_xdp;
 
 namespace zd {
 
-enum class XdpMap { flows, targets, devmap, stats };
-inline constexpr std::array<MapName, 4> kXdpMaps = {{
+enum class XdpMap { flows, targets, devmap, stats, nodes, instances, node_stats };
+inline constexpr std::array<MapName, 7> kXdpMaps = {{
     {"flows", "zd_flows"},
     {"xdp_targets", "zd_xdp_targets"},
     {"devmap", "zd_devmap"},
     {"xdp_stats", "zd_xdp_stats"},
+    {"nodes", "zd_nodes"},
+    {"instances", "zd_instances"},
+    {"node_stats", "zd_node_stats"},
 }};
 
 enum class XdpMode { native, generic };

@@ -137,9 +137,10 @@ record::Workspace to_record(const Workspace &workspace) {
 }
 
 Workspace from_record(const record::Name &name, const record::Workspace &r) {
-  const Placement placement = r.placement == static_cast<uint32_t>(Placement::other_netns)
-                                  ? Placement::other_netns
-                                  : Placement::this_netns;
+  const Placement placement =
+      r.placement == static_cast<uint32_t>(Placement::other_netns)   ? Placement::other_netns
+      : r.placement == static_cast<uint32_t>(Placement::other_hosts) ? Placement::other_hosts
+                                                                     : Placement::this_netns;
   Workspace workspace{from_name(name), r.id, r.pid, placement, {}, {}};
   for (uint32_t i = 0; i < std::min<uint32_t>(r.n_sockets, kMaxSocketsPerWorkspace); ++i) {
     const auto &s = r.sockets[i];

@@ -1,0 +1,25 @@
+// The XDP plane's forwarding to other hosts (bpf/xdp.bpf.c, issue 21): its
+// node and instance maps, pinned in the state dir with the XDP program's.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fabric.hpp"
+
+namespace zd::forward {
+
+// Whether the XDP plane with forwarding is pinned in dir.
+bool available(const std::string &dir);
+
+std::vector<NodeEntry> nodes(const std::string &dir);
+void put_node(const std::string &dir, const NodeEntry &node, const FabricNode &self, uint32_t mtu);
+std::map<uint32_t, InstanceTable> tables(const std::string &dir);
+void set_instances(const std::string &dir, uint32_t workspace,
+                   const std::optional<InstanceTable> &table);
+// Per other host: what went there, and the flows that name it now.
+std::vector<NodeTraffic> traffic(const std::string &dir);
+
+} // namespace zd::forward
