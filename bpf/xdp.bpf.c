@@ -327,8 +327,17 @@ static __always_inline int forward(struct xdp_md *ctx, const struct zd_node *nod
 		fib.tot_len = len + ZD_IP6IP6_OVERHEAD;
 	}
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* For the stack: still addressed to this host, as it came. */
+		struct ethhdr *eth = (void *)(long)ctx->data;
+
+		if ((void *)(eth + 1) > (void *)(long)ctx->data_end)
+			return -1;
+		__builtin_memcpy(fib.dmac, eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(fib.smac, eth->h_source, ETH_ALEN);
+	} else if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 		return -1; /* no route to it, or too big for its link */
+	}
 	if (family == AF_INET) {
 		__builtin_memcpy(t4.src_mac, fib.smac, ETH_ALEN);
 		__builtin_memcpy(t4.dst_mac, fib.dmac, ETH_ALEN);

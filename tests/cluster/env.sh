@@ -290,6 +290,48 @@ cluster_converged() {
   _cluster_wait 5 _cluster_all_greet "${1:?usage: cluster_converged WORKSPACE N}" "${2:?}"
 }
 
+# cluster_client I: a client outside the cluster, in namespace "client"
+# (10.88.0.2/24, fd88::2/64), whose one link leads to host I's interface
+# ingress0 (10.88.0.1, fd88::1): the domains' addresses (10.99.0.0/24,
+# fd99::/64) are reached through host I, the ingress. Host I routes
+# between the client and the bridge; every other host routes the client's
+# network back through it, so replies go from a workspace's host straight
+# to the client without passing zd (direct server return). Each host gets
+# fd77::I/64 on the bridge, and the domains' IPv6 prefix local.
+cluster_client() {
+  local ingress=${1:?usage: cluster_client I} i
+  ip netns add client &&
+    ip link add ingress0 netns "host$ingress" type veth peer name eth0 netns client &&
+    ip -n client link set lo up && ip -n client link set eth0 up &&
+    ip -n client addr add 10.88.0.2/24 dev eth0 &&
+    ip -n client addr add fd88::2/64 dev eth0 nodad &&
+    ip -n client route add 10.99.0.0/24 via 10.88.0.1 &&
+    ip -n client -6 route add fd99::/64 via fd88::1 &&
+    ip -n "host$ingress" link set ingress0 up &&
+    ip -n "host$ingress" addr add 10.88.0.1/24 dev ingress0 &&
+    ip -n "host$ingress" addr add fd88::1/64 dev ingress0 nodad ||
+    _cluster_fail "cannot make the client's link to host$ingress" || return
+  # A veth hands on partial checksums (the sender's offload), which do not
+  # survive a frame XDP sends elsewhere: the client sums its own, as a
+  # packet from a real network arrives.
+  nsenter --net=/run/netns/client -- ethtool -K eth0 tx off >/dev/null ||
+    _cluster_fail "cannot turn checksum offload off on the client's link" || return
+  # The ingress routes; the frames it tunnels from ingress0 leave by its
+  # bridge veth, whose peer needs GRO (or XDP) to take frames redirected by XDP.
+  cluster_exec "$ingress" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.conf.all.accept_local=1 >/dev/null &&
+    ethtool -K "zdh-host$ingress" gro on >/dev/null ||
+    _cluster_fail "cannot make host$ingress a router" || return
+  for ((i = 1; i <= CLUSTER_HOSTS; i++)); do
+    ip -n "host$i" addr add "fd77::$i/64" dev eth0 nodad &&
+      ip -n "host$i" -6 route add local fd99::/64 dev lo || return
+    ((i == ingress)) && continue
+    ip -n "host$i" route add 10.88.0.0/24 via "10.77.0.$ingress" &&
+      ip -n "host$i" -6 route add fd88::/64 via "fd77::$ingress" ||
+      _cluster_fail "cannot route the client's network back from host$i" || return
+  done
+}
+
 # cluster_link_down I / cluster_link_up I: host I's cable to the bridge,
 # pulled or plugged back: cut off from etcd (and from every other host).
 cluster_link_down() { ip link set "zdh-host${1:?usage: cluster_link_down I}" down; }
@@ -345,7 +387,7 @@ cluster_down() {
   # Only names on our tmpfs: without it /run/netns is the real one, whose
   # namespaces (a "host1" of someone else's) are not ours to kill or delete.
   if ((CLUSTER_NETNS_MOUNTS)); then
-    mapfile -t names < <(ip netns list 2>/dev/null | awk '$1 ~ /^(host|etcd)[0-9]+$/ { print $1 }')
+    mapfile -t names < <(ip netns list 2>/dev/null | awk '$1 ~ /^((host|etcd)[0-9]+|client)$/ { print $1 }')
   fi
   for ns in "${names[@]}"; do mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$ns" 2>/dev/null); done
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done

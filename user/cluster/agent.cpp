@@ -63,12 +63,28 @@ int64_t now_ns() {
 
 } // namespace
 
-Agent::Agent(std::string state, etcd::Options etcd, Keys keys, std::string node)
+nlohmann::json Agent::fabric_json() const {
+  json out = json::object();
+  if (!fabric_)
+    return out;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (fabric_->v4)
+    out["v4"] = inet_ntop(AF_INET, fabric_->v4->data(), text, sizeof(text));
+  if (fabric_->v6)
+    out["v6"] = inet_ntop(AF_INET6, fabric_->v6->data(), text, sizeof(text));
+  return out;
+}
+
+Agent::Agent(std::string state, etcd::Options etcd, Keys keys, std::string node,
+             std::optional<FabricNode> fabric, uint32_t fabric_mtu)
     : state_(std::move(state)), node_(std::move(node)), keys_(std::move(keys)),
-      follow_client_(etcd), report_client_(etcd), marks_(ClusterMarks::for_agent(state_)) {
+      fabric_(std::move(fabric)), fabric_mtu_(fabric_mtu), follow_client_(etcd),
+      report_client_(etcd), place_client_(etcd), marks_(ClusterMarks::for_agent(state_)) {
   validate_name("node", node_);
   follower_ = std::thread([this] { follow(); });
   reporter_ = std::thread([this] { report(); });
+  if (fabric_)
+    placer_ = std::thread([this] { place(); });
 }
 
 Agent::~Agent() {
@@ -79,6 +95,8 @@ Agent::~Agent() {
   wake_.notify_all();
   follower_.join();
   reporter_.join();
+  if (placer_.joinable())
+    placer_.join();
 }
 
 bool Agent::pause(std::chrono::milliseconds wait) {
@@ -90,6 +108,7 @@ bool Agent::pause(std::chrono::milliseconds wait) {
 // Everything again: every domain the cluster names is applied (those it
 // removed are removed here), then the watch goes on from the revision read.
 void Agent::sync() {
+  std::lock_guard hold(apply_mutex_);
   const etcd::Range range = follow_client_.range(keys_.domains());
   desired_.clear();
   for (const auto &kv : range.kvs) {
@@ -100,7 +119,7 @@ void Agent::sync() {
       errors_[name] = {kv.mod_revision, "etcd holds no JSON for it"};
     }
   }
-  const json here = local_workspaces();
+  const json here = local_workspaces(true);
   std::vector<std::string> names;
   for (const auto &[name, value] : desired_)
     names.push_back(name);
@@ -208,6 +227,7 @@ void Agent::follow() {
           [&](const etcd::WatchBatch &batch) {
             // One answer may hold several revisions: each domain is applied
             // as of its newest, in the order they came.
+            std::lock_guard hold(apply_mutex_);
             std::vector<std::pair<std::string, int64_t>> order;
             for (const auto &event : batch.events) {
               const std::string name = event.kv.key.substr(keys_.domains().size());
@@ -215,7 +235,7 @@ void Agent::follow() {
                                                                     : json::parse(event.kv.value);
               order.emplace_back(name, event.kv.mod_revision);
             }
-            const json here = local_workspaces();
+            const json here = local_workspaces(true);
             std::vector<std::string> names;
             for (const auto &[name, revision] : order)
               names.push_back(name);
@@ -229,7 +249,7 @@ void Agent::follow() {
             return !stopping_.load();
           },
           kWatchIdle);
-      revision_ = std::max(revision_, seen);
+      revision_ = std::max(revision_.load(), seen);
     } catch (const etcd::Compacted &c) {
       spdlog::warn("cluster: revision {} was compacted (now {}): reading everything again",
                    revision_ + 1, c.revision);
@@ -242,12 +262,19 @@ void Agent::follow() {
   }
 }
 
-// The workspaces of this host, as the operators' health gate reads them.
-json Agent::local_workspaces() const {
+// The workspaces of this host, as the operators' health gate reads them;
+// with_remote: and those registered here for their instances elsewhere
+// (what a route here may name).
+json Agent::local_workspaces(bool with_remote) const {
   const Status status = State(state_).with(
       Lock::shared, [](ControlPlane &control) { return control.workspaces_status(); });
   json out = json::object();
   for (const auto &w : status.workspaces) {
+    if (w.placement == Placement::other_hosts) {
+      if (with_remote)
+        out[w.name] = {{"alive", !w.instances.empty()}, {"failing", false}, {"elsewhere", true}};
+      continue; // not this host's own
+    }
     bool alive = false;
     for (const auto &s : w.sockets)
       alive = alive || s.alive;
@@ -273,6 +300,7 @@ void Agent::report() {
                                   {"host", host},
                                   {"version", ZD_VERSION},
                                   {"addresses", host_addresses()},
+                                  {"fabric", fabric_json()},
                                   {"pid", getpid()},
                                   {"started_ns", now_ns()}}
                                  .dump(),
@@ -296,6 +324,124 @@ void Agent::report() {
     try {
       report_client_.revoke(lease); // gone at once, not in ten seconds
     } catch (const std::exception &) {
+    }
+  }
+}
+
+// A node's fabric addresses as its registration gives them.
+std::optional<FabricNode> fabric_of(const std::string &name, const json &registration) {
+  const json fabric = registration.value("fabric", json::object());
+  if (!fabric.is_object())
+    return std::nullopt;
+  FabricNode node{name, std::nullopt, std::nullopt};
+  if (fabric.contains("v4") && fabric["v4"].is_string()) {
+    std::array<uint8_t, 4> a{};
+    if (inet_pton(AF_INET, fabric["v4"].get<std::string>().c_str(), a.data()) == 1)
+      node.v4 = a;
+  }
+  if (fabric.contains("v6") && fabric["v6"].is_string()) {
+    std::array<uint8_t, 16> a{};
+    if (inet_pton(AF_INET6, fabric["v6"].get<std::string>().c_str(), a.data()) == 1)
+      node.v6 = a;
+  }
+  if (!node.v4 && !node.v6)
+    return std::nullopt;
+  return node;
+}
+
+// Reads every registration and every node's workspaces, and places them:
+// the live nodes with a fabric address are the hosts, and each one's
+// workspaces that are alive and pass their check are its instances.
+// Returns the revision read.
+int64_t Agent::place_once() {
+  const etcd::Range registrations = place_client_.range(keys_.alive());
+  const etcd::Range reports = place_client_.range(keys_.local());
+  Fabric fabric;
+  fabric.self = *fabric_;
+  fabric.self.name = node_;
+  fabric.mtu = fabric_mtu_;
+  std::set<std::string> live;
+  for (const auto &kv : registrations.kvs) {
+    const std::string name = kv.key.substr(keys_.alive().size());
+    try {
+      if (auto node = fabric_of(name, json::parse(kv.value))) {
+        live.insert(name);
+        if (name != node_)
+          fabric.nodes.push_back(*node);
+      }
+    } catch (const json::exception &) {
+    }
+  }
+  for (const auto &kv : reports.kvs) {
+    const std::string name = kv.key.substr(keys_.local().size());
+    if (!live.count(name))
+      continue;
+    try {
+      const json workspaces = json::parse(kv.value).value("workspaces", json::object());
+      for (const auto &[workspace, w] : workspaces.items())
+        if (w.value("alive", false) && !w.value("failing", false))
+          fabric.instances[workspace].push_back(name);
+    } catch (const json::exception &) {
+    }
+  }
+  const std::vector<std::string> registered =
+      State(state_).with(Lock::exclusive, [&](ControlPlane &control) { return control.place(fabric); });
+  if (!registered.empty()) {
+    spdlog::info("cluster: registered {} workspace(s) of other hosts", registered.size());
+    retry_refused();
+  }
+  return registrations.revision;
+}
+
+// Domains refused for a workspace this host did not know: applied again now
+// that it may.
+void Agent::retry_refused() {
+  std::lock_guard hold(apply_mutex_);
+  std::vector<std::string> refused;
+  for (const auto &[name, error] : errors_)
+    refused.push_back(name);
+  if (refused.empty())
+    return;
+  const json here = local_workspaces(true);
+  for (const auto &name : refused)
+    if (desired_.count(name))
+      apply_domain(name, errors_[name].first, here);
+  publish_applied(revision_.load());
+}
+
+// Places once, then again whenever a registration or a node's workspaces
+// change: a node gone (its lease expired, or revoked) or a workspace dead or
+// failing there leaves the tables within one watch answer.
+void Agent::place() {
+  int64_t revision = 0;
+  bool placed = false;
+  while (!stopping_) {
+    try {
+      if (!placed) {
+        revision = place_once();
+        placed = true;
+      }
+      const int64_t seen = place_client_.watch(
+          keys_.prefix, revision + 1,
+          [&](const etcd::WatchBatch &batch) {
+            bool relevant = false;
+            for (const auto &event : batch.events)
+              relevant = relevant || event.kv.key.rfind(keys_.alive(), 0) == 0 ||
+                         event.kv.key.rfind(keys_.local(), 0) == 0;
+            revision = batch.events.back().kv.mod_revision;
+            if (relevant)
+              revision = std::max(revision, place_once());
+            return !stopping_.load();
+          },
+          kWatchIdle);
+      revision = std::max(revision, seen);
+    } catch (const etcd::Compacted &) {
+      placed = false;
+    } catch (const std::exception &e) {
+      spdlog::warn("cluster: placing workspaces: {}", e.what());
+      placed = false;
+      if (!pause(kRetry))
+        return;
     }
   }
 }

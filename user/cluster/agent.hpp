@@ -8,6 +8,12 @@
 // Beside that it holds its registration under a lease and publishes its
 // workspaces (alive, failing) whenever they change. Killing it changes
 // nothing for traffic: the maps stay as last applied.
+//
+// With a fabric address (serve --fabric, issue 21) it also places: every
+// registration and every node's workspaces it watches become the XDP
+// plane's picture of where each workspace runs (ControlPlane::place), so
+// this host forwards new flows of a workspace it lacks to a host that has
+// it, and takes in those forwarded to it.
 #pragma once
 
 #include <atomic>
@@ -15,6 +21,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -25,40 +32,53 @@
 #include "cluster.hpp"
 #include "cluster_marks.hpp"
 #include "etcd.hpp"
+#include "fabric.hpp"
 
 namespace zd::cluster {
 
 class Agent {
 public:
-  Agent(std::string state, etcd::Options etcd, Keys keys, std::string node);
-  ~Agent(); // stops both threads, revokes the lease
+  // fabric: this host's addresses on the fabric between hosts (its name is
+  // the node's); none: it neither forwards flows nor takes forwarded ones.
+  Agent(std::string state, etcd::Options etcd, Keys keys, std::string node,
+        std::optional<FabricNode> fabric = std::nullopt, uint32_t fabric_mtu = 1500);
+  ~Agent(); // stops its threads, revokes the lease
   Agent(const Agent &) = delete;
   Agent &operator=(const Agent &) = delete;
 
 private:
   void follow(); // the desired state into the host's
   void report(); // the registration and the workspaces out
+  void place();  // every node's workspaces into the XDP plane's tables
+  int64_t place_once();
+  void retry_refused();
   void sync();
   bool apply_together(const std::vector<std::string> &names, int64_t revision,
                       const nlohmann::json &here);
   void apply_domain(const std::string &name, int64_t revision, const nlohmann::json &here);
   void publish_applied(int64_t revision);
-  nlohmann::json local_workspaces() const;
+  nlohmann::json local_workspaces(bool with_remote = false) const;
+  nlohmann::json fabric_json() const;
   bool pause(std::chrono::milliseconds wait); // false once stopping
 
   const std::string state_, node_;
   const Keys keys_;
-  etcd::Client follow_client_, report_client_;
+  const std::optional<FabricNode> fabric_;
+  const uint32_t fabric_mtu_;
+  etcd::Client follow_client_, report_client_, place_client_;
+  // Held while applying: the follower and the placer (which applies again
+  // what was refused for a workspace it has just registered) take turns.
+  std::mutex apply_mutex_;
   std::map<std::string, nlohmann::json> desired_; // as stored in etcd
   std::map<std::string, std::pair<int64_t, std::string>> errors_;
   // Which domains it manages, for local commands to see (cluster_marks.hpp).
   ClusterMarks marks_;
-  int64_t revision_ = 0;
+  std::atomic<int64_t> revision_{0};
 
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<bool> stopping_{false};
-  std::thread follower_, reporter_;
+  std::thread follower_, reporter_, placer_;
 };
 
 } // namespace zd::cluster

@@ -114,8 +114,12 @@ std::vector<NodeReport> Cluster::nodes() const {
     n.name = name;
     return n;
   };
-  for (const auto &kv : client_.range(keys_.alive()).kvs)
-    node(after_prefix(kv.key, keys_.alive())).alive = true;
+  for (const auto &kv : client_.range(keys_.alive()).kvs) {
+    NodeReport &n = node(after_prefix(kv.key, keys_.alive()));
+    n.alive = true;
+    const json fabric = parse_value(kv).value("fabric", json::object());
+    n.fabric = fabric.is_object() && !fabric.empty();
+  }
   for (const auto &kv : client_.range(keys_.local()).kvs) {
     NodeReport &n = node(after_prefix(kv.key, keys_.local()));
     const json workspaces = parse_value(kv).value("workspaces", json::object());
@@ -140,12 +144,23 @@ std::vector<NodeReport> Cluster::nodes() const {
 // Every live node must have the target registered, with a live socket, and
 // not failing its check: the nodes it would not be on are named, each.
 void Cluster::gate(const std::string &domain, const std::string &workspace) const {
+  const std::vector<NodeReport> all = nodes();
+  auto ready = [&](const NodeReport &n) {
+    auto it = n.workspaces.find(workspace);
+    return n.alive && it != n.workspaces.end() && it->second.alive && !it->second.failing;
+  };
+  // A node on the fabric forwards what it cannot serve to one that can.
+  const bool elsewhere = std::any_of(all.begin(), all.end(), [&](const NodeReport &n) {
+    return n.fabric && ready(n);
+  });
   std::vector<std::string> why;
   size_t live = 0;
-  for (const auto &n : nodes()) {
+  for (const auto &n : all) {
     if (!n.alive)
       continue;
     ++live;
+    if (ready(n) || (n.fabric && elsewhere))
+      continue;
     auto it = n.workspaces.find(workspace);
     if (it == n.workspaces.end())
       why.push_back(n.name + " (not registered there)");

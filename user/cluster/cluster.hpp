@@ -51,7 +51,8 @@ struct NodeWorkspace {
 };
 struct NodeReport {
   std::string name;
-  bool alive = false; // its lease holds
+  bool alive = false;  // its lease holds
+  bool fabric = false; // it forwards to and takes flows from other hosts (serve --fabric)
   std::map<std::string, NodeWorkspace> workspaces;
   int64_t applied = 0;                                           // the newest revision it applied
   int64_t applied_ns = 0;                                        // when (CLOCK_REALTIME)

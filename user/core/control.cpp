@@ -177,6 +177,15 @@ std::string ControlPlane::workspace_name(uint32_t id) const {
 }
 
 void ControlPlane::require_live_sockets(const Domain &domain, const Workspace &workspace) const {
+  if (workspace.placement == Placement::other_hosts) {
+    // Its instances are other hosts': alive while its table lists one.
+    if (!plane_.instance_tables().count(workspace.id))
+      throw Error(Errc::refused,
+                  "workspace '" + workspace.name + "' of domain '" + domain.name +
+                      "' runs on other hosts only, and none of them has it alive now",
+                  Override::force);
+    return;
+  }
   for (const auto &binding : domain.bindings) {
     auto match = std::find_if(
         workspace.sockets.begin(), workspace.sockets.end(), [&](const RegisteredSocket &s) {

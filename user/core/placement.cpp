@@ -56,6 +56,10 @@ std::vector<std::string> ControlPlane::place(const Fabric &fabric) {
     if (node.name != fabric.self.name)
       write_node({ids.at(node.name), node});
 
+  std::set<std::string> live;
+  for (const auto &node : fabric.nodes)
+    live.insert(node.name);
+
   std::vector<std::string> registered;
   std::map<uint32_t, InstanceTable> tables = plane_.instance_tables();
   std::set<uint32_t> placed;
@@ -67,10 +71,10 @@ std::vector<std::string> ControlPlane::place(const Fabric &fabric) {
     for (const auto &host : hosts) {
       if (host == fabric.self.name)
         here = true;
-      else if (ids.count(host))
+      else if (live.count(host))
         elsewhere = true;
       else
-        continue;
+        continue; // a host that is gone keeps its id (flows name it), not its instances
       backends.push_back(host + "/" + name);
     }
     if (!elsewhere)

@@ -162,7 +162,8 @@ nlohmann::json to_json(const Status &status) {
     workspaces.push_back(
         {{"name", w.name},
          {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
-         {"plane", xdp ? "xdp" : "socket"},
+         {"plane", w.placement == Placement::other_hosts ? "hosts" : xdp ? "xdp" : "socket"},
+         {"instances", w.instances},
          {"netns", xdp && container.netns ? nlohmann::json(container.netns) : nullptr},
          {"interface",
           xdp && !container.interface.empty() ? nlohmann::json(container.interface) : nullptr},
@@ -187,7 +188,19 @@ nlohmann::json to_json(const Status &status) {
                           {"drops", x.drops},
                           {"followed", x.followed},
                           {"to_host", x.to_host},
-                          {"flow_misses", x.flow_misses}}}};
+                          {"flow_misses", x.flow_misses},
+                          {"forwarded", x.forwarded},
+                          {"unwrapped", x.unwrapped},
+                          {"forward_errors", x.forward_errors}}}};
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto &n : x.nodes)
+    hosts.push_back({{"node", n.node},
+                     {"flows", n.flows},
+                     {"flows_held", n.flows_held},
+                     {"packets", n.packets},
+                     {"bytes", n.bytes},
+                     {"errors", n.errors}});
+  xdp["forwarded_to"] = hosts;
   nlohmann::json out = {{"domains", domains}, {"workspaces", workspaces}};
   // Only where XDP steers: the output of an sk_lookup-only host is unchanged.
   if (!x.interfaces.empty())
@@ -224,6 +237,8 @@ std::string to_table(const Status &status) {
                                    "/" + std::to_string(queue->backlog) + ")"
                              : " (alive)"));
     std::string plane = "socket";
+    if (w.placement == Placement::other_hosts)
+      plane = "other hosts";
     if (w.placement == Placement::other_netns) {
       const ContainerStatus c = w.container.value_or(ContainerStatus{});
       plane = "xdp via " + or_dash(c.interface) +
@@ -233,6 +248,9 @@ std::string to_table(const Status &status) {
     std::vector<std::string> connections;
     for (const auto &[domain, count] : w.connections)
       connections.push_back(domain + " " + std::to_string(count));
+    // Where its new flows are spread, when some of its instances are elsewhere.
+    if (!w.instances.empty())
+      sockets.push_back("instances on " + joined(w.instances));
     workspaces.push_back({w.name, w.pid ? std::to_string(w.pid) : "-", plane, health_text(w),
                           std::to_string(w.counters.steered + w.counters.fallbacks),
                           connections.empty() ? "-" : joined(connections), joined(sockets)});
@@ -251,6 +269,14 @@ std::string to_table(const Status &status) {
            " evicted); steered " + std::to_string(x.steered) + ", fallbacks " +
            std::to_string(x.fallbacks) + ", drops " + std::to_string(x.drops) + ", flow misses " +
            std::to_string(x.flow_misses) + "\n";
+    if (x.forwarded || x.unwrapped || x.forward_errors || !x.nodes.empty())
+      out += "Across hosts: forwarded " + std::to_string(x.forwarded) + " packets, unwrapped " +
+             std::to_string(x.unwrapped) + ", not sent " + std::to_string(x.forward_errors) + "\n";
+    for (const auto &n : x.nodes)
+      out += "  to " + n.node + ": " + std::to_string(n.flows) + " flows (" +
+             std::to_string(n.flows_held) + " held), " + std::to_string(n.packets) +
+             " packets, " + std::to_string(n.bytes) + " bytes, " + std::to_string(n.errors) +
+             " not sent\n";
   }
   return out;
 }

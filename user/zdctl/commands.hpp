@@ -28,6 +28,8 @@ struct Options {
   std::string cluster_prefix = "/zd/"; // --cluster-prefix
   std::string cluster_cacert, cluster_cert, cluster_key;
   std::string node;                 // serve --node (with --cluster)
+  std::vector<std::string> fabric;  // serve --fabric ADDR (with --cluster)
+  uint32_t fabric_mtu = 1500;       // serve --fabric-mtu
   bool local = false;               // --local: a domain the host's agent manages
   bool no_wait = false;             // --cluster switch ... --no-wait
   std::string wait_timeout = "10s"; // --cluster switch ... --timeout

@@ -336,6 +336,18 @@ void metrics_options(CLI::App &cmd, Options &o) {
 void serve_options(CLI::App &cmd, Options &o) {
   cmd.add_option("--node", o.node,
                  "with --cluster: run this host's agent under this name (default: the host name)");
+  cmd.add_option("--fabric", o.fabric,
+                 "with --cluster: this host's address on the network between hosts (one IPv4, "
+                 "one IPv6, or both: repeat it); new flows of a workspace this host lacks are "
+                 "forwarded to a host that runs it, tunnelled between these addresses, and "
+                 "flows forwarded here are taken in (needs the XDP plane: attach --xdp on the "
+                 "ingress and fabric interfaces)")
+      ->type_name("ADDR");
+  cmd.add_option("--fabric-mtu", o.fabric_mtu,
+                 "the MTU of the network between hosts: forwarded SYNs' MSS is lowered so the "
+                 "tunnelled packets fit it")
+      ->capture_default_str()
+      ->check(CLI::Range(1280, 65535));
   cmd.add_option("--listen", o.serve_listen,
                  "serve on ADDRESS:PORT (loopback only, unless --token-file)")
       ->capture_default_str();

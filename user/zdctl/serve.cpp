@@ -4,6 +4,8 @@
 // killed and restarted at any time and the CLI beside it sees what it does
 // at once. HTTP itself is the module's (http/app_http.h); the routes are
 // api.cpp's.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -89,10 +91,36 @@ int event(void *context, zd_metrics_http_emit emit, void *sink) {
   }
 }
 
+// serve --fabric: one IPv4 address, one IPv6 one, or both.
+std::optional<zd::FabricNode> fabric_of(const Options &opts) {
+  if (opts.fabric.empty())
+    return std::nullopt;
+  if (opts.cluster.empty())
+    throw zd::Error(zd::Errc::invalid,
+                    "--fabric is this host's address between the hosts of a cluster: give "
+                    "--cluster URLS too");
+  zd::FabricNode node;
+  for (const auto &text : opts.fabric) {
+    std::array<uint8_t, 4> v4{};
+    std::array<uint8_t, 16> v6{};
+    if (inet_pton(AF_INET, text.c_str(), v4.data()) == 1 && !node.v4)
+      node.v4 = v4;
+    else if (inet_pton(AF_INET6, text.c_str(), v6.data()) == 1 && !node.v6 &&
+             !IN6_IS_ADDR_V4MAPPED(reinterpret_cast<const in6_addr *>(v6.data())))
+      node.v6 = v6;
+    else
+      throw zd::Error(zd::Errc::invalid,
+                      "--fabric " + zd::printable(text) +
+                          ": expected one IPv4 address and at most one IPv6 address");
+  }
+  return node;
+}
+
 } // namespace
 
 void do_serve(const Options &opts) {
   const ListenAddress where = parse_listen(opts.serve_listen, "--listen");
+  const std::optional<zd::FabricNode> fabric = fabric_of(opts);
   if (!where.loopback && opts.token_file.empty())
     throw zd::Error(zd::Errc::refused,
                     "--listen " + opts.serve_listen +
@@ -155,7 +183,7 @@ void do_serve(const Options &opts) {
   std::optional<zd::cluster::Agent> agent;
   if (!opts.cluster.empty())
     agent.emplace(opts.state, cluster_etcd_options(opts), zd::cluster::Keys{opts.cluster_prefix},
-                  cluster_node_name(opts));
+                  cluster_node_name(opts), fabric, opts.fabric_mtu);
   ListenAddress bound = where;
   bound.port = port;
   const std::string url = bound.url("/#token=" + token);
