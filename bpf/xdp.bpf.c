@@ -298,9 +298,11 @@ static __always_inline void count_node(__u32 node, __u64 bytes, int new_flow, in
  * with the next hop's MAC not yet known (no neighbour entry), the wrapped
  * packet is passed to the stack, which resolves it and routes it there (it
  * needs IP forwarding, and accept_local on this interface: the outer source
- * is this host's). Returns the action, or -1: not sent, and left as it was.
+ * is this host's). Returns the action, or -1: not sent, and left as it was;
+ * -2: too big for the fabric once wrapped, whose MTU is then in *mtu.
  */
-static __always_inline int forward(struct xdp_md *ctx, const struct zd_node *node, __u8 family)
+static __always_inline int forward(struct xdp_md *ctx, const struct zd_node *node, __u8 family,
+				   __u16 *mtu)
 {
 	__u32 len = (__u32)((long)ctx->data_end - (long)ctx->data) - sizeof(struct ethhdr);
 	struct bpf_fib_lookup fib = {};
@@ -335,8 +337,11 @@ static __always_inline int forward(struct xdp_md *ctx, const struct zd_node *nod
 			return -1;
 		__builtin_memcpy(fib.dmac, eth->h_dest, ETH_ALEN);
 		__builtin_memcpy(fib.smac, eth->h_source, ETH_ALEN);
+	} else if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		*mtu = fib.mtu_result;
+		return -2;
 	} else if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
-		return -1; /* no route to it, or too big for its link */
+		return -1; /* no route to it */
 	}
 	if (family == AF_INET) {
 		__builtin_memcpy(t4.src_mac, fib.smac, ETH_ALEN);
@@ -356,6 +361,10 @@ static __always_inline int forward(struct xdp_md *ctx, const struct zd_node *nod
 	return bpf_redirect(fib.ifindex, 0);
 }
 
+/* send_to's verdict for a packet answered instead of sent (XDP_TX of the
+ * answer): out of the range of XDP actions, so the caller can tell. */
+#define ZD_ANSWERED 0x100
+
 /* A packet of a flow that lives on another host, sent there. A packet that
  * cannot be is dropped, not passed: this host has no instance to give it
  * to, and the client's retransmission finds the route again. */
@@ -364,8 +373,18 @@ static __always_inline int send_to(struct xdp_md *ctx, struct zd_xdp_counters *c
 {
 	__u64 bytes = (long)ctx->data_end - (long)ctx->data - sizeof(struct ethhdr);
 	struct zd_node *node = bpf_map_lookup_elem(&zd_nodes, &node_id);
-	int action = node ? forward(ctx, node, family) : -1;
+	__u16 mtu = 0;
+	int action = node ? forward(ctx, node, family, &mtu) : -1;
 
+	if (action == -2) {
+		/* The sender is told the size that fits, as a router would. */
+		c->too_big++;
+		if (family == AF_INET)
+			action = zd_icmp4_too_big(ctx, mtu - ZD_IPIP_OVERHEAD);
+		else
+			action = zd_icmp6_too_big(ctx, mtu - ZD_IP6IP6_OVERHEAD);
+		return action ? XDP_DROP : ZD_ANSWERED;
+	}
 	count_node(node_id, bytes, new_flow, action >= 0);
 	if (action < 0) {
 		c->forward_errors++;
@@ -482,8 +501,10 @@ static __always_inline int steer(struct xdp_md *ctx, struct zd_xdp_counters *c, 
 		flow = bpf_map_lookup_elem(&zd_flows, &key);
 		if (flow) {
 			c->followed++;
-			if (flow->node != ZD_NODE_SELF && !tunnelled)
-				return send_to(ctx, c, flow->node, key.family, 0);
+			if (flow->node != ZD_NODE_SELF && !tunnelled) {
+				action = send_to(ctx, c, flow->node, key.family, 0);
+				return action == ZD_ANSWERED ? XDP_TX : action;
+			}
 			return deliver(ctx, c, flow->workspace, 0, NULL);
 		}
 	}
@@ -514,6 +535,8 @@ static __always_inline int steer(struct xdp_md *ctx, struct zd_xdp_counters *c, 
 		action = send_to(ctx, c, fresh.node, key.family, 1);
 		if (action == XDP_DROP)
 			return action; /* no entry: the retransmitted SYN tries again */
+		if (action == ZD_ANSWERED)
+			return XDP_TX; /* not sent either */
 	}
 	/* Counted only when new, so that status can tell evictions: flows
 	 * added minus flows held (zd deletes none itself). */

@@ -257,4 +257,142 @@ static __always_inline int zd_decap_ipip(struct xdp_md *ctx)
 	return zd_pop_outer(ctx, ZD_IPIP_OVERHEAD);
 }
 
+/*
+ * Path MTU discovery at the ingress (as katran does): a packet that would
+ * not fit the fabric once wrapped is answered, instead of sent, with what a
+ * router would say: ICMP "fragmentation needed" (IPv4, RFC 792/1191) or
+ * "packet too big" (IPv6, RFC 4443), from the packet's destination (the
+ * domain's address) to its source, naming the largest packet that fits.
+ * The client lowers its path MTU for the domain and sends again, smaller.
+ * The SYN's MSS clamp makes this rare; it is what keeps a client whose
+ * segments follow the server's larger MSS (an upload) going.
+ *
+ * The frame is rewritten in place into the answer, for XDP_TX: Ethernet
+ * addresses swapped, a new IP and ICMP header, then the start of the
+ * packet (its IP header and 8 bytes of payload). 0, or -1 (left unusable:
+ * the caller drops it).
+ */
+#define ZD_ICMP_QUOTE 8 /* bytes of the packet's payload quoted after its header */
+
+/* The one's complement sum of n 16-bit words at p (n bounded, unrolled). */
+static __always_inline __u32 zd_sum16(const void *p, int n)
+{
+	const __u16 *w = p;
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++)
+		sum += w[i];
+	return sum;
+}
+
+static __always_inline __u16 zd_fold(__u32 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* Cuts the frame to `keep` bytes and makes room for `room` more in front;
+ * 0, or -1. */
+static __always_inline int zd_reshape(struct xdp_md *ctx, int keep, int room)
+{
+	int len = (long)ctx->data_end - (long)ctx->data;
+
+	if (len < keep)
+		return -1;
+	if (len > keep && bpf_xdp_adjust_tail(ctx, keep - len))
+		return -1;
+	return bpf_xdp_adjust_head(ctx, -room) ? -1 : 0;
+}
+
+static __always_inline int zd_icmp4_too_big(struct xdp_md *ctx, __u16 mtu)
+{
+	const int quoted = sizeof(struct iphdr) + ZD_ICMP_QUOTE;
+	const int room = sizeof(struct iphdr) + 8;
+	struct iphdr *orig = (void *)(long)ctx->data + sizeof(struct ethhdr);
+	struct ethhdr *eth, old;
+	struct iphdr *ip, *inner;
+	__u8 *icmp;
+	__u32 sum;
+
+	if ((void *)(orig + 1) > (void *)(long)ctx->data_end || orig->ihl != 5)
+		return -1;
+	if (zd_reshape(ctx, sizeof(struct ethhdr) + quoted, room))
+		return -1;
+	eth = (void *)(long)ctx->data;
+	ip = (void *)(eth + 1);
+	icmp = (void *)(ip + 1);
+	inner = (void *)(icmp + 8);
+	if ((void *)inner + quoted > (void *)(long)ctx->data_end)
+		return -1;
+	/* The old Ethernet header now lies where the new IP header goes. */
+	__builtin_memcpy(&old, (void *)eth + room, sizeof(old));
+	__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = 0;
+	ip->tot_len = bpf_htons(sizeof(*ip) + 8 + quoted);
+	ip->id = 0;
+	ip->frag_off = 0;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->saddr = inner->daddr;
+	ip->daddr = inner->saddr;
+	ip->check = 0;
+	ip->check = zd_ipv4_csum(ip);
+	icmp[0] = 3; /* destination unreachable */
+	icmp[1] = 4; /* fragmentation needed and DF set */
+	icmp[2] = icmp[3] = 0;
+	icmp[4] = icmp[5] = 0;
+	*(__u16 *)(icmp + 6) = bpf_htons(mtu);
+	sum = zd_sum16(icmp, (8 + quoted) / 2);
+	*(__u16 *)(icmp + 2) = zd_fold(sum);
+	return 0;
+}
+
+static __always_inline int zd_icmp6_too_big(struct xdp_md *ctx, __u32 mtu)
+{
+	const int quoted = sizeof(struct ipv6hdr) + ZD_ICMP_QUOTE;
+	const int room = sizeof(struct ipv6hdr) + 8;
+	struct ipv6hdr *orig = (void *)(long)ctx->data + sizeof(struct ethhdr);
+	struct ipv6hdr *ip6, *inner;
+	struct ethhdr *eth, old;
+	__u8 *icmp;
+	__u32 sum;
+
+	if ((void *)(orig + 1) > (void *)(long)ctx->data_end)
+		return -1;
+	if (zd_reshape(ctx, sizeof(struct ethhdr) + quoted, room))
+		return -1;
+	eth = (void *)(long)ctx->data;
+	ip6 = (void *)(eth + 1);
+	icmp = (void *)(ip6 + 1);
+	inner = (void *)(icmp + 8);
+	if ((void *)inner + quoted > (void *)(long)ctx->data_end)
+		return -1;
+	__builtin_memcpy(&old, (void *)eth + room, sizeof(old));
+	__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	*(__u32 *)ip6 = bpf_htonl(6 << 28); /* version 6, no class, no label */
+	ip6->payload_len = bpf_htons(8 + quoted);
+	ip6->nexthdr = 58; /* ICMPv6 */
+	ip6->hop_limit = 64;
+	__builtin_memcpy(&ip6->saddr, &inner->daddr, 16);
+	__builtin_memcpy(&ip6->daddr, &inner->saddr, 16);
+	icmp[0] = 2; /* packet too big */
+	icmp[1] = 0;
+	icmp[2] = icmp[3] = 0;
+	*(__u32 *)(icmp + 4) = bpf_htonl(mtu);
+	/* Over the pseudo-header (addresses, length, next header) too. */
+	sum = zd_sum16(&ip6->saddr, 16) + bpf_htons(8 + quoted) + bpf_htons(58);
+	sum += zd_sum16(icmp, (8 + quoted) / 2);
+	*(__u16 *)(icmp + 2) = zd_fold(sum);
+	return 0;
+}
+
 #endif /* ZD_ENCAP_BPF_H */

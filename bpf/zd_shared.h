@@ -230,6 +230,7 @@ struct zd_xdp_counters {
 	__u64 forwarded;   /* a packet sent to another host (see the per-node counters) */
 	__u64 unwrapped;   /* a packet another host forwarded here, unwrapped */
 	__u64 forward_errors; /* a packet for another host that could not be sent */
+	__u64 too_big;     /* too big for the fabric once wrapped: its sender told so (ICMP) */
 };
 
 #endif /* ZD_SHARED_H */

@@ -19,6 +19,7 @@ packages=(
   chromium               # the browser tests (tests/browser/), driven by playwright-core
   etcd-server etcd-client # the cluster tests (tests/cluster/): real etcd members in namespaces
   jq                      # the cluster tests and demo read zdctl --json and etcd's answers
+  nginx                   # the forwarding test's workspaces (tests/cluster/forward.sh)
   "$@"
 )
 

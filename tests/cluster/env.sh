@@ -313,9 +313,13 @@ cluster_client() {
     _cluster_fail "cannot make the client's link to host$ingress" || return
   # A veth hands on partial checksums (the sender's offload), which do not
   # survive a frame XDP sends elsewhere: the client sums its own, as a
-  # packet from a real network arrives.
-  nsenter --net=/run/netns/client -- ethtool -K eth0 tx off >/dev/null ||
-    _cluster_fail "cannot turn checksum offload off on the client's link" || return
+  # packet from a real network arrives. And an XDP program that passes
+  # everything, so that what host I's XDP answers back (XDP_TX: ICMP "too
+  # big") reaches it: a veth takes XDP's frames only into a peer that runs
+  # XDP itself (GRO is not enough for XDP_TX).
+  nsenter --net=/run/netns/client -- ethtool -K eth0 tx off >/dev/null &&
+    ip -n client link set dev eth0 xdpdrv obj "$CLUSTER_BUILD/tests/bpf/xdp_pass.bpf.o" sec xdp ||
+    _cluster_fail "cannot make the client's link act like a real one" || return
   # The ingress routes; the frames it tunnels from ingress0 leave by its
   # bridge veth, whose peer needs GRO (or XDP) to take frames redirected by XDP.
   cluster_exec "$ingress" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \

@@ -53,9 +53,47 @@ zd_on() {
   cluster_exec "$i" "$build/user/zdctl" --state "$(cluster_state "$i")" "$@"
 }
 zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
-# What a new connection from the client to ADDRESS gets.
-client_greet() {
-  nsenter --net=/run/netns/client -- "$build/tests/zd-client" greet "$1" 80 2>/dev/null || echo refused
+# nginx NAME I: workspace NAME, an nginx on host I on 127.0.0.1:8080 and
+# [::1]:8080, registered there: GET / answers "NAME"; /data/ serves files
+# from $work/NAME/data and takes them (PUT).
+nginx_workspace() {
+  local name=$1 i=$2 dir=$work/$1 n
+  mkdir -p "$dir/data" "$dir/tmp"
+  cat >"$dir/nginx.conf" <<NGINX
+user root; worker_processes 1; pid $dir/nginx.pid; error_log $dir/error.log; daemon off;
+events { worker_connections 1024; }
+http {
+  access_log off; keepalive_requests 100000; keepalive_timeout 60s;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  server {
+    listen 127.0.0.1:8080; listen [::1]:8080;
+    location = / { return 200 "$name\n"; }
+    location /data/ { root $dir; dav_methods PUT; create_full_put_path on; client_max_body_size 64m; }
+  }
+}
+NGINX
+  cluster_spawn "$i" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
+  for ((n = 0; n < 50; n++)); do
+    [[ $(cluster_exec "$i" curl -s http://127.0.0.1:8080/ 2>/dev/null) == "$name" ]] && break
+    sleep 0.1
+  done
+  zd_on "$i" workspace add "$name" --pid "$CLUSTER_SPAWNED" --socket tcp://127.0.0.1:8080 \
+    --socket "tcp://[::1]:8080" >/dev/null || fail "workspace add $name on host$i"
+}
+# curl from the client (bounded: 10 s a transfer).
+client_curl() { nsenter --net=/run/netns/client -- curl -sS -g --max-time 10 "$@"; }
+# new_connections ADDRESS N: the answers of N new connections to the domain.
+new_connections() {
+  local urls=() n
+  for ((n = 0; n < $2; n++)); do urls+=("http://$1/"); done
+  client_curl -H 'Connection: close' "${urls[@]}" 2>&1
+}
+# all_reach WORKSPACE ADDRESS N: N new connections, every one answered by it.
+all_reach() {
+  local got
+  got=$(new_connections "$2" "$3" | sort | uniq -c | awk '{ print $1 " " $2 }')
+  [[ $got == "$3 $1" ]] || { echo "$got"; return 1; }
 }
 
 cluster_up "$work/c" 3 1
@@ -65,28 +103,32 @@ for i in 1 2 3; do
   ((i == 1)) && xdp+=(--xdp ingress0)
   zd_on "$i" attach "${xdp[@]}" >/dev/null || fail "attach on host$i"
 done
-# blue on host2, green on host3: each listening on both families.
-declare -A ws_host=([blue]=2 [green]=3) ws_port=([blue]=3001 [green]=3002)
-for name in blue green; do
-  i=${ws_host[$name]}
-  cluster_spawn "$i" "$work/$name.out" "$build/tests/zd-echo" "$name" \
-    "127.0.0.1:${ws_port[$name]}" "[::1]:${ws_port[$name]}"
-  pid=$CLUSTER_SPAWNED
-  for ((n = 0; n < 50; n++)); do grep -q ready "$work/$name.out" && break; sleep 0.1; done
-  zd_on "$i" workspace add "$name" --pid "$pid" --socket "tcp://127.0.0.1:${ws_port[$name]}" \
-    --socket "tcp://[::1]:${ws_port[$name]}" >/dev/null || fail "workspace add $name on host$i"
-done
+nginx_workspace blue 2
+nginx_workspace green 3
 for i in 1 2 3; do cluster_agent "$i" --listen 127.0.0.1:9477 --fabric "10.77.0.$i" --fabric "fd77::$i"; done
 cluster_wait_agents 3 || fail "$(zc status)"
-say "3 hosts on the fabric; blue on host2, green on host3, the client enters at host1 ($((SECONDS - started)) s)"
+say "3 hosts on the fabric; blue (nginx) on host2, green (nginx) on host3, the client enters at host1 ($((SECONDS - started)) s)"
 
 zc domain add shop --listen tcp://10.99.0.1:80 --listen "tcp://[fd99::1]:80" >/dev/null ||
   fail "domain add --cluster"
 out=$(zc switch shop blue 2>&1) || fail "switch shop blue: $out"
-if [[ -n ${ZD_FORWARD_DEBUG:-} ]]; then eval "$ZD_FORWARD_DEBUG"; fi
-# Every host names blue; host1 knows it runs on host2.
-for addr in 10.99.0.1 fd99::1; do
-  for ((n = 0; n < 5; n++)); do [[ $(client_greet "$addr") == blue ]] && break; sleep 0.1; done
-  [[ $(client_greet "$addr") == blue ]] || fail "a new connection to $addr at host1 does not reach blue: $(client_greet "$addr"); $(zd_on 1 status; zd_on 2 status; cluster_exec 2 ip -s link show eth0; cluster_exec 1 nstat -az | grep -E "IpIn|IpOut|IpFwd|IpExtInNoRoutes|Martian|Discard" ; cluster_exec 1 sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.ingress0.rp_filter net.ipv4.conf.ingress0.accept_local net.ipv4.ip_forward)"
+for addr in 10.99.0.1 '[fd99::1]'; do
+  got=$(all_reach blue "$addr" 100) ||
+    fail "new connections to $addr at host1 do not all reach blue: $got; $(zd_on 1 status)"
 done
-say "switch shop blue: new connections entering at host1 reach blue on host2 (IPv4, IPv6)"
+say "switch shop blue: 100 of 100 new connections entering at host1 reach blue on host2, IPv4 and IPv6"
+
+# 10 MB each way through the tunnel, checksummed: the download's data
+# comes straight from host2, the upload's goes through host1's XDP, wrapped.
+if [[ -n ${ZD_FORWARD_DEBUG:-} ]]; then eval "$ZD_FORWARD_DEBUG"; fi
+head -c 10M /dev/urandom >"$work/big"
+cp "$work/big" "$work/blue/data/big"
+for addr in 10.99.0.1 '[fd99::1]'; do
+  rm -f "$work/down" "$work/blue/data/up"
+  client_curl -o "$work/down" "http://$addr/data/big" || fail "downloading 10 MB from $addr"
+  client_curl -T "$work/big" "http://$addr/data/up" -o /dev/null || fail "uploading 10 MB to $addr: $(zd_on 1 status; nsenter --net=/run/netns/client nstat -az | grep -i icmp; nsenter --net=/run/netns/client ip route get 10.99.0.1)"
+  want=$(sha256sum <"$work/big")
+  [[ $(sha256sum <"$work/down") == "$want" ]] || fail "the 10 MB download from $addr arrived changed"
+  [[ $(sha256sum <"$work/blue/data/up") == "$want" ]] || fail "the 10 MB upload to $addr arrived changed"
+done
+say "10 MB down and up through the tunnel, IPv4 and IPv6: both arrive intact (sha256)"

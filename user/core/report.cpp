@@ -191,7 +191,8 @@ nlohmann::json to_json(const Status &status) {
                           {"flow_misses", x.flow_misses},
                           {"forwarded", x.forwarded},
                           {"unwrapped", x.unwrapped},
-                          {"forward_errors", x.forward_errors}}}};
+                          {"forward_errors", x.forward_errors},
+                          {"too_big", x.too_big}}}};
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto &n : x.nodes)
     hosts.push_back({{"node", n.node},
@@ -271,7 +272,8 @@ std::string to_table(const Status &status) {
            std::to_string(x.flow_misses) + "\n";
     if (x.forwarded || x.unwrapped || x.forward_errors || !x.nodes.empty())
       out += "Across hosts: forwarded " + std::to_string(x.forwarded) + " packets, unwrapped " +
-             std::to_string(x.unwrapped) + ", not sent " + std::to_string(x.forward_errors) + "\n";
+             std::to_string(x.unwrapped) + ", not sent " + std::to_string(x.forward_errors) +
+             ", too big (ICMP sent back) " + std::to_string(x.too_big) + "\n";
     for (const auto &n : x.nodes)
       out += "  to " + n.node + ": " + std::to_string(n.flows) + " flows (" +
              std::to_string(n.flows_held) + " held), " + std::to_string(n.packets) +

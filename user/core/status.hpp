@@ -72,6 +72,7 @@ struct XdpStatus {
   // Across hosts: packets sent to other hosts, unwrapped from them, and not
   // sent; and per other host, what went there.
   uint64_t forwarded = 0, unwrapped = 0, forward_errors = 0;
+  uint64_t too_big = 0; // too big once wrapped: the sender was told the size that fits (ICMP)
   std::vector<NodeTraffic> nodes; // sorted by name
   // Flows the LRU table dropped to make room (all but the ones it holds:
   // zd never deletes a flow itself).

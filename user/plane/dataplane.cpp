@@ -374,7 +374,7 @@ XdpStatus BpfDataplane::xdp_status() const {
       status.followed += c.followed, status.to_host += c.to_host;
       status.flow_misses += c.flow_misses;
       status.forwarded += c.forwarded, status.unwrapped += c.unwrapped;
-      status.forward_errors += c.forward_errors;
+      status.forward_errors += c.forward_errors, status.too_big += c.too_big;
     }
   status.nodes = forward::traffic(dir_);
   return status;
