@@ -125,8 +125,9 @@ TEST(ReportJson, Domains) {
 TEST(ReportJson, Workspaces) {
   nlohmann::json json = zd::to_json(sample());
   const auto &blue = json["workspaces"][0];
-  EXPECT_EQ(keys_of(blue), (std::set<std::string>{"name", "pid", "plane", "netns", "interface",
-                                                  "sockets", "counters", "connections", "health"}));
+  EXPECT_EQ(keys_of(blue),
+            (std::set<std::string>{"name", "pid", "plane", "netns", "interface", "sockets",
+                                   "counters", "connections", "health", "instances"}));
   EXPECT_TRUE(blue["health"].is_null()) << "no check, no health";
   EXPECT_EQ(blue["name"], "blue");
   EXPECT_EQ(blue["plane"], "socket");
