@@ -56,6 +56,7 @@ zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
 # nginx NAME I: workspace NAME, an nginx on host I on 127.0.0.1:8080 and
 # [::1]:8080, registered there: GET / answers "NAME"; /data/ serves files
 # from $work/NAME/data and takes them (PUT).
+declare -A ws_pid
 nginx_workspace() {
   local name=$1 i=$2 dir=$work/$1 n
   mkdir -p "$dir/data" "$dir/tmp"
@@ -74,6 +75,7 @@ http {
 }
 NGINX
   cluster_spawn "$i" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
+  ws_pid[$name]=$CLUSTER_SPAWNED
   for ((n = 0; n < 50; n++)); do
     [[ $(cluster_exec "$i" curl -s http://127.0.0.1:8080/ 2>/dev/null) == "$name" ]] && break
     sleep 0.1
@@ -105,7 +107,11 @@ for i in 1 2 3; do
 done
 nginx_workspace blue 2
 nginx_workspace green 3
-for i in 1 2 3; do cluster_agent "$i" --listen 127.0.0.1:9477 --fabric "10.77.0.$i" --fabric "fd77::$i"; done
+declare -A agent
+for i in 1 2 3; do
+  cluster_agent "$i" --listen 127.0.0.1:9477 --fabric "10.77.0.$i" --fabric "fd77::$i" --lease 2s
+  agent[$i]=$CLUSTER_SPAWNED
+done
 cluster_wait_agents 3 || fail "$(zc status)"
 say "3 hosts on the fabric; blue (nginx) on host2, green (nginx) on host3, the client enters at host1 ($((SECONDS - started)) s)"
 
@@ -149,16 +155,74 @@ storm=$(cluster_exec 1 "$build/bench/zd-clusterbench" "$CLUSTER_ETCD" shop 500 3
   fail "500 switches: $storm"
 switched=$((SECONDS - switched))
 kill -0 "$keepalive" 2>/dev/null || fail "the keep-alive client ended during the switches: $(tail -n 3 "$work/keepalive.err")"
-zc switch shop green >/dev/null || fail "the last switch (to green) did not apply everywhere"
-got=$(all_reach green 10.99.0.1 100) || fail "after the switches, new connections do not all reach green: $got"
 kill "$keepalive"
 wait "$keepalive" 2>/dev/null || true
-# Each answer is its body's line ("blue"), then "STATUS NEW_CONNECTIONS";
-# the one curl was stopped in may lack its status line.
-bodies=$(grep -c . "$work/keepalive")
-blues=$(grep -cx blue "$work/keepalive")
-first=$(grep -cx '200 1' "$work/keepalive")
-later=$(grep -cx '200 0' "$work/keepalive")
-((first == 1 && blues + first + later == bodies && blues - first - later <= 1 && blues >= 500)) ||
-  fail "the keep-alive connection's answers: $(sort "$work/keepalive" | uniq -c | head -5)"
-say "500 switches in ${switched} s (each applied everywhere before the next: propagation p99 $(jq .propagation_ms.p99 <<<"$storm") ms) under a keep-alive connection: its $blues requests all answered 200 by blue, on one connection; then 100 of 100 new connections reach green on host3"
+# keepalive_ok FILE MIN: every answer in FILE 200 from blue, all on one
+# connection, at least MIN of them. Each answer is its body's line
+# ("blue"), then "STATUS NEW_CONNECTIONS"; the one curl was stopped in may
+# lack its status line.
+keepalive_ok() {
+  local bodies blues first later
+  bodies=$(grep -c . "$1")
+  blues=$(grep -cx blue "$1")
+  first=$(grep -cx '200 1' "$1")
+  later=$(grep -cx '200 0' "$1")
+  ((first == 1 && blues + first + later == bodies && blues - first - later <= 1 && blues >= $2)) ||
+    { sort "$1" | uniq -c | head -5; return 1; }
+  echo "$blues"
+}
+got=$(keepalive_ok "$work/keepalive" 500) || fail "the keep-alive connection's answers: $got"
+say "500 switches in ${switched} s (each applied everywhere before the next: propagation p99 $(jq .propagation_ms.p99 <<<"$storm") ms) under a keep-alive connection: its $got requests all answered 200 by blue, on one connection"
+
+# Liveness. Another keep-alive connection on blue (host2) lasts through
+# everything below; the domain goes to a workspace on host3, blue its
+# previous one, and host3 fails in three ways. Each time new connections
+# must fall back to blue within the promised time, and the one on blue
+# never notice.
+nsenter --net=/run/netns/client -- curl -sS --max-time 600 --rate 50/s -w '%{http_code} %{num_connects}\n' \
+  'http://10.99.0.1/?n=[1-30000]' >"$work/keepalive2" 2>"$work/keepalive2.err" &
+keepalive=$!
+for ((n = 0; n < 50; n++)); do [[ -s $work/keepalive2 ]] && break; sleep 0.02; done
+# until_reach WORKSPACE SECONDS: new connections polled until one reaches
+# WORKSPACE; echoes how long it took (in ms), fails after SECONDS.
+until_reach() {
+  local from=${EPOCHREALTIME/[.,]/} deadline
+  deadline=$((from + $2 * 1000000))
+  while ((${EPOCHREALTIME/[.,]/} < deadline)); do
+    if [[ $(client_curl --max-time 1 http://10.99.0.1/ 2>/dev/null) == "$1" ]]; then
+      echo $(((${EPOCHREALTIME/[.,]/} - from) / 1000))
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+zc switch shop green >/dev/null || fail "switch shop green"
+got=$(all_reach green 10.99.0.1 100) || fail "new connections do not all reach green: $got"
+# 1. Green's nginx stops on host3: host3 reports it dead (every 500 ms),
+# every host drops it from its table.
+kill -TERM "${ws_pid[green]}"
+took=$(until_reach blue 3) || fail "green died on host3, and new connections did not go back to blue: $(zd_on 1 status)"
+got=$(all_reach blue 10.99.0.1 50) || fail "after green died, new connections do not all reach blue: $got"
+say "green killed on host3: new connections reach blue (its previous) after ${took} ms"
+# 2. Red on host3; the domain on red, blue its previous; host3's agent
+# killed (no goodbye): its lease runs out (2 s), and every host drops it.
+nginx_workspace red 3
+out=$(zc switch shop blue 2>&1) || fail "switch shop blue: $out"
+# Host3 publishes red within half a second; until then the gate refuses.
+for ((n = 0; n < 30; n++)); do out=$(zc switch shop red 2>&1) && break; sleep 0.1; done
+[[ $out == *"-> red"* ]] || fail "switch shop red: $out"
+got=$(all_reach red 10.99.0.1 50) || fail "new connections do not all reach red: $got"
+kill -9 "${agent[3]}"
+took=$(until_reach blue 6) || fail "host3's agent died, and new connections did not go back to blue: $(zd_on 1 status)"
+say "host3's agent killed: new connections reach blue after ${took} ms (its lease: 2 s)"
+# 3. Its agent back: red takes new connections again; then host3 cut off.
+cluster_agent 3 --listen 127.0.0.1:9477 --fabric 10.77.0.3 --fabric fd77::3 --lease 2s
+took=$(until_reach red 10) || fail "host3's agent is back, and red does not take new connections again"
+cluster_link_down 3
+took=$(until_reach blue 6) || fail "host3 cut off, and new connections did not go back to blue: $(zd_on 1 status)"
+say "host3 cut off: new connections reach blue after ${took} ms"
+kill "$keepalive"
+wait "$keepalive" 2>/dev/null || true
+got=$(keepalive_ok "$work/keepalive2" 100) || fail "the keep-alive connection on blue: $got"
+say "the keep-alive connection on blue through all of it: $got requests, all answered 200 by blue on one connection"

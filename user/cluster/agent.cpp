@@ -19,8 +19,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr auto kLeaseTtl = std::chrono::seconds(10);
-constexpr auto kKeepaliveEvery = std::chrono::seconds(3);
 constexpr auto kReportEvery = std::chrono::milliseconds(500);
 // A watch with nothing to say is asked again this often: the longest a
 // stopping agent waits, and how soon a silently dead connection is noticed.
@@ -76,9 +74,9 @@ nlohmann::json Agent::fabric_json() const {
 }
 
 Agent::Agent(std::string state, etcd::Options etcd, Keys keys, std::string node,
-             std::optional<FabricNode> fabric, uint32_t fabric_mtu)
+             std::optional<FabricNode> fabric, uint32_t fabric_mtu, std::chrono::seconds lease)
     : state_(std::move(state)), node_(std::move(node)), keys_(std::move(keys)),
-      fabric_(std::move(fabric)), fabric_mtu_(fabric_mtu), follow_client_(etcd),
+      fabric_(std::move(fabric)), fabric_mtu_(fabric_mtu), lease_ttl_(lease), follow_client_(etcd),
       report_client_(etcd), place_client_(etcd), marks_(ClusterMarks::for_agent(state_)) {
   validate_name("node", node_);
   follower_ = std::thread([this] { follow(); });
@@ -292,9 +290,10 @@ void Agent::report() {
   do {
     try {
       const auto now = std::chrono::steady_clock::now();
-      if (!lease || now - last_keepalive >= kKeepaliveEvery) {
+      // Renewed three times a lease: one lost renewal does not lose it.
+      if (!lease || now - last_keepalive >= lease_ttl_ / 3) {
         if (!lease || !report_client_.keepalive(lease)) {
-          lease = report_client_.grant(kLeaseTtl);
+          lease = report_client_.grant(lease_ttl_);
           report_client_.put(keys_.alive() + node_,
                              json{{"node", node_},
                                   {"host", host},
@@ -384,8 +383,8 @@ int64_t Agent::place_once() {
     } catch (const json::exception &) {
     }
   }
-  const std::vector<std::string> registered =
-      State(state_).with(Lock::exclusive, [&](ControlPlane &control) { return control.place(fabric); });
+  const std::vector<std::string> registered = State(state_).with(
+      Lock::exclusive, [&](ControlPlane &control) { return control.place(fabric); });
   if (!registered.empty()) {
     spdlog::info("cluster: registered {} workspace(s) of other hosts", registered.size());
     retry_refused();

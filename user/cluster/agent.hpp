@@ -36,12 +36,17 @@
 
 namespace zd::cluster {
 
+inline constexpr std::chrono::seconds kDefaultLease{10};
+
 class Agent {
 public:
   // fabric: this host's addresses on the fabric between hosts (its name is
   // the node's); none: it neither forwards flows nor takes forwarded ones.
+  // lease: how long its registration outlives it (a host gone is passed
+  // over by every other one within that).
   Agent(std::string state, etcd::Options etcd, Keys keys, std::string node,
-        std::optional<FabricNode> fabric = std::nullopt, uint32_t fabric_mtu = 1500);
+        std::optional<FabricNode> fabric = std::nullopt, uint32_t fabric_mtu = 1500,
+        std::chrono::seconds lease = kDefaultLease);
   ~Agent(); // stops its threads, revokes the lease
   Agent(const Agent &) = delete;
   Agent &operator=(const Agent &) = delete;
@@ -65,6 +70,7 @@ private:
   const Keys keys_;
   const std::optional<FabricNode> fabric_;
   const uint32_t fabric_mtu_;
+  const std::chrono::seconds lease_ttl_;
   etcd::Client follow_client_, report_client_, place_client_;
   // Held while applying: the follower and the placer (which applies again
   // what was refused for a workspace it has just registered) take turns.

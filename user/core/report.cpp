@@ -162,7 +162,9 @@ nlohmann::json to_json(const Status &status) {
     workspaces.push_back(
         {{"name", w.name},
          {"pid", w.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(w.pid)},
-         {"plane", w.placement == Placement::other_hosts ? "hosts" : xdp ? "xdp" : "socket"},
+         {"plane", w.placement == Placement::other_hosts ? "hosts"
+                   : xdp                                 ? "xdp"
+                                                         : "socket"},
          {"instances", w.instances},
          {"netns", xdp && container.netns ? nlohmann::json(container.netns) : nullptr},
          {"interface",
@@ -276,9 +278,8 @@ std::string to_table(const Status &status) {
              ", too big (ICMP sent back) " + std::to_string(x.too_big) + "\n";
     for (const auto &n : x.nodes)
       out += "  to " + n.node + ": " + std::to_string(n.flows) + " flows (" +
-             std::to_string(n.flows_held) + " held), " + std::to_string(n.packets) +
-             " packets, " + std::to_string(n.bytes) + " bytes, " + std::to_string(n.errors) +
-             " not sent\n";
+             std::to_string(n.flows_held) + " held), " + std::to_string(n.packets) + " packets, " +
+             std::to_string(n.bytes) + " bytes, " + std::to_string(n.errors) + " not sent\n";
   }
   return out;
 }

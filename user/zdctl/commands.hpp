@@ -30,6 +30,7 @@ struct Options {
   std::string node;                 // serve --node (with --cluster)
   std::vector<std::string> fabric;  // serve --fabric ADDR (with --cluster)
   uint32_t fabric_mtu = 1500;       // serve --fabric-mtu
+  std::string lease = "10s";        // serve --lease (with --cluster)
   bool local = false;               // --local: a domain the host's agent manages
   bool no_wait = false;             // --cluster switch ... --no-wait
   std::string wait_timeout = "10s"; // --cluster switch ... --timeout

@@ -348,6 +348,10 @@ void serve_options(CLI::App &cmd, Options &o) {
                  "tunnelled packets fit it")
       ->capture_default_str()
       ->check(CLI::Range(1280, 65535));
+  cmd.add_option("--lease", o.lease,
+                 "with --cluster: how long this host's registration outlives its agent (2s..60s); "
+                 "every other host stops forwarding to it within that once it is gone")
+      ->capture_default_str();
   cmd.add_option("--listen", o.serve_listen,
                  "serve on ADDRESS:PORT (loopback only, unless --token-file)")
       ->capture_default_str();

@@ -121,6 +121,11 @@ std::optional<zd::FabricNode> fabric_of(const Options &opts) {
 void do_serve(const Options &opts) {
   const ListenAddress where = parse_listen(opts.serve_listen, "--listen");
   const std::optional<zd::FabricNode> fabric = fabric_of(opts);
+  const auto lease =
+      std::chrono::seconds(zd::parse_positive_ms(opts.lease, "--lease", 60000) / 1000);
+  if (lease < std::chrono::seconds(2))
+    throw zd::Error(zd::Errc::invalid, "--lease " + zd::printable(opts.lease) +
+                                           ": at least 2s (it is renewed every third of it)");
   if (!where.loopback && opts.token_file.empty())
     throw zd::Error(zd::Errc::refused,
                     "--listen " + opts.serve_listen +
@@ -183,7 +188,7 @@ void do_serve(const Options &opts) {
   std::optional<zd::cluster::Agent> agent;
   if (!opts.cluster.empty())
     agent.emplace(opts.state, cluster_etcd_options(opts), zd::cluster::Keys{opts.cluster_prefix},
-                  cluster_node_name(opts), fabric, opts.fabric_mtu);
+                  cluster_node_name(opts), fabric, opts.fabric_mtu, lease);
   ListenAddress bound = where;
   bound.port = port;
   const std::string url = bound.url("/#token=" + token);
