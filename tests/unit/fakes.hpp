@@ -468,7 +468,9 @@ public:
       taken.insert(socket.info.cookie);
     if (used != taken)
       throw std::logic_error("add_workspace: a taken socket is not registered");
-    if (workspaces_.count(workspace.id))
+    // Taken, unless by a workspace of other hosts joined by one here (adopt).
+    if (auto it = workspaces_.find(workspace.id);
+        it != workspaces_.end() && !(it->second.name == workspace.name && it->second.live.empty()))
       throw std::logic_error("add_workspace: id " + std::to_string(workspace.id) + " is taken");
     note_write();
     workspace_counters_.erase(workspace.id);
@@ -479,7 +481,6 @@ public:
   }
   void remove_workspace(const zd::Workspace &workspace) override {
     note_write();
-    tables_.erase(workspace.id);
     failing_.erase(workspace.id);
     workspaces_.erase(workspace.id);
     std::erase_if(prepared_, [&](const auto &p) { return p.second == workspace.id; });

@@ -54,7 +54,18 @@ struct World {
     check.check = zd::parse_check("tcp");
     control.set_health_check("green", check);
     control.record_health("green", store.workspace("green")->id, {true, 1, "refused"});
+    // purple runs on another host of the cluster only (issue 21).
+    control.place(fabric({{"purple", {"b"}}}));
     store.crash = plane.crash = &crash;
+  }
+
+  // This host "a" and host "b" on the fabric, with these instances.
+  static zd::Fabric fabric(std::map<std::string, std::vector<std::string>> instances) {
+    zd::Fabric f;
+    f.self = {"a", std::array<uint8_t, 4>{10, 77, 0, 1}, std::nullopt};
+    f.nodes.push_back({"b", std::array<uint8_t, 4>{10, 77, 0, 2}, std::nullopt});
+    f.instances = std::move(instances);
+    return f;
   }
 
   static zd::Endpoint ep(const std::string &text) {
@@ -151,6 +162,12 @@ const Case kCases[] = {
      [](World &, ControlPlane &c) { c.set_health_check("green", std::nullopt); }},
     {"workspace rm --force (failing, checked)",
      [](World &, ControlPlane &c) { c.remove_workspace("green", Force::yes); }},
+    {"workspace add of a workspace of other hosts: it joins them (adopt)",
+     [](World &w, ControlPlane &c) {
+       c.add_workspace("purple", 0, w.one_socket("tcp://127.0.0.1:3005"));
+     }},
+    {"workspace rm of a workspace of other hosts, with its table",
+     [](World &, ControlPlane &c) { c.remove_workspace("purple", Force::no); }},
 };
 
 TEST(ControlKillSweep, EveryKillPointEndsBeforeOrAfter) {
@@ -192,6 +209,37 @@ TEST(ControlKillSweep, EveryKillPointEndsBeforeOrAfter) {
     }
     EXPECT_GE(points, 3) << "too few writes to call this a sweep";
   }
+}
+
+// The agent's placement is a reconcile, not one change: each workspace it
+// registers is one (an add_workspace intent), each table one map write. A
+// kill anywhere leaves every step whole (a workspace registered with no
+// table yet is one with no live instance: passed over), and the next
+// place() makes it all as asked.
+TEST(ControlKillSweep, PlaceKilledAnywhereConvergesOnTheNextRun) {
+  const zd::Fabric asked = World::fabric({{"purple", {"a", "b"}}, {"teal", {"b"}}});
+  World reference;
+  ControlPlane(reference.store, reference.plane).place(asked);
+  const std::string after = reference.state();
+  int points = 0;
+  for (int at = 1; at < 100; ++at) {
+    World world;
+    world.crash.at = at;
+    try {
+      ControlPlane(world.store, world.plane).place(asked);
+      EXPECT_EQ(world.state(), after);
+      break;
+    } catch (const Killed &) {
+    }
+    ++points;
+    SCOPED_TRACE("killed at write " + std::to_string(at));
+    world.crash.disarm();
+    ControlPlane next(world.store, world.plane);
+    next.recover();
+    next.place(asked);
+    EXPECT_EQ(world.state(), after);
+  }
+  EXPECT_GE(points, 3);
 }
 
 TEST(ControlKillSweep, NothingToDoWritesNothing) {

@@ -35,7 +35,12 @@ bool is_v4_mapped(const Endpoint &ep) {
 // A switch is undone unless its route was written (recover()).
 bool is_addition(Intent::Op op) {
   return op == Intent::Op::add_domain || op == Intent::Op::add_workspace ||
-         op == Intent::Op::switch_workspace;
+         op == Intent::Op::switch_workspace || op == Intent::Op::adopt_workspace;
+}
+
+// What a workspace of other hosts is recorded as here (ControlPlane::place).
+Workspace of_other_hosts(const std::string &name, uint32_t id) {
+  return {name, id, 0, Placement::other_hosts, {}, ""};
 }
 
 // The zdctl command that made an intent, for the message of its recovery.
@@ -46,6 +51,7 @@ std::string command_of(const Intent &intent) {
   case Intent::Op::remove_domain:
     return "domain rm " + intent.domain.name;
   case Intent::Op::add_workspace:
+  case Intent::Op::adopt_workspace:
     return "workspace add " + intent.workspace.name;
   case Intent::Op::remove_workspace:
     return "workspace rm " + intent.workspace.name;
@@ -302,7 +308,8 @@ std::vector<RegisteredSocket> ControlPlane::add_workspace(const std::string &nam
                                                           const std::vector<TakenSocket> &sockets,
                                                           const std::string &via) {
   validate_name("workspace", name);
-  if (store_.workspace(name))
+  const std::optional<Workspace> known = store_.workspace(name);
+  if (known && known->placement != Placement::other_hosts)
     throw Error(Errc::exists, "workspace '" + name + "' already exists");
   Workspace workspace{name, kNoId, pid, Placement::this_netns, {}, via};
   workspace.sockets = check_sockets(name, sockets, workspace.placement);
@@ -311,6 +318,13 @@ std::vector<RegisteredSocket> ControlPlane::add_workspace(const std::string &nam
                                "and workspace '" +
                                    name + "' lives in this one");
   plane_.check_workspace(workspace);
+  if (known) {
+    // Known for its instances on other hosts: this instance joins them
+    // under the same id, which routes may name already.
+    workspace.id = known->id;
+    run(Intent{Intent::Op::adopt_workspace, {}, workspace, 0}, &sockets);
+    return workspace.sockets;
+  }
   const Ids::Pick id = Ids(store_, IdKind::workspace).pick();
   workspace.id = id.id;
   run(Intent{Intent::Op::add_workspace, {}, workspace, id.note}, &sockets);
@@ -353,6 +367,10 @@ void ControlPlane::run(const Intent &intent, const std::vector<TakenSocket> *soc
       break;
     case Intent::Op::add_workspace:
       Ids(store_, IdKind::workspace).take(intent.workspace.id, intent.next_id);
+      store_.put_workspace(intent.workspace);
+      plane_.add_workspace(intent.workspace, *sockets);
+      break;
+    case Intent::Op::adopt_workspace:
       store_.put_workspace(intent.workspace);
       plane_.add_workspace(intent.workspace, *sockets);
       break;
@@ -433,6 +451,7 @@ void ControlPlane::finish(const Intent &intent) {
     }
   }
   plane_.remove_workspace(intent.workspace);
+  plane_.set_instances(intent.workspace.id, std::nullopt); // its id may be given again
   store_.remove_workspace(intent.workspace);
   Ids(store_, IdKind::workspace).free(intent.workspace.id, intent.next_id);
 }
@@ -450,6 +469,13 @@ void ControlPlane::undo(const Intent &intent) {
     plane_.remove_workspace(intent.workspace);
     store_.remove_workspace(intent.workspace);
     Ids(store_, IdKind::workspace).untake(intent.next_id);
+    break;
+  case Intent::Op::adopt_workspace:
+    // Its sockets out of the plane (its table, if any, stays: it is the
+    // other hosts'), the record of other hosts back.
+    plane_.remove_workspace(intent.workspace);
+    plane_.add_workspace(of_other_hosts(intent.workspace.name, intent.workspace.id), {});
+    store_.put_workspace(of_other_hosts(intent.workspace.name, intent.workspace.id));
     break;
   case Intent::Op::switch_workspace:
     plane_.unprepare(intent.domain, intent.workspace);

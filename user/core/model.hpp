@@ -221,7 +221,11 @@ struct Intent {
     switch_workspace,
     // workspace set --no-check of a workspace marked failing: the mark, the
     // verdict and the check go; a removal, so recovery finishes it.
-    uncheck_workspace
+    uncheck_workspace,
+    // workspace add of a name registered only for its instances on other
+    // hosts (Placement::other_hosts): the sockets join that record, keeping
+    // its id, which routes name. An addition: undone, it is that record again.
+    adopt_workspace
   };
   Op op = Op::add_domain;
   Domain domain;       // add_domain, remove_domain, switch_workspace

@@ -82,7 +82,7 @@ std::vector<std::string> ControlPlane::place(const Fabric &fabric) {
     std::optional<Workspace> workspace = store_.workspace(name);
     if (!workspace) {
       validate_name("workspace", name);
-      Workspace remote{name, kNoId, 0, Placement::other_hosts, {}, ""};
+      Workspace remote{name, kNoId, 0, Placement::other_hosts, {}, ""}; // as of_other_hosts()
       const Ids::Pick id = Ids(store_, IdKind::workspace).pick();
       remote.id = id.id;
       const std::vector<TakenSocket> none;

@@ -219,7 +219,6 @@ void BpfDataplane::add_workspace(const Workspace &workspace,
 
 void BpfDataplane::remove_workspace(const Workspace &workspace) {
   set_failing(workspace.id, false);
-  forward::set_instances(dir_, workspace.id, std::nullopt); // its id may be given again
   if (in_container(workspace))
     return container::remove(dir_, maps_, workspace);
   for (const auto &socket : workspace.sockets)

@@ -160,7 +160,7 @@ Workspace from_record(const record::Name &name, const record::Workspace &r) {
 std::optional<Intent> from_record(const record::Intent &r) {
   if (r.op == 0)
     return std::nullopt;
-  if (r.op > static_cast<uint32_t>(Intent::Op::uncheck_workspace))
+  if (r.op > static_cast<uint32_t>(Intent::Op::adopt_workspace))
     throw Error(Errc::refused, "the state's journal holds a change this zdctl does not know (op " +
                                    std::to_string(r.op) + "): finish it with a newer zdctl");
   Intent intent;
