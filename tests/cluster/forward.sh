@@ -53,35 +53,39 @@ zd_on() {
   cluster_exec "$i" "$build/user/zdctl" --state "$(cluster_state "$i")" "$@"
 }
 zc() { cluster_exec 1 "$build/user/zdctl" --cluster "$CLUSTER_ETCD" "$@"; }
-# nginx NAME I: workspace NAME, an nginx on host I on 127.0.0.1:8080 and
-# [::1]:8080, registered there: GET / answers "NAME"; /data/ serves files
-# from $work/NAME/data and takes them (PUT).
+# nginx NAME I [PORT]: workspace NAME, an nginx on host I on
+# 127.0.0.1:PORT and [::1]:PORT (8080), registered there: GET / answers
+# "NAME" with a header X-Host: hostI; /data/ serves files from
+# $work/NAME/data (the first NAME's) and takes them (PUT). Its pid in
+# ws_pid[NAME@I]; every request it answers a line of $work/NAME@I.log.
 declare -A ws_pid
 nginx_workspace() {
-  local name=$1 i=$2 dir=$work/$1 n
+  local name=$1 i=$2 port=${3:-8080} dir=$work/$1 n
+  [[ -d $dir ]] && dir=$work/$1@$2
   mkdir -p "$dir/data" "$dir/tmp"
   cat >"$dir/nginx.conf" <<NGINX
 user root; worker_processes 1; pid $dir/nginx.pid; error_log $dir/error.log; daemon off;
 events { worker_connections 1024; }
 http {
-  access_log off; keepalive_requests 100000; keepalive_timeout 60s;
+  access_log $work/$name@$i.log; keepalive_requests 100000; keepalive_timeout 60s;
   client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
   uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
   server {
-    listen 127.0.0.1:8080; listen [::1]:8080;
-    location = / { return 200 "$name\n"; }
+    listen 127.0.0.1:$port; listen [::1]:$port;
+    location = / { add_header X-Host host$i; return 200 "$name\n"; }
     location /data/ { root $dir; dav_methods PUT; create_full_put_path on; client_max_body_size 64m; }
   }
 }
 NGINX
   cluster_spawn "$i" "$dir/nginx.out" nginx -c "$dir/nginx.conf"
-  ws_pid[$name]=$CLUSTER_SPAWNED
+  ws_pid[$name@$i]=$CLUSTER_SPAWNED
   for ((n = 0; n < 50; n++)); do
-    [[ $(cluster_exec "$i" curl -s http://127.0.0.1:8080/ 2>/dev/null) == "$name" ]] && break
+    [[ $(cluster_exec "$i" curl -s "http://127.0.0.1:$port/" 2>/dev/null) == "$name" ]] && break
     sleep 0.1
   done
-  zd_on "$i" workspace add "$name" --pid "$CLUSTER_SPAWNED" --socket tcp://127.0.0.1:8080 \
-    --socket "tcp://[::1]:8080" >/dev/null || fail "workspace add $name on host$i"
+  : >"$work/$name@$i.log"
+  zd_on "$i" workspace add "$name" --pid "$CLUSTER_SPAWNED" --socket "tcp://127.0.0.1:$port" \
+    --socket "tcp://[::1]:$port" >"$work/add.out" 2>&1 || fail "workspace add $name on host$i: $(cat "$work/add.out")"
 }
 # curl from the client (bounded: 10 s a transfer).
 client_curl() { nsenter --net=/run/netns/client -- curl -sS -g --max-time 10 "$@"; }
@@ -143,7 +147,7 @@ say "10 MB down and up through the tunnel, IPv4 and IPv6: both arrive intact (sh
 # switches are done) while the domain is switched 500 times between blue
 # (host2) and green (host3). Every answer must be 200 from blue, all on
 # that one connection.
-nsenter --net=/run/netns/client -- curl -sS --max-time 600 --rate 100/s -w '%{http_code} %{num_connects}\n' \
+nsenter --net=/run/netns/client -- curl -sSN --max-time 600 --rate 100/s -w '%{http_code} %{num_connects}\n' \
   'http://10.99.0.1/?n=[1-60000]' >"$work/keepalive" 2>"$work/keepalive.err" &
 keepalive=$!
 for ((n = 0; n < 50; n++)); do [[ -s $work/keepalive ]] && break; sleep 0.02; done
@@ -179,7 +183,7 @@ say "500 switches in ${switched} s (each applied everywhere before the next: pro
 # previous one, and host3 fails in three ways. Each time new connections
 # must fall back to blue within the promised time, and the one on blue
 # never notice.
-nsenter --net=/run/netns/client -- curl -sS --max-time 600 --rate 50/s -w '%{http_code} %{num_connects}\n' \
+nsenter --net=/run/netns/client -- curl -sSN --max-time 600 --rate 50/s -w '%{http_code} %{num_connects}\n' \
   'http://10.99.0.1/?n=[1-30000]' >"$work/keepalive2" 2>"$work/keepalive2.err" &
 keepalive=$!
 for ((n = 0; n < 50; n++)); do [[ -s $work/keepalive2 ]] && break; sleep 0.02; done
@@ -201,7 +205,7 @@ zc switch shop green >/dev/null || fail "switch shop green"
 got=$(all_reach green 10.99.0.1 100) || fail "new connections do not all reach green: $got"
 # 1. Green's nginx stops on host3: host3 reports it dead (every 500 ms),
 # every host drops it from its table.
-kill -TERM "${ws_pid[green]}"
+kill -TERM "${ws_pid[green@3]}"
 took=$(until_reach blue 3) || fail "green died on host3, and new connections did not go back to blue: $(zd_on 1 status)"
 got=$(all_reach blue 10.99.0.1 50) || fail "after green died, new connections do not all reach blue: $got"
 say "green killed on host3: new connections reach blue (its previous) after ${took} ms"
@@ -226,3 +230,71 @@ kill "$keepalive"
 wait "$keepalive" 2>/dev/null || true
 got=$(keepalive_ok "$work/keepalive2" 100) || fail "the keep-alive connection on blue: $got"
 say "the keep-alive connection on blue through all of it: $got requests, all answered 200 by blue on one connection"
+
+# Replicas. Host3 back; green on all three hosts (on host1 and host2 the
+# record they held for host3's green takes their own instance, keeping its
+# id); the domain on green. New connections spread by the Maglev table.
+cluster_link_up 3
+cluster_wait_agents 3 || fail "host3 did not come back: $(zc status)"
+zd_on 3 workspace rm green >/dev/null || fail "workspace rm green on host3 (its nginx is gone)"
+nginx_workspace green 1
+nginx_workspace green 2 8081
+nginx_workspace green 3 8082 # red has 8080 there
+# Each host publishes its green within half a second; the gate waits for all.
+for ((n = 0; n < 30; n++)); do out=$(zc switch shop green 2>&1) && break; sleep 0.1; done
+[[ $out == *"-> green"* ]] || fail "switch shop green (three replicas): $out"
+# And host1, the ingress, has placed all three in green's table.
+replicas() { zd_on 1 --json status | jq -r '.workspaces[] | select(.name == "green") | .instances | join(",")'; }
+for ((n = 0; n < 30; n++)); do [[ $(replicas) == host1,host2,host3 ]] && break; sleep 0.1; done
+[[ $(replicas) == host1,host2,host3 ]] || fail "host1 does not spread green over the three hosts: $(replicas)"
+# served_by I: how many requests green's replica on host I has answered.
+served_by() { wc -l <"$work/green@$1.log"; }
+spread() {
+  local before=() i
+  for i in 1 2 3; do before[i]=$(served_by "$i"); done
+  nsenter --net=/run/netns/client -- curl -sS --max-time 60 -H 'Connection: close' \
+    "http://10.99.0.1/?n=[1-$1]" >/dev/null 2>"$work/spread.err" || return 1
+  for i in 1 2 3; do echo -n "$(($(served_by "$i") - before[i])) "; done
+}
+got=($(spread 3000)) || fail "3000 new connections: not all answered: $(tail -n 2 "$work/spread.err")"
+for i in 1 2 3; do
+  ((got[i - 1] >= 850 && got[i - 1] <= 1150)) ||
+    fail "3000 new connections over three replicas: host1 ${got[0]}, host2 ${got[1]}, host3 ${got[2]} (each should take 1000 +- 150); one: $(client_curl -i http://10.99.0.1/); $(zd_on 1 status)"
+done
+say "green on host1, host2 and host3: 3000 new connections entering at host1 spread ${got[0]} / ${got[1]} / ${got[2]}"
+# Keep-alive connections on every replica; then host2's replica removed.
+declare -a held
+for ((n = 0; n < 9; n++)); do
+  nsenter --net=/run/netns/client -- curl -sSN --max-time 600 --rate 20/s \
+    -w '%{http_code} %{num_connects} %header{x-host}\n' "http://10.99.0.1/?k=$n&n=[1-30000]" \
+    >"$work/held$n" 2>"$work/held$n.err" &
+  held[n]=$!
+done
+sleep 0.5 # a few answers each, so each has its replica
+kill -TERM "${ws_pid[green@2]}"
+# Within a second of host2's report, new connections stop going there
+# (until then, those sent there are refused: its replica is gone).
+for ((n = 0; n < 30; n++)); do
+  got=($(spread 30)) && ((got[1] == 0)) && break
+  sleep 0.1
+done
+((got[1] == 0)) || fail "host2's replica is gone, and new connections still reach it: ${got[*]}"
+got=($(spread 600)) || fail "600 new connections: not all answered: $(tail -n 2 "$work/spread.err")"
+((got[1] == 0 && got[0] >= 200 && got[2] >= 200 && got[0] + got[2] >= 600)) ||
+  fail "after host2's replica went: 600 new connections spread ${got[*]} (host2 must take none)"
+sleep 0.5 # more answers on the connections held before
+kept=0
+for ((n = 0; n < 9; n++)); do
+  kill "${held[n]}" 2>/dev/null || true
+  wait "${held[n]}" 2>/dev/null || true
+  # Its lines: each answer's body ("green"), then "STATUS NEW_CONNECTIONS HOST".
+  host=$(awk 'NF == 3 { print $3; exit }' "$work/held$n")
+  [[ $host == host2 ]] && continue # its replica is gone, and its connections with it
+  # Every complete answer from the same replica, 200, on one connection.
+  bad=$(awk -v h="$host" 'NF == 3 && ($1 != 200 || $3 != h || (seen++ && $2 != 0))' "$work/held$n")
+  [[ -z $bad && $(grep -c ' ' "$work/held$n") -ge 10 ]] ||
+    fail "a connection held on ${host:-?}'s replica while host2's went: $(sort "$work/held$n" | uniq -c | head -3) $(head -c 300 "$work/held$n.err")"
+  kept=$((kept + 1))
+done
+((kept >= 3)) || fail "only $kept of 9 held connections were on host1's or host3's replica"
+say "host2's replica gone: new connections spread ${got[0]} / ${got[1]} / ${got[2]}; the $kept connections held on host1's and host3's replicas untouched"
