@@ -26,7 +26,9 @@ for arg in "$@"; do
     echo "  --keep (or ZD_DEMO_KEEP=1): at the end, keep the Domains page, zd and the"
     echo "         workspaces running until Ctrl-C"
     echo "  --cluster: the many-host story instead: etcd and three hosts (network"
-    echo "         namespaces), one switch seen everywhere, a host's agent killed and back"
+    echo "         namespaces), one switch seen everywhere, a host's agent killed and back;"
+    echo "         then blue on one host, green on another, traffic entering at a third,"
+    echo "         a switch between hosts and a host lost"
     exit 0
     ;;
   *)
@@ -48,8 +50,12 @@ if [[ ${ZD_DEMO_IN_NAMESPACE:-} != 1 ]]; then
     cat build/demo-build.log >&2
     exit 1
   fi
-  # The cluster's story is a script of its own (it runs its own namespaces).
-  ((cluster)) && exec "$repo/scripts/demo_cluster.sh" "$repo/build"
+  # The cluster's story is two scripts of its own (each runs its own
+  # namespaces): the hosts releasing as one, then workspaces on other hosts.
+  if ((cluster)); then
+    "$repo/scripts/demo_cluster.sh" "$repo/build"
+    exec "$repo/scripts/demo_forward.sh" "$repo/build"
+  fi
   # A new network and mount namespace: the rest cannot touch the host. The
   # host's network namespace goes along as an open fd, for the one port that
   # leads a browser on this machine to the page (see step 4).
