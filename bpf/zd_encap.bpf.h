@@ -294,17 +294,29 @@ static __always_inline __u16 zd_fold(__u32 sum)
 	return (__u16)~sum;
 }
 
-/* Cuts the frame to `keep` bytes and makes room for `room` more in front;
- * 0, or -1. */
-static __always_inline int zd_reshape(struct xdp_md *ctx, int keep, int room)
+/* The frame made into the start of an answer to its sender: cut to `keep`
+ * bytes, `room` more made in front (for the answer's headers), and a new
+ * Ethernet header there, its addresses the old one's swapped. 0, or -1. */
+static __always_inline int zd_turn_around(struct xdp_md *ctx, int keep, int room, __u16 proto)
 {
 	int len = (long)ctx->data_end - (long)ctx->data;
+	struct ethhdr *eth, old;
 
 	if (len < keep)
 		return -1;
 	if (len > keep && bpf_xdp_adjust_tail(ctx, keep - len))
 		return -1;
-	return bpf_xdp_adjust_head(ctx, -room) ? -1 : 0;
+	if (bpf_xdp_adjust_head(ctx, -room))
+		return -1;
+	eth = (void *)(long)ctx->data;
+	if ((void *)eth + room + sizeof(old) > (void *)(long)ctx->data_end)
+		return -1;
+	/* The old Ethernet header now lies where the answer's headers go. */
+	__builtin_memcpy(&old, (void *)eth + room, sizeof(old));
+	__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
+	eth->h_proto = bpf_htons(proto);
+	return 0;
 }
 
 static __always_inline int zd_icmp4_too_big(struct xdp_md *ctx, __u16 mtu)
@@ -312,26 +324,19 @@ static __always_inline int zd_icmp4_too_big(struct xdp_md *ctx, __u16 mtu)
 	const int quoted = sizeof(struct iphdr) + ZD_ICMP_QUOTE;
 	const int room = sizeof(struct iphdr) + 8;
 	struct iphdr *orig = (void *)(long)ctx->data + sizeof(struct ethhdr);
-	struct ethhdr *eth, old;
 	struct iphdr *ip, *inner;
 	__u8 *icmp;
 	__u32 sum;
 
 	if ((void *)(orig + 1) > (void *)(long)ctx->data_end || orig->ihl != 5)
 		return -1;
-	if (zd_reshape(ctx, sizeof(struct ethhdr) + quoted, room))
+	if (zd_turn_around(ctx, sizeof(struct ethhdr) + quoted, room, ETH_P_IP))
 		return -1;
-	eth = (void *)(long)ctx->data;
-	ip = (void *)(eth + 1);
+	ip = (void *)(long)ctx->data + sizeof(struct ethhdr);
 	icmp = (void *)(ip + 1);
 	inner = (void *)(icmp + 8);
 	if ((void *)inner + quoted > (void *)(long)ctx->data_end)
 		return -1;
-	/* The old Ethernet header now lies where the new IP header goes. */
-	__builtin_memcpy(&old, (void *)eth + room, sizeof(old));
-	__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IP);
 	ip->version = 4;
 	ip->ihl = 5;
 	ip->tos = 0;
@@ -360,24 +365,18 @@ static __always_inline int zd_icmp6_too_big(struct xdp_md *ctx, __u32 mtu)
 	const int room = sizeof(struct ipv6hdr) + 8;
 	struct ipv6hdr *orig = (void *)(long)ctx->data + sizeof(struct ethhdr);
 	struct ipv6hdr *ip6, *inner;
-	struct ethhdr *eth, old;
 	__u8 *icmp;
 	__u32 sum;
 
 	if ((void *)(orig + 1) > (void *)(long)ctx->data_end)
 		return -1;
-	if (zd_reshape(ctx, sizeof(struct ethhdr) + quoted, room))
+	if (zd_turn_around(ctx, sizeof(struct ethhdr) + quoted, room, ETH_P_IPV6))
 		return -1;
-	eth = (void *)(long)ctx->data;
-	ip6 = (void *)(eth + 1);
+	ip6 = (void *)(long)ctx->data + sizeof(struct ethhdr);
 	icmp = (void *)(ip6 + 1);
 	inner = (void *)(icmp + 8);
 	if ((void *)inner + quoted > (void *)(long)ctx->data_end)
 		return -1;
-	__builtin_memcpy(&old, (void *)eth + room, sizeof(old));
-	__builtin_memcpy(eth->h_dest, old.h_source, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, old.h_dest, ETH_ALEN);
-	eth->h_proto = bpf_htons(ETH_P_IPV6);
 	*(__u32 *)ip6 = bpf_htonl(6 << 28); /* version 6, no class, no label */
 	ip6->payload_len = bpf_htons(8 + quoted);
 	ip6->nexthdr = 58; /* ICMPv6 */
