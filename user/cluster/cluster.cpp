@@ -150,9 +150,8 @@ void Cluster::gate(const std::string &domain, const std::string &workspace) cons
     return n.alive && it != n.workspaces.end() && it->second.alive && !it->second.failing;
   };
   // A node on the fabric forwards what it cannot serve to one that can.
-  const bool elsewhere = std::any_of(all.begin(), all.end(), [&](const NodeReport &n) {
-    return n.fabric && ready(n);
-  });
+  const bool elsewhere = std::any_of(all.begin(), all.end(),
+                                     [&](const NodeReport &n) { return n.fabric && ready(n); });
   std::vector<std::string> why;
   size_t live = 0;
   for (const auto &n : all) {
