@@ -19,6 +19,13 @@
 namespace zdtest {
 namespace {
 
+#ifdef ZD_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+
 using json = nlohmann::json;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
@@ -166,7 +173,9 @@ TEST_F(ServeLoad, KeptAliveRequestsNeverWaitOnADelayedAck) {
   }
   std::vector<Clock::duration> sorted = took;
   std::sort(sorted.begin(), sorted.end());
-  EXPECT_LT(sorted[sorted.size() / 2], 20ms) << spread(took);
+  // Under ASan a request alone takes 15-20 ms here: the bound that still
+  // tells a 40 ms delayed-ACK wait apart is then 35 ms.
+  EXPECT_LT(sorted[sorted.size() / 2], kSanitized ? 35ms : 20ms) << spread(took);
 }
 
 // 1,000 half-open requests, 100 idle kept-alive connections, 10 clients
@@ -213,7 +222,9 @@ TEST_F(ServeLoad, HostileClientsDoNotStallAnHonestOneAndLeaveNothingBehind) {
     calls.push_back(duration_cast<milliseconds>(raw.back()));
     ASSERT_EQ(reply.status, 200) << "call " << i << ": " << reply.body;
   }
-  ASSERT_GE(calls.size(), 100u) << "an honest client made only " << calls.size() << " calls";
+  // 2.5 s: at least one call per 25 ms (under ASan, 50 ms).
+  ASSERT_GE(calls.size(), kSanitized ? 50u : 100u)
+      << "an honest client made only " << calls.size() << " calls";
   EXPECT_LT(percentile(calls, 0.99), 100ms) << calls.size() << " calls: " << spread(raw);
 
   ASSERT_EQ(hostile.wait(20s), 0);

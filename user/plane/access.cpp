@@ -8,6 +8,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <optional>
 #include <vector>
 
 #include "error.hpp"
@@ -22,6 +23,18 @@ struct stat lstat_of(const std::string &path) {
   if (lstat(path.c_str(), &st) != 0)
     throw_errno("reading the mode of " + path);
   return st;
+}
+
+// The same, or nothing for an entry gone since the directory was listed: a
+// pin being renamed into place (NAME-pinning -> NAME) by another thread or
+// process of this state, which the next listing sees under its new name.
+std::optional<struct stat> lstat_if_there(const std::string &path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0)
+    return st;
+  if (errno == ENOENT)
+    return std::nullopt;
+  throw_errno("reading the mode of " + path);
 }
 
 mode_t mode_bits(const struct stat &st) {
@@ -82,7 +95,10 @@ Access of_dir(const std::string &dir) {
 }
 
 bool set_pin(const std::string &pin, const Access &access) {
-  const struct stat st = lstat_of(pin);
+  const std::optional<struct stat> there = lstat_if_there(pin);
+  if (!there)
+    return false;
+  const struct stat st = *there;
   if (!S_ISREG(st.st_mode))
     return false; // check_pins refuses these; never follow or change them
   const mode_t target = access.group ? kGroupPin : kOwnerPin;
@@ -142,7 +158,10 @@ void check_pins(const std::string &dir) {
   const uid_t owner = lstat_of(dir).st_uid;
   for (const auto &name : entries_of(dir)) {
     const std::string path = dir + "/" + name;
-    const struct stat st = lstat_of(path);
+    const std::optional<struct stat> there = lstat_if_there(path);
+    if (!there)
+      continue;
+    const struct stat st = *there;
     if (S_ISLNK(st.st_mode))
       throw Error(Errc::refused, path + " is a symlink, not a pin of this state; refusing to " +
                                      "follow it (remove it by hand)");
