@@ -275,7 +275,7 @@ done
 say "green on host1, host2 and host3: 3000 new connections entering at host1 spread ${got[0]} / ${got[1]} / ${got[2]}"
 # Keep-alive connections on every replica; then host2's replica removed.
 declare -a held
-for ((n = 0; n < 9; n++)); do
+for ((n = 0; n < 15; n++)); do
   nsenter --net=/run/netns/client -- curl -sSN --max-time 600 --rate 20/s \
     -w '%{http_code} %{num_connects} %header{x-host}\n' "http://10.99.0.1/?k=$n&n=[1-30000]" \
     >"$work/held$n" 2>"$work/held$n.err" &
@@ -295,7 +295,7 @@ got=($(spread 600)) || fail "600 new connections: not all answered: $(tail -n 2 
   fail "after host2's replica went: 600 new connections spread ${got[*]} (host2 must take none)"
 sleep 0.5 # more answers on the connections held before
 kept=0
-for ((n = 0; n < 9; n++)); do
+for ((n = 0; n < 15; n++)); do
   kill "${held[n]}" 2>/dev/null || true
   wait "${held[n]}" 2>/dev/null || true
   # Its lines: each answer's body ("green"), then "STATUS NEW_CONNECTIONS HOST".
@@ -307,5 +307,7 @@ for ((n = 0; n < 9; n++)); do
     fail "a connection held on ${host:-?}'s replica while host2's went: $(sort "$work/held$n" | uniq -c | head -3) $(head -c 300 "$work/held$n.err")"
   kept=$((kept + 1))
 done
-((kept >= 3)) || fail "only $kept of 9 held connections were on host1's or host3's replica"
+# Each lands on host1's or host3's replica with odds 2/3: none of 15 would
+# be a 1-in-14-million chance.
+((kept >= 1)) || fail "none of 15 held connections was on host1's or host3's replica"
 say "host2's replica gone: new connections spread ${got[0]} / ${got[1]} / ${got[2]}; the $kept connections held on host1's and host3's replicas untouched"
