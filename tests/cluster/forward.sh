@@ -281,7 +281,14 @@ for ((n = 0; n < 15; n++)); do
     >"$work/held$n" 2>"$work/held$n.err" &
   held[n]=$!
 done
-sleep 0.5 # a few answers each, so each has its replica
+# answered N FILE...: every held connection has at least N answers.
+answered() {
+  local n=$1 f
+  shift
+  for f in "$@"; do (($(grep -c ' ' "$f") >= n)) || return 1; done
+}
+held_files=("$work"/held{0..14})
+_cluster_wait 5 answered 3 "${held_files[@]}" || fail "the held connections do not answer"
 kill -TERM "${ws_pid[green@2]}"
 # Within a second of host2's report, new connections stop going there
 # (until then, those sent there are refused: its replica is gone).
@@ -293,7 +300,17 @@ done
 got=($(spread 600)) || fail "600 new connections: not all answered: $(tail -n 2 "$work/spread.err")"
 ((got[1] == 0 && got[0] >= 200 && got[2] >= 200 && got[0] + got[2] == 600)) ||
   fail "after host2's replica went: 600 new connections spread ${got[*]} (host2 must take none)"
-sleep 0.5 # more answers on the connections held before
+# Five more answers on each connection held on a surviving replica, after
+# all of that (those on host2's replica answer no more).
+survivors=()
+for f in "${held_files[@]}"; do
+  [[ $(awk 'NF == 3 { print $3; exit }' "$f") == host2 ]] || survivors+=("$f")
+done
+((${#survivors[@]} == 0)) || {
+  least=$(for f in "${survivors[@]}"; do grep -c ' ' "$f"; done | sort -n | head -n 1)
+  _cluster_wait 5 answered $((least + 5)) "${survivors[@]}" ||
+    fail "the connections held on host1's and host3's replicas stopped answering"
+}
 kept=0
 for ((n = 0; n < 15; n++)); do
   kill "${held[n]}" 2>/dev/null || true

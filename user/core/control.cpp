@@ -38,10 +38,6 @@ bool is_addition(Intent::Op op) {
          op == Intent::Op::switch_workspace || op == Intent::Op::adopt_workspace;
 }
 
-// What a workspace of other hosts is recorded as here (ControlPlane::place).
-Workspace of_other_hosts(const std::string &name, uint32_t id) {
-  return {name, id, 0, Placement::other_hosts, {}, ""};
-}
 
 // The zdctl command that made an intent, for the message of its recovery.
 std::string command_of(const Intent &intent) {

@@ -84,6 +84,12 @@ struct Workspace {
   std::string via;
 };
 
+// How a workspace that runs only on other hosts is recorded here (the
+// cluster agent's ControlPlane::place): no pid, no socket.
+inline Workspace of_other_hosts(const std::string &name, uint32_t id) {
+  return {name, id, 0, Placement::other_hosts, {}, ""};
+}
+
 // Which workspace serves a domain, which one to revert to, and a canary
 // that takes canary_weight percent of new connections (kNoId: none).
 struct Route {

@@ -82,9 +82,8 @@ std::vector<std::string> ControlPlane::place(const Fabric &fabric) {
     std::optional<Workspace> workspace = store_.workspace(name);
     if (!workspace) {
       validate_name("workspace", name);
-      Workspace remote{name, kNoId, 0, Placement::other_hosts, {}, ""}; // as of_other_hosts()
       const Ids::Pick id = Ids(store_, IdKind::workspace).pick();
-      remote.id = id.id;
+      const Workspace remote = of_other_hosts(name, id.id);
       const std::vector<TakenSocket> none;
       run(Intent{Intent::Op::add_workspace, {}, remote, id.note}, &none);
       registered.push_back(name);
