@@ -7,6 +7,7 @@
 
 #include "error.hpp"
 #include "records.hpp"
+#include "state.hpp"
 
 namespace zd {
 
@@ -25,6 +26,9 @@ struct Value {
 } // namespace
 
 ClusterMarks ClusterMarks::for_agent(const std::string &dir) {
+  // Under the state's lock: a session opened meanwhile takes a pin still
+  // named "cluster-pinning" for a killed zdctl's leftover and removes it.
+  const Session held = State(dir).open(Lock::exclusive);
   std::optional<ClusterMarks> marks = open(dir);
   if (!marks) {
     BpfMap map = BpfMap::create(BPF_MAP_TYPE_HASH, kPin, sizeof(record::Name), sizeof(Value),
