@@ -100,6 +100,15 @@ struct {
 	__type(value, struct zd_node_counters);
 } zd_node_stats SEC(".maps");
 
+/* Domain id -> its options, for the few domains that set any. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZD_MAX_DOMAINS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct zd_domain_options);
+} zd_domain_options SEC(".maps");
+
 static __always_inline struct zd_xdp_counters *counters(void)
 {
 	__u32 zero = 0;
@@ -259,14 +268,25 @@ static __always_inline int deliver(struct xdp_md *ctx, struct zd_xdp_counters *c
 	return redirect(ctx, target);
 }
 
+static __always_inline int prefers_local(__u32 domain)
+{
+	struct zd_domain_options *options = bpf_map_lookup_elem(&zd_domain_options, &domain);
+
+	return options && (options->flags & ZD_PREFER_LOCAL);
+}
+
 /* The host a new flow of this workspace goes to: this one when it has no
- * table (all its instances are here), else the table's slot for the flow. */
-static __always_inline __u32 pick_node(__u32 workspace, const struct zd_flow_key *flow)
+ * table (all its instances are here), or when the domain prefers a local
+ * instance and this host's is alive; else the table's slot for the flow. */
+static __always_inline __u32 pick_node(__u32 workspace, __u32 domain,
+				       const struct zd_flow_key *flow)
 {
 	struct zd_instances *instances = bpf_map_lookup_elem(&zd_instances, &workspace);
 	__u32 slot;
 
 	if (!instances || !instances->count)
+		return ZD_NODE_SELF;
+	if (instances->local && prefers_local(domain) && alive_here(workspace, flow->family))
 		return ZD_NODE_SELF;
 	slot = zd_flow_hash(flow, 0x9e3779b9) % ZD_MAGLEV_SIZE;
 	/* The verifier does not follow the modulo: a bound it can see, kept
@@ -558,7 +578,7 @@ static __always_inline int steer(struct xdp_md *ctx, struct zd_xdp_counters *c, 
 		return XDP_PASS;
 	}
 	fresh.workspace = choice.workspace;
-	fresh.node = tunnelled ? ZD_NODE_SELF : pick_node(choice.workspace, &key);
+	fresh.node = tunnelled ? ZD_NODE_SELF : pick_node(choice.workspace, *domain, &key);
 	if (fresh.node != ZD_NODE_SELF) {
 		/* Lowered before the wrapping, so both ends fit the fabric. */
 		mss = node_mss(fresh.node, key.family);

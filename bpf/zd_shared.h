@@ -210,6 +210,14 @@ struct zd_instances {
 	__u16 table[ZD_MAGLEV_SIZE]; /* node id of each slot */
 };
 
+/* A domain's choices about where its new flows go, for a domain that makes
+ * any (zd_domain_options, keyed by domain id). */
+#define ZD_PREFER_LOCAL 1 /* a local instance alive: new flows stay here */
+
+struct zd_domain_options {
+	__u32 flags; /* ZD_PREFER_LOCAL */
+};
+
 /* Per-CPU, per destination node; zdctl sums them. */
 struct zd_node_counters {
 	__u64 flows;   /* new flows sent there */

@@ -1362,3 +1362,42 @@ TEST_F(Forward, ATablesNodesShareTheNewFlows) {
 }
 
 } // namespace
+
+namespace {
+
+// --prefer-local: a domain that sets it keeps every new flow of a workspace
+// with instances elsewhere on this host's, while that one has a live socket;
+// once it has none, the table spreads them again. Without it, the table
+// decides from the first flow.
+TEST_F(Forward, ADomainPreferringLocalKeepsNewFlowsHereWhileItsInstanceLives) {
+  route(kHost);
+  spread(kHost, {ZD_NODE_SELF, kNodeA, kNodeB});
+  constexpr int kFlows = 60;
+  // Flows sent elsewhere, of kFlows new ones from ports starting at `first`.
+  auto forwarded = [this](uint16_t first) {
+    int away = 0;
+    for (int i = 0; i < kFlows; ++i) {
+      Client syn;
+      syn.sport = static_cast<uint16_t>(first + i);
+      const Outcome r = send(syn.frame());
+      const std::optional<zd_flow> flow = flow_of(syn);
+      EXPECT_TRUE(flow) << syn.sport;
+      if (flow && flow->node != ZD_NODE_SELF) {
+        EXPECT_EQ(r.verdict, XDP_TX) << syn.sport;
+        ++away;
+      }
+    }
+    return away;
+  };
+  EXPECT_GT(forwarded(42000), kFlows / 4) << "the table spreads them";
+
+  const uint32_t shop = kShop;
+  const zd_domain_options prefer{ZD_PREFER_LOCAL};
+  ASSERT_EQ(bpf_map_update_elem(fd(skel_->maps.zd_domain_options), &shop, &prefer, BPF_ANY), 0);
+  EXPECT_EQ(forwarded(43000), 0) << "a live local instance takes every new flow";
+
+  listeners_.clear(); // kHost's sockets close: the kernel drops them from the sockhash
+  EXPECT_GT(forwarded(44000), kFlows / 4) << "with none alive here, the table spreads them";
+}
+
+} // namespace

@@ -328,3 +328,20 @@ done
 # be a 1-in-14-million chance.
 ((kept >= 1)) || fail "none of 15 held connections was on host1's or host3's replica"
 say "host2's replica gone: new connections spread ${got[0]} / ${got[1]} / ${got[2]}; the $kept connections held on host1's and host3's replicas untouched"
+
+# 4. --prefer-local: host1's new flows stay on host1's replica while it
+# lives; once it is gone, they spread over the others again.
+out=$(zc domain set shop --prefer-local 2>&1) || fail "domain set shop --prefer-local: $out"
+[[ $(zd_on 1 --json status | jq '.domains[] | select(.name == "shop") | .prefer_local') == true ]] ||
+  fail "host1's status does not say shop prefers local instances: $(zd_on 1 status)"
+got=($(spread 300)) || fail "300 new connections: not all answered: $(tail -n 2 "$work/spread.err")"
+((got[0] == 300)) || fail "shop prefers local instances, and host1's new connections spread ${got[*]}"
+kill -TERM "${ws_pid[green@1]}"
+for ((n = 0; n < 30; n++)); do
+  got=($(spread 30)) && ((got[0] == 0)) && break
+  sleep 0.1
+done
+((got[0] == 0)) || fail "host1's replica is gone, and new connections still reach it: ${got[*]}"
+got=($(spread 300)) || fail "300 new connections: not all answered: $(tail -n 2 "$work/spread.err")"
+((got[0] == 0 && got[2] == 300)) || fail "with host1's replica gone, 300 new connections spread ${got[*]}"
+say "shop prefers local instances: 300 of 300 new connections on host1's replica; once it is gone, ${got[2]} of 300 on host3's"

@@ -148,13 +148,15 @@ observe_next() {
 # On shop (which observe() probes) a canary takes 100%: with less, which
 # workspace one probe reaches depends on its source port, not on the state.
 abort_canary="canary shop --abort"
-# Removing a health check needs one to remove.
+# Removing a health check needs one to remove; likewise a preference.
 uncheck="workspace set green --no-check"
+unprefer="domain set shop --no-prefer-local"
 setup() {
   stage "$@"
   [[ $case != "$from_layout2" ]] || "$build/tests/zd-reshape" "$state" 2 8
   [[ $case != "$abort_canary" ]] || zdctl canary shop blue --weight 100 >/dev/null
   [[ $case != "$uncheck" ]] || zdctl workspace set green --check tcp >/dev/null
+  [[ $case != "$unprefer" ]] || zdctl domain set shop --prefer-local >/dev/null
 }
 
 # An apply of several domains in one change: two added (one routed), shop
@@ -186,7 +188,8 @@ cases=(
   "switch shop blue --check tcp" "$from_layout2" "canary shop blue --weight 100"
   "canary idle blue --weight 50" "$abort_canary"
   "workspace set blue --check /healthz --check-interval 1s --fall 2" "$uncheck"
-  "canary shop blue --weight 100 --promote-after 5m" "canary shop blue --weight 100 --no-revert-on-failure")
+  "canary shop blue --weight 100 --promote-after 5m" "canary shop blue --weight 100 --no-revert-on-failure"
+  "domain set shop --prefer-local" "$unprefer")
 syscalls=(bpf unlink rename mkdir rmdir)
 
 # kill_points CALL: the call numbers to kill the command at, into `numbers`;

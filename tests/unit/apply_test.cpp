@@ -72,7 +72,7 @@ TEST(ApplyDocument, ARefusalNamesTheKeyAndWhatIsWrong) {
   EXPECT_EQ(refusal(R"({"domains": {"shop": {"listen": ["tcp://10.0.0.1:80", 7]}}})"),
             "domains.shop.listen[1]: must be a string");
   EXPECT_EQ(refusal(R"({"domains": {"shop": {"listen": ["tcp://10.0.0.1:80"], "actve": "x"}}})"),
-            "domains.shop.actve: unknown key (known: listen, check, active, canary)");
+            "domains.shop.actve: unknown key (known: listen, check, active, canary, prefer_local)");
   EXPECT_EQ(refusal(R"({"domains": {"shop": {"listen": ["tcp://10.0.0.1:80"],
                       "canary": {"workspace": "blue", "weight": 0}}}})"),
             "domains.shop.canary.weight: must be a whole number from 1 to 100");
@@ -88,7 +88,8 @@ TEST(ApplyDocument, ItsJsonParsesBackToItself) {
   const std::string text =
       R"({"domains":{"shop":{"active":"green","canary":{"promote_after":"5m",)"
       R"("revert_on_failure":false,"weight":10,"workspace":"blue"},"check":{"check":"/healthz",)"
-      R"("retries":1,"timeout":"500ms"},"listen":["tcp://10.99.0.1:80","tcp://[fd00::/64]:443"]}},)"
+      R"("retries":1,"timeout":"500ms"},"listen":["tcp://10.99.0.1:80","tcp://[fd00::/64]:443"],)"
+      R"("prefer_local":true}},)"
       R"("workspaces":{"green":{"check":{"check":"tcp","fall":3,"interval":"2s","rise":2,)"
       R"("timeout":"1s"}}}})";
   EXPECT_EQ(zd::to_json(zd::parse_desired(text)).dump(), text);
@@ -118,6 +119,28 @@ TEST_F(Apply, ExportThenApplyChangesNothing) {
   EXPECT_EQ(plan(exported()), std::vector<std::string>{});
   apply(exported());
   EXPECT_EQ(state(), before);
+}
+
+// prefer_local is one step of its own, among the checks; absent means off,
+// so an export of a domain without it says nothing new.
+TEST_F(Apply, PreferLocalIsOneStepAndExportSaysItOnlyWhenOn) {
+  stage();
+  apply(R"({"domains": {"shop": {"listen": ["tcp://10.99.0.1:80"], "active": "blue"}}})");
+  EXPECT_EQ(exported().find("prefer_local"), std::string::npos);
+  const std::string on = R"({"domains": {"shop": {"listen": ["tcp://10.99.0.1:80"],
+                                                  "active": "blue", "prefer_local": true}}})";
+  EXPECT_EQ(plan(on), std::vector<std::string>{"~ domain shop: prefer local off -> on"});
+  apply(on);
+  EXPECT_TRUE(control.prefers_local("shop"));
+  EXPECT_NE(exported().find(R"("prefer_local":true)"), std::string::npos);
+  EXPECT_EQ(plan(exported()), std::vector<std::string>{});
+  EXPECT_EQ(plan(R"({"domains": {"shop": {"listen": ["tcp://10.99.0.1:80"]}}})"),
+            std::vector<std::string>{"~ domain shop: prefer local on -> off"});
+  EXPECT_EQ(refusal(R"({"domains": {"shop": {"listen": ["tcp://10.99.0.1:80"],
+                                                 "prefer_local": "yes"}}})"),
+            "domains.shop.prefer_local: must be true or false");
+  control.remove_domain("shop");
+  EXPECT_EQ(plane.preferring_local(), std::set<uint32_t>{}) << "its id may be given again";
 }
 
 TEST_F(Apply, RefusalsChangeNothing) {

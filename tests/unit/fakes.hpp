@@ -587,8 +587,19 @@ public:
     else
       tables_.erase(workspace);
   }
+  std::set<uint32_t> preferring_local() const override { return prefer_local_; }
+  void set_prefer_local(uint32_t domain, bool prefer) override {
+    if (prefer == (prefer_local_.count(domain) > 0))
+      return;
+    note_write();
+    if (prefer)
+      prefer_local_.insert(domain);
+    else
+      prefer_local_.erase(domain);
+  }
   std::map<uint32_t, zd::FabricNode> nodes_;
   std::map<uint32_t, zd::InstanceTable> tables_;
+  std::set<uint32_t> prefer_local_;
   std::map<uint64_t, zd::AcceptQueue> accept_queues() const override { return queues; }
   // What accept_queues() reports, by cookie; tests fill it.
   std::map<uint64_t, zd::AcceptQueue> queues;
@@ -652,6 +663,8 @@ public:
       out << "node " << id << " " << node.name << "\n";
     for (const auto &[id, table] : tables_)
       out << "instances of workspace " << id << (table.local ? " (one here)" : "") << "\n";
+    for (uint32_t id : prefer_local_)
+      out << "domain " << id << " prefers local instances\n";
     // Counters are arrays in the kernel: zero and absent are the same.
     const zd::Counters zero{};
     for (const auto &[id, c] : domain_counters_)

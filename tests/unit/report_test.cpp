@@ -93,7 +93,7 @@ TEST(ReportJson, Domains) {
   nlohmann::json json = zd::to_json(sample());
   const auto &shop = json["domains"][0];
   EXPECT_EQ(keys_of(shop), (std::set<std::string>{"name", "bindings", "active", "previous",
-                                                  "canary", "check", "counters"}));
+                                                  "canary", "check", "prefer_local", "counters"}));
   EXPECT_EQ(shop["canary"], nlohmann::json({{"workspace", "yellow"},
                                             {"weight", 10},
                                             {"promote_after_ms", nullptr},

@@ -117,10 +117,10 @@ void Agent::sync() {
       errors_[name] = {kv.mod_revision, "etcd holds no JSON for it"};
     }
   }
-  const json here = local_workspaces(true);
   std::vector<std::string> names;
   for (const auto &[name, value] : desired_)
     names.push_back(name);
+  const json here = workspaces_for(names, follow_client_);
   if (!apply_together(names, range.revision, here))
     for (const auto &name : names)
       apply_domain(name, range.revision, here);
@@ -233,10 +233,10 @@ void Agent::follow() {
                                                                     : json::parse(event.kv.value);
               order.emplace_back(name, event.kv.mod_revision);
             }
-            const json here = local_workspaces(true);
             std::vector<std::string> names;
             for (const auto &[name, revision] : order)
               names.push_back(name);
+            const json here = workspaces_for(names, follow_client_);
             // Many at once (an apply of many domains): one change if it can.
             if (names.size() < 8 ||
                 !apply_together(names, batch.events.back().kv.mod_revision, here))
@@ -353,8 +353,20 @@ std::optional<FabricNode> fabric_of(const std::string &name, const json &registr
 // workspaces that are alive and pass their check are its instances.
 // Returns the revision read.
 int64_t Agent::place_once() {
-  const etcd::Range registrations = place_client_.range(keys_.alive());
-  const etcd::Range reports = place_client_.range(keys_.local());
+  const auto [revision, registered] = adopt(place_client_);
+  if (registered) {
+    spdlog::info("cluster: registered {} workspace(s) of other hosts", registered);
+    retry_refused();
+  }
+  return revision;
+}
+
+// The tables of this host's workspaces with instances elsewhere, and the
+// records of those it has none of, from what the nodes report: the etcd
+// revision read, and how many workspaces it registered.
+std::pair<int64_t, size_t> Agent::adopt(const etcd::Client &client) {
+  const etcd::Range registrations = client.range(keys_.alive());
+  const etcd::Range reports = client.range(keys_.local());
   Fabric fabric;
   fabric.self = *fabric_;
   fabric.self.name = node_;
@@ -385,11 +397,35 @@ int64_t Agent::place_once() {
   }
   const std::vector<std::string> registered = State(state_).with(
       Lock::exclusive, [&](ControlPlane &control) { return control.place(fabric); });
-  if (!registered.empty()) {
-    spdlog::info("cluster: registered {} workspace(s) of other hosts", registered.size());
-    retry_refused();
+  return {registrations.revision, registered.size()};
+}
+
+// This host's workspaces, for applying these domains. A domain may name a
+// workspace that another host has just published and this one's placer has
+// not registered yet: it is registered first (on the follower's own etcd
+// client), so that the switch applies here now rather than fail and wait
+// for the placer's retry, which the operator's command would report.
+json Agent::workspaces_for(const std::vector<std::string> &names, const etcd::Client &client) {
+  json here = local_workspaces(true);
+  if (!fabric_)
+    return here;
+  for (const auto &name : names) {
+    const json spec = desired_[name].value("spec", json::object());
+    std::vector<std::string> named{spec.value("active", "")};
+    if (spec.contains("canary") && spec["canary"].is_object())
+      named.push_back(spec["canary"].value("workspace", ""));
+    for (const auto &workspace : named)
+      if (!workspace.empty() && !here.contains(workspace)) {
+        try {
+          if (adopt(client).second)
+            spdlog::info("cluster: registered the workspaces of other hosts that {} names", name);
+        } catch (const std::exception &e) {
+          spdlog::warn("cluster: placing workspaces: {}", e.what());
+        }
+        return local_workspaces(true);
+      }
   }
-  return registrations.revision;
+  return here;
 }
 
 // Domains refused for a workspace this host did not know: applied again now

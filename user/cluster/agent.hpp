@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -56,6 +57,8 @@ private:
   void report(); // the registration and the workspaces out
   void place();  // every node's workspaces into the XDP plane's tables
   int64_t place_once();
+  std::pair<int64_t, size_t> adopt(const etcd::Client &client);
+  nlohmann::json workspaces_for(const std::vector<std::string> &names, const etcd::Client &client);
   void retry_refused();
   void sync();
   bool apply_together(const std::vector<std::string> &names, int64_t revision,

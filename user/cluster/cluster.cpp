@@ -253,15 +253,16 @@ Outcome Cluster::canary(const std::string &name, const std::string &workspace, u
                {name, before->active(), workspace, "canary", 0}, wait);
 }
 
-Outcome Cluster::set_check(const std::string &name, const json &check, const WaitOptions &wait) {
+Outcome Cluster::set_option(const std::string &name, const std::string &key, const json &value,
+                            const WaitOptions &wait) {
   const std::optional<DomainRecord> before = domain(name);
   if (!before || before->removed)
     throw Error(Errc::not_found, "no domain named '" + name + "' in the cluster");
   json spec = before->spec;
-  if (check.is_null())
-    spec.erase("check");
+  if (value.is_null())
+    spec.erase(key);
   else
-    spec["check"] = check;
+    spec[key] = value;
   return write(*before, value_of(name, spec, before->previous),
                {name, before->active(), before->active(), "set", 0}, wait);
 }

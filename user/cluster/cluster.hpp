@@ -107,9 +107,10 @@ public:
   // defaults: ended on failure, never promoted by itself); weight 0 ends it.
   Outcome canary(const std::string &domain, const std::string &workspace, uint32_t weight,
                  bool force, const WaitOptions &wait);
-  // The domain's check as the apply document writes it (null: none).
-  Outcome set_check(const std::string &domain, const nlohmann::json &check,
-                    const WaitOptions &wait);
+  // One key of the domain's document ("check", "prefer_local") as the
+  // apply document writes it; null removes it (none, or false).
+  Outcome set_option(const std::string &domain, const std::string &key,
+                     const nlohmann::json &value, const WaitOptions &wait);
   Outcome add_domain(const std::string &domain, const std::vector<std::string> &listen,
                      const WaitOptions &wait);
   Outcome remove_domain(const std::string &domain, const WaitOptions &wait);

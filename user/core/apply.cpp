@@ -19,8 +19,14 @@ Desired Applier::actual(const Desired &want, bool every) const {
       if (auto domain = store_.domain(d.name))
         domains.push_back(std::move(*domain));
   }
+  const std::set<uint32_t> local_first = plane_.preferring_local();
   for (const auto &domain : domains) {
-    DesiredDomain d{domain.name, domain.bindings, store_.domain_check(domain.name), "", {}};
+    DesiredDomain d{domain.name,
+                    domain.bindings,
+                    store_.domain_check(domain.name),
+                    "",
+                    {},
+                    local_first.count(domain.id) > 0};
     if (const auto route = plane_.route(domain.id)) {
       d.active = route->active == kNoId ? "" : control_.workspace_name(route->active);
       if (route->canary != kNoId)
@@ -160,6 +166,9 @@ void Applier::step(const ApplyStep &step, Force force) {
   }
   case ApplyStep::Op::canary_end:
     control_.apply(control_.plan(RouteRequest::of(Kind::canary_end, step.name, "", 0, force)));
+    return;
+  case ApplyStep::Op::prefer_local:
+    control_.set_prefer_local(step.name, step.prefer);
     return;
   }
 }

@@ -38,7 +38,6 @@ bool is_addition(Intent::Op op) {
          op == Intent::Op::switch_workspace || op == Intent::Op::adopt_workspace;
 }
 
-
 // The zdctl command that made an intent, for the message of its recovery.
 std::string command_of(const Intent &intent) {
   switch (intent.op) {
@@ -414,6 +413,7 @@ void ControlPlane::finish(const Intent &intent) {
       if (workspace.placement == Placement::other_netns)
         plane_.unprepare(intent.domain, workspace);
     const std::optional<Route> route = plane_.route(intent.domain.id);
+    plane_.set_prefer_local(intent.domain.id, false); // its id may be given again
     plane_.remove_domain(intent.domain);
     if (route)
       for (const uint32_t workspace : route->workspaces())
@@ -680,6 +680,14 @@ std::optional<Check> ControlPlane::domain_check(const std::string &domain) const
 
 void ControlPlane::set_domain_check(const std::string &domain, const std::optional<Check> &check) {
   store_.set_domain_check(find_domain(domain).name, check);
+}
+
+bool ControlPlane::prefers_local(const std::string &domain) const {
+  return plane_.preferring_local().count(find_domain(domain).id) > 0;
+}
+
+void ControlPlane::set_prefer_local(const std::string &domain, bool prefer) {
+  plane_.set_prefer_local(find_domain(domain).id, prefer);
 }
 
 // Removing a check clears its mark first: a workspace never stays passed
@@ -1103,6 +1111,7 @@ Status ControlPlane::status_of(std::vector<Domain> domains,
   // status.domains, so in order): status lists them for it even when it
   // holds none of their connections (0: drained).
   std::unordered_map<uint32_t, std::vector<uint32_t>> named_by;
+  const std::set<uint32_t> local_first = plane_.preferring_local();
   status.domains.reserve(domains.size());
   for (const uint32_t at : order) {
     Domain &domain = domains[at];
@@ -1116,6 +1125,7 @@ Status ControlPlane::status_of(std::vector<Domain> domains,
     d.check = check_of(domain);
     d.canary = name_of(route.canary);
     d.canary_weight = route.canary_weight;
+    d.prefer_local = local_first.count(domain.id) > 0;
     if (route.canary != kNoId)
       d.canary_policy = orders_in_force(domain.name);
     d.name = std::move(domain.name);

@@ -165,6 +165,10 @@ public:
   // check), and setting it.
   std::optional<Check> domain_check(const std::string &domain) const;
   void set_domain_check(const std::string &domain, const std::optional<Check> &check);
+  // Whether a domain's new flows stay on a live local instance of a workspace
+  // that has others on other hosts (one map write), and setting it.
+  bool prefers_local(const std::string &domain) const;
+  void set_prefer_local(const std::string &domain, bool prefer);
 
   Status status() const;
   // Every workspace, and no domain (what a cluster agent reports).

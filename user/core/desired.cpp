@@ -117,7 +117,7 @@ DesiredCanary parse_canary(const json &value, const std::string &where) {
 
 DesiredDomain parse_domain(const std::string &name, const json &value, const std::string &where) {
   at(where, [&] { validate_name("domain", name); });
-  only_keys(value, where, {"listen", "check", "active", "canary"});
+  only_keys(value, where, {"listen", "check", "active", "canary", "prefer_local"});
   DesiredDomain domain{name, {}, std::nullopt, "", std::nullopt};
   if (!value.contains("listen") || !value["listen"].is_array() || value["listen"].empty())
     bad(where + ".listen", "must be a list of one or more PROTO://ADDR[/PREFIX]:PORT");
@@ -137,6 +137,11 @@ DesiredDomain parse_domain(const std::string &name, const json &value, const std
   }
   if (value.contains("canary") && !value["canary"].is_null())
     domain.canary = parse_canary(value["canary"], where + ".canary");
+  if (value.contains("prefer_local")) {
+    if (!value["prefer_local"].is_boolean())
+      bad(where + ".prefer_local", "must be true or false");
+    domain.prefer_local = value["prefer_local"].get<bool>();
+  }
   return domain;
 }
 
@@ -237,6 +242,8 @@ json to_json(const Desired &desired) {
                                 ? json(duration_text(d.canary->policy.promote_after_ms))
                                 : json(nullptr)},
           {"revert_on_failure", d.canary->policy.revert_on_failure}};
+    if (d.prefer_local) // absent otherwise: documents of hosts without forwarding stay as they were
+      domain["prefer_local"] = true;
     domains[d.name] = domain;
   }
   for (const auto &w : desired.workspaces)
@@ -260,6 +267,8 @@ std::string op_name(ApplyStep::Op op) {
     return "canary";
   case ApplyStep::Op::canary_end:
     return "canary_end";
+  case ApplyStep::Op::prefer_local:
+    return "prefer_local";
   }
   return "?";
 }
@@ -285,6 +294,8 @@ std::string describe(const ApplyStep &step) {
            " " + std::to_string(step.weight) + "%";
   case ApplyStep::Op::canary_end:
     return "~ domain " + step.name + ": canary " + step.from + " -> (none)";
+  case ApplyStep::Op::prefer_local:
+    return "~ domain " + step.name + ": prefer local " + (step.prefer ? "off -> on" : "on -> off");
   }
   return "?";
 }
@@ -347,6 +358,9 @@ std::vector<ApplyStep> diff(const Desired &want, const Desired &have, bool prune
                                      ", then apply");
     if (d.check != (h ? h->check : std::nullopt))
       checks.push_back({ApplyStep::Op::set_check, d.name, {}, d.check, {}, "", "", 0, {}});
+    if (d.prefer_local != (h && h->prefer_local))
+      checks.push_back(
+          {ApplyStep::Op::prefer_local, d.name, {}, {}, {}, "", "", 0, {}, d.prefer_local});
     // A canary ends before the active workspace changes, and starts after.
     const std::string active = h ? h->active : "";
     const std::optional<DesiredCanary> canary = h ? h->canary : std::nullopt;

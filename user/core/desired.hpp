@@ -8,11 +8,14 @@
 //                         "check": {"check": "/healthz", "timeout": "1s", "retries": 2},
 //                         "active": "green",
 //                         "canary": {"workspace": "blue", "weight": 10,
-//                                    "promote_after": "5m", "revert_on_failure": true}}},
+//                                    "promote_after": "5m", "revert_on_failure": true},
+//                         "prefer_local": true}},
 //    "workspaces": {"green": {"check": {"check": "/healthz", "interval": "2s",
 //                                       "timeout": "1s", "rise": 2, "fall": 3}}}}
 //
-// A domain's "check" and "canary" absent or null mean none; "active" absent
+// A domain's "check" and "canary" absent or null mean none, "prefer_local"
+// absent false (it needs the XDP plane: new flows of a workspace with
+// instances on other hosts stay on this host's while it is alive); "active" absent
 // leaves the route as it is (a new domain then has none). Workspaces are
 // registered by `workspace add` (their sockets are a running process's); the
 // document names only registered ones, for their checks.
@@ -46,6 +49,7 @@ struct DesiredDomain {
   std::optional<Check> check;
   std::string active; // "": as it is (in a document), none (in the state)
   std::optional<DesiredCanary> canary;
+  bool prefer_local = false; // absent: false
 };
 
 struct DesiredWorkspace {
@@ -74,7 +78,8 @@ struct ApplyStep {
     set_health_check,
     switch_to,
     canary,
-    canary_end
+    canary_end,
+    prefer_local
   };
   Op op;
   std::string name;                  // the domain, or the workspace (set_health_check)
@@ -85,6 +90,7 @@ struct ApplyStep {
   std::string from;                  // what it was, for the text ("" none)
   uint32_t weight = 0;               // canary
   CanaryPolicy policy;               // canary
+  bool prefer = false;               // prefer_local
 };
 std::string op_name(ApplyStep::Op op);
 // "+ domain cart tcp://10.99.0.2:80", "~ shop: active blue -> green", ...

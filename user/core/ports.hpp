@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -217,6 +218,11 @@ public:
   virtual void put_node(const NodeEntry &node, const FabricNode &self, uint32_t mtu) = 0;
   virtual std::map<uint32_t, InstanceTable> instance_tables() const = 0;
   virtual void set_instances(uint32_t workspace, const std::optional<InstanceTable> &table) = 0;
+  // The domains (by id) whose new flows stay on a live local instance of a
+  // workspace that has others elsewhere (--prefer-local). Setting it needs
+  // the XDP plane; clearing it never fails for the lack of one.
+  virtual std::set<uint32_t> preferring_local() const = 0;
+  virtual void set_prefer_local(uint32_t domain, bool prefer) = 0;
 
   virtual Counters domain_counters(uint32_t domain) const = 0;
   // Every domain's, indexed by id, read at once (a full status).

@@ -132,6 +132,7 @@ nlohmann::json to_json(const Status &status) {
                                                    : nlohmann::json{{"workspace", d.canary},
                                                                     {"weight", d.canary_weight}}},
                        {"check", to_json(d.check)},
+                       {"prefer_local", d.prefer_local},
                        {"counters", to_json(d.counters)}});
     if (!d.canary.empty())
       domains.back()["canary"].update(
@@ -219,6 +220,8 @@ std::string to_table(const Status &status) {
     std::vector<std::string> bindings;
     for (const auto &b : d.bindings)
       bindings.push_back(format_endpoint(b));
+    if (d.prefer_local)
+      bindings.push_back("prefer-local");
     // One word per column, as every other: "green:10%".
     const std::string canary =
         d.canary.empty() ? "-" : d.canary + ":" + std::to_string(d.canary_weight) + "%";

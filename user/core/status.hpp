@@ -55,6 +55,7 @@ struct DomainStatus {
   std::string canary;         // "" when none
   uint32_t canary_weight = 0; // percent of new connections, with a canary
   CanaryPolicy canary_policy; // with a canary: what serve does with it
+  bool prefer_local = false;  // new flows stay on a live local instance (--prefer-local)
 };
 
 // The XDP plane: where it steers and what it has seen.

@@ -395,6 +395,14 @@ void BpfDataplane::set_instances(uint32_t workspace, const std::optional<Instanc
   forward::set_instances(dir_, workspace, table);
 }
 
+std::set<uint32_t> BpfDataplane::preferring_local() const {
+  return forward::preferring_local(dir_);
+}
+
+void BpfDataplane::set_prefer_local(uint32_t domain, bool prefer) {
+  forward::set_prefer_local(dir_, domain, prefer);
+}
+
 Counters BpfDataplane::domain_counters(uint32_t domain) const {
   return sum_counters(maps_[DataMap::domain_stats], domain);
 }

@@ -51,6 +51,8 @@ public:
   void put_node(const NodeEntry &node, const FabricNode &self, uint32_t mtu) override;
   std::map<uint32_t, InstanceTable> instance_tables() const override;
   void set_instances(uint32_t workspace, const std::optional<InstanceTable> &table) override;
+  std::set<uint32_t> preferring_local() const override;
+  void set_prefer_local(uint32_t domain, bool prefer) override;
 
   Counters domain_counters(uint32_t domain) const override;
   std::vector<Counters> all_domain_counters() const override;

@@ -126,6 +126,42 @@ void set_instances(const std::string &dir, uint32_t workspace,
   writable(dir, XdpMap::instances).update(workspace, value);
 }
 
+namespace {
+
+bool has_options(const std::string &dir) {
+  return !dir.empty() &&
+         access((dir + "/" + kXdpMaps[static_cast<size_t>(XdpMap::domain_options)].pin).c_str(),
+                F_OK) == 0;
+}
+
+} // namespace
+
+std::set<uint32_t> preferring_local(const std::string &dir) {
+  std::set<uint32_t> out;
+  if (!has_options(dir))
+    return out;
+  for (const auto &[id, options] :
+       map_of(dir, XdpMap::domain_options, OpenFor::read).entries<uint32_t, zd_domain_options>())
+    if (options.flags & ZD_PREFER_LOCAL)
+      out.insert(id);
+  return out;
+}
+
+void set_prefer_local(const std::string &dir, uint32_t domain, bool prefer) {
+  if (!prefer) {
+    if (has_options(dir))
+      map_of(dir, XdpMap::domain_options, OpenFor::write).erase(domain);
+    return;
+  }
+  if (!has_options(dir))
+    throw Error(Errc::refused, available(dir)
+                                   ? "this state's XDP plane predates --prefer-local: zdctl attach "
+                                     "--xdp IFACE again (or zdctl upgrade) adds it"
+                                   : "--prefer-local needs the XDP plane, which forwards to other "
+                                     "hosts: zdctl attach --xdp IFACE");
+  writable(dir, XdpMap::domain_options).update(domain, zd_domain_options{ZD_PREFER_LOCAL});
+}
+
 std::vector<NodeTraffic> traffic(const std::string &dir) {
   std::vector<NodeTraffic> out;
   if (!available(dir))

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ void put_node(const std::string &dir, const NodeEntry &node, const FabricNode &s
 std::map<uint32_t, InstanceTable> tables(const std::string &dir);
 void set_instances(const std::string &dir, uint32_t workspace,
                    const std::optional<InstanceTable> &table);
+// The domains (by id) whose new flows stay on a live local instance.
+std::set<uint32_t> preferring_local(const std::string &dir);
+// Removing the preference needs no XDP plane: without one there is none.
+void set_prefer_local(const std::string &dir, uint32_t domain, bool prefer);
 // Per other host: what went there, and the flows that name it now.
 std::vector<NodeTraffic> traffic(const std::string &dir);
 

@@ -16,8 +16,8 @@ struct zd_xdp;
 
 namespace zd {
 
-enum class XdpMap { flows, targets, devmap, stats, nodes, instances, node_stats };
-inline constexpr std::array<MapName, 7> kXdpMaps = {{
+enum class XdpMap { flows, targets, devmap, stats, nodes, instances, node_stats, domain_options };
+inline constexpr std::array<MapName, 8> kXdpMaps = {{
     {"flows", "zd_flows"},
     {"xdp_targets", "zd_xdp_targets"},
     {"devmap", "zd_devmap"},
@@ -25,6 +25,7 @@ inline constexpr std::array<MapName, 7> kXdpMaps = {{
     {"nodes", "zd_nodes"},
     {"instances", "zd_instances"},
     {"node_stats", "zd_node_stats"},
+    {"domain_options", "zd_domain_options"},
 }};
 
 enum class XdpMode { native, generic };

@@ -174,6 +174,16 @@ void cluster_canary(const Options &opts) {
 }
 
 void cluster_domain_set(const Options &opts) {
+  if (opts.prefer_local) {
+    const bool prefer = *opts.prefer_local;
+    cl::Cluster cluster = cluster_of(opts);
+    const cl::Outcome o = cluster.set_option(opts.domain, "prefer_local",
+                                             prefer ? json(true) : json(nullptr), waiting(opts));
+    finish(opts, o,
+           "domain " + opts.domain + ": " + (prefer ? "prefers" : "no longer prefers") +
+               " local instances in the cluster (" + revision_text(o) + ")");
+    return;
+  }
   json check; // null: none
   if (!opts.no_check) {
     const std::optional<zd::Check> parsed = check_of(opts);
@@ -184,7 +194,7 @@ void cluster_domain_set(const Options &opts) {
     check = zd::to_json(one)["domains"][opts.domain]["check"];
   }
   cl::Cluster cluster = cluster_of(opts);
-  const cl::Outcome o = cluster.set_check(opts.domain, check, waiting(opts));
+  const cl::Outcome o = cluster.set_option(opts.domain, "check", check, waiting(opts));
   finish(opts, o,
          "domain " + opts.domain + ": " + (check.is_null() ? "no check" : "check " + check.dump()) +
              " in the cluster (" + revision_text(o) + ")");
@@ -317,10 +327,10 @@ json cluster_status_json(const zd::cluster::Cluster &cluster) {
       if (!n.alive)
         continue;
       auto error = n.errors.find(d.name);
-      per_node[n.name] = error != n.errors.end()
-                             ? json{{"failed", error->second.second},
-                                    {"revision", error->second.first}}
-                             : json(n.applied >= d.mod_revision ? "applied" : "lagging");
+      per_node[n.name] =
+          error != n.errors.end()
+              ? json{{"failed", error->second.second}, {"revision", error->second.first}}
+              : json(n.applied >= d.mod_revision ? "applied" : "lagging");
     }
     out["domains"].push_back({{"name", d.name},
                               {"active", d.active()},

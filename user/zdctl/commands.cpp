@@ -305,6 +305,22 @@ void do_domain_rm(const Options &opts) {
 }
 
 void do_domain_set(const Options &opts) {
+  if (opts.prefer_local) {
+    const bool prefer = *opts.prefer_local;
+    zd::refuse_managed(opts.state, opts.domain, opts.local,
+                       "domain set " + opts.domain +
+                           (prefer ? " --prefer-local" : " --no-prefer-local"));
+    zd::State(opts.state).with(zd::Lock::exclusive, [&](zd::ControlPlane &control) {
+      control.set_prefer_local(opts.domain, prefer);
+    });
+    if (opts.local)
+      zd::drift_after(opts.state, opts.domain);
+    print(opts, {{"domain", opts.domain}, {"prefer_local", prefer}},
+          "domain " + opts.domain +
+              (prefer ? ": new flows stay on this host's instance while it is alive"
+                      : ": new flows spread over every live instance"));
+    return;
+  }
   const std::optional<zd::Check> check = check_of(opts); // checked before the lock is taken
   zd::refuse_managed(opts.state, opts.domain, opts.local,
                      "domain set " + opts.domain + (check ? " --check ..." : " --no-check"));

@@ -58,6 +58,7 @@ struct Options {
   std::string check_timeout;                   // --check-timeout
   std::optional<uint32_t> check_retries;       // --check-retries
   bool no_check = false;                       // --no-check
+  std::optional<bool> prefer_local;            // domain set --prefer-local / --no-prefer-local
   bool dry_run = false;                        // switch, revert --dry-run
   bool drain_wait = false;                     // drain --wait
   std::string drain_timeout = "30s";           // drain --timeout (parse_duration)

@@ -238,9 +238,21 @@ void domain_set_options(CLI::App &cmd, Options &o) {
   auto *check = check_options(cmd, o, "; run by every switch and revert of the domain");
   auto *none = cmd.add_flag("--no-check", o.no_check, "remove the domain's check");
   none->excludes(check);
-  cmd.parse_complete_callback([check, none] {
-    if (check->count() == 0 && none->count() == 0)
-      throw CLI::RequiredError("--check CHECK (or --no-check)");
+  auto *local = cmd.add_flag_callback(
+      "--prefer-local", [&o] { o.prefer_local = true; },
+      "new flows of a workspace with instances on other hosts stay on this host's instance "
+      "while it is alive (needs the XDP plane)");
+  auto *spread = cmd.add_flag_callback(
+      "--no-prefer-local", [&o] { o.prefer_local = false; },
+      "spread new flows over every live instance again");
+  // One change per command: each is one write, so a killed zdctl leaves the
+  // domain as it was or as asked, never half of two changes.
+  for (auto *flag : {local, spread})
+    flag->excludes(check)->excludes(none);
+  local->excludes(spread);
+  cmd.parse_complete_callback([check, none, local, spread] {
+    if (check->count() == 0 && none->count() == 0 && local->count() == 0 && spread->count() == 0)
+      throw CLI::RequiredError("--check CHECK, --no-check, --prefer-local or --no-prefer-local");
   });
 }
 
@@ -407,9 +419,11 @@ const std::array<Command, 22> kCommands = {{
      "finish first)",
      domain_rm_options, do_domain_rm, Mutates::yes, " (--force removes it anyway)"},
     {"domain", "set",
-     "Set the health check that every switch and revert of a domain runs first (or remove it)",
+     "Set the health check that every switch and revert of a domain runs first (or remove it), "
+     "and whether its new flows prefer a local instance",
      "zdctl domain set shop --check /healthz --check-timeout 1s\n"
-     "  zdctl domain set shop --check tcp\n  zdctl domain set shop --no-check",
+     "  zdctl domain set shop --check tcp\n  zdctl domain set shop --no-check\n"
+     "  zdctl domain set shop --prefer-local",
      domain_set_options, do_domain_set, Mutates::yes, nullptr},
     {"", "workspace", "Add or remove workspaces",
      "zdctl workspace add blue --pid 1234 --socket tcp://127.0.0.1:3001", nullptr, nullptr,
