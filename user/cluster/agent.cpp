@@ -24,6 +24,9 @@ constexpr auto kReportEvery = std::chrono::milliseconds(500);
 // stopping agent waits, and how soon a silently dead connection is noticed.
 constexpr auto kWatchIdle = std::chrono::milliseconds(2000);
 constexpr auto kRetry = std::chrono::milliseconds(250);
+// How long a host waits for the hosts running a workspace to apply a route
+// that sends them its flows (await_instances).
+constexpr auto kMakeBeforeBreak = std::chrono::milliseconds(1000);
 
 // This host's addresses, for the registration: every IPv4 and global IPv6
 // address but loopback's.
@@ -168,6 +171,53 @@ bool Agent::apply_together(const std::vector<std::string> &names, int64_t revisi
   return true;
 }
 
+// Make before break, across hosts. A host that runs a workspace decides a
+// flow forwarded to it by its own route again (a packet does not say which
+// workspace the ingress chose), so a host that would newly send flows of a
+// domain to a workspace elsewhere applies the change only once the hosts
+// that run it have (or kMakeBeforeBreak went by): until then they may still
+// route the domain to a workspace they do not run, and refuse the flow. The
+// hosts that run it apply at once, and the old workspace's hosts fall back
+// to it (their previous) for the flows still sent their way.
+void Agent::await_instances(const std::vector<std::pair<std::string, int64_t>> &order,
+                            const json &here) {
+  std::map<std::string, int64_t> wanted; // host -> the revision it must have applied
+  for (const auto &[name, revision] : order) {
+    const json spec = desired_[name].value("spec", json::object());
+    std::vector<std::string> named{spec.value("active", "")};
+    if (spec.contains("canary") && spec["canary"].is_object())
+      named.push_back(spec["canary"].value("workspace", ""));
+    for (const auto &workspace : named)
+      if (here.contains(workspace) && here[workspace].value("elsewhere", false))
+        for (const auto &host : here[workspace].value("on", json::array()))
+          wanted[host.get<std::string>()] = std::max(wanted[host.get<std::string>()], revision);
+  }
+  wanted.erase(node_);
+  if (wanted.empty())
+    return;
+  const auto until = std::chrono::steady_clock::now() + kMakeBeforeBreak;
+  while (!stopping_) {
+    try {
+      for (const auto &kv : follow_client_.range(keys_.applied()).kvs) {
+        const auto it = wanted.find(kv.key.substr(keys_.applied().size()));
+        if (it != wanted.end() && json::parse(kv.value).value("revision", int64_t{0}) >= it->second)
+          wanted.erase(it);
+      }
+    } catch (const std::exception &) {
+      return; // etcd or a report unreadable: as before, apply at once
+    }
+    if (wanted.empty())
+      return;
+    if (std::chrono::steady_clock::now() >= until) {
+      spdlog::warn("cluster: {} host(s) running the workspace did not apply within {} ms; "
+                   "applying anyway",
+                   wanted.size(), kMakeBeforeBreak.count());
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 // One domain as the cluster wants it, through `apply` (one crash-safe
 // change), or removed. What cannot be applied is kept as it was, and said.
 void Agent::apply_domain(const std::string &name, int64_t revision, const json &here) {
@@ -237,6 +287,7 @@ void Agent::follow() {
             for (const auto &[name, revision] : order)
               names.push_back(name);
             const json here = workspaces_for(names, follow_client_);
+            await_instances(order, here);
             // Many at once (an apply of many domains): one change if it can.
             if (names.size() < 8 ||
                 !apply_together(names, batch.events.back().kv.mod_revision, here))
@@ -270,7 +321,10 @@ json Agent::local_workspaces(bool with_remote) const {
   for (const auto &w : status.workspaces) {
     if (w.placement == Placement::other_hosts) {
       if (with_remote)
-        out[w.name] = {{"alive", !w.instances.empty()}, {"failing", false}, {"elsewhere", true}};
+        out[w.name] = {{"alive", !w.instances.empty()},
+                       {"failing", false},
+                       {"elsewhere", true},
+                       {"on", w.instances}};
       continue; // not this host's own
     }
     bool alive = false;

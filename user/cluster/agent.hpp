@@ -58,6 +58,8 @@ private:
   void place();  // every node's workspaces into the XDP plane's tables
   int64_t place_once();
   std::pair<int64_t, size_t> adopt(const etcd::Client &client);
+  void await_instances(const std::vector<std::pair<std::string, int64_t>> &order,
+                       const nlohmann::json &here);
   nlohmann::json workspaces_for(const std::vector<std::string> &names, const etcd::Client &client);
   void retry_refused();
   void sync();
