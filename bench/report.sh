@@ -402,9 +402,10 @@ for which in one_domain many_domains; do
     "| map update | \($n) | \(.map.map_update.n) | \(.map.map_update.p50_us) | \(.map.map_update.p99_us) | \(.map.map_update.max_us) |",
     "| first new connection (retries: \(.cli.probes_needing_retry)) | \($n) | \(.cli.first_new_connection.n) | \(.cli.first_new_connection.p50_us) | \(.cli.first_new_connection.p99_us) | \(.cli.first_new_connection.max_us) |"'
 done
-# Fixed text, measured by bench/check.sh, bench/serve.sh, bench/control.sh and bench/cluster.sh
+# Fixed text, measured by bench/check.sh, bench/serve.sh, bench/control.sh, bench/cluster.sh
+# and bench/forward.sh
 # rather than by this script's run.
-for part in check serve control cluster; do
+for part in check serve control cluster forward; do
   if [[ -f $(dirname "$0")/$part.md ]]; then
     echo
     sed '$d' "$(dirname "$0")/$part.md" # its last line is blank, and so is the next section's first
