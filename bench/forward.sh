@@ -17,7 +17,7 @@
 #            VXLAN device to host2, as flannel or Calico's VXLAN mode
 #   proxy    10.99.0.2:80: nginx on host1, upstream keep-alive to host2
 # Each variant's machinery is in place during its own runs only: zd is
-# attached and its agents run for zd's runs (and detached after), the NAT
+# attached (host1's ingress, host2's fabric) and its agents run for zd's runs (and detached after), the NAT
 # table exists for dnat's; the overlay and the proxy cost nothing idle.
 #
 # The ingress: "nic" (default) puts a wire namespace in front of host1,
@@ -194,11 +194,11 @@ done
 declare -A addr=([routing]=10.77.0.2:8080 [xdp-floor]=10.77.0.2:8080 [zd]=10.99.0.1:80
   [dnat]=10.99.0.3:80 [vxlan]=10.66.0.2:8080 [proxy]=10.99.0.2:80)
 variants=(routing xdp-floor zd dnat vxlan proxy)
-# xdp-floor: routing with an XDP program that passes everything on the three
-# veths zd's own runs on (host1's ingress and fabric, host2's fabric). A veth
+# xdp-floor: routing with an XDP program that passes everything on the two
+# veths zd's own runs on (host1's ingress, host2's fabric). A veth
 # with an XDP program copies every packet it receives that is a clone or
 # lacks XDP's headroom; a NIC does not. zd / xdp-floor is zd's own part.
-floor_ifs=("1 ingress0" "1 eth0" "2 eth0")
+floor_ifs=("1 ingress0" "2 eth0")
 floor() { # on|off
   local f
   for f in "${floor_ifs[@]}"; do
@@ -218,9 +218,12 @@ domain_made=0
 # running; returns once host1 forwards the domain to blue.
 zd_up() {
   local i xdp ws
+  # host1 runs no workspace: its XDP is on its ingress only (its fabric
+  # interface needs zd only to take in flows forwarded to it); the others
+  # take in on their fabric interface.
   for i in "${zd_hosts[@]}"; do
     xdp=(--xdp eth0)
-    ((i == 1)) && xdp+=(--xdp ingress0)
+    ((i == 1)) && xdp=(--xdp ingress0)
     zd_on "$i" attach "${xdp[@]}" >/dev/null || die "attach on host$i"
   done
   zd_on 2 workspace add blue --pid "$pid_blue" --socket tcp://0.0.0.0:8080 >/dev/null ||
