@@ -225,7 +225,10 @@ TEST_F(ServeLoad, HostileClientsDoNotStallAnHonestOneAndLeaveNothingBehind) {
   // 2.5 s: at least one call per 25 ms (under ASan, 50 ms).
   ASSERT_GE(calls.size(), kSanitized ? 50u : 100u)
       << "an honest client made only " << calls.size() << " calls";
-  EXPECT_LT(percentile(calls, 0.99), 100ms) << calls.size() << " calls: " << spread(raw);
+  // A stall behind a hostile client lasts its timeout, seconds; ASan alone
+  // took one call in a hundred to 102 ms on CI.
+  EXPECT_LT(percentile(calls, 0.99), kSanitized ? 250ms : 100ms)
+      << calls.size() << " calls: " << spread(raw);
 
   ASSERT_EQ(hostile.wait(20s), 0);
   std::string said;
